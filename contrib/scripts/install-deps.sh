@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages upstage needs to build, test and run,
+# skipping what is already there. Run as root (apt-get).
+set -euo pipefail
+
+packages=(
+	build-essential cmake pkg-config
+	libwebsockets-dev libwebsockets-evlib-uv
+	libjansson-dev libssl-dev libuv1-dev libsqlite3-dev libyaml-dev
+	libcmocka-dev
+	openssl
+)
+# Tests additionally fuzz with clang's libFuzzer.
+if [ "${1:-}" = "--test" ]; then
+	packages+=(clang libclang-rt-14-dev)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[ "$status" = "install ok installed" ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages: ${missing[*]}" >&2
+	echo "install-deps: run as root (or install them with sudo apt-get install)" >&2
+	exit 1
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,44 @@
+/* Every size that comes from the network or a file is checked against one
+ * of these named limits before anything is allocated for it. */
+#ifndef UPSTAGE_PROTO_LIMITS_H
+#define UPSTAGE_PROTO_LIMITS_H
+
+/* Largest JSON envelope (one websocket text message), bytes. */
+#define UPS_LIMIT_TEXT_MSG_MAX (64 * 1024)
+/* Largest chunk payload, bytes. */
+#define UPS_LIMIT_CHUNK_PAYLOAD_MAX (1024 * 1024)
+/* Largest binary websocket message: chunk header plus payload. */
+#define UPS_LIMIT_BINARY_MSG_MAX (32 + UPS_LIMIT_CHUNK_PAYLOAD_MAX)
+/* Largest request-id and origin: JSON-safe integers (2^53 - 1). */
+#define UPS_LIMIT_REQUEST_ID_MAX 9007199254740991ULL
+#define UPS_LIMIT_ORIGIN_MAX 4294967295ULL
+/* Facade ("type") and method ("request") names. */
+#define UPS_LIMIT_NAME_LEN 64
+/* Facade version. */
+#define UPS_LIMIT_FACADE_VERSION_MAX 1000
+/* Error message text on the wire. */
+#define UPS_LIMIT_ERROR_TEXT_LEN 1024
+/* Login token and role. */
+#define UPS_LIMIT_TOKEN_LEN 256
+#define UPS_LIMIT_ROLE_LEN 16
+/* Version strings and their parts. */
+#define UPS_LIMIT_VERSION_LEN 64
+#define UPS_LIMIT_VERSION_TAG_LEN 16
+#define UPS_LIMIT_RELEASE_LEN 32
+#define UPS_LIMIT_ARCH_LEN 16
+#define UPS_LIMIT_BINARY_VERSION_LEN                                           \
+	(UPS_LIMIT_VERSION_LEN + 1 + UPS_LIMIT_RELEASE_LEN + 1 +               \
+	 UPS_LIMIT_ARCH_LEN)
+/* Any other string field in params. */
+#define UPS_LIMIT_STRING_LEN 1024
+/* Bytes queued for sending to one peer before it is treated as stuck. */
+#define UPS_LIMIT_OUTQ_BYTES (8 * 1024 * 1024)
+/* Failed logins before a connection is closed. */
+#define UPS_LIMIT_LOGIN_FAILURES 3
+/* Lines and line length of an auth file. */
+#define UPS_LIMIT_AUTH_LINES 1024
+#define UPS_LIMIT_AUTH_LINE_LEN 512
+/* Config file size. */
+#define UPS_LIMIT_CONFIG_FILE_BYTES (64 * 1024)
+
+#endif

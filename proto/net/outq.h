@@ -1,0 +1,55 @@
+/* A bounded queue of outgoing websocket messages for one session.
+ *
+ * lws allows one lws_write() per WRITEABLE callback, so senders queue here
+ * and the session's WRITEABLE handler drains one message at a time. Each
+ * message carries LWS_PRE bytes of headroom. The byte bound stops a peer
+ * that does not read from growing our memory: a full queue is
+ * UPS_ERR_BUSY and the caller decides (usually: close that session). */
+#ifndef UPSTAGE_NET_OUTQ_H
+#define UPSTAGE_NET_OUTQ_H
+
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct ups_outq_msg;
+
+struct ups_outq {
+	struct ups_outq_msg *head; /* owned list */
+	struct ups_outq_msg *tail;
+	size_t bytes;     /* payload bytes queued */
+	size_t max_bytes; /* bound on bytes */
+	size_t count;
+};
+
+void ups_outq_init(struct ups_outq *q, size_t max_bytes);
+/* Frees every queued message. */
+void ups_outq_clear(struct ups_outq *q);
+
+/* Queues one message made of a (alen bytes) then b (blen bytes, may be
+ * NULL/0); both copied. 0, UPS_ERR_BUSY (bound reached) or
+ * UPS_ERR_NO_MEMORY. */
+int ups_outq_push(struct ups_outq *q, bool binary, const void *a, size_t alen,
+		  const void *b, size_t blen);
+
+/* Serialises env (borrowed) compactly and queues it as a text message. */
+int ups_outq_push_json(struct ups_outq *q, const json_t *env);
+
+/* Convenience: queue and ask lws for a WRITEABLE callback on wsi. */
+int ups_outq_send(struct ups_outq *q, struct lws *wsi, bool binary,
+		  const void *a, size_t alen, const void *b, size_t blen);
+int ups_outq_send_json(struct ups_outq *q, struct lws *wsi, const json_t *env);
+
+/* Call from the WRITEABLE callback: writes the head message with one
+ * lws_write(). Returns 1 if messages remain (it has already asked for the
+ * next WRITEABLE), 0 if the queue is empty, or UPS_ERR_IO if the write
+ * failed (close the session). */
+int ups_outq_write_one(struct ups_outq *q, struct lws *wsi);
+
+static inline bool ups_outq_empty(const struct ups_outq *q)
+{
+	return q->head == NULL;
+}
+
+#endif

@@ -1,0 +1,98 @@
+/* Websocket message reassembly with per-kind limits; see rxbuf.h. */
+#include "proto/net/rxbuf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/errors.h"
+#include "proto/limits.h"
+
+static size_t rxbuf_limit(bool binary)
+{
+	return binary ? UPS_LIMIT_BINARY_MSG_MAX : UPS_LIMIT_TEXT_MSG_MAX;
+}
+
+static int rxbuf_append(struct ups_rxbuf *rx, const void *in, size_t len)
+{
+	size_t need = rx->len + len;
+
+	if (need > rx->cap) {
+		size_t cap = rx->cap ? rx->cap : 4096;
+		uint8_t *data;
+
+		while (cap < need)
+			cap *= 2;
+		if (cap > rxbuf_limit(rx->binary))
+			cap = rxbuf_limit(rx->binary);
+		data = realloc(rx->data, cap);
+		if (!data)
+			return UPS_ERR_NO_MEMORY;
+		rx->data = data;
+		rx->cap = cap;
+	}
+	memcpy(rx->data + rx->len, in, len);
+	rx->len = need;
+	return 0;
+}
+
+int ups_rxbuf_feed_raw(struct ups_rxbuf *rx, bool first, bool final,
+		       bool binary, const void *in, size_t len,
+		       struct ups_rxmsg *msg)
+{
+	int rv;
+
+	(void)first; /* our own state is more reliable across fragments */
+	if (!rx->active) {
+		rx->active = true;
+		rx->binary = binary;
+		rx->len = 0;
+		rx->discarding = false;
+		if (final) {
+			rx->active = false;
+			if (len > rxbuf_limit(binary))
+				return UPS_ERR_TOO_LARGE;
+			/* Whole message in one piece: no copy. */
+			msg->data = in;
+			msg->len = len;
+			msg->binary = binary;
+			return 1;
+		}
+	}
+	if (rx->discarding) {
+		if (final)
+			rx->active = false;
+		return 0;
+	}
+	if (len > rxbuf_limit(rx->binary) - rx->len) {
+		rx->discarding = !final;
+		rx->active = !final;
+		rx->len = 0;
+		return UPS_ERR_TOO_LARGE;
+	}
+	rv = rxbuf_append(rx, in, len);
+	if (rv)
+		return rv;
+	if (!final)
+		return 0;
+	rx->active = false;
+	msg->data = rx->data;
+	msg->len = rx->len;
+	msg->binary = rx->binary;
+	return 1;
+}
+
+int ups_rxbuf_feed(struct ups_rxbuf *rx, struct lws *wsi, const void *in,
+		   size_t len, struct ups_rxmsg *msg)
+{
+	bool final = lws_is_final_fragment(wsi) &&
+		     lws_remaining_packet_payload(wsi) == 0;
+
+	return ups_rxbuf_feed_raw(rx, lws_is_first_fragment(wsi), final,
+				  lws_frame_is_binary(wsi), in, len, msg);
+}
+
+void ups_rxbuf_free(struct ups_rxbuf *rx)
+{
+	free(rx->data);
+	memset(rx, 0, sizeof(*rx));
+}

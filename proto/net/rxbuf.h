@@ -1,0 +1,43 @@
+/* Reassembles websocket messages from the fragments lws delivers in
+ * LWS_CALLBACK_RECEIVE / LWS_CALLBACK_CLIENT_RECEIVE, bounding each message
+ * by its kind's limit (text: UPS_LIMIT_TEXT_MSG_MAX, binary:
+ * UPS_LIMIT_BINARY_MSG_MAX) before anything is allocated. A message that
+ * arrives in one piece is handed out without a copy. */
+#ifndef UPSTAGE_NET_RXBUF_H
+#define UPSTAGE_NET_RXBUF_H
+
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ups_rxbuf {
+	uint8_t *data; /* owned accumulation buffer */
+	size_t len;
+	size_t cap;
+	bool active;  /* inside a multi-fragment message */
+	bool binary;
+	bool discarding; /* skipping the rest of an oversized message */
+};
+
+struct ups_rxmsg {
+	const uint8_t *data; /* borrowed: valid until the next feed/free */
+	size_t len;
+	bool binary;
+};
+
+/* Feeds the fragment in/len just received on wsi. Returns 1 with *msg set
+ * when a whole message is ready, 0 when more fragments are expected, or
+ * UPS_ERR_TOO_LARGE once when a message exceeds its limit (the rest of that
+ * message is then discarded; callers usually answer and close). */
+int ups_rxbuf_feed(struct ups_rxbuf *rx, struct lws *wsi, const void *in,
+		   size_t len, struct ups_rxmsg *msg);
+
+/* Variant with the frame facts given instead of read from a wsi (tests). */
+int ups_rxbuf_feed_raw(struct ups_rxbuf *rx, bool first, bool final,
+		       bool binary, const void *in, size_t len,
+		       struct ups_rxmsg *msg);
+
+void ups_rxbuf_free(struct ups_rxbuf *rx);
+
+#endif

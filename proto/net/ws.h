@@ -1,0 +1,90 @@
+/* One libwebsockets context on a caller's libuv loop (lws "foreign loop"),
+ * with an optional listening server vhost and an optional client vhost.
+ *
+ * Lifecycle (libwebsockets 4.1 needs two destroys on a foreign loop):
+ *   ups_ws_create()            -> context running on cfg->loop
+ *   ... uv_run(loop) ...
+ *   ups_ws_begin_destroy()     from the stop path (e.g. a signal handler);
+ *                              sessions get closed, uv_run() then returns
+ *                              once the program's own handles are closed
+ *   ups_ws_finish_destroy()    after uv_run() returned; runs the loop once
+ *                              more so lws closes its last handles. After
+ *                              it, uv_loop_close() returns 0. */
+#ifndef UPSTAGE_NET_WS_H
+#define UPSTAGE_NET_WS_H
+
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <uv.h>
+
+#define UPS_WS_SUBPROTOCOL "upstage.v1"
+
+struct ups_ws_config {
+	uv_loop_t *loop; /* borrowed; must outlive the context */
+	/* NULL-terminated array, borrowed for the context's life. For the
+	 * server vhost protocols[0] also receives plain HTTP requests. */
+	const struct lws_protocols *protocols;
+	void *user; /* lws_context_user() */
+	/* Server vhost: created when listen_host is not NULL.
+	 * listen_port 0 binds an ephemeral port (see ups_ws.port). */
+	const char *listen_host; /* numeric address, e.g. "127.0.0.1" */
+	int listen_port;
+	const char *tls_cert; /* PEM files: both set = wss only */
+	const char *tls_key;
+	/* Client vhost: created when client is true. client_ca is a PEM CA
+	 * bundle used to verify wss servers; NULL = system default. */
+	bool client;
+	const char *client_ca;
+	/* Per-read buffer size; 0 = 64 KiB. */
+	size_t rx_buffer_size;
+	/* Server sessions: lws sends a PING after this many idle seconds and
+	 * hangs up after 2 * ping_interval + 10 without a valid frame.
+	 * 0 = no pings. */
+	unsigned ping_interval;
+};
+
+struct ups_ws {
+	struct lws_context *context; /* owned */
+	struct lws_vhost *server;    /* NULL without listen_host */
+	struct lws_vhost *client;    /* NULL without client */
+	int port;                    /* bound server port, or -1 */
+	uv_loop_t *loop;
+	int destroy_stage;
+	lws_retry_bo_t idle_policy; /* referenced by the server vhost */
+};
+
+/* Routes lws's own log into proto/log.h (warnings and errors only, more at
+ * UPS_LOG_DEBUG). Call once before ups_ws_create(). */
+void ups_ws_init_logging(void);
+
+/* Returns 0, or UPS_ERR_IO / UPS_ERR_BAD_REQUEST with err saying what
+ * failed (e.g. address in use, unreadable certificate). */
+int ups_ws_create(struct ups_ws *ws, const struct ups_ws_config *cfg,
+		  char *err, size_t errlen);
+void ups_ws_begin_destroy(struct ups_ws *ws);
+void ups_ws_finish_destroy(struct ups_ws *ws);
+
+/* ws://host[:port][/path] or wss://...; host is a name, IPv4 or [IPv6].
+ * Default ports 80 / 443, default path "/". */
+struct ups_url {
+	bool tls;
+	char host[256];
+	int port;
+	char path[256];
+};
+
+/* 0 or UPS_ERR_BAD_REQUEST with err saying what is wrong. */
+int ups_url_parse(const char *url, struct ups_url *out, char *err,
+		  size_t errlen);
+
+/* Starts a client connection on ws->client to url, dialling address
+ * (numeric; NULL = url->host, which lws resolves *blocking*: use it only in
+ * programs where that is acceptable, like the CLI). userdata becomes the
+ * wsi's user space (borrowed; NULL lets lws allocate the protocol's
+ * per_session_data_size). Returns the wsi, or NULL if the attempt could not
+ * start (the protocol callback is then not called). A connection that
+ * starts but fails reports LWS_CALLBACK_CLIENT_CONNECTION_ERROR. */
+struct lws *ups_ws_connect(struct ups_ws *ws, const struct ups_url *url,
+			   const char *address, void *userdata);
+
+#endif

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Quick start, command 2: every test. Installs what is missing, then builds
+# and runs the unit and end-to-end suites twice (plain, then under
+# AddressSanitizer + UndefinedBehaviorSanitizer), then runs every fuzz
+# target for a bounded time (FUZZ_SECONDS each, default 20).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+jobs=$(nproc)
+fuzz_seconds=${FUZZ_SECONDS:-20}
+
+bash "$top/contrib/scripts/install-deps.sh" --test
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "plain build"
+cmake -S "$top" -B "$top/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$top/build" -j"$jobs"
+ctest --test-dir "$top/build" --output-on-failure -j"$jobs"
+
+step "ASan + UBSan build"
+cmake -S "$top" -B "$top/build-asan" -DCMAKE_BUILD_TYPE=Debug \
+	-DUPSTAGE_SANITIZE=ON >/dev/null
+cmake --build "$top/build-asan" -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ctest --test-dir "$top/build-asan" --output-on-failure -j"$jobs"
+
+step "fuzz targets, ${fuzz_seconds}s each"
+CC=clang cmake -S "$top" -B "$top/build-fuzz" -DCMAKE_BUILD_TYPE=Debug \
+	-DUPSTAGE_FUZZ=ON >/dev/null
+cmake --build "$top/build-fuzz" -j"$jobs" --target fuzz_all
+bash "$top/tests/fuzz/run.sh" "$top/build-fuzz" "$fuzz_seconds"
+
+step "all suites passed"

@@ -1,0 +1,136 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/errors.h"
+#include "proto/limits.h"
+#include "proto/net/rxbuf.h"
+
+static void test_single_fragment_no_copy(void **state)
+{
+	struct ups_rxbuf rx = {0};
+	struct ups_rxmsg m;
+	const char *text = "{\"a\":1}";
+
+	(void)state;
+	assert_int_equal(ups_rxbuf_feed_raw(&rx, true, true, false, text,
+					    strlen(text), &m),
+			 1);
+	assert_ptr_equal(m.data, text);
+	assert_int_equal(m.len, strlen(text));
+	assert_false(m.binary);
+	ups_rxbuf_free(&rx);
+}
+
+static void test_fragments(void **state)
+{
+	struct ups_rxbuf rx = {0};
+	struct ups_rxmsg m;
+
+	(void)state;
+	assert_int_equal(ups_rxbuf_feed_raw(&rx, true, false, true, "abc", 3,
+					    &m),
+			 0);
+	assert_int_equal(ups_rxbuf_feed_raw(&rx, false, false, true, "de", 2,
+					    &m),
+			 0);
+	assert_int_equal(ups_rxbuf_feed_raw(&rx, false, true, true, "f", 1,
+					    &m),
+			 1);
+	assert_int_equal(m.len, 6);
+	assert_memory_equal(m.data, "abcdef", 6);
+	assert_true(m.binary);
+	/* the next message starts afresh */
+	assert_int_equal(ups_rxbuf_feed_raw(&rx, true, false, false, "x", 1,
+					    &m),
+			 0);
+	assert_int_equal(ups_rxbuf_feed_raw(&rx, false, true, false, "y", 1,
+					    &m),
+			 1);
+	assert_int_equal(m.len, 2);
+	assert_memory_equal(m.data, "xy", 2);
+	assert_false(m.binary);
+	ups_rxbuf_free(&rx);
+}
+
+static void test_text_limit(void **state)
+{
+	struct ups_rxbuf rx = {0};
+	struct ups_rxmsg m;
+	size_t half = UPS_LIMIT_TEXT_MSG_MAX / 2 + 1;
+	char *buf = calloc(1, half);
+
+	(void)state;
+	assert_non_null(buf);
+	assert_int_equal(ups_rxbuf_feed_raw(&rx, true, false, false, buf, half,
+					    &m),
+			 0);
+	assert_int_equal(ups_rxbuf_feed_raw(&rx, false, false, false, buf,
+					    half, &m),
+			 UPS_ERR_TOO_LARGE);
+	/* the rest of the oversized message is discarded, not delivered */
+	assert_int_equal(ups_rxbuf_feed_raw(&rx, false, true, false, "z", 1,
+					    &m),
+			 0);
+	/* and the next message is fine */
+	assert_int_equal(ups_rxbuf_feed_raw(&rx, true, true, false, "ok", 2,
+					    &m),
+			 1);
+	assert_int_equal(m.len, 2);
+	assert_true(rx.cap <= UPS_LIMIT_TEXT_MSG_MAX);
+	free(buf);
+	ups_rxbuf_free(&rx);
+}
+
+static void test_single_oversized(void **state)
+{
+	struct ups_rxbuf rx = {0};
+	struct ups_rxmsg m;
+	size_t n = UPS_LIMIT_BINARY_MSG_MAX + 1;
+	char *buf = calloc(1, n);
+
+	(void)state;
+	assert_non_null(buf);
+	assert_int_equal(ups_rxbuf_feed_raw(&rx, true, true, true, buf, n, &m),
+			 UPS_ERR_TOO_LARGE);
+	assert_int_equal(ups_rxbuf_feed_raw(&rx, true, true, true, buf, n - 1,
+					    &m),
+			 1);
+	free(buf);
+	ups_rxbuf_free(&rx);
+}
+
+static void test_binary_allows_more_than_text(void **state)
+{
+	struct ups_rxbuf rx = {0};
+	struct ups_rxmsg m;
+	size_t n = UPS_LIMIT_TEXT_MSG_MAX;
+	char *buf = calloc(1, n);
+
+	(void)state;
+	assert_non_null(buf);
+	assert_int_equal(ups_rxbuf_feed_raw(&rx, true, false, true, buf, n, &m),
+			 0);
+	assert_int_equal(ups_rxbuf_feed_raw(&rx, false, true, true, buf, n, &m),
+			 1);
+	assert_int_equal(m.len, 2 * n);
+	free(buf);
+	ups_rxbuf_free(&rx);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_single_fragment_no_copy),
+		cmocka_unit_test(test_fragments),
+		cmocka_unit_test(test_text_limit),
+		cmocka_unit_test(test_single_oversized),
+		cmocka_unit_test(test_binary_allows_more_than_text),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

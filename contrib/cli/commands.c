@@ -1,0 +1,323 @@
+/* The command table and the help generated from it. Adding a command is
+ * one entry here plus its handler; parsing and help follow. */
+#include "contrib/cli/commands.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#include "contrib/cli/agent_cmds.h"
+#include "contrib/cli/args.h"
+#include "contrib/cli/output.h"
+#include "contrib/cli/version_cmds.h"
+
+static int help_run(struct cli_ctx *ctx);
+
+static const struct cli_option select_options[] = {
+    {"client", "C", "version of the client", true},
+    {"agent", "G", "version the agents run now", true},
+    {"available", "V1,V2,...", "comma-separated versions that can be installed",
+     true},
+    {NULL, NULL, NULL, false},
+};
+
+static const struct cli_command commands[] = {
+    {
+        .name = "ping",
+        .synopsis = "",
+        .summary = "check that upstaged answers; print the round-trip "
+                   "time",
+        .help = "Connects, logs in, sends Agent.Ping and prints\n"
+                "\"pong RTT ms\" with the round-trip time of the "
+                "request in\nmilliseconds. With --json: "
+                "{\"pong\":true,\"rtt-ms\":RTT}.",
+        .online = true,
+        .run = acmd_ping,
+    },
+    {
+        .name = "info",
+        .synopsis = "",
+        .summary = "show upstaged's version, uptime, sessions and "
+                   "controller link",
+        .help = "Sends Agent.Info and prints one \"key: value\" line "
+                "each:\n"
+                "  server-version, uptime-seconds,\n"
+                "  sessions (client=N machine=N plugin=N),\n"
+                "  controller-link (connected, disconnected or "
+                "disabled),\n"
+                "  agent-version (\"none\" when upstaged does not know "
+                "it).\n"
+                "With --json the response object itself.",
+        .online = true,
+        .run = acmd_info,
+    },
+    {
+        .name = "parse-version",
+        .synopsis = "VERSION",
+        .summary = "parse a Juju version and print its canonical form",
+        .help = "Prints the normalised VERSION (\"2.09\" -> "
+                "\"2.9.0\"). With --json:\n"
+                "  {\"version\":..,\"major\":..,\"minor\":..,"
+                "\"tag\":..,\"patch\":..,\"build\":..,\n"
+                "   \"stable\":BOOL}\n"
+                "Accepted forms: major.minor[.patch[.build]] or\n"
+                "  major.minor-tag[patch][.build], e.g. 2.9.1, "
+                "2.9.1.3, 2.9, 3.0-rc2,\n  2.9-beta1.1.\n"
+                "An invalid version is a usage error (exit 2). "
+                "Works offline.",
+        .min_args = 1,
+        .max_args = 1,
+        .run = vcmd_parse_version,
+    },
+    {
+        .name = "compare-versions",
+        .synopsis = "A B",
+        .summary = "compare two Juju versions; print -1, 0 or 1",
+        .help = "Prints -1 if A orders before B, 0 if they are "
+                "equal, 1 if A\norders after B. Order: major, minor, "
+                "then tag (no tag ranks\nabove any tag; tags compare "
+                "as strings), then patch, then build.\n"
+                "With --json: {\"a\":A,\"b\":B,\"result\":N} "
+                "(A and B normalised).\n"
+                "An invalid version is a usage error (exit 2). "
+                "Works offline.",
+        .min_args = 2,
+        .max_args = 2,
+        .run = vcmd_compare_versions,
+    },
+    {
+        .name = "select-version",
+        .synopsis = "",
+        .summary = "pick the upgrade target by the auto-selection rules",
+        .help = "Prints the version agents at G would be upgraded to "
+                "by a client\nat C, given the available versions:\n"
+                "  1. G.major != C.major: C, which must be available;\n"
+                "  2. else among stable versions not newer than "
+                "C's major.minor:\n"
+                "     a. the newest of G.major.(G.minor+1), if any;\n"
+                "     b. else the smallest version above G with G's "
+                "major.minor;\n"
+                "     c. else no version (exit 1, "
+                "no-suitable-version).\n"
+                "With --json: {\"version\":V}. Here --agent is the "
+                "agent version,\nnot the URL. Works offline.",
+        .options = select_options,
+        .run = vcmd_select_version,
+    },
+    {
+        .name = "help",
+        .synopsis = "[COMMAND]",
+        .summary = "list the commands, or show one command's syntax",
+        .help = "Without COMMAND: the commands, global flags and exit "
+                "codes.\nWith COMMAND: its full syntax (the same as "
+                "upstage COMMAND --help).",
+        .max_args = 1,
+        .run = help_run,
+    },
+};
+
+#define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
+
+const struct cli_command *cli_cmd_table(size_t *n)
+{
+	*n = COMMAND_COUNT;
+	return commands;
+}
+
+const struct cli_command *cli_cmd_find(const char *name)
+{
+	for (size_t i = 0; i < COMMAND_COUNT; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+int cli_cmd_option_index(const struct cli_command *cmd, const char *name)
+{
+	for (int i = 0; cmd->options && cmd->options[i].name; i++)
+		if (strcmp(cmd->options[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+#define DISTANCE_MAX_LEN 64
+
+size_t cli_edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t row[DISTANCE_MAX_LEN + 1];
+
+	if (la > DISTANCE_MAX_LEN || lb > DISTANCE_MAX_LEN)
+		return (size_t)-1;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+const char *cli_cmd_suggest(const char *name)
+{
+	const char *best = NULL;
+	size_t best_d = 3;
+
+	for (size_t i = 0; i < COMMAND_COUNT; i++) {
+		size_t d = cli_edit_distance(name, commands[i].name);
+
+		/* A prefix like "compare" or "select" is a likely slip too. */
+		if (strncmp(commands[i].name, name, strlen(name)) == 0 &&
+		    strlen(name) >= 3)
+			d = 1;
+		if (d < best_d) {
+			best_d = d;
+			best = commands[i].name;
+		}
+	}
+	if (best && best_d >= strlen(name))
+		return NULL;
+	return best;
+}
+
+#define HELP_WIDTH  79
+#define HELP_INDENT 25
+
+/* "  left    right", with right wrapped at word boundaries so help fits an
+ * 80-column terminal. */
+static void print_two_columns(FILE *f, const char *left, const char *right)
+{
+	const size_t room = HELP_WIDTH - HELP_INDENT;
+	size_t len, cut;
+
+	fprintf(f, "  %-22s ", left);
+	if (strlen(left) > 22)
+		fprintf(f, "\n%*s", HELP_INDENT, "");
+	for (;;) {
+		len = strlen(right);
+		if (len <= room) {
+			fprintf(f, "%s\n", right);
+			return;
+		}
+		for (cut = room; cut > 0 && right[cut] != ' '; cut--)
+			;
+		if (cut == 0)
+			cut = room;
+		fprintf(f, "%.*s\n%*s", (int)cut, right, HELP_INDENT, "");
+		right += cut;
+		while (*right == ' ')
+			right++;
+	}
+}
+
+void cli_cmd_print_usage(FILE *f, const struct cli_command *cmd)
+{
+	fprintf(f, "Usage: upstage %s", cmd->name);
+	if (cmd->synopsis && *cmd->synopsis)
+		fprintf(f, " %s", cmd->synopsis);
+	for (size_t i = 0; cmd->options && cmd->options[i].name; i++)
+		fprintf(f, cmd->options[i].required ? " --%s %s" : " [--%s %s]",
+		        cmd->options[i].name, cmd->options[i].value);
+	fputs(cmd->online ? " [FLAGS]\n" : "\n", f);
+}
+
+static void print_flags(FILE *f)
+{
+	const struct cli_flag *fl;
+	char left[64];
+	size_t n;
+
+	fl = cli_args_flags(&n);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(left, sizeof(left), "--%s%s%s", fl[i].name,
+		         fl[i].value ? " " : "",
+		         fl[i].value ? fl[i].value : "");
+		print_two_columns(f, left, fl[i].help);
+	}
+	print_two_columns(f, "-h, --help",
+	                  "show help (with a command: its own)");
+	print_two_columns(f, "--version", "print upstage's version");
+}
+
+static void print_exit_codes(FILE *f)
+{
+	fputs("Exit status: 0 success; 1 the operation failed; 2 usage error "
+	      "(including\nan invalid version); 3 cannot connect or "
+	      "authenticate.\n",
+	      f);
+}
+
+void cli_cmd_print_overview(FILE *f)
+{
+	fputs("upstage: operator client for upstaged, the controller-side "
+	      "agent binary\nand upgrade service.\n\n"
+	      "Usage: upstage [FLAGS] COMMAND [ARGS] [FLAGS]\n\nCommands:\n",
+	      f);
+	for (size_t i = 0; i < COMMAND_COUNT; i++)
+		print_two_columns(f, commands[i].name, commands[i].summary);
+	fputs("\nFlags (before or after the command):\n", f);
+	print_flags(f);
+	fputc('\n', f);
+	print_exit_codes(f);
+	fputs("\nRun 'upstage help COMMAND' for a command's full syntax.\n", f);
+}
+
+void cli_cmd_print_help(FILE *f, const struct cli_command *cmd)
+{
+	char left[64];
+
+	cli_cmd_print_usage(f, cmd);
+	fprintf(f, "\n%c%s.\n\n%s\n", toupper((unsigned char)cmd->summary[0]),
+	        cmd->summary + 1, cmd->help);
+	if (cmd->options) {
+		fputs("\nOptions:\n", f);
+		for (size_t i = 0; cmd->options[i].name; i++) {
+			snprintf(left, sizeof(left), "--%s %s",
+			         cmd->options[i].name, cmd->options[i].value);
+			print_two_columns(f, left, cmd->options[i].help);
+		}
+	}
+	if (cmd->online) {
+		fputs("\nFlags:\n", f);
+		print_flags(f);
+	} else {
+		fputs("\nFlags: --json; -h, --help.\n", f);
+	}
+	fputc('\n', f);
+	print_exit_codes(f);
+}
+
+static int help_run(struct cli_ctx *ctx)
+{
+	const struct cli_command *cmd;
+	const char *hint;
+
+	if (ctx->nargs == 0) {
+		cli_cmd_print_overview(ctx->out);
+		return CLI_EXIT_OK;
+	}
+	cmd = cli_cmd_find(ctx->args[0]);
+	if (!cmd) {
+		hint = cli_cmd_suggest(ctx->args[0]);
+		if (hint)
+			return cli_out_usage(ctx,
+			                     "unknown command \"%.32s\" (did "
+			                     "you mean %s?)",
+			                     ctx->args[0], hint);
+		return cli_out_usage(ctx, "unknown command \"%.32s\"",
+		                     ctx->args[0]);
+	}
+	cli_cmd_print_help(ctx->out, cmd);
+	return CLI_EXIT_OK;
+}

@@ -44,19 +44,14 @@ static int ws_create_server_vhost(struct ups_ws *ws,
 	info.iface = cfg->listen_host;
 	info.port = cfg->listen_port; /* 0: the kernel picks a free port */
 	info.protocols = cfg->protocols;
-	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+	info.options = 0;
 	if (cfg->tls_cert) {
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		info.ssl_cert_filepath = cfg->tls_cert;
 		info.ssl_private_key_filepath = cfg->tls_key;
 	}
-	if (cfg->ping_interval > 0) {
-		ws->idle_policy.secs_since_valid_ping =
-			(uint16_t)cfg->ping_interval;
-		ws->idle_policy.secs_since_valid_hangup =
-			(uint16_t)(2 * cfg->ping_interval + 10);
+	if (ws->idle_policy.secs_since_valid_ping)
 		info.retry_and_idle_policy = &ws->idle_policy;
-	}
 	ws->server = lws_create_vhost(ws->context, &info);
 	if (!ws->server)
 		return ups_errf(UPS_ERR_IO, err, errlen,
@@ -100,6 +95,12 @@ int ups_ws_create(struct ups_ws *ws, const struct ups_ws_config *cfg,
 	memset(ws, 0, sizeof(*ws));
 	ws->port = -1;
 	ws->loop = cfg->loop;
+	if (cfg->ping_interval > 0) {
+		ws->idle_policy.secs_since_valid_ping =
+			(uint16_t)cfg->ping_interval;
+		ws->idle_policy.secs_since_valid_hangup =
+			(uint16_t)(2 * cfg->ping_interval + 10);
+	}
 
 	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
@@ -168,7 +169,6 @@ struct lws *ups_ws_connect(struct ups_ws *ws, const struct ups_url *url,
 			   const char *address, void *userdata)
 {
 	struct lws_client_connect_info ci;
-	struct lws *wsi = NULL;
 
 	if (!ws->client)
 		return NULL;
@@ -183,6 +183,9 @@ struct lws *ups_ws_connect(struct ups_ws *ws, const struct ups_url *url,
 	ci.protocol = UPS_WS_SUBPROTOCOL;
 	ci.ssl_connection = url->tls ? LCCSCF_USE_SSL : 0;
 	ci.userdata = userdata;
-	ci.pwsi = &wsi;
+	/* Client links need liveness checks too: a peer that vanishes
+	 * without closing TCP is only noticed by an unanswered PING. */
+	if (ws->idle_policy.secs_since_valid_ping)
+		ci.retry_and_idle_policy = &ws->idle_policy;
 	return lws_client_connect_via_info(&ci);
 }

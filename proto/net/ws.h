@@ -37,9 +37,9 @@ struct ups_ws_config {
 	const char *client_ca;
 	/* Per-read buffer size; 0 = 64 KiB. */
 	size_t rx_buffer_size;
-	/* Server sessions: lws sends a PING after this many idle seconds and
-	 * hangs up after 2 * ping_interval + 10 without a valid frame.
-	 * 0 = no pings. */
+	/* Server sessions and client connections: lws sends a PING after
+	 * this many idle seconds and hangs up after 2 * ping_interval + 10
+	 * without a valid frame. 0 = no pings. */
 	unsigned ping_interval;
 };
 
@@ -81,9 +81,10 @@ int ups_url_parse(const char *url, struct ups_url *out, char *err,
  * (numeric; NULL = url->host, which lws resolves *blocking*: use it only in
  * programs where that is acceptable, like the CLI). userdata becomes the
  * wsi's user space (borrowed; NULL lets lws allocate the protocol's
- * per_session_data_size). Returns the wsi, or NULL if the attempt could not
- * start (the protocol callback is then not called). A connection that
- * starts but fails reports LWS_CALLBACK_CLIENT_CONNECTION_ERROR. */
+ * per_session_data_size). Returns the wsi, or NULL if the attempt failed
+ * at once. Either way a failure may already have been reported through
+ * LWS_CALLBACK_CLIENT_CONNECTION_ERROR (lws 4.1 can call it before
+ * returning NULL), so callers must treat both as one outcome. */
 struct lws *ups_ws_connect(struct ups_ws *ws, const struct ups_url *url,
 			   const char *address, void *userdata);
 

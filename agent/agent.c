@@ -1,0 +1,406 @@
+/* upstaged's start-up, run and shutdown. */
+#include "agent/agent.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <uv.h>
+
+#include "agent/config.h"
+#include "agent/dispatch.h"
+#include "agent/link.h"
+#include "agent/server.h"
+#include "proto/errors.h"
+#include "proto/log.h"
+#include "proto/net/auth.h"
+#include "proto/net/ws.h"
+
+#define AGENT_EXIT_OK     0
+#define AGENT_EXIT_FAILED 1
+#define AGENT_EXIT_USAGE  2
+
+/* Per-read buffer of sessions: large enough for a whole envelope. */
+#define AGENT_RX_BUFFER (64 * 1024)
+
+struct agent {
+	uv_loop_t loop;
+	struct config cfg;
+	struct ups_auth auth;
+	bool have_auth;
+	char controller_token[UPS_LIMIT_TOKEN_LEN + 1];
+	struct dispatch_ctx dctx;
+	struct server server;
+	bool server_ready;
+	struct ups_ws ws;
+	bool ws_ready;
+	struct link link;
+	bool link_ready;
+	uv_signal_t sigint;
+	uv_signal_t sigterm;
+	bool signals_ready;
+	bool stopping;
+	struct lws_protocols protocols[2];
+};
+
+static uint64_t agent_now_ms(void *user)
+{
+	(void)user;
+	return uv_hrtime() / 1000000;
+}
+
+static const char *agent_link_state(void *user)
+{
+	struct agent *a = user;
+
+	return a->link_ready ? link_state_name(&a->link) : "disabled";
+}
+
+/* One protocol serves both vhosts: server reasons go to the server,
+ * client reasons to the link. */
+static int agent_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                              void *user, void *in, size_t len)
+{
+	struct agent *a;
+
+	switch (reason) {
+	case LWS_CALLBACK_ESTABLISHED:
+	case LWS_CALLBACK_RECEIVE:
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+	case LWS_CALLBACK_CLOSED:
+	case LWS_CALLBACK_HTTP:
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		a = lws_context_user(lws_get_context(wsi));
+		return server_callback(&a->server, wsi, reason, user, in, len);
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		a = lws_context_user(lws_get_context(wsi));
+		if (!a->link_ready)
+			return -1;
+		return link_callback(&a->link, wsi, reason, in, len);
+	case LWS_CALLBACK_WSI_DESTROY:
+		a = lws_context_user(lws_get_context(wsi));
+		if (a->link_ready && link_owns(&a->link, wsi))
+			return link_callback(&a->link, wsi, reason, in, len);
+		return 0;
+	default:
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	}
+}
+
+static void agent_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		LOG_WARN("agent", "cannot raise the open-files limit: %s",
+		         strerror(errno));
+}
+
+/* mkdir -p with mode 0700 for what it creates. Start-up only. */
+static int agent_make_dir(const char *path, char *err, size_t errlen)
+{
+	char *copy = strdup(path);
+	char *p;
+	struct stat st;
+	int rv = 0;
+
+	if (!copy)
+		return ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
+		                "out of memory");
+	for (p = copy + 1;; p++) {
+		char c = *p;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, 0700) != 0 && errno != EEXIST) {
+			rv = ups_errf(UPS_ERR_IO, err, errlen,
+			              "data-dir: cannot create %s: %s", copy,
+			              strerror(errno));
+			goto out;
+		}
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+		rv = ups_errf(UPS_ERR_IO, err, errlen,
+		              "data-dir: %s is not a directory", path);
+out:
+	free(copy);
+	return rv;
+}
+
+/* Stops everything the agent runs; lws then closes its connections and
+ * uv_run() returns once the last handle is closed. */
+static void agent_stop(struct agent *a)
+{
+	if (a->stopping)
+		return;
+	a->stopping = true;
+	LOG_INFO("agent", "stopping");
+	if (a->server_ready)
+		server_stop(&a->server);
+	if (a->link_ready)
+		link_stop(&a->link);
+	if (a->ws_ready)
+		ups_ws_begin_destroy(&a->ws);
+	if (a->signals_ready) {
+		uv_close((uv_handle_t *)&a->sigint, NULL);
+		uv_close((uv_handle_t *)&a->sigterm, NULL);
+		a->signals_ready = false;
+	}
+}
+
+static void agent_on_signal(uv_signal_t *h, int signum)
+{
+	struct agent *a = h->data;
+
+	LOG_INFO("agent", "got %s", signum == SIGINT ? "SIGINT" : "SIGTERM");
+	agent_stop(a);
+}
+
+static int agent_start_signals(struct agent *a, char *err, size_t errlen)
+{
+	int rv;
+
+	rv = uv_signal_init(&a->loop, &a->sigint);
+	if (rv)
+		goto err;
+	rv = uv_signal_init(&a->loop, &a->sigterm);
+	if (rv) {
+		uv_close((uv_handle_t *)&a->sigint, NULL);
+		goto err;
+	}
+	a->sigint.data = a;
+	a->sigterm.data = a;
+	a->signals_ready = true;
+	rv = uv_signal_start(&a->sigint, agent_on_signal, SIGINT);
+	if (!rv)
+		rv = uv_signal_start(&a->sigterm, agent_on_signal, SIGTERM);
+	if (rv)
+		goto err;
+	return 0;
+err:
+	return ups_errf(UPS_ERR_IO, err, errlen, "signals: %s",
+	                uv_strerror(rv));
+}
+
+static void agent_walk_report(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	LOG_ERROR("agent", "handle still open at exit: %s%s",
+	          uv_handle_type_name(uv_handle_get_type(h)),
+	          uv_is_closing(h) ? " (closing)" : "");
+}
+
+/* Reads the files the configuration names. Errors here are the
+ * operator's to fix, like any other configuration error. */
+static int agent_load_files(struct agent *a, char *err, size_t errlen)
+{
+	int rv;
+
+	if (a->cfg.auth_file) {
+		rv = ups_auth_load(&a->auth, a->cfg.auth_file, err, errlen);
+		if (rv)
+			return rv;
+		a->have_auth = true;
+	}
+	if (a->cfg.controller_token_file) {
+		char detail[UPS_ERRMSG_MAX];
+
+		rv = ups_token_file_read(
+		    a->cfg.controller_token_file, a->controller_token,
+		    sizeof(a->controller_token), detail, sizeof(detail));
+		if (rv)
+			return ups_errf(rv, err, errlen,
+			                "controller-token-file: %s", detail);
+	}
+	return 0;
+}
+
+static int agent_start(struct agent *a, char *err, size_t errlen)
+{
+	const struct config *cfg = &a->cfg;
+	struct ups_ws_config wcfg;
+	int rv;
+
+	a->dctx.auth = a->have_auth ? &a->auth : NULL;
+	a->dctx.agent_version = cfg->agent_version;
+	a->dctx.now_ms = agent_now_ms;
+	a->dctx.link_state = agent_link_state;
+	a->dctx.user = a;
+	a->dctx.start_ms = agent_now_ms(a);
+
+	rv = server_init(&a->server, &a->loop, &a->dctx,
+	                 (unsigned)cfg->max_sessions,
+	                 cfg->listen_enabled ? (unsigned)cfg->idle_timeout : 0);
+	if (rv)
+		return ups_errf(rv, err, errlen, "cannot start the idle timer");
+	a->server_ready = true;
+
+	a->protocols[0].name = UPS_WS_SUBPROTOCOL;
+	a->protocols[0].callback = agent_lws_callback;
+	a->protocols[0].per_session_data_size = sizeof(struct session *);
+	a->protocols[0].rx_buffer_size = AGENT_RX_BUFFER;
+
+	memset(&wcfg, 0, sizeof(wcfg));
+	wcfg.loop = &a->loop;
+	wcfg.protocols = a->protocols;
+	wcfg.user = a;
+	if (cfg->listen_enabled) {
+		wcfg.listen_host = cfg->listen_host;
+		wcfg.listen_port = cfg->listen_port;
+		wcfg.tls_cert = cfg->tls_cert;
+		wcfg.tls_key = cfg->tls_key;
+	}
+	wcfg.client = cfg->controller != NULL;
+	wcfg.client_ca = cfg->controller_ca_cert;
+	wcfg.rx_buffer_size = AGENT_RX_BUFFER;
+	wcfg.ping_interval = (unsigned)cfg->ping_interval;
+	ups_ws_init_logging();
+	rv = ups_ws_create(&a->ws, &wcfg, err, errlen);
+	if (rv)
+		return rv;
+	a->ws_ready = true;
+
+	if (cfg->listen_enabled) {
+		bool v6 = strchr(cfg->listen_host, ':') != NULL;
+
+		LOG_INFO("agent", "upstaged %s listening on %s port %d%s",
+		         UPSTAGE_VERSION, cfg->listen_host, a->ws.port,
+		         a->have_auth ? "" : " (no auth-file: any token)");
+		printf("listening %s://%s%s%s:%d\n",
+		       cfg->tls_cert ? "wss" : "ws", v6 ? "[" : "",
+		       cfg->listen_host, v6 ? "]" : "", a->ws.port);
+		fflush(stdout);
+	}
+
+	if (cfg->controller) {
+		rv = link_init(&a->link, &a->loop, &a->ws, &a->dctx,
+		               cfg->controller, a->controller_token,
+		               (uint64_t)cfg->controller_backoff_initial_ms,
+		               (uint64_t)cfg->controller_backoff_max_ms, err,
+		               errlen);
+		if (rv)
+			return rv;
+		a->link_ready = true;
+		link_start(&a->link);
+	}
+	return agent_start_signals(a, err, errlen);
+}
+
+static int agent_run(struct agent *a)
+{
+	char err[UPS_ERRMSG_MAX];
+	int status = AGENT_EXIT_OK;
+	int rv;
+
+	rv = uv_loop_init(&a->loop);
+	if (rv) {
+		fprintf(stderr, "upstaged: uv_loop_init: %s\n",
+		        uv_strerror(rv));
+		return AGENT_EXIT_FAILED;
+	}
+	err[0] = '\0';
+	rv = agent_start(a, err, sizeof(err));
+	if (rv) {
+		fprintf(stderr, "upstaged: %s\n", err);
+		status = AGENT_EXIT_FAILED;
+		agent_stop(a);
+	}
+	uv_run(&a->loop, UV_RUN_DEFAULT);
+
+	/* uv_run() returned: every handle of ours is closed. Finish lws's
+	 * two-step destroy, then nothing may be left on the loop. */
+	if (a->ws_ready)
+		ups_ws_finish_destroy(&a->ws);
+	if (a->server_ready)
+		server_free(&a->server);
+	if (a->link_ready)
+		link_free(&a->link);
+	uv_run(&a->loop, UV_RUN_DEFAULT);
+	rv = uv_loop_close(&a->loop);
+	if (rv) {
+		LOG_ERROR("agent", "uv_loop_close: %s", uv_strerror(rv));
+		uv_walk(&a->loop, agent_walk_report, NULL);
+		assert(rv == 0);
+	}
+	LOG_INFO("agent", "stopped");
+	return status;
+}
+
+int agent_main(int argc, char **argv)
+{
+	static struct agent agent;
+	struct agent *a = &agent;
+	enum config_action action;
+	char err[UPS_ERRMSG_MAX];
+	int status;
+	int rv;
+
+	if (config_init(&a->cfg)) {
+		fprintf(stderr, "upstaged: cannot set up the configuration\n");
+		return AGENT_EXIT_FAILED;
+	}
+	err[0] = '\0';
+	rv = config_parse_args(&a->cfg, argc, argv, &action, err, sizeof(err));
+	if (rv) {
+		fprintf(stderr, "upstaged: %s\n(see upstaged --help)\n", err);
+		status = AGENT_EXIT_USAGE;
+		goto out_config;
+	}
+	switch (action) {
+	case CONFIG_HELP:
+		config_print_help(stdout, "upstaged");
+		status = AGENT_EXIT_OK;
+		goto out_config;
+	case CONFIG_VERSION_INFO:
+		printf("upstaged %s\n", UPSTAGE_VERSION);
+		status = AGENT_EXIT_OK;
+		goto out_config;
+	case CONFIG_DUMP:
+		status = config_dump(&a->cfg, stdout) ? AGENT_EXIT_FAILED
+		                                      : AGENT_EXIT_OK;
+		goto out_config;
+	case CONFIG_RUN:
+		break;
+	}
+	ups_log_threshold = a->cfg.log_level_value;
+	/* Peers that vanish must not kill the process on write. */
+	signal(SIGPIPE, SIG_IGN);
+	agent_raise_nofile();
+
+	rv = agent_load_files(a, err, sizeof(err));
+	if (rv) {
+		fprintf(stderr, "upstaged: %s\n", err);
+		status = AGENT_EXIT_USAGE;
+		goto out_auth;
+	}
+	rv = agent_make_dir(a->cfg.data_dir, err, sizeof(err));
+	if (rv) {
+		fprintf(stderr, "upstaged: %s\n", err);
+		status = AGENT_EXIT_FAILED;
+		goto out_auth;
+	}
+	status = agent_run(a);
+
+out_auth:
+	if (a->have_auth)
+		ups_auth_free(&a->auth);
+out_config:
+	config_free(&a->cfg);
+	fflush(stdout);
+	return status;
+}

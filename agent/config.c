@@ -1,0 +1,798 @@
+/* The one config table and everything it drives. */
+#include "agent/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+#include "proto/errors.h"
+#include "proto/limits.h"
+#include "proto/net/ws.h"
+#include "proto/version.h"
+
+#define CONFIG_PATH_MAX 4096
+
+struct config_key {
+	const char *name;
+	enum config_type type;
+	size_t offset;   /* of a char * (strings) or int64_t (ints) or bool */
+	const char *def; /* text form; NULL = unset */
+	int64_t min;     /* CONFIG_INT bounds, inclusive */
+	int64_t max;
+	const char *metavar;
+	const char *help;
+};
+
+#define STR(field) offsetof(struct config, field)
+
+/* Order here is the order of --help and --dump-config. */
+static const struct config_key config_keys[] = {
+    {"listen", CONFIG_ADDR, STR(listen), "127.0.0.1:17071", 0, 0, "ADDR:PORT",
+     "address to serve websocket clients on (port 0 picks one; \"none\" "
+     "disables listening). Without auth-file only loopback addresses are "
+     "allowed"},
+    {"data-dir", CONFIG_PATH, STR(data_dir), "./var", 0, 0, "DIR",
+     "directory for upstaged's data; created (mode 0700) if missing"},
+    {"tls-cert", CONFIG_PATH, STR(tls_cert), NULL, 0, 0, "FILE",
+     "PEM certificate: serve wss:// (needs tls-key)"},
+    {"tls-key", CONFIG_PATH, STR(tls_key), NULL, 0, 0, "FILE",
+     "PEM private key for tls-cert"},
+    {"auth-file", CONFIG_PATH, STR(auth_file), NULL, 0, 0, "FILE",
+     "file of \"ROLE TOKEN\" lines; logins must match an entry"},
+    {"controller", CONFIG_URL, STR(controller), NULL, 0, 0, "URL",
+     "ws:// or wss:// URL of the controller relay to link to (needs "
+     "controller-token-file)"},
+    {"controller-token-file", CONFIG_PATH, STR(controller_token_file), NULL, 0,
+     0, "FILE", "file holding the token the link logs in with as plugin"},
+    {"controller-ca-cert", CONFIG_PATH, STR(controller_ca_cert), NULL, 0, 0,
+     "FILE", "PEM CA bundle to verify a wss:// controller (default: system)"},
+    {"controller-backoff-initial-ms", CONFIG_INT,
+     STR(controller_backoff_initial_ms), "250", 10, 60000, "MS",
+     "first reconnect delay ceiling of the controller link"},
+    {"controller-backoff-max-ms", CONFIG_INT, STR(controller_backoff_max_ms),
+     "10000", 100, 600000, "MS",
+     "largest reconnect delay of the controller link"},
+    {"idle-timeout", CONFIG_INT, STR(idle_timeout), "300", 0, 86400, "SECS",
+     "close sessions that sent nothing for this long (0: never)"},
+    {"ping-interval", CONFIG_INT, STR(ping_interval), "30", 0, 3600, "SECS",
+     "ping idle websocket peers this often; hang up after 2x+10 s without "
+     "an answer (0: no pings)"},
+    {"max-sessions", CONFIG_INT, STR(max_sessions), "1024", 1, 100000, "N",
+     "most websocket sessions at once"},
+    {"agent-version", CONFIG_VERSION, STR(agent_version), NULL, 0, 0, "VERSION",
+     "Juju agent version reported by Agent.Info"},
+    {"log-level", CONFIG_LOG_LEVEL, STR(log_level), "info", 0, 0, "LEVEL",
+     "error, warn, info or debug"},
+};
+
+#define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))
+
+size_t config_key_count(void)
+{
+	return CONFIG_KEY_COUNT;
+}
+
+const char *config_key_name(size_t i)
+{
+	return i < CONFIG_KEY_COUNT ? config_keys[i].name : NULL;
+}
+
+static const struct config_key *config_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < CONFIG_KEY_COUNT; i++)
+		if (strcmp(config_keys[i].name, name) == 0)
+			return &config_keys[i];
+	return NULL;
+}
+
+static char **config_str(struct config *cfg, const struct config_key *k)
+{
+	return (char **)((char *)cfg + k->offset);
+}
+
+static char *const *config_cstr(const struct config *cfg,
+                                const struct config_key *k)
+{
+	return (char *const *)((const char *)cfg + k->offset);
+}
+
+static int64_t *config_int(struct config *cfg, const struct config_key *k)
+{
+	return (int64_t *)((char *)cfg + k->offset);
+}
+
+static bool *config_bool(struct config *cfg, const struct config_key *k)
+{
+	return (bool *)((char *)cfg + k->offset);
+}
+
+int config_parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return UPS_ERR_BAD_REQUEST;
+}
+
+static int config_parse_int(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (*s == '\0' || strlen(s) > 20)
+		return UPS_ERR_BAD_REQUEST;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end != '\0' || (*s != '-' && (*s < '0' || *s > '9')))
+		return UPS_ERR_BAD_REQUEST;
+	*out = v;
+	return 0;
+}
+
+static int config_parse_port(const char *s, int *port)
+{
+	int64_t v;
+
+	if (config_parse_int(s, &v) || *s == '-' || v > 65535)
+		return UPS_ERR_BAD_REQUEST;
+	*port = (int)v;
+	return 0;
+}
+
+int config_parse_addr(const char *s, char *host, size_t hostlen, int *port,
+                      char *err, size_t errlen)
+{
+	const char *colon;
+	const char *h;
+	size_t hlen;
+	unsigned char buf[sizeof(struct in6_addr)];
+	char tmp[64];
+	bool v6 = false;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (!close || close[1] != ':')
+			return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+			                "expected [IPv6]:PORT, got \"%s\"", s);
+		h = s + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+		v6 = true;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+			                "expected ADDR:PORT, got \"%s\"", s);
+		h = s;
+		hlen = (size_t)(colon - s);
+	}
+	if (hlen == 0 || hlen >= sizeof(tmp) || hlen >= hostlen)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "bad address in \"%s\"", s);
+	memcpy(tmp, h, hlen);
+	tmp[hlen] = '\0';
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, tmp, buf) != 1)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "\"%s\" is not a numeric %s address", tmp,
+		                v6 ? "IPv6" : "IPv4");
+	if (config_parse_port(colon + 1, port))
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "bad port in \"%s\" (0..65535)", s);
+	memcpy(host, tmp, hlen + 1);
+	return 0;
+}
+
+bool config_addr_is_loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return false;
+}
+
+/* Checks value against k's type; 0 or UPS_ERR_BAD_REQUEST with a detail
+ * that does not yet name the key (the caller prefixes it). */
+static int config_validate(const struct config_key *k, const char *value,
+                           int64_t *ival, bool *bval, char *err, size_t errlen)
+{
+	char host[64];
+	int port;
+	struct ups_version v;
+	struct ups_url url;
+	enum ups_log_level level;
+
+	switch (k->type) {
+	case CONFIG_STRING:
+		return 0;
+	case CONFIG_INT:
+		if (config_parse_int(value, ival) || *ival < k->min ||
+		    *ival > k->max)
+			return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+			                "must be an integer in %" PRId64
+			                "..%" PRId64 ", got \"%s\"",
+			                k->min, k->max, value);
+		return 0;
+	case CONFIG_BOOL:
+		if (config_parse_bool(value, bval))
+			return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+			                "must be true or false, got \"%s\"",
+			                value);
+		return 0;
+	case CONFIG_PATH:
+		if (strlen(value) >= CONFIG_PATH_MAX)
+			return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+			                "path longer than %d bytes",
+			                CONFIG_PATH_MAX - 1);
+		return 0;
+	case CONFIG_ADDR:
+		if (strcmp(value, "none") == 0)
+			return 0;
+		return config_parse_addr(value, host, sizeof(host), &port, err,
+		                         errlen);
+	case CONFIG_URL:
+		return ups_url_parse(value, &url, err, errlen);
+	case CONFIG_VERSION:
+		return ups_version_parse(value, &v, err, errlen);
+	case CONFIG_LOG_LEVEL:
+		if (ups_log_level_parse(value, &level))
+			return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+			                "must be error, warn, info or debug, "
+			                "got \"%s\"",
+			                value);
+		return 0;
+	}
+	return ups_errf(UPS_ERR_INTERNAL, err, errlen, "bad key type");
+}
+
+static bool config_is_string_type(enum config_type t)
+{
+	return t != CONFIG_INT && t != CONFIG_BOOL;
+}
+
+static int config_apply(struct config *cfg, const struct config_key *k,
+                        const char *value, char *err, size_t errlen)
+{
+	char detail[UPS_ERRMSG_MAX];
+	int64_t ival = 0;
+	bool bval = false;
+	char *copy;
+	int rv;
+
+	if (value == NULL || *value == '\0') {
+		/* Empty unsets optional keys; keys with a default need a
+		 * value, so that "" never silently means something. */
+		if (k->def != NULL || !config_is_string_type(k->type))
+			return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+			                "%s: needs a value", k->name);
+		free(*config_str(cfg, k));
+		*config_str(cfg, k) = NULL;
+		return 0;
+	}
+	if (strlen(value) >= CONFIG_PATH_MAX)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "%s: value longer than %d bytes", k->name,
+		                CONFIG_PATH_MAX - 1);
+	detail[0] = '\0';
+	rv = config_validate(k, value, &ival, &bval, detail, sizeof(detail));
+	if (rv)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen, "%s: %s",
+		                k->name, detail);
+	switch (k->type) {
+	case CONFIG_INT:
+		*config_int(cfg, k) = ival;
+		return 0;
+	case CONFIG_BOOL:
+		*config_bool(cfg, k) = bval;
+		return 0;
+	default:
+		copy = strdup(value);
+		if (!copy)
+			return ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
+			                "%s: out of memory", k->name);
+		free(*config_str(cfg, k));
+		*config_str(cfg, k) = copy;
+		return 0;
+	}
+}
+
+int config_set(struct config *cfg, const char *key, const char *value,
+               char *err, size_t errlen)
+{
+	const struct config_key *k = config_find(key);
+
+	if (!k)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "unknown key \"%s\"", key);
+	return config_apply(cfg, k, value, err, errlen);
+}
+
+int config_init(struct config *cfg)
+{
+	char err[UPS_ERRMSG_MAX];
+	size_t i;
+	int rv;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (i = 0; i < CONFIG_KEY_COUNT; i++) {
+		if (!config_keys[i].def)
+			continue;
+		rv = config_apply(cfg, &config_keys[i], config_keys[i].def, err,
+		                  sizeof(err));
+		if (rv) {
+			config_free(cfg);
+			return rv;
+		}
+	}
+	return 0;
+}
+
+void config_free(struct config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < CONFIG_KEY_COUNT; i++) {
+		if (!config_is_string_type(config_keys[i].type))
+			continue;
+		free(*config_str(cfg, &config_keys[i]));
+		*config_str(cfg, &config_keys[i]) = NULL;
+	}
+}
+
+/* YAML: a stream of at most one document holding one flat mapping. */
+int config_load_yaml(struct config *cfg, const char *buf, size_t len,
+                     const char *name, char *err, size_t errlen)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	/* Keys already seen: a repeated key is almost always a mistake. */
+	bool seen[CONFIG_KEY_COUNT];
+	const struct config_key *key = NULL;
+	size_t key_line = 0;
+	int depth = 0; /* 1 inside the top mapping */
+	bool done = false;
+	int rv = 0;
+
+	memset(seen, 0, sizeof(seen));
+	if (!yaml_parser_initialize(&parser))
+		return ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
+		                "%s: cannot initialise YAML parser", name);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	while (!done) {
+		size_t line;
+
+		if (!yaml_parser_parse(&parser, &ev)) {
+			rv = ups_errf(
+			    UPS_ERR_BAD_REQUEST, err, errlen, "%s:%zu: %s",
+			    name, parser.problem_mark.line + 1,
+			    parser.problem ? parser.problem : "invalid YAML");
+			goto out_parser;
+		}
+		line = ev.start_mark.line + 1;
+		switch (ev.type) {
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		case YAML_STREAM_START_EVENT:
+		case YAML_DOCUMENT_START_EVENT:
+		case YAML_DOCUMENT_END_EVENT:
+			break;
+		case YAML_MAPPING_START_EVENT:
+			if (depth != 0 || key != NULL) {
+				rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+				              "%s:%zu: %s%s%svalues must be "
+				              "scalars",
+				              name, line, key ? "key " : "",
+				              key ? key->name : "",
+				              key ? ": " : "");
+				goto out_event;
+			}
+			depth = 1;
+			break;
+		case YAML_MAPPING_END_EVENT:
+			depth = 0;
+			break;
+		case YAML_SCALAR_EVENT: {
+			const char *text = (const char *)ev.data.scalar.value;
+			bool plain =
+			    ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+
+			/* "---" alone is a document holding YAML's null:
+			 * an empty configuration. */
+			if (depth == 0 && plain &&
+			    (text[0] == '\0' || strcmp(text, "~") == 0 ||
+			     strcmp(text, "null") == 0))
+				break;
+			if (depth != 1) {
+				rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+				              "%s:%zu: expected a mapping of "
+				              "keys to values",
+				              name, line);
+				goto out_event;
+			}
+			if (strlen(text) != ev.data.scalar.length) {
+				rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+				              "%s:%zu: NUL byte in scalar",
+				              name, line);
+				goto out_event;
+			}
+			if (key == NULL) {
+				key = config_find(text);
+				if (!key) {
+					rv = ups_errf(UPS_ERR_BAD_REQUEST, err,
+					              errlen,
+					              "%s:%zu: unknown key "
+					              "\"%.64s\"",
+					              name, line, text);
+					goto out_event;
+				}
+				if (seen[key - config_keys]) {
+					rv = ups_errf(UPS_ERR_BAD_REQUEST, err,
+					              errlen,
+					              "%s:%zu: key %s given "
+					              "twice",
+					              name, line, key->name);
+					goto out_event;
+				}
+				seen[key - config_keys] = true;
+				key_line = line;
+				break;
+			}
+			/* A plain "~" or "null" is YAML's null: unset. */
+			if (plain && (strcmp(text, "~") == 0 ||
+			              strcmp(text, "null") == 0))
+				text = "";
+			{
+				char detail[UPS_ERRMSG_MAX];
+
+				rv = config_apply(cfg, key, text, detail,
+				                  sizeof(detail));
+				if (rv) {
+					rv = ups_errf(rv, err, errlen,
+					              "%s:%zu: %s", name,
+					              key_line, detail);
+					goto out_event;
+				}
+			}
+			key = NULL;
+			break;
+		}
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_ALIAS_EVENT:
+		default:
+			rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+			              "%s:%zu: %s%s%sonly scalar values are "
+			              "allowed",
+			              name, line, key ? "key " : "",
+			              key ? key->name : "", key ? ": " : "");
+			goto out_event;
+		}
+		yaml_event_delete(&ev);
+	}
+	goto out_parser;
+
+out_event:
+	yaml_event_delete(&ev);
+out_parser:
+	yaml_parser_delete(&parser);
+	return rv;
+}
+
+int config_load_file(struct config *cfg, const char *path, char *err,
+                     size_t errlen)
+{
+	FILE *f;
+	char *buf;
+	size_t n;
+	int rv;
+
+	buf = malloc(UPS_LIMIT_CONFIG_FILE_BYTES + 1);
+	if (!buf)
+		return ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
+		                "out of memory");
+	f = fopen(path, "rb");
+	if (!f) {
+		rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		              "config: cannot open %s: %s", path,
+		              strerror(errno));
+		goto out_buf;
+	}
+	n = fread(buf, 1, UPS_LIMIT_CONFIG_FILE_BYTES + 1, f);
+	if (ferror(f)) {
+		rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		              "config: cannot read %s", path);
+		goto out_file;
+	}
+	if (n > UPS_LIMIT_CONFIG_FILE_BYTES) {
+		rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		              "config: %s is larger than %d bytes", path,
+		              UPS_LIMIT_CONFIG_FILE_BYTES);
+		goto out_file;
+	}
+	rv = config_load_yaml(cfg, buf, n, path, err, errlen);
+out_file:
+	fclose(f);
+out_buf:
+	free(buf);
+	return rv;
+}
+
+/* argv entries that set keys, kept until the file has been applied. */
+struct config_flag {
+	const struct config_key *key;
+	const char *value;
+};
+
+int config_parse_args(struct config *cfg, int argc, char **argv,
+                      enum config_action *action, char *err, size_t errlen)
+{
+	struct config_flag *flags;
+	size_t nflags = 0;
+	const char *config_path = NULL;
+	int i;
+	int rv = 0;
+
+	*action = CONFIG_RUN;
+	flags = calloc((size_t)(argc > 0 ? argc : 1), sizeof(*flags));
+	if (!flags)
+		return ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
+		                "out of memory");
+	for (i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		const char *eq;
+		const char *value = NULL;
+		char name[64];
+		size_t nlen;
+
+		if (strncmp(arg, "--", 2) != 0) {
+			rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+			              "unexpected argument \"%s\" (options "
+			              "are --KEY VALUE)",
+			              arg);
+			goto out;
+		}
+		arg += 2;
+		eq = strchr(arg, '=');
+		nlen = eq ? (size_t)(eq - arg) : strlen(arg);
+		if (nlen >= sizeof(name)) {
+			rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+			              "unknown option --%.64s", arg);
+			goto out;
+		}
+		memcpy(name, arg, nlen);
+		name[nlen] = '\0';
+		if (strcmp(name, "help") == 0 || strcmp(name, "version") == 0) {
+			/* Asking for help wins over anything else given. */
+			*action =
+			    name[0] == 'h' ? CONFIG_HELP : CONFIG_VERSION_INFO;
+			rv = 0;
+			goto out;
+		}
+		if (strcmp(name, "dump-config") == 0) {
+			if (eq) {
+				rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+				              "--dump-config takes no value");
+				goto out;
+			}
+			*action = CONFIG_DUMP;
+			continue;
+		}
+		if (eq) {
+			value = eq + 1;
+		} else if (i + 1 < argc) {
+			value = argv[++i];
+		}
+		if (strcmp(name, "config") == 0) {
+			if (!value || !*value) {
+				rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+				              "--config needs a FILE");
+				goto out;
+			}
+			config_path = value;
+			continue;
+		}
+		flags[nflags].key = config_find(name);
+		if (!flags[nflags].key) {
+			rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+			              "unknown option --%s", name);
+			goto out;
+		}
+		if (!value) {
+			rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+			              "--%s needs a value", name);
+			goto out;
+		}
+		flags[nflags].value = value;
+		nflags++;
+	}
+	if (config_path) {
+		rv = config_load_file(cfg, config_path, err, errlen);
+		if (rv)
+			goto out;
+	}
+	for (size_t f = 0; f < nflags; f++) {
+		rv = config_apply(cfg, flags[f].key, flags[f].value, err,
+		                  errlen);
+		if (rv)
+			goto out;
+	}
+	rv = config_check(cfg, err, errlen);
+out:
+	free(flags);
+	return rv;
+}
+
+int config_check(struct config *cfg, char *err, size_t errlen)
+{
+	char detail[UPS_ERRMSG_MAX];
+	int rv;
+
+	if (!cfg->data_dir || !cfg->listen || !cfg->log_level)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "listen, data-dir and log-level need values");
+	if (ups_log_level_parse(cfg->log_level, &cfg->log_level_value))
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "log-level: bad value \"%s\"", cfg->log_level);
+	cfg->listen_enabled = strcmp(cfg->listen, "none") != 0;
+	cfg->listen_host[0] = '\0';
+	cfg->listen_port = -1;
+	cfg->listen_loopback = false;
+	if (cfg->listen_enabled) {
+		rv = config_parse_addr(
+		    cfg->listen, cfg->listen_host, sizeof(cfg->listen_host),
+		    &cfg->listen_port, detail, sizeof(detail));
+		if (rv)
+			return ups_errf(rv, err, errlen, "listen: %s", detail);
+		cfg->listen_loopback =
+		    config_addr_is_loopback(cfg->listen_host);
+	}
+	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "%s: needs %s as well",
+		                cfg->tls_cert ? "tls-cert" : "tls-key",
+		                cfg->tls_cert ? "tls-key" : "tls-cert");
+	if (cfg->tls_cert && !cfg->listen_enabled)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "tls-cert: needs listen (it is \"none\")");
+	if (cfg->controller && !cfg->controller_token_file)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "controller: needs controller-token-file");
+	if (!cfg->controller && cfg->controller_token_file)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "controller-token-file: needs controller");
+	if (!cfg->controller && cfg->controller_ca_cert)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "controller-ca-cert: needs controller");
+	if (cfg->controller_backoff_initial_ms > cfg->controller_backoff_max_ms)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "controller-backoff-initial-ms: %" PRId64
+		                " exceeds controller-backoff-max-ms %" PRId64,
+		                cfg->controller_backoff_initial_ms,
+		                cfg->controller_backoff_max_ms);
+	if (!cfg->listen_enabled && !cfg->controller)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "listen: \"none\" needs controller, or "
+		                "upstaged would serve nobody");
+	/* Without tokens to check, anyone who can connect is in: only
+	 * tolerable when that means processes on this machine. */
+	if (cfg->listen_enabled && !cfg->auth_file && !cfg->listen_loopback)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "listen: %s is not a loopback address; "
+		                "refusing to accept unauthenticated clients "
+		                "there (give auth-file, or listen on "
+		                "127.0.0.1 / [::1])",
+		                cfg->listen_host);
+	return 0;
+}
+
+void config_print_help(FILE *out, const char *prog)
+{
+	size_t i;
+
+	fprintf(out,
+	        "Usage: %s [--config FILE] [--KEY VALUE | --KEY=VALUE]...\n"
+	        "\n"
+	        "upstaged serves upstage clients over websockets and, with "
+	        "--controller,\nover a link to the controller's relay.\n"
+	        "\n"
+	        "Options:\n"
+	        "  --config FILE\n"
+	        "      YAML file: a mapping with the keys below (flags "
+	        "override it)\n"
+	        "  --dump-config\n"
+	        "      print the effective configuration as YAML and exit\n"
+	        "  --help\n"
+	        "      print this help and exit\n"
+	        "  --version\n"
+	        "      print the version and exit\n"
+	        "\n"
+	        "Keys (flags and config file):\n",
+	        prog);
+	for (i = 0; i < CONFIG_KEY_COUNT; i++) {
+		const struct config_key *k = &config_keys[i];
+
+		fprintf(out, "  --%s %s\n      %s", k->name, k->metavar,
+		        k->help);
+		if (k->type == CONFIG_INT)
+			fprintf(out, " [%" PRId64 "..%" PRId64 "]", k->min,
+			        k->max);
+		if (k->def)
+			fprintf(out, " (default: %s)", k->def);
+		fputc('\n', out);
+	}
+	fprintf(out, "\nExit status: 0 stopped by SIGINT/SIGTERM; 1 failed "
+	             "at run time; 2 usage or configuration error.\n");
+}
+
+/* A double-quoted YAML scalar: always safe whatever the text holds. */
+static void config_dump_quoted(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(out, "\\x%02x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+int config_dump(const struct config *cfg, FILE *out)
+{
+	size_t i;
+
+	for (i = 0; i < CONFIG_KEY_COUNT; i++) {
+		const struct config_key *k = &config_keys[i];
+		const char *s;
+
+		fprintf(out, "%s: ", k->name);
+		switch (k->type) {
+		case CONFIG_INT:
+			fprintf(
+			    out, "%" PRId64,
+			    *(const int64_t *)((const char *)cfg + k->offset));
+			break;
+		case CONFIG_BOOL:
+			fputs(*(const bool *)((const char *)cfg + k->offset)
+			          ? "true"
+			          : "false",
+			      out);
+			break;
+		default:
+			s = *config_cstr(cfg, k);
+			if (s)
+				config_dump_quoted(out, s);
+			else
+				fputs("~", out);
+			break;
+		}
+		fputc('\n', out);
+	}
+	return ferror(out) ? UPS_ERR_IO : 0;
+}

@@ -1,0 +1,117 @@
+/* upstaged's configuration: one table of keys drives the command line
+ * (--KEY VALUE, --KEY=VALUE), the YAML config file (--config FILE, a flat
+ * mapping with the same keys), --help and --dump-config.
+ *
+ * Precedence: defaults, then the config file, then flags. Every value is
+ * checked by its key's type and bounds when it is set; config_check() then
+ * checks the keys against each other and derives the parsed forms. Errors
+ * name the key (and the line, for the file). */
+#ifndef UPSTAGE_AGENT_CONFIG_H
+#define UPSTAGE_AGENT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "proto/log.h"
+
+enum config_type {
+	CONFIG_STRING,
+	CONFIG_INT,
+	CONFIG_BOOL,
+	CONFIG_PATH,      /* non-empty file system path */
+	CONFIG_ADDR,      /* numeric ADDR:PORT, [IPv6]:PORT, or "none" */
+	CONFIG_URL,       /* ws:// or wss:// URL */
+	CONFIG_VERSION,   /* a Juju version */
+	CONFIG_LOG_LEVEL, /* error | warn | info | debug */
+};
+
+struct config {
+	/* String values are owned (free with config_free()); NULL = unset. */
+	char *listen;
+	char *data_dir;
+	char *tls_cert;
+	char *tls_key;
+	char *auth_file;
+	char *controller;
+	char *controller_token_file;
+	char *controller_ca_cert;
+	int64_t controller_backoff_initial_ms;
+	int64_t controller_backoff_max_ms;
+	int64_t idle_timeout;
+	int64_t ping_interval;
+	int64_t max_sessions;
+	char *agent_version;
+	char *log_level;
+
+	/* Derived by config_check(). */
+	bool listen_enabled;
+	char listen_host[64]; /* numeric, without brackets */
+	int listen_port;
+	bool listen_loopback;
+	enum ups_log_level log_level_value;
+};
+
+/* What the command line asks for. */
+enum config_action {
+	CONFIG_RUN,
+	CONFIG_HELP,
+	CONFIG_DUMP,
+	CONFIG_VERSION_INFO,
+};
+
+/* Sets every key to its default. Release with config_free(). */
+int config_init(struct config *cfg);
+void config_free(struct config *cfg);
+
+/* Sets key (without "--") from its text form. An empty value unsets an
+ * optional key. 0, or UPS_ERR_BAD_REQUEST with err naming the key. */
+int config_set(struct config *cfg, const char *key, const char *value,
+               char *err, size_t errlen);
+
+/* Applies a YAML document of len bytes (a flat mapping of keys to
+ * scalars). name is used in messages (usually the file path). Errors name
+ * the key and the line. */
+int config_load_yaml(struct config *cfg, const char *buf, size_t len,
+                     const char *name, char *err, size_t errlen);
+
+/* Reads path (at most UPS_LIMIT_CONFIG_FILE_BYTES) and applies it.
+ * Blocking: call before the loop runs. */
+int config_load_file(struct config *cfg, const char *path, char *err,
+                     size_t errlen);
+
+/* Parses argv[1..argc-1] (borrowed): --config FILE, --help, --dump-config,
+ * --version and --KEY VALUE / --KEY=VALUE for every key. Loads the config
+ * file first, then applies the flags, then runs config_check() (except for
+ * --help and --version). 0 with *action set, or UPS_ERR_BAD_REQUEST. */
+int config_parse_args(struct config *cfg, int argc, char **argv,
+                      enum config_action *action, char *err, size_t errlen);
+
+/* Cross-key rules (both TLS files or neither, a controller needs a token
+ * file, ...) and the derived fields. 0 or UPS_ERR_BAD_REQUEST. */
+int config_check(struct config *cfg, char *err, size_t errlen);
+
+/* --help text, generated from the table. */
+void config_print_help(FILE *out, const char *prog);
+
+/* The effective configuration as YAML that config_load_yaml() reads back
+ * to the same values. 0, or UPS_ERR_IO if out fails. */
+int config_dump(const struct config *cfg, FILE *out);
+
+/* Number of keys in the table and their names (tests, help). */
+size_t config_key_count(void);
+const char *config_key_name(size_t i);
+
+/* "true/yes/on/1" and "false/no/off/0"; 0 or UPS_ERR_BAD_REQUEST. */
+int config_parse_bool(const char *s, bool *out);
+
+/* Splits "ADDR:PORT" or "[IPv6]:PORT" with a numeric address. 0 or
+ * UPS_ERR_BAD_REQUEST. host receives the address without brackets. */
+int config_parse_addr(const char *s, char *host, size_t hostlen, int *port,
+                      char *err, size_t errlen);
+
+/* True for 127.0.0.0/8 and ::1 (numeric addresses only). */
+bool config_addr_is_loopback(const char *host);
+
+#endif

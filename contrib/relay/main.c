@@ -1,0 +1,219 @@
+/* upstage-relay: command line, loop, signals. See relay.h. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "contrib/relay/relay.h"
+#include "proto/errors.h"
+#include "proto/log.h"
+
+#define MOD "relay"
+
+/* Seconds of silence before lws pings a peer (and hangs up after
+ * 2 * this + 10 without an answer). */
+#define RELAY_PING_INTERVAL 30
+
+struct relay_opts {
+	char host[64];
+	int port;
+	const char *auth_file;
+	const char *tls_cert;
+	const char *tls_key;
+};
+
+struct relay_main {
+	struct relay relay;
+	uv_signal_t sigint;
+	uv_signal_t sigterm;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: upstage-relay --listen ADDR:PORT --auth-file FILE\n"
+	        "                     [--tls-cert FILE --tls-key FILE]\n"
+	        "                     [--log-level error|warn|info|debug]\n"
+	        "\n"
+	        "The controller-side websocket endpoint: upstaged links in as\n"
+	        "role \"plugin\"; clients and machines log in and their\n"
+	        "traffic is forwarded to it. The auth file holds one\n"
+	        "\"ROLE TOKEN\" pair a line. PORT 0 picks a free port.\n");
+}
+
+/* ADDR:PORT with a numeric address ([v6] accepted); port 0..65535. */
+static int parse_listen(const char *arg, struct relay_opts *o)
+{
+	const char *colon = strrchr(arg, ':');
+	const char *host = arg;
+	size_t hlen;
+	char *end;
+	long port;
+
+	if (!colon || colon[1] == '\0')
+		return -1;
+	hlen = (size_t)(colon - arg);
+	if (hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']') {
+		host++;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen >= sizeof(o->host))
+		return -1;
+	port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || port < 0 || port > 65535)
+		return -1;
+	memcpy(o->host, host, hlen);
+	o->host[hlen] = '\0';
+	o->port = (int)port;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct relay_opts *o)
+{
+	static const struct option longopts[] = {
+	    {"listen", required_argument, NULL, 'l'},
+	    {"auth-file", required_argument, NULL, 'a'},
+	    {"tls-cert", required_argument, NULL, 'c'},
+	    {"tls-key", required_argument, NULL, 'k'},
+	    {"log-level", required_argument, NULL, 'L'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	bool have_listen = false;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			if (parse_listen(optarg, o) != 0) {
+				fprintf(stderr, "upstage-relay: --listen: "
+				                "expected ADDR:PORT\n");
+				return 2;
+			}
+			have_listen = true;
+			break;
+		case 'a':
+			o->auth_file = optarg;
+			break;
+		case 'c':
+			o->tls_cert = optarg;
+			break;
+		case 'k':
+			o->tls_key = optarg;
+			break;
+		case 'L':
+			if (ups_log_level_parse(optarg, &ups_log_threshold)) {
+				fprintf(stderr,
+				        "upstage-relay: --log-level: "
+				        "unknown level %s\n",
+				        optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc || !have_listen || !o->auth_file) {
+		fprintf(stderr, "upstage-relay: --listen and --auth-file are "
+		                "required\n");
+		usage(stderr);
+		return 2;
+	}
+	if ((o->tls_cert == NULL) != (o->tls_key == NULL)) {
+		fprintf(stderr, "upstage-relay: --tls-cert and --tls-key go "
+		                "together\n");
+		return 2;
+	}
+	return -1;
+}
+
+static void on_close_nothing(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+	struct relay_main *m = sig->data;
+
+	LOG_INFO(MOD, "signal %d: shutting down", signum);
+	m->relay.stopping = true;
+	uv_close((uv_handle_t *)&m->sigint, on_close_nothing);
+	uv_close((uv_handle_t *)&m->sigterm, on_close_nothing);
+	ups_ws_begin_destroy(&m->relay.ws);
+}
+
+int main(int argc, char **argv)
+{
+	static struct relay_main m; /* large (bucket table): not on stack */
+	struct relay_opts o = {0};
+	struct ups_ws_config cfg = {0};
+	char err[UPS_ERRMSG_MAX];
+	uv_loop_t loop;
+	int rv;
+
+	rv = parse_args(argc, argv, &o);
+	if (rv >= 0)
+		return rv;
+	signal(SIGPIPE, SIG_IGN);
+	if (ups_auth_load(&m.relay.auth, o.auth_file, err, sizeof(err))) {
+		fprintf(stderr, "upstage-relay: %s: %s\n", o.auth_file, err);
+		return 1;
+	}
+	if (uv_loop_init(&loop)) {
+		fprintf(stderr, "upstage-relay: cannot create the loop\n");
+		goto err_free_auth;
+	}
+	/* uv_signal_init cannot fail on Linux; starting can. */
+	uv_signal_init(&loop, &m.sigint);
+	uv_signal_init(&loop, &m.sigterm);
+	m.sigint.data = m.sigterm.data = &m;
+	if (uv_signal_start(&m.sigint, on_signal, SIGINT) ||
+	    uv_signal_start(&m.sigterm, on_signal, SIGTERM)) {
+		fprintf(stderr, "upstage-relay: cannot install signals\n");
+		goto err_close_signals;
+	}
+
+	ups_ws_init_logging();
+	cfg.loop = &loop;
+	cfg.protocols = relay_protocols;
+	cfg.user = &m.relay;
+	cfg.listen_host = o.host;
+	cfg.listen_port = o.port;
+	cfg.tls_cert = o.tls_cert;
+	cfg.tls_key = o.tls_key;
+	cfg.ping_interval = RELAY_PING_INTERVAL;
+	if (ups_ws_create(&m.relay.ws, &cfg, err, sizeof(err))) {
+		fprintf(stderr, "upstage-relay: %s\n", err);
+		goto err_close_signals;
+	}
+	printf("listening %s://%s:%d\n", o.tls_cert ? "wss" : "ws", o.host,
+	       m.relay.ws.port);
+	fflush(stdout);
+
+	uv_run(&loop, UV_RUN_DEFAULT);
+	ups_ws_finish_destroy(&m.relay.ws);
+	ups_auth_free(&m.relay.auth);
+	rv = uv_loop_close(&loop);
+	if (rv) {
+		LOG_ERROR(MOD, "handles left open at exit: %s",
+		          uv_strerror(rv));
+		return 1;
+	}
+	return 0;
+
+err_close_signals:
+	uv_close((uv_handle_t *)&m.sigint, on_close_nothing);
+	uv_close((uv_handle_t *)&m.sigterm, on_close_nothing);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+err_free_auth:
+	ups_auth_free(&m.relay.auth);
+	return 1;
+}

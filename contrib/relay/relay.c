@@ -1,0 +1,489 @@
+/* Connection handling of upstage-relay; see relay.h. */
+#include "contrib/relay/relay.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "proto/chunk.h"
+#include "proto/envelope.h"
+#include "proto/errors.h"
+#include "proto/limits.h"
+#include "proto/log.h"
+#include "proto/net/outq.h"
+#include "proto/net/rxbuf.h"
+
+#define MOD "relay"
+
+/* The link carries everything every client sends, so it may queue more
+ * than one client could. Past that upstaged is not keeping up: forwarded
+ * requests are refused with `busy` rather than buffered without bound. */
+#define RELAY_PLUGIN_OUTQ_BYTES (8 * UPS_LIMIT_OUTQ_BYTES)
+
+/* Seconds a connection told to close may take to flush its last answer
+ * before it is cut (a peer that does not read never becomes writable). */
+#define RELAY_CLOSE_GRACE_SECS 5
+
+/* Per-session data, allocated and zeroed by lws. */
+struct relay_conn {
+	struct relay *relay;
+	struct lws *wsi;
+	struct relay_conn *next; /* chain in relay->buckets */
+	struct ups_outq outq;
+	struct ups_rxbuf rx;
+	enum ups_role role; /* UPS_ROLE_NONE until logged in */
+	uint32_t origin;    /* > 0 for authenticated client/machine */
+	int login_failures;
+	bool live;    /* ESTABLISHED seen, CLOSED not yet */
+	bool closing; /* ignore input; close once the queue is flushed */
+};
+
+static struct relay_conn **relay_bucket(struct relay *r, uint32_t origin)
+{
+	return &r->buckets[origin & (RELAY_BUCKETS - 1)];
+}
+
+static struct relay_conn *relay_find(struct relay *r, uint32_t origin)
+{
+	struct relay_conn *c = *relay_bucket(r, origin);
+
+	while (c && c->origin != origin)
+		c = c->next;
+	return c;
+}
+
+/* Origins are never 0 and never reused while their connection lives. */
+static uint32_t relay_new_origin(struct relay *r)
+{
+	do {
+		if (++r->last_origin == 0)
+			r->last_origin = 1;
+	} while (relay_find(r, r->last_origin));
+	return r->last_origin;
+}
+
+static void relay_insert(struct relay *r, struct relay_conn *c)
+{
+	struct relay_conn **b = relay_bucket(r, c->origin);
+
+	c->next = *b;
+	*b = c;
+}
+
+static void relay_remove(struct relay *r, struct relay_conn *c)
+{
+	struct relay_conn **p = relay_bucket(r, c->origin);
+
+	while (*p && *p != c)
+		p = &(*p)->next;
+	if (*p)
+		*p = c->next;
+	c->next = NULL;
+}
+
+/* Cuts c without flushing (its peer is stuck or the queue failed). */
+static void conn_kill(struct relay_conn *c)
+{
+	c->closing = true;
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+/* Closes c after what is queued for it has been written. */
+static void conn_close_soon(struct relay_conn *c)
+{
+	c->closing = true;
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK,
+	                RELAY_CLOSE_GRACE_SECS);
+	lws_callback_on_writable(c->wsi);
+}
+
+/* Queues env (taken) for c. A peer whose queue is full does not read: it
+ * is cut, which also tells it that something was lost. */
+static void conn_send(struct relay_conn *c, json_t *env)
+{
+	int rv;
+
+	if (!env) {
+		LOG_ERROR(MOD, "out of memory building a message");
+		conn_kill(c);
+		return;
+	}
+	rv = ups_outq_send_json(&c->outq, c->wsi, env);
+	json_decref(env);
+	if (rv) {
+		LOG_WARN(MOD, "origin %u (%s): %s; closing", c->origin,
+		         ups_role_name(c->role), ups_err_message(rv));
+		conn_kill(c);
+	}
+}
+
+static void conn_send_error(struct relay_conn *c, uint64_t request_id, int code,
+                            const char *text)
+{
+	conn_send(c, ups_env_error(request_id, code, text, NULL));
+}
+
+/* An answer to something that has no request-id to answer to. */
+static void conn_push_error(struct relay_conn *c, const char *what, int code,
+                            const char *text)
+{
+	json_t *params = json_pack("{s:s, s:s}", "error",
+	                           text ? text : ups_err_message(code),
+	                           "error-code", ups_err_code(code));
+
+	conn_send(c, ups_env_push("Error", what, params));
+}
+
+/* The request-id of a message the strict parser rejected, read leniently
+ * so the error can still be matched to its request; 0 if there is none. */
+static uint64_t peek_request_id(const char *buf, size_t len)
+{
+	json_t *root = json_loadb(buf, len, 0, NULL);
+	json_t *id = json_object_get(root, "request-id");
+	uint64_t out = 0;
+
+	if (json_is_integer(id) && json_integer_value(id) > 0 &&
+	    (uint64_t)json_integer_value(id) <= UPS_LIMIT_REQUEST_ID_MAX)
+		out = (uint64_t)json_integer_value(id);
+	json_decref(root);
+	return out;
+}
+
+static void conn_reply_malformed(struct relay_conn *c, int rv, const char *buf,
+                                 size_t len, const char *err)
+{
+	uint64_t id = peek_request_id(buf, len);
+
+	LOG_DEBUG(MOD, "origin %u: malformed message: %s", c->origin, err);
+	if (id)
+		conn_send_error(c, id, rv, err);
+	else
+		conn_push_error(c, "Malformed", rv, err);
+}
+
+static void plugin_announce(struct relay *r, struct relay_conn *c,
+                            const char *event)
+{
+	json_t *params;
+
+	if (!r->plugin || r->stopping)
+		return;
+	if (strcmp(event, "Opened") == 0)
+		params =
+		    json_pack("{s:I, s:s}", "origin", (json_int_t)c->origin,
+		              "role", ups_role_name(c->role));
+	else
+		params = json_pack("{s:I}", "origin", (json_int_t)c->origin);
+	conn_send(r->plugin, ups_env_push("Relay", event, params));
+}
+
+static void relay_link_plugin(struct relay *r, struct relay_conn *c)
+{
+	r->plugin = c;
+	c->outq.max_bytes = RELAY_PLUGIN_OUTQ_BYTES;
+	printf("plugin linked\n");
+	fflush(stdout);
+	LOG_INFO(MOD, "plugin linked");
+	for (size_t i = 0; i < RELAY_BUCKETS; i++)
+		for (struct relay_conn *o = r->buckets[i]; o; o = o->next)
+			plugin_announce(r, o, "Opened");
+}
+
+static void conn_login(struct relay_conn *c, const struct ups_envelope *env)
+{
+	struct relay *r = c->relay;
+	const char *role_name = NULL;
+	const char *token = "";
+	const struct ups_field fields[] = {
+	    {"role", UPS_FIELD_STRING, true, 1, UPS_LIMIT_ROLE_LEN, &role_name},
+	    {"token", UPS_FIELD_STRING, false, 0, UPS_LIMIT_TOKEN_LEN, &token},
+	};
+	char err[UPS_ERRMSG_MAX];
+	enum ups_role role = UPS_ROLE_NONE;
+	int rv;
+
+	if (c->role != UPS_ROLE_NONE) {
+		conn_send_error(c, env->request_id, UPS_ERR_BAD_REQUEST,
+		                "already logged in");
+		return;
+	}
+	rv = ups_fields_unpack(env->params, "params", fields, 2, err,
+	                       sizeof(err));
+	if (rv == 0 && ups_role_parse(role_name, &role) != 0)
+		rv = ups_errf(UPS_ERR_BAD_REQUEST, err, sizeof(err),
+		              "field \"params.role\": unknown role");
+	if (rv == 0 && !ups_auth_check(&r->auth, role, token, strlen(token)))
+		rv = ups_errf(UPS_ERR_UNAUTHORIZED, err, sizeof(err),
+		              "bad credentials");
+	if (rv) {
+		LOG_INFO(MOD, "login failed (role %s): %s",
+		         rv == UPS_ERR_UNAUTHORIZED ? ups_role_name(role) : "?",
+		         err);
+		conn_send_error(c, env->request_id, rv, err);
+		if (++c->login_failures >= UPS_LIMIT_LOGIN_FAILURES)
+			conn_close_soon(c);
+		return;
+	}
+	if (role == UPS_ROLE_PLUGIN && r->plugin) {
+		LOG_WARN(MOD, "refused a second plugin link: one is linked");
+		conn_send_error(c, env->request_id, UPS_ERR_CONFLICT,
+		                "another upstaged is already linked");
+		conn_close_soon(c);
+		return;
+	}
+	c->role = role;
+	conn_send(c, ups_env_response(
+	                 env->request_id,
+	                 json_pack("{s:s, s:s}", "role", ups_role_name(role),
+	                           "server-version", UPSTAGE_VERSION)));
+	if (role == UPS_ROLE_PLUGIN) {
+		relay_link_plugin(r, c);
+		return;
+	}
+	c->origin = relay_new_origin(r);
+	relay_insert(r, c);
+	LOG_DEBUG(MOD, "origin %u logged in as %s", c->origin,
+	          ups_role_name(role));
+	plugin_announce(r, c, "Opened");
+}
+
+/* Re-reads a message that already passed the strict parser, so that it
+ * can be forwarded unchanged except for "origin" (0 removes it). */
+static json_t *restamp(const char *buf, size_t len, uint32_t origin)
+{
+	json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+
+	if (root && ups_env_set_origin(root, origin) != 0) {
+		json_decref(root);
+		root = NULL;
+	}
+	return root;
+}
+
+/* Answers still in flight for a connection that just closed are expected;
+ * say so once per origin rather than once per message. */
+static void relay_log_drop(struct relay *r, uint32_t origin)
+{
+	if (origin != r->last_dropped)
+		LOG_INFO(MOD, "dropping messages for unknown origin %u",
+		         origin);
+	else
+		LOG_DEBUG(MOD, "dropping a message for unknown origin %u",
+		          origin);
+	r->last_dropped = origin;
+}
+
+static void forward_to_plugin(struct relay_conn *c,
+                              const struct ups_envelope *env, const char *buf,
+                              size_t len)
+{
+	struct relay_conn *p = c->relay->plugin;
+	json_t *root;
+	int rv;
+
+	if (!p) {
+		if (env->kind == UPS_ENV_REQUEST)
+			conn_send_error(c, env->request_id, UPS_ERR_UNAVAILABLE,
+			                "no upstaged is linked to this relay");
+		return;
+	}
+	root = restamp(buf, len, c->origin);
+	rv = root ? ups_outq_send_json(&p->outq, p->wsi, root)
+	          : UPS_ERR_NO_MEMORY;
+	json_decref(root);
+	if (rv && env->kind == UPS_ENV_REQUEST)
+		conn_send_error(c, env->request_id, rv, NULL);
+}
+
+static void route_from_plugin(struct relay_conn *p,
+                              const struct ups_envelope *env, const char *buf,
+                              size_t len)
+{
+	struct relay_conn *c;
+
+	if (!env->has_origin) {
+		LOG_WARN(MOD, "dropping a message from upstaged without "
+		              "origin");
+		return;
+	}
+	c = relay_find(p->relay, env->origin);
+	if (!c) {
+		relay_log_drop(p->relay, env->origin);
+		return;
+	}
+	if (!c->closing)
+		conn_send(c, restamp(buf, len, 0));
+}
+
+static void conn_on_text(struct relay_conn *c, const char *buf, size_t len)
+{
+	struct ups_envelope env;
+	char err[UPS_ERRMSG_MAX];
+	int rv = ups_envelope_parse(buf, len, &env, err, sizeof(err));
+
+	if (rv) {
+		conn_reply_malformed(c, rv, buf, len, err);
+		return;
+	}
+	if (c->role == UPS_ROLE_PLUGIN) {
+		route_from_plugin(c, &env, buf, len);
+	} else if (env.kind == UPS_ENV_REQUEST &&
+	           strcmp(env.type, "Admin") == 0 &&
+	           strcmp(env.request, "Login") == 0) {
+		conn_login(c, &env);
+	} else if (c->role == UPS_ROLE_NONE) {
+		if (env.kind == UPS_ENV_REQUEST)
+			conn_send_error(c, env.request_id, UPS_ERR_UNAUTHORIZED,
+			                "log in first (Admin.Login)");
+		else
+			conn_push_error(c, "Unauthorized", UPS_ERR_UNAUTHORIZED,
+			                "log in first (Admin.Login)");
+	} else {
+		forward_to_plugin(c, &env, buf, len);
+	}
+	ups_envelope_clear(&env);
+}
+
+static void conn_on_chunk(struct relay_conn *c, const uint8_t *buf, size_t len)
+{
+	struct relay *r = c->relay;
+	struct ups_chunk_header hdr;
+	const uint8_t *payload;
+	uint8_t head[UPS_CHUNK_HEADER_SIZE];
+	struct relay_conn *to;
+	char err[UPS_ERRMSG_MAX];
+	int rv;
+
+	if (c->role == UPS_ROLE_NONE) {
+		conn_push_error(c, "Chunk", UPS_ERR_UNAUTHORIZED,
+		                "log in first (Admin.Login)");
+		conn_close_soon(c);
+		return;
+	}
+	rv = ups_chunk_decode(buf, len, &hdr, &payload, err, sizeof(err));
+	if (rv) {
+		conn_push_error(c, "Malformed", rv, err);
+		return;
+	}
+	to = c->role == UPS_ROLE_PLUGIN ? relay_find(r, hdr.origin) : r->plugin;
+	if (!to) {
+		if (c->role == UPS_ROLE_PLUGIN)
+			relay_log_drop(r, hdr.origin);
+		else
+			conn_push_error(c, "Chunk", UPS_ERR_UNAVAILABLE,
+			                "no upstaged is linked to this relay");
+		return;
+	}
+	/* The frame we received is borrowed: rewrite a copy of the header. */
+	memcpy(head, buf, sizeof(head));
+	ups_chunk_set_origin(head, sizeof(head),
+	                     c->role == UPS_ROLE_PLUGIN ? 0 : c->origin);
+	rv = ups_outq_send(&to->outq, to->wsi, true, head, sizeof(head),
+	                   payload, hdr.length);
+	if (rv && c->role == UPS_ROLE_PLUGIN)
+		conn_kill(to);
+	else if (rv)
+		conn_push_error(c, "Chunk", rv, NULL);
+}
+
+static int conn_on_receive(struct relay_conn *c, const void *in, size_t len)
+{
+	struct ups_rxmsg msg;
+	int rv;
+
+	if (c->closing) {
+		/* Read the rest of a message in flight before closing: a
+		 * close with unread input sends a RST, and the peer's stack
+		 * then drops our last answer (the reason for the close). */
+		if (c->rx.active) {
+			(void)ups_rxbuf_feed(&c->rx, c->wsi, in, len, &msg);
+			if (!c->rx.active)
+				lws_callback_on_writable(c->wsi);
+		}
+		return 0;
+	}
+	rv = ups_rxbuf_feed(&c->rx, c->wsi, in, len, &msg);
+	if (rv == UPS_ERR_TOO_LARGE) {
+		conn_push_error(c, "Malformed", rv,
+		                "message exceeds its limit");
+		conn_close_soon(c);
+		return 0;
+	}
+	if (rv < 0)
+		return -1;
+	if (rv == 0)
+		return 0;
+	if (msg.binary)
+		conn_on_chunk(c, msg.data, msg.len);
+	else
+		conn_on_text(c, (const char *)msg.data, msg.len);
+	return 0;
+}
+
+static void conn_closed(struct relay_conn *c)
+{
+	struct relay *r = c->relay;
+
+	if (c == r->plugin) {
+		r->plugin = NULL;
+		printf("plugin unlinked\n");
+		fflush(stdout);
+		LOG_INFO(MOD, "plugin unlinked");
+	} else if (c->origin) {
+		relay_remove(r, c);
+		plugin_announce(r, c, "Closed");
+	}
+	ups_outq_clear(&c->outq);
+	ups_rxbuf_free(&c->rx);
+	c->live = false;
+}
+
+static int relay_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                          void *user, void *in, size_t len)
+{
+	struct relay_conn *c = user;
+	struct relay *r = lws_context_user(lws_get_context(wsi));
+	int rv;
+
+	switch (reason) {
+	case LWS_CALLBACK_ESTABLISHED:
+		if (r->stopping)
+			return -1;
+		memset(c, 0, sizeof(*c));
+		c->relay = r;
+		c->wsi = wsi;
+		ups_outq_init(&c->outq, UPS_LIMIT_OUTQ_BYTES);
+		c->live = true;
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		return c && c->live ? conn_on_receive(c, in, len) : -1;
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (!c || !c->live)
+			return -1;
+		rv = ups_outq_write_one(&c->outq, wsi);
+		if (rv < 0)
+			return -1;
+		if (rv == 0 && c->closing && !c->rx.active) {
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+			                 NULL, 0);
+			return -1;
+		}
+		return 0;
+	case LWS_CALLBACK_CLOSED:
+		if (c && c->live)
+			conn_closed(c);
+		return 0;
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+const struct lws_protocols relay_protocols[] = {
+    {
+        .name = UPS_WS_SUBPROTOCOL,
+        .callback = relay_callback,
+        .per_session_data_size = sizeof(struct relay_conn),
+        .rx_buffer_size = 64 * 1024,
+    },
+    {0},
+};

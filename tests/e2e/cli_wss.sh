@@ -1,0 +1,91 @@
+#!/bin/bash
+# CLI -> upstaged over wss: a throwaway CA signs a certificate for
+# 127.0.0.1/localhost; the CLI trusts it only with --ca-cert of that CA.
+. "$(dirname "$0")/lib.sh" "$@"
+
+command -v openssl >/dev/null || fail "openssl is needed"
+
+# make_ca NAME: a self-signed CA in $T/NAME.pem / NAME.key.
+make_ca() {
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 \
+		-subj "/CN=upstage e2e $1" -keyout "$T/$1.key" \
+		-out "$T/$1.pem" \
+		-addext basicConstraints=critical,CA:TRUE \
+		-addext keyUsage=critical,keyCertSign,cRLSign \
+		>/dev/null 2>&1 || fail "openssl: cannot make CA $1"
+}
+make_ca ca
+make_ca other-ca
+
+openssl req -newkey rsa:2048 -nodes -subj /CN=localhost \
+	-keyout "$T/server.key" -out "$T/server.csr" >/dev/null 2>&1 ||
+	fail "openssl: cannot make the server key"
+cat >"$T/server.ext" <<EXT
+subjectAltName = IP:127.0.0.1, DNS:localhost
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+EXT
+openssl x509 -req -in "$T/server.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" \
+	-CAcreateserial -days 2 -extfile "$T/server.ext" \
+	-out "$T/server.pem" >/dev/null 2>&1 ||
+	fail "openssl: cannot sign the server certificate"
+
+start_upstaged agent --listen 127.0.0.1:0 \
+	--tls-cert "$T/server.pem" --tls-key "$T/server.key"
+grep -q '^listening wss://' "$T/agent.out" ||
+	fail "upstaged with TLS did not say wss://"
+
+cli 0 info-localhost --ca-cert "$T/ca.pem" --agent "wss://localhost:$PORT" info
+expect_match "$OUT" '0\.1\.0' "info over wss shows the server version"
+cli 0 ping-ip --ca-cert "$T/ca.pem" --agent "wss://127.0.0.1:$PORT" ping
+cli 0 info-json --ca-cert "$T/ca.pem" --agent "wss://localhost:$PORT" \
+	--json info
+expect_match "$OUT" '"client": *[1-9]' "info --json over wss"
+
+# A certificate signed by a CA we were not told to trust: exit 3.
+cli 3 wrong-ca --ca-cert "$T/other-ca.pem" --agent "wss://localhost:$PORT" info
+# Nor is it in the system store.
+cli 3 system-ca --agent "wss://localhost:$PORT" info
+# Plain ws against a wss listener does not work either.
+cli 3 plain-to-tls --agent "ws://127.0.0.1:$PORT" ping
+
+# Still serving after the failed handshakes.
+cli 0 info-again --ca-cert "$T/ca.pem" --agent "wss://localhost:$PORT" ping
+stop agent TERM 2000
+
+# The relay over wss too: upstaged dials it verifying the same CA, and the
+# CLI reaches upstaged through it.
+write_auth "$T/auth"
+start relay "$RELAY" --listen 127.0.0.1:0 --auth-file "$T/auth" \
+	--tls-cert "$T/server.pem" --tls-key "$T/server.key"
+await relay '^listening wss://'
+RP=$(port_of relay)
+start_upstaged linked --listen 127.0.0.1:0 \
+	--controller "wss://localhost:$RP" --controller-ca-cert "$T/ca.pem" \
+	--controller-token-file "$T/auth.plugin" \
+	--controller-backoff-initial-ms 50 --controller-backoff-max-ms 500
+await relay '^plugin linked$'
+cli 0 relay-info --ca-cert "$T/ca.pem" --agent "wss://localhost:$RP" \
+	--token "$CLIENT_TOKEN" --json info
+expect_match "$OUT" '"controller-link": *"connected"' "info via the wss relay"
+cli 3 relay-wrong-ca --ca-cert "$T/other-ca.pem" \
+	--agent "wss://localhost:$RP" --token "$CLIENT_TOKEN" ping
+
+# A link that does not trust the relay's certificate never comes up.
+start_upstaged untrusting --listen 127.0.0.1:0 \
+	--controller "wss://localhost:$RP" \
+	--controller-ca-cert "$T/other-ca.pem" \
+	--controller-token-file "$T/auth.plugin" \
+	--controller-backoff-initial-ms 50 --controller-backoff-max-ms 500
+# It gives up on that attempt and schedules the next one.
+await untrusting.err 'controller link: next attempt'
+cli 0 untrusting-info --agent "ws://127.0.0.1:$PORT" --json info
+expect_match "$OUT" '"controller-link": *"disconnected"' \
+	"a link to an untrusted relay stays down"
+[ "$(grep -c '^plugin linked$' "$T/relay.out")" -eq 1 ] ||
+	fail "the relay linked an upstaged that should not trust it"
+
+stop untrusting TERM 2000
+stop linked TERM 2000
+stop relay TERM 2000

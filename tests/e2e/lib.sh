@@ -1,0 +1,321 @@
+# Shared helpers of the end-to-end tests. Source it from a test script:
+#
+#   . "$(dirname "$0")/lib.sh" "$@"      # $1 is the build directory
+#
+# Every test gets its own temporary directory ($T), starts real programs on
+# 127.0.0.1 with ephemeral ports, waits for their readiness lines with a
+# bounded wait (never a bare sleep), and kills whatever it started on exit.
+# On failure the daemons' output is printed.
+
+set -euo pipefail
+
+if [ $# -lt 1 ] || [ ! -d "$1" ]; then
+	echo "usage: $0 BUILD_DIR" >&2
+	exit 2
+fi
+BUILD=$(cd "$1" && pwd)
+TEST_NAME=$(basename "$0" .sh)
+T=$(mktemp -d "${TMPDIR:-/tmp}/upstage-e2e-$TEST_NAME.XXXXXX")
+
+# Sanitizer builds are slower to start; one knob scales every wait.
+WAIT=${UPS_E2E_WAIT:-20}
+# Sanitizer failures get exit codes no test expects, and their reports are
+# looked for in every output as well (see sanitizer_check).
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:exitcode=86}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-exitcode=87}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=88}
+SANITIZER_RE='ERROR: (Address|Leak)Sanitizer|runtime error:|Sanitizer:DEADLYSIGNAL'
+
+# sanitizer_check FILE...: fails if a sanitizer reported anything there.
+sanitizer_check() {
+	local f
+	for f in "$@"; do
+		if [ -f "$f" ] && grep -Eq "$SANITIZER_RE" "$f"; then
+			FAILED=1
+			log "FAIL: sanitizer report in $(basename "$f"):"
+			grep -E -A20 "$SANITIZER_RE" "$f" | head -n 40 >&2
+			exit 1
+		fi
+	done
+}
+# No ambient configuration from the environment of whoever runs the tests.
+unset UPSTAGE_AGENT UPSTAGE_TOKEN
+
+declare -A PIDS=()   # name -> pid of what we started
+FAILED=0
+
+log() { echo "[$TEST_NAME] $*" >&2; }
+
+fail() {
+	log "FAIL: $*"
+	FAILED=1
+	exit 1
+}
+
+# Finds a built program: the usual place first, else anywhere in BUILD.
+find_bin() {
+	local name=$1 rel=$2 path
+	if [ -x "$BUILD/$rel" ]; then
+		echo "$BUILD/$rel"
+		return
+	fi
+	path=$(find "$BUILD" -type f -name "$name" -perm -u+x 2>/dev/null |
+		head -n1)
+	[ -n "$path" ] || fail "$name not found under $BUILD (not built?)"
+	echo "$path"
+}
+
+UPSTAGED=$(find_bin upstaged agent/upstaged)
+UPSTAGE=$(find_bin upstage contrib/cli/upstage)
+RELAY=$(find_bin upstage-relay contrib/relay/upstage-relay)
+WS_ABUSE=$(find_bin ws_abuse tests/e2e/ws_abuse)
+
+cleanup() {
+	local rc=$? name
+	trap - EXIT
+	for name in "${!PIDS[@]}"; do
+		kill -KILL "${PIDS[$name]}" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+	if [ "$rc" -eq 0 ] && [ "$FAILED" -eq 0 ]; then
+		(sanitizer_check "$T"/*.err "$T"/*.stderr) || rc=1
+	fi
+	if [ "$rc" -ne 0 ] || [ "$FAILED" -ne 0 ]; then
+		for f in "$T"/*.out "$T"/*.err; do
+			[ -s "$f" ] || continue
+			echo "---- $(basename "$f") (last 40 lines)" >&2
+			tail -n 40 "$f" >&2
+		done
+		log "FAILED (rc=$rc)"
+	else
+		log "ok"
+	fi
+	rm -rf "$T"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start NAME PROGRAM ARGS...: runs it in the background with stdout in
+# $T/NAME.out and stderr in $T/NAME.err.
+start() {
+	local name=$1
+	shift
+	: >"$T/$name.out"
+	"$@" >"$T/$name.out" 2>"$T/$name.err" &
+	PIDS[$name]=$!
+}
+
+pid_of() { echo "${PIDS[$1]}"; }
+
+alive() { kill -0 "${PIDS[$1]}" 2>/dev/null; }
+
+# await NAME REGEX [SECONDS]: blocks until a line of $T/NAME.out matches
+# (extended regex), or fails the test after SECONDS or if NAME exits first.
+# NAME.err instead of NAME waits on the standard error (the log).
+await() {
+	local name=${1%.err} re=$2 secs=${3:-$WAIT} file="$T/$1" fd tailpid rc=0
+	[ "$name" != "$1" ] || file="$T/$1.out"
+	exec {fd}< <(exec tail -n +1 -F --pid="${PIDS[$name]}" "$file" \
+		2>/dev/null)
+	tailpid=$!
+	# tail --pid ends the stream when NAME exits, so grep sees EOF then.
+	# (Not awk: mawk waits to fill its input buffer from a pipe.)
+	timeout "$secs" grep -Eq -m1 -- "$re" <&"$fd" || rc=$?
+	kill "$tailpid" 2>/dev/null || true
+	exec {fd}<&-
+	case $rc in
+	0) return 0 ;;
+	124) fail "$name: no line matching /$re/ within ${secs}s" ;;
+	*) fail "$name: exited before printing /$re/" ;;
+	esac
+}
+
+# port_of NAME: the port of NAME's "listening ws[s]://HOST:PORT" line.
+port_of() {
+	local p
+	p=$(sed -n 's|^listening wss\{0,1\}://.*:\([0-9][0-9]*\)$|\1|p' \
+		"$T/$1.out" | tail -n1)
+	[ -n "$p" ] || fail "$1: no listening line"
+	echo "$p"
+}
+
+# start_upstaged NAME ARGS...: upstaged with its own data dir, listening on
+# an ephemeral loopback port unless ARGS say otherwise; waits until it
+# listens and sets PORT.
+start_upstaged() {
+	local name=$1
+	shift
+	mkdir -p "$T/data-$name"
+	start "$name" "$UPSTAGED" --data-dir "$T/data-$name" \
+		--log-level info "$@"
+	await "$name" '^listening wss?://'
+	PORT=$(port_of "$name")
+}
+
+# start_relay NAME AUTHFILE [LISTEN]: sets PORT.
+start_relay() {
+	local name=$1 auth=$2 listen=${3:-127.0.0.1:0}
+	start "$name" "$RELAY" --listen "$listen" --auth-file "$auth" \
+		--log-level info
+	await "$name" '^listening wss?://'
+	PORT=$(port_of "$name")
+}
+
+# wait_exit NAME SECONDS: waits for NAME to exit; sets EXIT_STATUS and
+# ELAPSED_MS (from the call). Fails if it is still running after SECONDS.
+wait_exit() {
+	local name=$1 secs=$2 pid=${PIDS[$1]} t0 t1
+	t0=$(date +%s%N)
+	timeout "$secs" tail --pid="$pid" -s 0.02 -f /dev/null || true
+	t1=$(date +%s%N)
+	ELAPSED_MS=$(((t1 - t0) / 1000000))
+	if kill -0 "$pid" 2>/dev/null; then
+		fail "$name (pid $pid) still running ${secs}s later"
+	fi
+	EXIT_STATUS=0
+	wait "$pid" || EXIT_STATUS=$?
+	unset "PIDS[$name]"
+	sanitizer_check "$T/$name.err"
+}
+
+# stop NAME SIGNAL MAX_MS: signals NAME and asserts it exits with status 0
+# within MAX_MS milliseconds.
+stop() {
+	local name=$1 sig=$2 max_ms=$3
+	alive "$name" || fail "$name died before SIG$sig"
+	kill -"$sig" "${PIDS[$name]}"
+	wait_exit "$name" $(((max_ms + 999) / 1000 + 3))
+	[ "$EXIT_STATUS" -eq 0 ] ||
+		fail "$name: SIG$sig gave exit status $EXIT_STATUS"
+	[ "$ELAPSED_MS" -le "$max_ms" ] ||
+		fail "$name: SIG$sig took ${ELAPSED_MS} ms (> $max_ms)"
+	log "$name: SIG$sig -> exit 0 in ${ELAPSED_MS} ms"
+}
+
+# run EXPECTED_RC NAME CMD...: runs a one-shot command (bounded), keeps its
+# output in $T/NAME.stdout / .stderr ($OUT holds stdout, $ERR stderr) and
+# asserts its exit status (EXPECTED_RC may list several: "1|3").
+run() {
+	local want=$1 name=$2 rc=0
+	shift 2
+	timeout "$WAIT" "$@" >"$T/$name.stdout" 2>"$T/$name.stderr" || rc=$?
+	OUT=$(cat "$T/$name.stdout")
+	ERR=$(cat "$T/$name.stderr")
+	sanitizer_check "$T/$name.stderr"
+	if ! [[ "|$want|" == *"|$rc|"* ]]; then
+		log "command: $*"
+		log "stdout: $(head -c 2000 "$T/$name.stdout")"
+		log "stderr: $(head -c 2000 "$T/$name.stderr")"
+		fail "$name: exit status $rc, expected $want"
+	fi
+}
+
+# cli EXPECTED_RC NAME ARGS...: the upstage CLI.
+cli() {
+	local want=$1 name=$2
+	shift 2
+	run "$want" "$name" "$UPSTAGE" --timeout 10 "$@"
+}
+
+# expect_match TEXT REGEX WHAT: asserts TEXT matches the extended REGEX.
+expect_match() {
+	printf '%s\n' "$1" | grep -Eq -- "$2" ||
+		fail "$3: output does not match /$2/: $(printf '%s' "$1" |
+			head -c 1000)"
+}
+
+# write_auth FILE: an auth file with one token per role. Sets CLIENT_TOKEN,
+# MACHINE_TOKEN, PLUGIN_TOKEN and writes the plugin token to FILE.plugin.
+write_auth() {
+	CLIENT_TOKEN=client-$RANDOM$RANDOM
+	MACHINE_TOKEN=machine-$RANDOM$RANDOM
+	PLUGIN_TOKEN=plugin-$RANDOM$RANDOM
+	{
+		echo "# e2e test tokens"
+		echo "client $CLIENT_TOKEN"
+		echo "machine $MACHINE_TOKEN"
+		echo "plugin $PLUGIN_TOKEN"
+	} >"$1"
+	echo "$PLUGIN_TOKEN" >"$1.plugin"
+	chmod 600 "$1" "$1.plugin"
+}
+
+# link_args RELAY_PORT TOKEN_FILE: upstaged flags for a fast controller link.
+link_args() {
+	echo --controller "ws://127.0.0.1:$1" --controller-token-file "$2" \
+		--controller-backoff-initial-ms 50 --controller-backoff-max-ms 500
+}
+
+# ---- agent binary helpers (sync_*.sh) ----
+
+# make_tarballs DIR KIB BV...: one random juju-BV.tgz of KIB KiB each.
+make_tarballs() {
+	local dir=$1 kib=$2 bv
+	shift 2
+	mkdir -p "$dir"
+	for bv in "$@"; do
+		head -c "$((kib * 1024))" /dev/urandom >"$dir/juju-$bv.tgz"
+	done
+}
+
+# make_simplestreams DIR STREAM KIB BV...: a simplestreams tree as Juju
+# writes it: the tarballs under agent/ named with "linux" as the release
+# (as real ones are) while the metadata says the release of BV, plus
+# streams/v1/index2.json and the stream's products file.
+make_simplestreams() {
+	local dir=$1 stream=$2 kib=$3 bv v rel arch file sha size items=""
+	shift 3
+	mkdir -p "$dir/agent" "$dir/streams/v1"
+	for bv in "$@"; do
+		arch=${bv##*-}
+		rel=${bv%-*}
+		rel=${rel##*-}
+		v=${bv%-*-*}
+		file=agent/juju-$v-linux-$arch.tgz
+		head -c "$((kib * 1024))" /dev/urandom >"$dir/$file"
+		sha=$(sha256sum "$dir/$file" | cut -d' ' -f1)
+		size=$(stat -c %s "$dir/$file")
+		items+="${items:+,}\"$bv\":{\"release\":\"$rel\",\"version\":\"$v\",\"arch\":\"$arch\",\"size\":$size,\"path\":\"$file\",\"ftype\":\"tar.gz\",\"sha256\":\"$sha\"}"
+	done
+	cat >"$dir/streams/v1/index2.json" <<JSON
+{"index":{"com.ubuntu.juju:$stream:agents":{"updated":"Thu, 01 Jan 1970 00:00:00 +0000","format":"products:1.0","datatype":"content-download","path":"streams/v1/com.ubuntu.juju-$stream-agents.json","products":["com.ubuntu.juju:ubuntu:amd64"]}},"updated":"Thu, 01 Jan 1970 00:00:00 +0000","format":"index:1.0"}
+JSON
+	cat >"$dir/streams/v1/com.ubuntu.juju-$stream-agents.json" <<JSON
+{"products":{"com.ubuntu.juju:ubuntu:all":{"versions":{"19700101":{"items":{$items}}}}},"updated":"Thu, 01 Jan 1970 00:00:00 +0000","format":"products:1.0","content_id":"com.ubuntu.juju:$stream:agents"}
+JSON
+}
+
+# stored DATA_DIR STREAM BV: the path upstaged stores BV under.
+stored() { echo "$1/tools/$2/juju-$3.tgz"; }
+
+# expect_stored DATA_DIR STREAM BV FILE: the stored copy is byte-identical.
+expect_stored() {
+	local s
+	s=$(stored "$1" "$2" "$3")
+	[ -f "$s" ] || fail "$3 not stored at $s"
+	cmp -s "$s" "$4" || fail "$s differs from $4"
+}
+
+# partial_size DATA_DIR: bytes of the largest partial upload (0 if none).
+partial_size() {
+	local n
+	n=$(find "$1" -name '*.part' -type f -printf '%s\n' 2>/dev/null |
+		sort -n | tail -n1)
+	echo "${n:-0}"
+}
+
+# await_partial DATA_DIR MIN_BYTES [SECONDS]: waits (polling, bounded) until
+# a partial upload in DATA_DIR holds at least MIN_BYTES.
+await_partial() {
+	local data=$1 min=$2 secs=${3:-$WAIT} deadline
+	deadline=$(($(date +%s) + secs))
+	while [ "$(partial_size "$data")" -lt "$min" ]; do
+		[ "$(date +%s)" -lt "$deadline" ] ||
+			fail "no partial upload of >= $min bytes in $data within ${secs}s (largest: $(partial_size "$data"))"
+		sleep 0.02
+	done
+}
+
+# json_of FILE BV: the --json line of BV in FILE.
+json_of() { grep -F "\"binary-version\":\"$2\"" "$1" | tail -n1; }

@@ -1,0 +1,637 @@
+/* store-fs: the default store. Content-addressed, immutable blobs under
+ * blobs/sha256/<first two hex digits>/<hex>, and the Juju names
+ * tools/<stream>/juju-<binary version>.tgz as hard links to them, so a
+ * binary shared by several names is stored once and a name never shows a
+ * partial file.
+ *
+ * Every name is created with linkat(), which is atomic and never replaces
+ * an existing entry: the linked inode is already complete and fsynced, so
+ * a temp name plus rename would add nothing but a window in which two
+ * concurrent puts could overwrite each other. Each directory that gains or
+ * loses an entry is fsynced before the call returns.
+ *
+ * Paths are built only from names re-validated here (defence in depth; the
+ * host validates them too), and always relative to directory fds opened at
+ * open(), so nothing the peer sends can walk out of the data directory. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "plugins/ups_fault.h"
+#include "plugins/upstage_plugin.h"
+#include "proto/errors.h"
+#include "proto/limits.h"
+#include "proto/version.h"
+
+#define STORE_NAME "store-fs"
+
+static const char *const store_streams[] = {UPS_STORE_STREAMS};
+#define STORE_NSTREAMS (sizeof(store_streams) / sizeof(store_streams[0]))
+
+/* Longest staging file name accepted from the host. */
+#define STORE_STAGING_NAME_MAX 128
+
+struct store_fs {
+	const struct ups_plugin_services *svc;
+	char staging_path[PATH_MAX];
+	int data_fd;    /* the data directory; holds the flock */
+	int blobs_fd;   /* blobs/sha256 */
+	int staging_fd; /* staging */
+	int tools_fd[STORE_NSTREAMS];
+	/* Serializes put and remove: both decide from link counts and entries
+	 * that the other changes. Reads (open_blob, free_space) do not take
+	 * it. */
+	pthread_mutex_t lock;
+	struct ups_fault fault;
+};
+
+/* Logs through the host when it offers a log function. */
+__attribute__((format(printf, 3, 4))) static void
+store_log(struct store_fs *s, int level, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (!s->svc || !s->svc->log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	s->svc->log(level, STORE_NAME, "%s", line);
+}
+
+/* ENOSPC and EDQUOT are the operator's "disk full"; everything else is an
+ * I/O failure of the store. */
+static int store_errno_rv(int e)
+{
+	return (e == ENOSPC || e == EDQUOT) ? UPS_ERR_NO_SPACE : UPS_ERR_IO;
+}
+
+static int store_fail(int e, char *err, size_t errlen, const char *what,
+                      const char *name)
+{
+	return ups_errf(store_errno_rv(e), err, errlen, "%s %s: %s", what, name,
+	                strerror(e));
+}
+
+static int store_fsync(struct store_fs *s, int fd)
+{
+	int e = ups_fault_hit(&s->fault, UPS_FAULT_FSYNC, 0);
+
+	if (e) {
+		errno = e;
+		return -1;
+	}
+	return fsync(fd);
+}
+
+static int store_linkat(struct store_fs *s, int ofd, const char *oname, int nfd,
+                        const char *nname)
+{
+	int e = ups_fault_hit(&s->fault, UPS_FAULT_LINK, 0);
+
+	if (e) {
+		errno = e;
+		return -1;
+	}
+	return linkat(ofd, oname, nfd, nname, 0);
+}
+
+static int store_unlinkat(struct store_fs *s, int dfd, const char *name)
+{
+	int e = ups_fault_hit(&s->fault, UPS_FAULT_UNLINK, 0);
+
+	if (e) {
+		errno = e;
+		return -1;
+	}
+	return unlinkat(dfd, name, 0);
+}
+
+/* Opens directory name under parent, creating it (and making the creation
+ * durable) when missing. Returns the fd or -1 with errno. */
+static int store_dir(struct store_fs *s, int parent, const char *name,
+                     mode_t mode)
+{
+	int e = 0;
+
+	if (mkdirat(parent, name, mode) == 0) {
+		if (store_fsync(s, parent) < 0)
+			return -1;
+	} else if (errno != EEXIST) {
+		return -1;
+	}
+	if ((e = ups_fault_hit(&s->fault, UPS_FAULT_MKDIR, 0))) {
+		errno = e;
+		return -1;
+	}
+	return openat(parent, name,
+	              O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* -------------------------------------------------------------------------
+ * Validation of everything a path is built from. */
+
+static int store_stream_index(const char *stream, char *err, size_t errlen)
+{
+	if (!stream)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "stream missing");
+	for (size_t i = 0; i < STORE_NSTREAMS; i++)
+		if (strcmp(stream, store_streams[i]) == 0)
+			return (int)i;
+	return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+	                "stream must be released, proposed, devel or testing");
+}
+
+/* Accepts only the canonical spelling, so one binary has one file name. */
+static int store_check_binary_version(const char *bv, char *err, size_t errlen)
+{
+	struct ups_binary_version parsed;
+	char canon[UPS_LIMIT_BINARY_VERSION_LEN + 1];
+	int rv;
+
+	if (!bv || strnlen(bv, UPS_LIMIT_BINARY_VERSION_LEN + 1) >
+	               UPS_LIMIT_BINARY_VERSION_LEN)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "binary version missing or too long");
+	rv = ups_binary_version_parse(bv, &parsed, err, errlen);
+	if (rv < 0)
+		return rv;
+	if (ups_binary_version_format(&parsed, canon, sizeof(canon)) < 0 ||
+	    strcmp(canon, bv) != 0)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "binary version %s is not canonical (%s)", bv,
+		                canon);
+	return 0;
+}
+
+static int store_check_sha256(const char *hex, char *err, size_t errlen)
+{
+	size_t i;
+
+	if (!hex)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "sha256 missing");
+	for (i = 0; i < 64; i++)
+		if (!((hex[i] >= '0' && hex[i] <= '9') ||
+		      (hex[i] >= 'a' && hex[i] <= 'f')))
+			break;
+	if (i != 64 || hex[64] != '\0')
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "sha256 must be 64 lowercase hex digits");
+	return 0;
+}
+
+/* One path component of [A-Za-z0-9_.-], not starting with '.'. */
+static int store_check_staging_name(const char *name, char *err, size_t errlen)
+{
+	size_t n;
+
+	if (!name)
+		goto bad;
+	n = strnlen(name, STORE_STAGING_NAME_MAX + 1);
+	if (n == 0 || n > STORE_STAGING_NAME_MAX || name[0] == '.')
+		goto bad;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+		      c == '.'))
+			goto bad;
+	}
+	return 0;
+bad:
+	return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+	                "bad staging file name");
+}
+
+/* Validates stream and binary version and writes the Juju file name. */
+static int store_juju_name(const char *stream, const char *bv, char *name,
+                           size_t len, char *err, size_t errlen)
+{
+	int si = store_stream_index(stream, err, errlen);
+	int rv;
+
+	if (si < 0)
+		return si;
+	rv = store_check_binary_version(bv, err, errlen);
+	if (rv < 0)
+		return rv;
+	if ((size_t)snprintf(name, len, "juju-%s.tgz", bv) >= len)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "binary version too long");
+	return si;
+}
+
+/* -------------------------------------------------------------------------
+ * The ops. */
+
+static void store_close(void *state);
+
+static int store_open(const struct ups_plugin_services *svc,
+                      const char *data_dir, void **state, char *err,
+                      size_t errlen)
+{
+	struct store_fs *s;
+	const char *spec = NULL;
+	char ferr[128];
+	int tools_fd = -1, blobs_top = -1;
+	int rv;
+
+	*state = NULL;
+	if (!data_dir || !*data_dir)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "data directory missing");
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
+		                "out of memory");
+	s->svc = svc;
+	s->data_fd = s->blobs_fd = s->staging_fd = -1;
+	for (size_t i = 0; i < STORE_NSTREAMS; i++)
+		s->tools_fd[i] = -1;
+	if (pthread_mutex_init(&s->lock, NULL) != 0) {
+		free(s);
+		return ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
+		                "cannot create a mutex");
+	}
+
+	if (svc &&
+	    svc->struct_size >=
+	        offsetof(struct ups_plugin_services, reserved) &&
+	    svc->config_get)
+		spec = svc->config_get(svc->host, "store-fs.fail");
+	if (ups_fault_parse(&s->fault, spec, ferr, sizeof(ferr)) < 0) {
+		rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		              "store-fs.fail: %s", ferr);
+		goto fail;
+	}
+	if (s->fault.active)
+		store_log(s, UPS_PLUGIN_LOG_WARN, "fault injection on: %s",
+		          spec);
+
+	if ((size_t)snprintf(s->staging_path, sizeof(s->staging_path),
+	                     "%s/staging",
+	                     data_dir) >= sizeof(s->staging_path)) {
+		rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		              "data directory path too long");
+		goto fail;
+	}
+	s->data_fd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->data_fd < 0) {
+		rv = store_fail(errno, err, errlen, "cannot open", data_dir);
+		goto fail;
+	}
+	/* Two daemons on one store would each trust their own link counts. */
+	if (flock(s->data_fd, LOCK_EX | LOCK_NB) < 0) {
+		rv = ups_errf(errno == EWOULDBLOCK ? UPS_ERR_BUSY : UPS_ERR_IO,
+		              err, errlen, "cannot lock %s: %s", data_dir,
+		              errno == EWOULDBLOCK ? "in use by another process"
+		                                   : strerror(errno));
+		goto fail;
+	}
+	if ((blobs_top = store_dir(s, s->data_fd, "blobs", 0755)) < 0 ||
+	    (s->blobs_fd = store_dir(s, blobs_top, "sha256", 0755)) < 0 ||
+	    (tools_fd = store_dir(s, s->data_fd, "tools", 0755)) < 0 ||
+	    (s->staging_fd = store_dir(s, s->data_fd, "staging", 0700)) < 0) {
+		rv = store_fail(errno, err, errlen, "cannot create store in",
+		                data_dir);
+		goto fail;
+	}
+	for (size_t i = 0; i < STORE_NSTREAMS; i++) {
+		s->tools_fd[i] = store_dir(s, tools_fd, store_streams[i], 0755);
+		if (s->tools_fd[i] < 0) {
+			rv = store_fail(errno, err, errlen,
+			                "cannot create tools/",
+			                store_streams[i]);
+			goto fail;
+		}
+	}
+	close(tools_fd);
+	close(blobs_top);
+	*state = s;
+	return 0;
+
+fail:
+	if (tools_fd >= 0)
+		close(tools_fd);
+	if (blobs_top >= 0)
+		close(blobs_top);
+	store_close(s);
+	return rv;
+}
+
+static void store_close(void *state)
+{
+	struct store_fs *s = state;
+
+	if (!s)
+		return;
+	for (size_t i = 0; i < STORE_NSTREAMS; i++)
+		if (s->tools_fd[i] >= 0)
+			close(s->tools_fd[i]);
+	if (s->staging_fd >= 0)
+		close(s->staging_fd);
+	if (s->blobs_fd >= 0)
+		close(s->blobs_fd);
+	if (s->data_fd >= 0)
+		close(s->data_fd); /* drops the flock */
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+static const char *store_staging_dir(void *state)
+{
+	return ((struct store_fs *)state)->staging_path;
+}
+
+/* The locked part of put: blob, then Juju name, then staging removal, each
+ * made durable before the next. */
+static int store_put_locked(struct store_fs *s, const char *staging_name,
+                            const char *hex, int si, const char *jname,
+                            char *err, size_t errlen)
+{
+	char sub[3] = {hex[0], hex[1], '\0'};
+	struct stat st_stage, st_blob, st_name;
+	bool blob_created = false, name_created = false;
+	int ab_fd = -1, sfd, rv;
+
+	sfd = openat(s->staging_fd, staging_name,
+	             O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (sfd < 0) {
+		rv =
+		    errno == ENOENT ? UPS_ERR_NOT_FOUND : store_errno_rv(errno);
+		return ups_errf(rv, err, errlen, "staging file %s: %s",
+		                staging_name, strerror(errno));
+	}
+	if (fstat(sfd, &st_stage) < 0 || !S_ISREG(st_stage.st_mode)) {
+		rv = ups_errf(UPS_ERR_IO, err, errlen,
+		              "staging file %s is not a regular file",
+		              staging_name);
+		goto close_sfd;
+	}
+
+	/* Blobs are immutable and readable by the operator's tools; the mode
+	 * is not critical enough to fsync for (a crash at worst keeps 0600). */
+	if (fchmod(sfd, 0444) < 0) {
+		rv = store_fail(errno, err, errlen, "chmod staging file",
+		                staging_name);
+		goto close_sfd;
+	}
+
+	ab_fd = store_dir(s, s->blobs_fd, sub, 0755);
+	if (ab_fd < 0) {
+		rv = store_fail(errno, err, errlen,
+		                "cannot create blobs/sha256/", sub);
+		goto close_sfd;
+	}
+
+	/* 1. The blob. EEXIST means the content is already stored (dedup) or
+	 * an earlier put of this very file got this far before a crash. */
+	if (store_linkat(s, s->staging_fd, staging_name, ab_fd, hex) == 0) {
+		blob_created = true;
+		if (store_fsync(s, ab_fd) < 0) {
+			rv = store_fail(errno, err, errlen,
+			                "fsync blobs/sha256/", sub);
+			goto undo_blob;
+		}
+	} else if (errno != EEXIST) {
+		rv = store_fail(errno, err, errlen, "cannot store blob", hex);
+		goto close_ab;
+	}
+	if (fstatat(ab_fd, hex, &st_blob, AT_SYMLINK_NOFOLLOW) < 0) {
+		rv = store_fail(errno, err, errlen, "cannot stat blob", hex);
+		goto undo_blob;
+	}
+	if (st_blob.st_size != st_stage.st_size) {
+		rv = ups_errf(UPS_ERR_IO, err, errlen,
+		              "stored blob %s has %lld bytes, upload has %lld",
+		              hex, (long long)st_blob.st_size,
+		              (long long)st_stage.st_size);
+		goto undo_blob;
+	}
+
+	/* 2. The Juju name: linkat never replaces, so a name that exists is
+	 * either this blob already (idempotent) or a conflict. */
+	if (store_linkat(s, ab_fd, hex, s->tools_fd[si], jname) == 0) {
+		name_created = true;
+	} else {
+		if (errno != EEXIST) {
+			rv = store_fail(errno, err, errlen, "cannot link",
+			                jname);
+			goto undo_blob;
+		}
+		if (fstatat(s->tools_fd[si], jname, &st_name,
+		            AT_SYMLINK_NOFOLLOW) < 0) {
+			rv = store_fail(errno, err, errlen, "cannot stat",
+			                jname);
+			goto undo_blob;
+		}
+		if (st_name.st_dev != st_blob.st_dev ||
+		    st_name.st_ino != st_blob.st_ino) {
+			rv = ups_errf(UPS_ERR_CONFLICT, err, errlen,
+			              "tools/%s/%s holds different content",
+			              store_streams[si], jname);
+			goto undo_blob;
+		}
+	}
+	/* Also on EEXIST: a crash may have come between link and fsync. */
+	if (store_fsync(s, s->tools_fd[si]) < 0) {
+		rv = store_fail(errno, err, errlen, "fsync tools/",
+		                store_streams[si]);
+		/* A new name may or may not survive a crash; take it back so
+		 * the caller's error is the truth. */
+		if (name_created &&
+		    store_unlinkat(s, s->tools_fd[si], jname) == 0)
+			(void)fsync(s->tools_fd[si]);
+		goto undo_blob;
+	}
+
+	/* 3. The staging file is consumed. The binary is stored whatever
+	 * happens here, so a failure only leaves garbage for the host's
+	 * staging sweep. */
+	if (store_unlinkat(s, s->staging_fd, staging_name) < 0 ||
+	    store_fsync(s, s->staging_fd) < 0)
+		store_log(s, UPS_PLUGIN_LOG_WARN,
+		          "stored %s but cannot remove staging/%s: %s", jname,
+		          staging_name, strerror(errno));
+	rv = 0;
+	goto close_ab;
+
+undo_blob:
+	if (blob_created && store_unlinkat(s, ab_fd, hex) == 0)
+		(void)fsync(ab_fd);
+close_ab:
+	close(ab_fd);
+close_sfd:
+	close(sfd);
+	return rv;
+}
+
+static int store_put(void *state, const char *staging_name,
+                     const char *sha256_hex, const char *stream,
+                     const char *binary_version, char *err, size_t errlen)
+{
+	struct store_fs *s = state;
+	char jname[UPS_LIMIT_BINARY_VERSION_LEN + 16];
+	int si, rv;
+
+	if ((rv = store_check_staging_name(staging_name, err, errlen)) < 0 ||
+	    (rv = store_check_sha256(sha256_hex, err, errlen)) < 0)
+		return rv;
+	si = store_juju_name(stream, binary_version, jname, sizeof(jname), err,
+	                     errlen);
+	if (si < 0)
+		return si;
+	pthread_mutex_lock(&s->lock);
+	rv = store_put_locked(s, staging_name, sha256_hex, si, jname, err,
+	                      errlen);
+	pthread_mutex_unlock(&s->lock);
+	if (rv == 0)
+		store_log(s, UPS_PLUGIN_LOG_DEBUG, "stored tools/%s/%s as %s",
+		          stream, jname, sha256_hex);
+	return rv;
+}
+
+static int store_open_blob(void *state, const char *stream,
+                           const char *binary_version, int *fd, uint64_t *size,
+                           char *err, size_t errlen)
+{
+	struct store_fs *s = state;
+	char jname[UPS_LIMIT_BINARY_VERSION_LEN + 16];
+	struct stat st;
+	int si, f, e;
+
+	*fd = -1;
+	si = store_juju_name(stream, binary_version, jname, sizeof(jname), err,
+	                     errlen);
+	if (si < 0)
+		return si;
+	if ((e = ups_fault_hit(&s->fault, UPS_FAULT_OPEN, 0)))
+		return store_fail(e, err, errlen, "cannot open", jname);
+	f = openat(s->tools_fd[si], jname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (f < 0) {
+		if (errno == ENOENT)
+			return ups_errf(UPS_ERR_NOT_FOUND, err, errlen,
+			                "no %s in %s", binary_version, stream);
+		return store_fail(errno, err, errlen, "cannot open", jname);
+	}
+	if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(f);
+		return ups_errf(UPS_ERR_IO, err, errlen,
+		                "%s is not a regular file", jname);
+	}
+	*fd = f;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+static int store_remove_locked(struct store_fs *s, int si, const char *jname,
+                               const char *hex, char *err, size_t errlen)
+{
+	char sub[3] = {hex[0], hex[1], '\0'};
+	struct stat st_name, st_blob;
+	int ab_fd;
+
+	if (fstatat(s->tools_fd[si], jname, &st_name, AT_SYMLINK_NOFOLLOW) <
+	    0) {
+		if (errno == ENOENT)
+			return ups_errf(UPS_ERR_NOT_FOUND, err, errlen,
+			                "no tools/%s/%s", store_streams[si],
+			                jname);
+		return store_fail(errno, err, errlen, "cannot stat", jname);
+	}
+	if (store_unlinkat(s, s->tools_fd[si], jname) < 0 ||
+	    store_fsync(s, s->tools_fd[si]) < 0)
+		return store_fail(errno, err, errlen, "cannot remove", jname);
+
+	/* The blob goes when it is the same file and nothing else names it.
+	 * A missing or different blob is left alone: the name is gone, which
+	 * is what the caller asked for. */
+	ab_fd = openat(s->blobs_fd, sub,
+	               O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (ab_fd < 0)
+		return 0;
+	if (fstatat(ab_fd, hex, &st_blob, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    st_blob.st_dev == st_name.st_dev &&
+	    st_blob.st_ino == st_name.st_ino && st_blob.st_nlink == 1) {
+		if (store_unlinkat(s, ab_fd, hex) < 0 ||
+		    store_fsync(s, ab_fd) < 0)
+			store_log(s, UPS_PLUGIN_LOG_WARN,
+			          "removed %s but not its blob %s: %s", jname,
+			          hex, strerror(errno));
+	}
+	close(ab_fd);
+	return 0;
+}
+
+static int store_remove(void *state, const char *stream,
+                        const char *binary_version, const char *sha256_hex,
+                        char *err, size_t errlen)
+{
+	struct store_fs *s = state;
+	char jname[UPS_LIMIT_BINARY_VERSION_LEN + 16];
+	int si, rv;
+
+	if ((rv = store_check_sha256(sha256_hex, err, errlen)) < 0)
+		return rv;
+	si = store_juju_name(stream, binary_version, jname, sizeof(jname), err,
+	                     errlen);
+	if (si < 0)
+		return si;
+	pthread_mutex_lock(&s->lock);
+	rv = store_remove_locked(s, si, jname, sha256_hex, err, errlen);
+	pthread_mutex_unlock(&s->lock);
+	return rv;
+}
+
+static int store_free_space(void *state, uint64_t *bytes, char *err,
+                            size_t errlen)
+{
+	struct store_fs *s = state;
+	struct statvfs vfs;
+
+	if (s->fault.has_free) {
+		*bytes = s->fault.free_bytes;
+		return 0;
+	}
+	if (fstatvfs(s->data_fd, &vfs) < 0)
+		return store_fail(errno, err, errlen, "statvfs",
+		                  "data directory");
+	*bytes = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+	return 0;
+}
+
+static const struct ups_store_ops store_fs_ops = {
+    .struct_size = sizeof(struct ups_store_ops),
+    .open = store_open,
+    .close = store_close,
+    .staging_dir = store_staging_dir,
+    .put = store_put,
+    .open_blob = store_open_blob,
+    .remove = store_remove,
+    .free_space = store_free_space,
+};
+
+UPS_PLUGIN_EXPORT const struct ups_plugin_descriptor upstage_plugin_descriptor =
+    {
+        .abi_major = UPS_PLUGIN_ABI_MAJOR,
+        .abi_minor = UPS_PLUGIN_ABI_MINOR,
+        .struct_size = sizeof(struct ups_plugin_descriptor),
+        .kind = UPS_PLUGIN_KIND_STORE,
+        .name = STORE_NAME,
+        .version = UPSTAGE_VERSION,
+        .ops = &store_fs_ops,
+};

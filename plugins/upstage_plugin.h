@@ -1,0 +1,153 @@
+/* The upstaged plugin ABI: the one header a plugin author includes.
+ *
+ * A plugin is a shared object that exports exactly one symbol,
+ * upstage_plugin_descriptor (UPS_PLUGIN_DESCRIPTOR_SYMBOL), a const
+ * struct ups_plugin_descriptor. upstaged opens it with
+ * dlopen(RTLD_NOW | RTLD_LOCAL), reads the descriptor and checks, before
+ * it calls anything in the plugin:
+ *   abi_major == UPS_PLUGIN_ABI_MAJOR   (a different major is incompatible),
+ *   abi_minor <= the host's minor       (a newer minor may rely on services
+ *                                        this host does not have),
+ *   struct_size >= what the host reads, kind, a non-empty name, ops != NULL.
+ * The plugin gets what it needs from the host through the services table
+ * (logging, configuration), never through global symbols, so plugins stay
+ * loadable RTLD_LOCAL and hidden-by-default.
+ *
+ * Compatibility rules: within one major, structs only grow at the end
+ * (new members come out of the reserved space or after it, with the minor
+ * bumped) and every struct carries its size, so either side can tell
+ * whether a member exists before reading it.
+ *
+ * Return codes are the UPS_ERR_* values of proto/errors.h; that table is
+ * append-only, so its numbers are part of this ABI. Every fallible call
+ * also takes an err/errlen buffer that receives a one-line detail
+ * message (always NUL-terminated when errlen > 0). */
+#ifndef UPSTAGE_PLUGIN_H
+#define UPSTAGE_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/errors.h"
+
+#define UPS_PLUGIN_ABI_MAJOR 1
+#define UPS_PLUGIN_ABI_MINOR 0
+
+/* The one exported symbol. Plugins are built with -fvisibility=hidden and
+ * mark only the descriptor with UPS_PLUGIN_EXPORT. */
+#define UPS_PLUGIN_DESCRIPTOR_SYMBOL "upstage_plugin_descriptor"
+#define UPS_PLUGIN_EXPORT            __attribute__((visibility("default")))
+
+/* Log levels handed to services->log; same numbers as proto/log.h. */
+#define UPS_PLUGIN_LOG_ERROR 0
+#define UPS_PLUGIN_LOG_WARN  1
+#define UPS_PLUGIN_LOG_INFO  2
+#define UPS_PLUGIN_LOG_DEBUG 3
+
+/* Host -> plugin. Owned by the host; valid from the plugin's open() until
+ * its close() returns. All functions are safe to call from any thread. */
+struct ups_plugin_services {
+	uint32_t abi_major;
+	uint32_t abi_minor;
+	uint32_t struct_size; /* sizeof(struct ups_plugin_services) */
+	void *host;           /* opaque; pass back to config_get */
+	/* Writes one log line tagged with plugin (the plugin's name). */
+	void (*log)(int level, const char *plugin, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+	/* The value of configuration key (e.g. "store-fs.fail"), or NULL when
+	 * unset. The string is borrowed and stays valid until close(). */
+	const char *(*config_get)(void *host, const char *key);
+	void *reserved[8];
+};
+
+enum ups_plugin_kind {
+	UPS_PLUGIN_KIND_STORE = 1,
+	UPS_PLUGIN_KIND_HOOK = 2,
+	UPS_PLUGIN_KIND_HEALTH = 3,
+};
+
+/* Streams the store accepts; plugins validate again before building any
+ * path. */
+#define UPS_STORE_STREAMS "released", "proposed", "devel", "testing"
+
+/* A storage backend (kind UPS_PLUGIN_KIND_STORE).
+ *
+ * Threading: every call is synchronous and may block on disk I/O; the host
+ * calls them from libuv worker threads (uv_queue_work), never from the
+ * loop thread, except open() and close() which run before the loop starts
+ * and after it stops. After open() returns, put, open_blob, remove,
+ * free_space and staging_dir may run concurrently on the same state from
+ * several threads; the plugin serializes what needs serializing.
+ *
+ * Names: stream is one of UPS_STORE_STREAMS; binary_version is the
+ * canonical "<version>-<release>-<arch>" (proto/version.h); sha256_hex is
+ * 64 lowercase hex digits. Anything else is UPS_ERR_BAD_REQUEST and no
+ * path is built from it.
+ *
+ * Staging: partial uploads live in the directory staging_dir() names. The
+ * host owns them (creates, writes, fsyncs, re-hashes, removes); the store
+ * only decides where they live, so that put() can adopt the finished file
+ * by renaming or linking on the same file system instead of copying. */
+struct ups_store_ops {
+	uint32_t struct_size; /* sizeof(struct ups_store_ops) */
+
+	/* Opens (creating as needed) the store under data_dir. On success
+	 * *state is the plugin's; release it with close(). services and
+	 * data_dir are borrowed (services for the life of the state). */
+	int (*open)(const struct ups_plugin_services *services,
+	            const char *data_dir, void **state, char *err,
+	            size_t errlen);
+	void (*close)(void *state);
+
+	/* Absolute path of the staging directory; owned by state, valid until
+	 * close(). Never fails after open(). */
+	const char *(*staging_dir)(void *state);
+
+	/* Adopts staging_dir()/staging_name, a complete file the host has
+	 * fsynced and whose SHA-256 is sha256_hex, as the content of
+	 * tools/<stream>/juju-<binary_version>.tgz. Durable when it returns 0;
+	 * the staging file is then gone. staging_name is a single path
+	 * component. Idempotent: the same name and content again returns 0.
+	 * UPS_ERR_CONFLICT when the name already holds different content
+	 * (remove it first), UPS_ERR_NO_SPACE, UPS_ERR_IO, UPS_ERR_BAD_REQUEST.
+	 * On error nothing new is visible under the Juju name and the staging
+	 * file is left for the host to retry or remove. */
+	int (*put)(void *state, const char *staging_name,
+	           const char *sha256_hex, const char *stream,
+	           const char *binary_version, char *err, size_t errlen);
+
+	/* Opens the stored file for reading: *fd (O_RDONLY|O_CLOEXEC, the
+	 * caller closes it) and *size. UPS_ERR_NOT_FOUND when absent. */
+	int (*open_blob)(void *state, const char *stream,
+	                 const char *binary_version, int *fd, uint64_t *size,
+	                 char *err, size_t errlen);
+
+	/* Removes the Juju name, and the content when no other name refers to
+	 * it. sha256_hex is what the host's catalog says the name holds; the
+	 * blob is only deleted when it is the same file. UPS_ERR_NOT_FOUND
+	 * when the name does not exist. Durable when it returns. */
+	int (*remove)(void *state, const char *stream,
+	              const char *binary_version, const char *sha256_hex,
+	              char *err, size_t errlen);
+
+	/* Bytes available to an unprivileged writer where the store lives. */
+	int (*free_space)(void *state, uint64_t *bytes, char *err,
+	                  size_t errlen);
+};
+
+struct ups_plugin_descriptor {
+	uint32_t abi_major;
+	uint32_t abi_minor;
+	uint32_t struct_size; /* sizeof(struct ups_plugin_descriptor) */
+	uint32_t kind;        /* enum ups_plugin_kind */
+	const char *name;     /* non-empty, e.g. "store-fs" */
+	const char *version;  /* the plugin's own version, e.g. "0.1.0" */
+	/* Points to the kind's ops table: struct ups_store_ops for a store. */
+	const void *ops;
+	void *reserved[8];
+};
+
+/* What the host looks up with dlsym(UPS_PLUGIN_DESCRIPTOR_SYMBOL). */
+typedef const struct ups_plugin_descriptor ups_plugin_descriptor_t;
+
+#endif

@@ -1,0 +1,98 @@
+/* Deliberately (in)valid plugins for test_plugin.c: one source, built once
+ * per FAKE_VARIANT. Every op aborts, so a test that loads one proves the
+ * host called nothing before its checks. */
+#include <stdlib.h>
+
+#include "plugins/upstage_plugin.h"
+
+#define FAKE_GOOD        0
+#define FAKE_BAD_MAJOR   1
+#define FAKE_NEWER_MINOR 2
+#define FAKE_SMALL_DESC  3
+#define FAKE_NO_SYMBOL   4
+#define FAKE_NULL_OP     5
+#define FAKE_HOOK        6
+#define FAKE_EMPTY_NAME  7
+
+static int fake_open(const struct ups_plugin_services *svc, const char *dir,
+                     void **state, char *err, size_t errlen)
+{
+	(void)svc, (void)dir, (void)state, (void)err, (void)errlen;
+	abort();
+}
+
+static void fake_close(void *state)
+{
+	(void)state;
+	abort();
+}
+
+static const char *fake_staging_dir(void *state)
+{
+	(void)state;
+	abort();
+}
+
+static int fake_put(void *state, const char *a, const char *b, const char *c,
+                    const char *d, char *err, size_t errlen)
+{
+	(void)state, (void)a, (void)b, (void)c, (void)d, (void)err,
+	    (void)errlen;
+	abort();
+}
+
+static int fake_open_blob(void *state, const char *a, const char *b, int *fd,
+                          uint64_t *size, char *err, size_t errlen)
+{
+	(void)state, (void)a, (void)b, (void)fd, (void)size, (void)err,
+	    (void)errlen;
+	abort();
+}
+
+static int fake_remove(void *state, const char *a, const char *b, const char *c,
+                       char *err, size_t errlen)
+{
+	(void)state, (void)a, (void)b, (void)c, (void)err, (void)errlen;
+	abort();
+}
+
+static int fake_free_space(void *state, uint64_t *bytes, char *err,
+                           size_t errlen)
+{
+	(void)state, (void)bytes, (void)err, (void)errlen;
+	abort();
+}
+
+static const struct ups_store_ops fake_ops = {
+    .struct_size = sizeof(struct ups_store_ops),
+    .open = fake_open,
+    .close = fake_close,
+    .staging_dir = fake_staging_dir,
+    .put = fake_put,
+    .open_blob = fake_open_blob,
+    .remove = (FAKE_VARIANT == FAKE_NULL_OP) ? NULL : fake_remove,
+    .free_space = fake_free_space,
+};
+
+#if FAKE_VARIANT == FAKE_NO_SYMBOL
+/* Exported, but under the wrong name. */
+UPS_PLUGIN_EXPORT const struct ups_plugin_descriptor upstage_plugin_descriptr
+#else
+UPS_PLUGIN_EXPORT const struct ups_plugin_descriptor upstage_plugin_descriptor
+#endif
+    = {
+        .abi_major = FAKE_VARIANT == FAKE_BAD_MAJOR ? UPS_PLUGIN_ABI_MAJOR + 1
+                                                    : UPS_PLUGIN_ABI_MAJOR,
+        .abi_minor =
+            FAKE_VARIANT == FAKE_NEWER_MINOR
+                ? UPS_PLUGIN_ABI_MINOR + 7
+                : (FAKE_VARIANT == FAKE_BAD_MAJOR ? 0 : UPS_PLUGIN_ABI_MINOR),
+        .struct_size = FAKE_VARIANT == FAKE_SMALL_DESC
+                           ? 16
+                           : sizeof(struct ups_plugin_descriptor),
+        .kind = FAKE_VARIANT == FAKE_HOOK ? UPS_PLUGIN_KIND_HOOK
+                                          : UPS_PLUGIN_KIND_STORE,
+        .name = FAKE_VARIANT == FAKE_EMPTY_NAME ? "" : "fake",
+        .version = "0.0.1",
+        .ops = &fake_ops,
+};

@@ -1,0 +1,656 @@
+/* store-fs, loaded through the plugin host exactly as upstaged loads it,
+ * on a real file system in a mkdtemp directory: put, dedup, idempotence,
+ * conflicts, removal by link count, atomic appearance under injected
+ * faults, and rejection of every hostile name before any path is built. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <pthread.h>
+
+#include <openssl/evp.h>
+
+#include "agent/plugin.h"
+#include "agent/staging.h"
+#include "proto/errors.h"
+
+#define BV  "2.9.1-ubuntu-amd64"
+#define BV2 "2.9.1-ubuntu-arm64"
+
+struct fx {
+	char dir[64];
+	struct plugin plugin;
+	const struct ups_store_ops *ops;
+	struct ups_plugin_services svc;
+	void *store;
+	const char *fail; /* value of store-fs.fail */
+	char err[UPS_ERRMSG_MAX];
+};
+
+static const char *fx_config_get(void *host, const char *key)
+{
+	struct fx *f = host;
+
+	return strcmp(key, "store-fs.fail") == 0 ? f->fail : NULL;
+}
+
+static int fx_open(struct fx *f)
+{
+	return f->ops->open(&f->svc, f->dir, &f->store, f->err, sizeof(f->err));
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	strcpy(f->dir, "/tmp/upstage-store-fs-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(plugin_load(STORE_FS_PLUGIN, UPS_PLUGIN_KIND_STORE,
+	                             &f->plugin, f->err, sizeof(f->err)),
+	                 0);
+	f->ops = plugin_store_ops(&f->plugin);
+	plugin_services_init(&f->svc, f, fx_config_get);
+	assert_int_equal(fx_open(f), 0);
+	*state = f;
+	return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+                    struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	if (f->store)
+		f->ops->close(f->store);
+	plugin_unload(&f->plugin);
+	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static void sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	assert_int_equal(EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL),
+	                 1);
+	for (int i = 0; i < 32; i++)
+		sprintf(out + 2 * i, "%02x", md[i]);
+}
+
+/* Writes a complete, fsynced staging file. */
+static void stage(struct fx *f, const char *name, const char *content)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", f->ops->staging_dir(f->store),
+	         name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, content, strlen(content)),
+	                 (ssize_t)strlen(content));
+	assert_int_equal(fsync(fd), 0);
+	close(fd);
+}
+
+static int fx_stat(struct fx *f, const char *rel, struct stat *st)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, rel);
+	return lstat(path, st);
+}
+
+static bool fx_exists(struct fx *f, const char *rel)
+{
+	struct stat st;
+
+	return fx_stat(f, rel, &st) == 0;
+}
+
+static nlink_t fx_nlink(struct fx *f, const char *rel)
+{
+	struct stat st;
+
+	assert_int_equal(fx_stat(f, rel, &st), 0);
+	return st.st_nlink;
+}
+
+static void blob_rel(const char *hex, char *buf, size_t len)
+{
+	snprintf(buf, len, "blobs/sha256/%.2s/%s", hex, hex);
+}
+
+/* Number of entries anywhere under the data directory. */
+static int count_cb_n;
+static int count_cb(const char *path, const struct stat *st, int flag,
+                    struct FTW *ftw)
+{
+	(void)path, (void)st, (void)flag, (void)ftw;
+	count_cb_n++;
+	return 0;
+}
+static int fx_count(struct fx *f)
+{
+	count_cb_n = 0;
+	nftw(f->dir, count_cb, 16, FTW_PHYS);
+	return count_cb_n;
+}
+
+static int put(struct fx *f, const char *staging, const char *hex,
+               const char *stream, const char *bv)
+{
+	return f->ops->put(f->store, staging, hex, stream, bv, f->err,
+	                   sizeof(f->err));
+}
+
+static void read_name(struct fx *f, const char *stream, const char *bv,
+                      char *buf, size_t len)
+{
+	uint64_t size = 0;
+	int fd = -1;
+	ssize_t n;
+
+	assert_int_equal(f->ops->open_blob(f->store, stream, bv, &fd, &size,
+	                                   f->err, sizeof(f->err)),
+	                 0);
+	assert_true(size < len);
+	n = read(fd, buf, len - 1);
+	assert_int_equal(n, (ssize_t)size);
+	buf[n] = '\0';
+	close(fd);
+}
+
+/* ------------------------------------------------------------------------- */
+
+static void test_open_layout(void **state)
+{
+	struct fx *f = *state;
+	char want[128];
+
+	assert_true(fx_exists(f, "blobs/sha256"));
+	assert_true(fx_exists(f, "tools/released"));
+	assert_true(fx_exists(f, "tools/proposed"));
+	assert_true(fx_exists(f, "tools/devel"));
+	assert_true(fx_exists(f, "tools/testing"));
+	assert_true(fx_exists(f, "staging"));
+	snprintf(want, sizeof(want), "%s/staging", f->dir);
+	assert_string_equal(f->ops->staging_dir(f->store), want);
+}
+
+static void test_put_and_read(void **state)
+{
+	struct fx *f = *state;
+	char hex[65], blob[128], buf[64];
+	struct stat st;
+
+	sha256_hex("agent-1", 7, hex);
+	stage(f, "1.part", "agent-1");
+	assert_int_equal(put(f, "1.part", hex, "released", BV), 0);
+	/* The staging file is consumed; blob and name are one inode. */
+	assert_false(fx_exists(f, "staging/1.part"));
+	blob_rel(hex, blob, sizeof(blob));
+	assert_int_equal(fx_nlink(f, blob), 2);
+	assert_int_equal(fx_nlink(f, "tools/released/juju-" BV ".tgz"), 2);
+	read_name(f, "released", BV, buf, sizeof(buf));
+	assert_string_equal(buf, "agent-1");
+	/* Immutable: read-only for everyone. */
+	assert_int_equal(fx_stat(f, blob, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0444);
+	/* Other streams do not see it. */
+	assert_false(fx_exists(f, "tools/devel/juju-" BV ".tgz"));
+}
+
+static void test_dedup_and_remove(void **state)
+{
+	struct fx *f = *state;
+	char hex[65], blob[128];
+
+	sha256_hex("same", 4, hex);
+	blob_rel(hex, blob, sizeof(blob));
+	stage(f, "1.part", "same");
+	stage(f, "2.part", "same");
+	stage(f, "3.part", "same");
+	assert_int_equal(put(f, "1.part", hex, "released", BV), 0);
+	assert_int_equal(put(f, "2.part", hex, "released", BV2), 0);
+	assert_int_equal(put(f, "3.part", hex, "devel", BV), 0);
+	assert_false(fx_exists(f, "staging/2.part"));
+	assert_false(fx_exists(f, "staging/3.part"));
+	/* One blob, three names. */
+	assert_int_equal(fx_nlink(f, blob), 4);
+
+	assert_int_equal(f->ops->remove(f->store, "released", BV, hex, f->err,
+	                                sizeof(f->err)),
+	                 0);
+	assert_false(fx_exists(f, "tools/released/juju-" BV ".tgz"));
+	assert_int_equal(fx_nlink(f, blob), 3);
+	assert_int_equal(
+	    f->ops->remove(f->store, "devel", BV, hex, f->err, sizeof(f->err)),
+	    0);
+	assert_int_equal(fx_nlink(f, blob), 2);
+	assert_int_equal(f->ops->remove(f->store, "released", BV2, hex, f->err,
+	                                sizeof(f->err)),
+	                 0);
+	/* The last name took the blob with it. */
+	assert_false(fx_exists(f, blob));
+	assert_int_equal(f->ops->remove(f->store, "released", BV2, hex, f->err,
+	                                sizeof(f->err)),
+	                 UPS_ERR_NOT_FOUND);
+}
+
+static void test_put_idempotent(void **state)
+{
+	struct fx *f = *state;
+	char hex[65], blob[128];
+
+	sha256_hex("again", 5, hex);
+	blob_rel(hex, blob, sizeof(blob));
+	stage(f, "1.part", "again");
+	assert_int_equal(put(f, "1.part", hex, "released", BV), 0);
+	stage(f, "2.part", "again");
+	assert_int_equal(put(f, "2.part", hex, "released", BV), 0);
+	assert_false(fx_exists(f, "staging/2.part"));
+	assert_int_equal(fx_nlink(f, blob), 2);
+}
+
+static void test_put_conflict(void **state)
+{
+	struct fx *f = *state;
+	char hex1[65], hex2[65], blob2[128], buf[64];
+
+	sha256_hex("first", 5, hex1);
+	sha256_hex("second", 6, hex2);
+	blob_rel(hex2, blob2, sizeof(blob2));
+	stage(f, "1.part", "first");
+	assert_int_equal(put(f, "1.part", hex1, "released", BV), 0);
+	stage(f, "2.part", "second");
+	assert_int_equal(put(f, "2.part", hex2, "released", BV),
+	                 UPS_ERR_CONFLICT);
+	/* The name keeps the first content, no stray blob, staging kept. */
+	read_name(f, "released", BV, buf, sizeof(buf));
+	assert_string_equal(buf, "first");
+	assert_false(fx_exists(f, blob2));
+	assert_true(fx_exists(f, "staging/2.part"));
+	/* Force = remove, then put. */
+	assert_int_equal(f->ops->remove(f->store, "released", BV, hex1, f->err,
+	                                sizeof(f->err)),
+	                 0);
+	assert_int_equal(put(f, "2.part", hex2, "released", BV), 0);
+	read_name(f, "released", BV, buf, sizeof(buf));
+	assert_string_equal(buf, "second");
+}
+
+static void test_blob_size_mismatch(void **state)
+{
+	struct fx *f = *state;
+	char hex[65];
+
+	/* A lying sha256 whose blob exists with other bytes is refused. */
+	sha256_hex("content", 7, hex);
+	stage(f, "1.part", "content");
+	assert_int_equal(put(f, "1.part", hex, "released", BV), 0);
+	stage(f, "2.part", "longer content");
+	assert_int_equal(put(f, "2.part", hex, "released", BV2), UPS_ERR_IO);
+	assert_false(fx_exists(f, "tools/released/juju-" BV2 ".tgz"));
+}
+
+static void test_put_missing_staging(void **state)
+{
+	struct fx *f = *state;
+	char hex[65];
+
+	sha256_hex("x", 1, hex);
+	assert_int_equal(put(f, "9.part", hex, "released", BV),
+	                 UPS_ERR_NOT_FOUND);
+}
+
+static void test_open_blob_missing(void **state)
+{
+	struct fx *f = *state;
+	uint64_t size;
+	int fd = 7;
+
+	assert_int_equal(f->ops->open_blob(f->store, "released", BV, &fd, &size,
+	                                   f->err, sizeof(f->err)),
+	                 UPS_ERR_NOT_FOUND);
+	assert_int_equal(fd, -1);
+}
+
+static void test_hostile_names(void **state)
+{
+	struct fx *f = *state;
+	static char huge[4097];
+	char hex[65];
+	const char *streams[] = {"",          "Released",  "../released",
+	                         "released/", "/released", "released\n",
+	                         "devel/../x"};
+	const char *bvs[] = {
+	    "",
+	    "../../etc/passwd",
+	    "/etc/passwd",
+	    "2.9.1-ubuntu-amd64/../x",
+	    "2.9.1-ubuntu-amd64/",
+	    "2.9.1-../-amd64",
+	    "2.9.1-ubuntu-sparc",
+	    "02.9.1-ubuntu-amd64",  /* non-canonical: leading zero */
+	    "2.9-ubuntu-amd64",     /* non-canonical: means 2.9.0 */
+	    "2.9.1.0-ubuntu-amd64", /* non-canonical: build 0 */
+	    "2.9.1-Ubuntu-amd64",
+	    "2.9.1-ubuntu-amd64 ",
+	    huge,
+	};
+	const char *shas[] = {
+	    "",
+	    "../../../../../../../../../../../../../../../../../../../../../"
+	    "..",
+	    "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789",
+	    "abcdef0123456789abcdef0123456789abcdef0123456789abcdef012345678",
+	    "abcdef0123456789abcdef0123456789abcdef0123456789abcdef01234567890",
+	    huge,
+	};
+	const char *stagings[] = {"",       "../1.part", "a/b",    ".hidden",
+	                          "/tmp/x", "..",        "1 part", huge};
+	/* A NUL inside a name cuts it short: "2.9.1\0-ubuntu-amd64" is "2.9.1",
+	 * not a binary version. */
+	const char nul_bv[] = "2.9.1\0-ubuntu-amd64";
+	int before, fd;
+	uint64_t size;
+
+	memset(huge, 'a', sizeof(huge) - 1);
+	sha256_hex("h", 1, hex);
+	stage(f, "1.part", "h");
+	before = fx_count(f);
+	for (size_t i = 0; i < sizeof(streams) / sizeof(*streams); i++) {
+		assert_int_equal(put(f, "1.part", hex, streams[i], BV),
+		                 UPS_ERR_BAD_REQUEST);
+		assert_int_equal(f->ops->open_blob(f->store, streams[i], BV,
+		                                   &fd, &size, f->err,
+		                                   sizeof(f->err)),
+		                 UPS_ERR_BAD_REQUEST);
+		assert_int_equal(f->ops->remove(f->store, streams[i], BV, hex,
+		                                f->err, sizeof(f->err)),
+		                 UPS_ERR_BAD_REQUEST);
+	}
+	for (size_t i = 0; i < sizeof(bvs) / sizeof(*bvs); i++) {
+		assert_int_equal(put(f, "1.part", hex, "released", bvs[i]),
+		                 UPS_ERR_BAD_REQUEST);
+		assert_int_equal(f->ops->open_blob(f->store, "released", bvs[i],
+		                                   &fd, &size, f->err,
+		                                   sizeof(f->err)),
+		                 UPS_ERR_BAD_REQUEST);
+		assert_int_equal(f->ops->remove(f->store, "released", bvs[i],
+		                                hex, f->err, sizeof(f->err)),
+		                 UPS_ERR_BAD_REQUEST);
+	}
+	assert_int_equal(put(f, "1.part", hex, "released", nul_bv),
+	                 UPS_ERR_BAD_REQUEST);
+	for (size_t i = 0; i < sizeof(shas) / sizeof(*shas); i++) {
+		assert_int_equal(put(f, "1.part", shas[i], "released", BV),
+		                 UPS_ERR_BAD_REQUEST);
+		assert_int_equal(f->ops->remove(f->store, "released", BV,
+		                                shas[i], f->err,
+		                                sizeof(f->err)),
+		                 UPS_ERR_BAD_REQUEST);
+	}
+	for (size_t i = 0; i < sizeof(stagings) / sizeof(*stagings); i++)
+		assert_int_equal(put(f, stagings[i], hex, "released", BV),
+		                 UPS_ERR_BAD_REQUEST);
+	assert_int_equal(put(f, NULL, hex, "released", BV),
+	                 UPS_ERR_BAD_REQUEST);
+	assert_int_equal(put(f, "1.part", NULL, "released", BV),
+	                 UPS_ERR_BAD_REQUEST);
+	assert_int_equal(put(f, "1.part", hex, NULL, BV), UPS_ERR_BAD_REQUEST);
+	assert_int_equal(put(f, "1.part", hex, "released", NULL),
+	                 UPS_ERR_BAD_REQUEST);
+	/* Nothing was created or removed anywhere. */
+	assert_int_equal(fx_count(f), before);
+	assert_true(fx_exists(f, "staging/1.part"));
+	/* And the valid forms work. */
+	assert_int_equal(put(f, "1.part", hex, "released", "2.9.0-jammy-arm64"),
+	                 0);
+	stage(f, "2.part", "h");
+	assert_int_equal(
+	    put(f, "2.part", hex, "proposed", "3.0-rc2-focal-s390x"), 0);
+	stage(f, "3.part", "h");
+	assert_int_equal(
+	    put(f, "3.part", hex, "testing", "2.9.1.3-ubuntu-riscv64"), 0);
+}
+
+/* Reopens the store with a fault spec. */
+static void fx_reopen(struct fx *f, const char *fail)
+{
+	f->ops->close(f->store);
+	f->store = NULL;
+	f->fail = fail;
+	assert_int_equal(fx_open(f), 0);
+}
+
+static void test_fault_name_link(void **state)
+{
+	struct fx *f = *state;
+	char hex[65], blob[128];
+
+	sha256_hex("faulty", 6, hex);
+	blob_rel(hex, blob, sizeof(blob));
+	/* The blob link succeeds, the Juju-name link fails: nothing under the
+	 * final name, the new blob taken back, the staging file kept. */
+	fx_reopen(f, "link=ENOSPC@1");
+	stage(f, "1.part", "faulty");
+	assert_int_equal(put(f, "1.part", hex, "released", BV),
+	                 UPS_ERR_NO_SPACE);
+	assert_false(fx_exists(f, "tools/released/juju-" BV ".tgz"));
+	assert_false(fx_exists(f, blob));
+	assert_true(fx_exists(f, "staging/1.part"));
+	/* A retry without faults succeeds with the same staging file. */
+	fx_reopen(f, NULL);
+	assert_int_equal(put(f, "1.part", hex, "released", BV), 0);
+	assert_true(fx_exists(f, "tools/released/juju-" BV ".tgz"));
+}
+
+static void test_fault_fsync(void **state)
+{
+	struct fx *f = *state;
+	char hex[65];
+
+	sha256_hex("sync", 4, hex);
+	/* open() itself fsyncs nothing on an existing store; the first fsync
+	 * in put is the new blobs/sha256/xx directory. */
+	fx_reopen(f, "fsync=EIO");
+	stage(f, "1.part", "sync");
+	assert_int_equal(put(f, "1.part", hex, "released", BV), UPS_ERR_IO);
+	assert_false(fx_exists(f, "tools/released/juju-" BV ".tgz"));
+	assert_true(fx_exists(f, "staging/1.part"));
+	/* The blob directory now exists; let the blob's fsync pass and fail
+	 * the tools directory's: the new name is taken back. */
+	fx_reopen(f, "fsync=EIO@1");
+	assert_int_equal(put(f, "1.part", hex, "released", BV), UPS_ERR_IO);
+	assert_false(fx_exists(f, "tools/released/juju-" BV ".tgz"));
+	assert_true(fx_exists(f, "staging/1.part"));
+}
+
+static void test_fault_existing_name_kept(void **state)
+{
+	struct fx *f = *state;
+	char hex[65];
+
+	sha256_hex("keep", 4, hex);
+	stage(f, "1.part", "keep");
+	assert_int_equal(put(f, "1.part", hex, "released", BV), 0);
+	/* An idempotent re-put whose fsync fails must not delete the name
+	 * that was already committed. */
+	stage(f, "2.part", "keep");
+	fx_reopen(f, "fsync=EIO");
+	assert_int_equal(put(f, "2.part", hex, "released", BV), UPS_ERR_IO);
+	assert_true(fx_exists(f, "tools/released/juju-" BV ".tgz"));
+}
+
+static void test_fault_spec_and_free_space(void **state)
+{
+	struct fx *f = *state;
+	uint64_t bytes = 0;
+
+	assert_int_equal(
+	    f->ops->free_space(f->store, &bytes, f->err, sizeof(f->err)), 0);
+	assert_true(bytes > 0);
+	fx_reopen(f, "free=4096");
+	assert_int_equal(
+	    f->ops->free_space(f->store, &bytes, f->err, sizeof(f->err)), 0);
+	assert_int_equal(bytes, 4096);
+	f->ops->close(f->store);
+	f->store = NULL;
+	f->fail = "write=EPERM";
+	assert_int_equal(fx_open(f), UPS_ERR_BAD_REQUEST);
+	assert_non_null(strstr(f->err, "store-fs.fail"));
+	assert_null(f->store);
+	f->fail = "bogus";
+	assert_int_equal(fx_open(f), UPS_ERR_BAD_REQUEST);
+	f->fail = "link=EIO@x";
+	assert_int_equal(fx_open(f), UPS_ERR_BAD_REQUEST);
+}
+
+static void test_second_open_is_busy(void **state)
+{
+	struct fx *f = *state;
+	void *other = NULL;
+
+	assert_int_equal(
+	    f->ops->open(&f->svc, f->dir, &other, f->err, sizeof(f->err)),
+	    UPS_ERR_BUSY);
+	assert_null(other);
+	assert_int_equal(f->ops->open(&f->svc, "/nonexistent/upstage", &other,
+	                              f->err, sizeof(f->err)),
+	                 UPS_ERR_IO);
+}
+
+/* The host's staging helpers and the store together: the upload path. */
+static void test_staging_to_store(void **state)
+{
+	struct fx *f = *state;
+	struct staging stg;
+	char hex[65], name[STAGING_NAME_MAX], buf[64];
+	uint64_t size;
+	int fd;
+
+	sha256_hex("hello, world", 12, hex);
+	assert_int_equal(staging_init(&stg, f->ops->staging_dir(f->store), NULL,
+	                              f->err, sizeof(f->err)),
+	                 0);
+	assert_int_equal(
+	    staging_open(&stg, 42, true, &fd, &size, f->err, sizeof(f->err)),
+	    0);
+	assert_int_equal(
+	    staging_write(&stg, fd, "hello, ", 7, 0, f->err, sizeof(f->err)),
+	    0);
+	assert_int_equal(
+	    staging_write(&stg, fd, "world", 5, 7, f->err, sizeof(f->err)), 0);
+	assert_int_equal(staging_sync(&stg, fd, f->err, sizeof(f->err)), 0);
+	close(fd);
+	staging_name(42, name, sizeof(name));
+	assert_int_equal(put(f, name, hex, "released", BV), 0);
+	read_name(f, "released", BV, buf, sizeof(buf));
+	assert_string_equal(buf, "hello, world");
+	assert_int_equal(
+	    staging_open(&stg, 42, false, &fd, &size, f->err, sizeof(f->err)),
+	    UPS_ERR_NOT_FOUND);
+	staging_close(&stg);
+}
+
+/* Many threads put the same Juju name at once, half with one content and
+ * half with another: every call ends in success or conflict, and the name
+ * holds exactly one of the two contents, whole. */
+#define RACERS 8
+struct racer {
+	struct fx *f;
+	int i;
+	int rv;
+	char err[UPS_ERRMSG_MAX];
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	char name[32], hex[65];
+	const char *content = (r->i % 2) ? "odd content" : "even content";
+
+	snprintf(name, sizeof(name), "%d.part", r->i + 1);
+	sha256_hex(content, strlen(content), hex);
+	r->rv = r->f->ops->put(r->f->store, name, hex, "released", BV, r->err,
+	                       sizeof(r->err));
+	return NULL;
+}
+
+static void test_concurrent_puts(void **state)
+{
+	struct fx *f = *state;
+	struct racer r[RACERS];
+	pthread_t th[RACERS];
+	char name[32], buf[64];
+	int ok = 0, conflict = 0;
+
+	for (int i = 0; i < RACERS; i++) {
+		snprintf(name, sizeof(name), "%d.part", i + 1);
+		stage(f, name, (i % 2) ? "odd content" : "even content");
+		r[i] = (struct racer){.f = f, .i = i};
+	}
+	for (int i = 0; i < RACERS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, race, &r[i]), 0);
+	for (int i = 0; i < RACERS; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < RACERS; i++) {
+		if (r[i].rv == 0)
+			ok++;
+		else if (r[i].rv == UPS_ERR_CONFLICT)
+			conflict++;
+	}
+	assert_int_equal(ok + conflict, RACERS);
+	assert_int_equal(ok, RACERS / 2);
+	read_name(f, "released", BV, buf, sizeof(buf));
+	assert_true(strcmp(buf, "odd content") == 0 ||
+	            strcmp(buf, "even content") == 0);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    T(test_open_layout),
+	    T(test_put_and_read),
+	    T(test_dedup_and_remove),
+	    T(test_put_idempotent),
+	    T(test_put_conflict),
+	    T(test_blob_size_mismatch),
+	    T(test_put_missing_staging),
+	    T(test_open_blob_missing),
+	    T(test_hostile_names),
+	    T(test_fault_name_link),
+	    T(test_fault_fsync),
+	    T(test_fault_existing_name_kept),
+	    T(test_fault_spec_and_free_space),
+	    T(test_second_open_is_busy),
+	    T(test_staging_to_store),
+	    T(test_concurrent_puts),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -10,11 +10,8 @@
 #include "proto/net/auth.h"
 #include "proto/net/ws.h"
 
-/* Turns the global flags into a connection configuration. Problems with
- * the flags themselves are usage errors, found before dialling. */
-static int agent_config(struct cli_ctx *ctx, struct ups_url *url,
-                        char token[UPS_LIMIT_TOKEN_LEN + 1],
-                        struct oneshot_config *cfg)
+int acmd_config(struct cli_ctx *ctx, struct ups_url *url,
+                char token[UPS_LIMIT_TOKEN_LEN + 1], struct oneshot_config *cfg)
 {
 	char err[UPS_ERRMSG_MAX];
 
@@ -57,7 +54,7 @@ static int agent_call(struct cli_ctx *ctx, const char *method,
 	struct ups_url url;
 	int rv;
 
-	rv = agent_config(ctx, &url, token, &cfg);
+	rv = acmd_config(ctx, &url, token, &cfg);
 	if (rv)
 		return rv;
 	rv = oneshot_call(&cfg, "Agent", method, NULL, res);

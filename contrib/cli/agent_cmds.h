@@ -6,6 +6,9 @@
 #include <stdio.h>
 
 #include "contrib/cli/cli.h"
+#include "contrib/cli/oneshot.h"
+#include "proto/limits.h"
+#include "proto/net/ws.h"
 
 /* Command handlers; each returns an enum cli_exit value. */
 int acmd_ping(struct cli_ctx *ctx);
@@ -14,5 +17,14 @@ int acmd_info(struct cli_ctx *ctx);
 /* The plain-text form of an Agent.Info response (borrowed) on f: one
  * "key: value" line per field, known fields first in a fixed order. */
 void acmd_print_info(FILE *f, const json_t *info);
+
+/* Turns the global flags into a connection configuration: parses the
+ * --agent URL into *url, reads the token into token, fills *cfg (which
+ * borrows url, token and ctx's strings). Problems with the flags are usage
+ * errors found before dialling: they are printed and CLI_EXIT_USAGE is
+ * returned; else CLI_EXIT_OK. Wipe token after use. */
+int acmd_config(struct cli_ctx *ctx, struct ups_url *url,
+                char token[UPS_LIMIT_TOKEN_LEN + 1],
+                struct oneshot_config *cfg);
 
 #endif

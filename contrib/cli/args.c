@@ -201,6 +201,16 @@ static int parse_flag(int argc, char **argv, int *i, struct cli_ctx *ctx,
 	bare[len] = '\0';
 
 	idx = ctx->cmd ? cli_cmd_option_index(ctx->cmd, bare) : -1;
+	if (idx >= 0 && !ctx->cmd->options[idx].value) {
+		if (eq)
+			return ups_errf(CLI_EXIT_USAGE, err, errlen,
+			                "--%s takes no value", bare);
+		if (ctx->opts[idx])
+			return ups_errf(CLI_EXIT_USAGE, err, errlen,
+			                "--%s given twice", bare);
+		ctx->opts[idx] = CLI_OPT_SET;
+		return 0;
+	}
 	if (idx >= 0) {
 		value = flag_value(argc, argv, i, eq);
 		if (!value)

@@ -25,7 +25,7 @@ enum cli_exit {
 
 /* Most positional arguments and own options any command takes. */
 #define CLI_MAX_ARGS 4
-#define CLI_MAX_OPTS 4
+#define CLI_MAX_OPTS 8
 
 /* Global flags, after defaults and the environment were applied. Strings
  * are borrowed from argv or the environment. */
@@ -40,7 +40,9 @@ struct cli_globals {
 	unsigned timeout_ms; /* connect + request deadline */
 };
 
-/* A command's own option, always of the form --NAME VALUE. */
+/* A command's own option: --NAME VALUE, or a switch --NAME when value is
+ * NULL (then ctx->opts[i] is CLI_OPT_SET when given). */
+#define CLI_OPT_SET "true"
 struct cli_option {
 	const char *name;  /* without the dashes */
 	const char *value; /* placeholder shown in help, e.g. "VERSION" */

@@ -314,6 +314,8 @@ static int client_lws_cb(struct lws *wsi, enum lws_callback_reasons reason,
 			            "write to the server failed");
 			return -1;
 		}
+		if (c->state == CLIENT_READY && c->cbs.written)
+			c->cbs.written(c);
 		return 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		client_note_close_reason(c, in, len);
@@ -443,6 +445,22 @@ int client_request(struct client *c, const char *type, const char *method,
 err_free_pending:
 	free(p);
 	return rv;
+}
+
+int client_send_binary(struct client *c, const void *head, size_t hlen,
+                       const void *body, size_t blen)
+{
+	if (c->state != CLIENT_READY || !c->wsi)
+		return UPS_ERR_UNAVAILABLE;
+	if (c->debug)
+		fprintf(c->debug, "> [binary message, %zu bytes]\n",
+		        hlen + blen);
+	return ups_outq_send(&c->outq, c->wsi, true, head, hlen, body, blen);
+}
+
+size_t client_queued_bytes(const struct client *c)
+{
+	return c->outq.bytes;
 }
 
 void client_close(struct client *c)

@@ -56,6 +56,10 @@ struct client_callbacks {
 	/* A push envelope (no request-id) received after login; borrowed.
 	 * May be NULL. */
 	void (*push)(struct client *c, const struct ups_envelope *env);
+	/* A queued message was handed to the socket; the queue holds
+	 * client_queued_bytes() now. Lets a bulk sender refill without
+	 * queueing a whole file. May be NULL. */
+	void (*written)(struct client *c);
 };
 
 struct client_config {
@@ -129,6 +133,16 @@ int client_start(struct client *c, const struct client_config *cfg,
 int client_request(struct client *c, const char *type, const char *method,
                    json_t *params, client_reply_cb cb, void *data,
                    uint64_t *id);
+
+/* Queues one binary message made of head (hlen bytes) then body (blen
+ * bytes); both are copied, so the caller may reuse its buffers at once.
+ * Returns 0, UPS_ERR_UNAVAILABLE (not logged in, or closing), UPS_ERR_BUSY
+ * (output queue full) or UPS_ERR_NO_MEMORY. */
+int client_send_binary(struct client *c, const void *head, size_t hlen,
+                       const void *body, size_t blen);
+
+/* Payload bytes queued and not yet handed to the socket. */
+size_t client_queued_bytes(const struct client *c);
 
 /* Starts closing: pending replies are cancelled (status
  * UPS_ERR_UNAVAILABLE, "session closed") and the connection and context

@@ -8,6 +8,7 @@
 #include "contrib/cli/agent_cmds.h"
 #include "contrib/cli/args.h"
 #include "contrib/cli/output.h"
+#include "contrib/cli/sync_cmds.h"
 #include "contrib/cli/version_cmds.h"
 
 static int help_run(struct cli_ctx *ctx);
@@ -17,6 +18,39 @@ static const struct cli_option select_options[] = {
     {"agent", "G", "version the agents run now", true},
     {"available", "V1,V2,...", "comma-separated versions that can be installed",
      true},
+    {NULL, NULL, NULL, false},
+};
+
+/* Indexed by enum scmd_sync_opt. */
+static const struct cli_option sync_options[] = {
+    {"source", "DIR",
+     "tarball directory or simplestreams tree (default "
+     "$JUJU_METADATA_SOURCE)",
+     false},
+    {"agent-version", "V",
+     "major[.minor] (that series) or a full version with a build "
+     "number (exactly it); default: auto-selected",
+     false},
+    {"stream", "S", "released (default), proposed, devel or testing", false},
+    {"client-version", "C",
+     "client version for auto-selection (default: what `juju version` "
+     "prints)",
+     false},
+    {"dry-run", NULL, "verify and show what would be uploaded; send nothing",
+     false},
+    {"retries", "N", "reconnect attempts in a row without progress (default 5)",
+     false},
+    {"max-rate", "MIBPS", "limit the upload rate to MIBPS MiB/s", false},
+    {NULL, NULL, NULL, false},
+};
+
+static const struct cli_option stream_option[] = {
+    {"stream", "S", "released, proposed, devel or testing", false},
+    {NULL, NULL, NULL, false},
+};
+
+static const struct cli_option remove_options[] = {
+    {"stream", "S", "released (default), proposed, devel or testing", false},
     {NULL, NULL, NULL, false},
 };
 
@@ -102,6 +136,74 @@ static const struct cli_command commands[] = {
                 "agent version,\nnot the URL. Works offline.",
         .options = select_options,
         .run = vcmd_select_version,
+    },
+    {
+        .name = "sync-agent-binary",
+        .synopsis = "",
+        .summary = "upload agent binaries from a directory or "
+                   "simplestreams tree",
+        .help = "Uploads agent binaries to upstaged, verified, resumable.\n"
+                "\n"
+                "The source (--source, else $JUJU_METADATA_SOURCE) is either "
+                "a\ndirectory of juju-<binary version>.tgz files (other files "
+                "are\nignored; names that do not parse are reported and "
+                "skipped), or a\nsimplestreams tree (streams/v1/index2.json "
+                "or index.json): then the\nmetadata gives each file's size "
+                "and SHA-256, and a file that does\nnot match is refused "
+                "before anything is sent.\n"
+                "\n"
+                "--agent-version 2 or 2.9 syncs every patch and build of "
+                "that series;\n2.9.1.1 exactly that version; 2.9.1 is a "
+                "usage error. Without it\nthe version is auto-selected from "
+                "the source's versions, upstaged's\nagent-version and the "
+                "client version (--client-version, or\n`juju version`), as "
+                "select-version explains. Every release and\narch of the "
+                "chosen version is synced.\n"
+                "\n"
+                "A lost connection is resumed where upstaged's copy ends, "
+                "after a\nbackoff, up to --retries times in a row. Progress "
+                "goes to stderr (a\nbar per file and a total on a "
+                "terminal). One result per binary on\nstdout; with --json "
+                "{\"binary-version\",\"stream\",\"size\",\"sha256\",\n"
+                "\"status\":\"uploaded\"|\"exists\"|\"would-upload\""
+                "|\"failed\",\"sent-bytes\",\n\"resumed-from\"} (failed "
+                "ones add \"error-code\" and \"error\").\n"
+                "Exit 0 only when every selected binary is stored or "
+                "already was;\n1 when one failed (refused file, conflict, "
+                "no space...); 2 on a usage\nerror (bad --agent-version, "
+                "no client version); 3 when upstaged\ncannot be reached "
+                "or refuses the login.",
+        .options = sync_options,
+        .online = true,
+        .run = scmd_sync,
+    },
+    {
+        .name = "list-agent-binaries",
+        .synopsis = "",
+        .summary = "list the agent binaries upstaged stores",
+        .help = "Prints a table of binary version, stream, size, "
+                "SHA-256 prefix and\nstorage time, in upstaged's "
+                "order (stream, then version order,\nrelease, arch). "
+                "With --json the array of records:\n"
+                "  {\"binary-version\",\"version\",\"release\","
+                "\"arch\",\"stream\",\"size\",\n"
+                "   \"sha256\",\"stored-at\"}.",
+        .options = stream_option,
+        .online = true,
+        .run = scmd_list,
+    },
+    {
+        .name = "remove-agent-binary",
+        .synopsis = "BINARY-VERSION",
+        .summary = "delete a stored agent binary",
+        .help = "Deletes BINARY-VERSION (e.g. 2.9.1-ubuntu-amd64) from "
+                "the stream\n(default released). A binary upstaged "
+                "does not have is exit 1,\nnot-found.",
+        .options = remove_options,
+        .min_args = 1,
+        .max_args = 1,
+        .online = true,
+        .run = scmd_remove,
     },
     {
         .name = "help",
@@ -221,15 +323,39 @@ static void print_two_columns(FILE *f, const char *left, const char *right)
 	}
 }
 
+/* Appends word to the usage line, wrapping before HELP_WIDTH. */
+static void usage_word(FILE *f, size_t *col, const char *word)
+{
+	size_t len = strlen(word);
+
+	if (*col + 1 + len > HELP_WIDTH) {
+		fputs("\n       ", f);
+		*col = 7;
+	}
+	fprintf(f, " %s", word);
+	*col += 1 + len;
+}
+
 void cli_cmd_print_usage(FILE *f, const struct cli_command *cmd)
 {
+	char word[96];
+	size_t col;
+
 	fprintf(f, "Usage: upstage %s", cmd->name);
+	col = strlen("Usage: upstage ") + strlen(cmd->name);
 	if (cmd->synopsis && *cmd->synopsis)
-		fprintf(f, " %s", cmd->synopsis);
-	for (size_t i = 0; cmd->options && cmd->options[i].name; i++)
-		fprintf(f, cmd->options[i].required ? " --%s %s" : " [--%s %s]",
-		        cmd->options[i].name, cmd->options[i].value);
-	fputs(cmd->online ? " [FLAGS]\n" : "\n", f);
+		usage_word(f, &col, cmd->synopsis);
+	for (size_t i = 0; cmd->options && cmd->options[i].name; i++) {
+		const struct cli_option *o = &cmd->options[i];
+
+		snprintf(word, sizeof(word), "%s--%s%s%s%s",
+		         o->required ? "" : "[", o->name, o->value ? " " : "",
+		         o->value ? o->value : "", o->required ? "" : "]");
+		usage_word(f, &col, word);
+	}
+	if (cmd->online)
+		usage_word(f, &col, "[FLAGS]");
+	fputc('\n', f);
 }
 
 static void print_flags(FILE *f)
@@ -283,8 +409,11 @@ void cli_cmd_print_help(FILE *f, const struct cli_command *cmd)
 	if (cmd->options) {
 		fputs("\nOptions:\n", f);
 		for (size_t i = 0; cmd->options[i].name; i++) {
-			snprintf(left, sizeof(left), "--%s %s",
-			         cmd->options[i].name, cmd->options[i].value);
+			snprintf(left, sizeof(left), "--%s%s%s",
+			         cmd->options[i].name,
+			         cmd->options[i].value ? " " : "",
+			         cmd->options[i].value ? cmd->options[i].value
+			                               : "");
 			print_two_columns(f, left, cmd->options[i].help);
 		}
 	}

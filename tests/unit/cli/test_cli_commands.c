@@ -33,9 +33,15 @@ static void assert_lines_fit(const char *text)
 
 static void test_table_complete(void **state)
 {
-	const char *const required[] = {"ping",           "info",
-	                                "parse-version",  "compare-versions",
-	                                "select-version", "help"};
+	const char *const required[] = {"ping",
+	                                "info",
+	                                "parse-version",
+	                                "compare-versions",
+	                                "select-version",
+	                                "sync-agent-binary",
+	                                "list-agent-binaries",
+	                                "remove-agent-binary",
+	                                "help"};
 	const struct cli_command *t;
 	size_t n;
 

@@ -193,9 +193,7 @@ static int ss_field(const json_t *item, const json_t *product, const char *key,
 	return ss_opt_string(product, key, out, where, err, errlen);
 }
 
-static void ss_warn(ss_warn_cb warn, void *data, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void ss_warn(ss_warn_cb warn, void *data, const char *fmt, ...)
+void ss_warn(ss_warn_cb warn, void *data, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;

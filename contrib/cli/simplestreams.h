@@ -63,6 +63,10 @@ int ss_list_append(struct ss_list *l, const struct ss_item *it);
  * the call). */
 typedef void (*ss_warn_cb)(void *data, const char *msg);
 
+/* Formats a warning (at most 511 bytes) and hands it to warn, if any. */
+void ss_warn(ss_warn_cb warn, void *data, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* True if p is a safe relative path: non-empty, at most SS_PATH_MAX
  * bytes, not absolute, no empty, "." or ".." component, no control
  * characters or backslashes. */

@@ -110,21 +110,6 @@ static int source_scan_streams(const char *dir, const char *index_path,
 	return 0;
 }
 
-static void source_warn(ss_warn_cb warn, void *data, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void source_warn(ss_warn_cb warn, void *data, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	if (!warn)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	warn(data, msg);
-}
-
 static int source_scan_tarballs(const char *dir, struct ss_list *out,
                                 ss_warn_cb warn, void *warn_data, char *err,
                                 size_t errlen)
@@ -156,7 +141,7 @@ static int source_scan_tarballs(const char *dir, struct ss_list *out,
 		    strcmp(de->d_name + len - slen, suffix) != 0)
 			continue;
 		if (len - plen - slen >= sizeof(name)) {
-			source_warn(warn, warn_data,
+			ss_warn(warn, warn_data,
 			            "%.100s... skipped: name too long",
 			            de->d_name);
 			continue;
@@ -164,7 +149,7 @@ static int source_scan_tarballs(const char *dir, struct ss_list *out,
 		memcpy(name, de->d_name + plen, len - plen - slen);
 		name[len - plen - slen] = '\0';
 		if (ups_binary_version_parse(name, &bv, perr, sizeof(perr))) {
-			source_warn(warn, warn_data,
+			ss_warn(warn, warn_data,
 			            "%s skipped: not juju-<binary version>.tgz "
 			            "(%s)",
 			            de->d_name, perr);
@@ -174,7 +159,7 @@ static int source_scan_tarballs(const char *dir, struct ss_list *out,
 		        (int)sizeof(path) ||
 		    stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
 		    st.st_size <= 0) {
-			source_warn(warn, warn_data,
+			ss_warn(warn, warn_data,
 			            "%s skipped: not a non-empty regular file",
 			            de->d_name);
 			continue;
@@ -192,7 +177,7 @@ static int source_scan_tarballs(const char *dir, struct ss_list *out,
 			dup = strcmp(found.items[i].binary_version,
 			             it.binary_version) == 0;
 		if (dup) {
-			source_warn(warn, warn_data,
+			ss_warn(warn, warn_data,
 			            "%s skipped: another file already gives "
 			            "%s",
 			            de->d_name, it.binary_version);

@@ -84,6 +84,17 @@ static void up_end_session(struct uploader *u, enum session_end end)
 	client_close(&u->client);
 }
 
+static void up_vset_last(struct uploader *u, int exit_code, const char *code,
+                         const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static void up_vset_last(struct uploader *u, int exit_code, const char *code,
+                         const char *fmt, va_list ap)
+{
+	u->last_exit = exit_code;
+	snprintf(u->last_code, sizeof(u->last_code), "%s", code);
+	vsnprintf(u->last_message, sizeof(u->last_message), fmt, ap);
+}
+
 static void up_set_last(struct uploader *u, int exit_code, const char *code,
                         const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -92,10 +103,8 @@ static void up_set_last(struct uploader *u, int exit_code, const char *code,
 {
 	va_list ap;
 
-	u->last_exit = exit_code;
-	snprintf(u->last_code, sizeof(u->last_code), "%s", code);
 	va_start(ap, fmt);
-	vsnprintf(u->last_message, sizeof(u->last_message), fmt, ap);
+	up_vset_last(u, exit_code, code, fmt, ap);
 	va_end(ap);
 }
 
@@ -108,10 +117,8 @@ static void up_retry(struct uploader *u, int exit_code, const char *code,
 {
 	va_list ap;
 
-	u->last_exit = exit_code;
-	snprintf(u->last_code, sizeof(u->last_code), "%s", code);
 	va_start(ap, fmt);
-	vsnprintf(u->last_message, sizeof(u->last_message), fmt, ap);
+	up_vset_last(u, exit_code, code, fmt, ap);
 	va_end(ap);
 	up_end_session(u, END_RETRY);
 }

@@ -9,12 +9,14 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "agent/config.h"
 #include "agent/dispatch.h"
 #include "agent/link.h"
 #include "agent/server.h"
+#include "agent/upload.h"
 #include "proto/errors.h"
 #include "proto/log.h"
 #include "proto/net/auth.h"
@@ -34,6 +36,8 @@ struct agent {
 	bool have_auth;
 	char controller_token[UPS_LIMIT_TOKEN_LEN + 1];
 	struct dispatch_ctx dctx;
+	struct upload_engine uploads;
+	bool uploads_ready;
 	struct server server;
 	bool server_ready;
 	struct ups_ws ws;
@@ -150,6 +154,8 @@ static void agent_stop(struct agent *a)
 		return;
 	a->stopping = true;
 	LOG_INFO("agent", "stopping");
+	if (a->uploads_ready)
+		upload_engine_stop(&a->uploads);
 	if (a->server_ready)
 		server_stop(&a->server);
 	if (a->link_ready)
@@ -230,6 +236,69 @@ static int agent_load_files(struct agent *a, char *err, size_t errlen)
 	return 0;
 }
 
+#define AGENT_STORE_PLUGIN "upstage-store-fs.so"
+
+/* The default store plugin: installed next to the executable
+ * (<prefix>/bin/upstaged -> <prefix>/lib/upstage/plugins), else the build
+ * tree's (<build>/agent/upstaged -> <build>/plugins/store-fs). When
+ * neither exists the installed path is named in the error. */
+static void agent_default_plugin(char *buf, size_t len)
+{
+	char exe[4096];
+	char *slash;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0) {
+		snprintf(buf, len, "%s", AGENT_STORE_PLUGIN);
+		return;
+	}
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(buf, len, "%s/../plugins/store-fs/%s", exe,
+	         AGENT_STORE_PLUGIN);
+	if (access(buf, R_OK) == 0)
+		return;
+	snprintf(buf, len, "%s/../lib/upstage/plugins/%s", exe,
+	         AGENT_STORE_PLUGIN);
+}
+
+static int agent_start_uploads(struct agent *a, char *err, size_t errlen)
+{
+	const struct config *cfg = &a->cfg;
+	struct upload_config ucfg;
+	char plugin[4200];
+	int rv;
+
+	if (cfg->store_plugin)
+		snprintf(plugin, sizeof(plugin), "%s", cfg->store_plugin);
+	else
+		agent_default_plugin(plugin, sizeof(plugin));
+	memset(&ucfg, 0, sizeof(ucfg));
+	ucfg.data_dir = cfg->data_dir;
+	ucfg.store_plugin = plugin;
+	ucfg.fault = cfg->store_fault;
+	ucfg.max_size = (uint64_t)cfg->max_upload_size;
+	ucfg.max_uploads = (unsigned)cfg->max_uploads;
+	ucfg.window = (uint64_t)cfg->upload_window;
+	ucfg.reserve = (uint64_t)cfg->free_space_reserve;
+	ucfg.expiry_s = cfg->upload_expiry;
+	ucfg.sync_bytes = UPS_LIMIT_UPLOAD_SYNC_BYTES;
+	rv = upload_engine_open(&a->uploads, &a->loop, &ucfg, err, errlen);
+	if (rv)
+		return rv;
+	a->uploads_ready = true;
+	a->dctx.uploads = &a->uploads;
+	if (upload_engine_start(&a->uploads))
+		return ups_errf(UPS_ERR_IO, err, errlen,
+		                "cannot start the upload expiry timer");
+	if (cfg->store_fault)
+		LOG_WARN("agent", "store-fault is set (%s): for tests only",
+		         cfg->store_fault);
+	return 0;
+}
+
 static int agent_start(struct agent *a, char *err, size_t errlen)
 {
 	const struct config *cfg = &a->cfg;
@@ -242,6 +311,10 @@ static int agent_start(struct agent *a, char *err, size_t errlen)
 	a->dctx.link_state = agent_link_state;
 	a->dctx.user = a;
 	a->dctx.start_ms = agent_now_ms(a);
+
+	rv = agent_start_uploads(a, err, errlen);
+	if (rv)
+		return rv;
 
 	rv = server_init(&a->server, &a->loop, &a->dctx,
 	                 (unsigned)cfg->max_sessions,
@@ -330,7 +403,11 @@ static int agent_run(struct agent *a)
 		server_free(&a->server);
 	if (a->link_ready)
 		link_free(&a->link);
+	/* Peers freed just now may have detached uploads: let their last
+	 * syncs run before the store and catalog close. */
 	uv_run(&a->loop, UV_RUN_DEFAULT);
+	if (a->uploads_ready)
+		upload_engine_close(&a->uploads);
 	rv = uv_loop_close(&a->loop);
 	if (rv) {
 		LOG_ERROR("agent", "uv_loop_close: %s", uv_strerror(rv));

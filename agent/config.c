@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "plugins/ups_fault.h"
 #include "proto/errors.h"
 #include "proto/limits.h"
 #include "proto/net/ws.h"
@@ -68,6 +69,26 @@ static const struct config_key config_keys[] = {
      "Juju agent version reported by Agent.Info"},
     {"log-level", CONFIG_LOG_LEVEL, STR(log_level), "info", 0, 0, "LEVEL",
      "error, warn, info or debug"},
+    {"store-plugin", CONFIG_PATH, STR(store_plugin), NULL, 0, 0, "FILE",
+     "store plugin (.so) holding agent binaries (default: "
+     "upstage-store-fs.so from ../lib/upstage/plugins next to the "
+     "executable, or the build tree's plugins/store-fs)"},
+    {"max-upload-size", CONFIG_INT, STR(max_upload_size), "4294967296", 1,
+     1099511627776LL, "BYTES", "largest agent binary accepted"},
+    {"max-uploads", CONFIG_INT, STR(max_uploads), "8", 1, 1024, "N",
+     "uploads receiving at once (more are answered busy)"},
+    {"upload-window", CONFIG_INT, STR(upload_window), "8388608", 65536,
+     268435456, "BYTES",
+     "bytes a client may send beyond the last acknowledged offset (memory "
+     "per upload)"},
+    {"free-space-reserve", CONFIG_INT, STR(free_space_reserve), "67108864", 0,
+     1099511627776LL, "BYTES",
+     "free space uploads must leave on the store's disk"},
+    {"upload-expiry", CONFIG_INT, STR(upload_expiry), "86400", 1, 31536000,
+     "SECS", "how long an interrupted upload stays resumable"},
+    {"store-fault", CONFIG_STRING, STR(store_fault), NULL, 0, 0, "SPEC",
+     "TESTING ONLY: inject file-system faults into the store and staging "
+     "(plugins/ups_fault.h, e.g. write=ENOSPC@1048576,free=4096)"},
 };
 
 #define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -691,6 +712,14 @@ int config_check(struct config *cfg, char *err, size_t errlen)
 		                " exceeds controller-backoff-max-ms %" PRId64,
 		                cfg->controller_backoff_initial_ms,
 		                cfg->controller_backoff_max_ms);
+	if (cfg->store_fault) {
+		struct ups_fault f;
+
+		if (ups_fault_parse(&f, cfg->store_fault, detail,
+		                    sizeof(detail)) < 0)
+			return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+			                "store-fault: %s", detail);
+	}
 	if (!cfg->listen_enabled && !cfg->controller)
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		                "listen: \"none\" needs controller, or "

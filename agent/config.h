@@ -44,6 +44,13 @@ struct config {
 	int64_t max_sessions;
 	char *agent_version;
 	char *log_level;
+	char *store_plugin; /* NULL: found next to the executable */
+	int64_t max_upload_size;
+	int64_t max_uploads;
+	int64_t upload_window;
+	int64_t free_space_reserve;
+	int64_t upload_expiry;
+	char *store_fault;
 
 	/* Derived by config_check(). */
 	bool listen_enabled;

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "agent/binaries.h"
+#include "agent/upload.h"
 #include "proto/errors.h"
 #include "proto/limits.h"
 #include "proto/log.h"
@@ -23,6 +25,17 @@ static const struct dispatch_method dispatch_table[] = {
     {"Admin", "Login", 0, dispatch_login},
     {"Agent", "Ping", DISPATCH_LOGGED_IN, dispatch_ping},
     {"Agent", "Info", DISPATCH_LOGGED_IN, dispatch_info},
+    {"AgentBinaries", "UploadBegin", DISPATCH_ROLE(UPS_ROLE_CLIENT),
+     binaries_upload_begin},
+    {"AgentBinaries", "UploadCommit", DISPATCH_ROLE(UPS_ROLE_CLIENT),
+     binaries_upload_commit},
+    {"AgentBinaries", "UploadAbort", DISPATCH_ROLE(UPS_ROLE_CLIENT),
+     binaries_upload_abort},
+    {"AgentBinaries", "UploadStatus", DISPATCH_ROLE(UPS_ROLE_CLIENT),
+     binaries_upload_status},
+    {"AgentBinaries", "List", DISPATCH_ROLE(UPS_ROLE_CLIENT), binaries_list},
+    {"AgentBinaries", "Delete", DISPATCH_ROLE(UPS_ROLE_CLIENT),
+     binaries_delete},
 };
 
 const struct dispatch_method *dispatch_lookup(const char *facade,
@@ -54,6 +67,8 @@ void dispatch_set_role(struct dispatch_ctx *ctx, struct peer *p,
 void dispatch_forget(struct dispatch_ctx *ctx, struct peer *p)
 {
 	dispatch_set_role(ctx, p, UPS_ROLE_NONE);
+	if (ctx->uploads)
+		upload_peer_gone(ctx->uploads, p);
 }
 
 static void dispatch_send(struct peer *p, json_t *env)
@@ -92,6 +107,21 @@ int dispatch_push_error(struct peer *p, const char *request, int code,
 	rv = peer_send(p, env);
 	json_decref(env);
 	return rv;
+}
+
+void dispatch_answer(struct peer *p, uint64_t request_id, int rv,
+                     const char *text, json_t *result, json_t *info)
+{
+	if (rv == 0) {
+		json_decref(info);
+		dispatch_send(p, ups_env_response(request_id,
+		                                  result ? result
+		                                         : json_object()));
+		return;
+	}
+	json_decref(result);
+	dispatch_send(p, ups_env_error(request_id, rv,
+	                               text && *text ? text : NULL, info));
 }
 
 static void dispatch_error(struct peer *p, uint64_t request_id, int code,
@@ -146,7 +176,10 @@ void dispatch_envelope(struct dispatch_ctx *ctx, struct peer *p,
 		return;
 	}
 	err[0] = '\0';
+	ctx->request_id = env->request_id;
 	rv = m->fn(ctx, p, env->params, &result, err, sizeof(err));
+	if (rv == DISPATCH_DEFERRED)
+		return;
 	LOG_DEBUG("dispatch", "peer %llu: %s.%s -> %s",
 	          (unsigned long long)p->id, m->facade, m->method,
 	          rv ? ups_err_code(rv) : "ok");
@@ -186,17 +219,23 @@ void dispatch_text(struct dispatch_ctx *ctx, struct peer *p, const char *buf,
 void dispatch_binary(struct dispatch_ctx *ctx, struct peer *p, const void *data,
                      size_t len)
 {
-	(void)ctx;
-	(void)data;
-	(void)len;
 	if (p->role == UPS_ROLE_NONE) {
 		dispatch_push_error(p, "Chunk", UPS_ERR_UNAUTHORIZED,
 		                    "log in first with Admin.Login");
 		peer_close(p, "chunk frame before login");
 		return;
 	}
-	dispatch_push_error(p, "Chunk", UPS_ERR_NOT_IMPLEMENTED,
-	                    "uploads are not implemented yet");
+	if (p->role != UPS_ROLE_CLIENT) {
+		dispatch_push_error(p, "Chunk", UPS_ERR_FORBIDDEN,
+		                    "only role client may upload");
+		return;
+	}
+	if (!ctx->uploads) {
+		dispatch_push_error(p, "Chunk", UPS_ERR_UNAVAILABLE,
+		                    "uploads are not available");
+		return;
+	}
+	upload_chunk(ctx->uploads, p, data, len);
 }
 
 void dispatch_too_large(struct dispatch_ctx *ctx, struct peer *p)

@@ -24,6 +24,12 @@
 	(DISPATCH_ROLE(UPS_ROLE_CLIENT) | DISPATCH_ROLE(UPS_ROLE_MACHINE) |    \
 	 DISPATCH_ROLE(UPS_ROLE_PLUGIN))
 
+struct upload_engine;
+
+/* A handler's return value meaning "the answer is sent later" (by the
+ * handler's module, with dispatch_answer()); never a wire code. */
+#define DISPATCH_DEFERRED 1
+
 /* What handlers may read about the daemon. Everything is borrowed. */
 struct dispatch_ctx {
 	/* Tokens to check logins against; NULL accepts any token (upstaged
@@ -38,11 +44,18 @@ struct dispatch_ctx {
 	/* Logged-in peers per role, kept by dispatch_set_role() and
 	 * dispatch_forget(). */
 	unsigned sessions[UPS_ROLE__COUNT];
+	/* The upload engine (agent/upload.h) serving AgentBinaries and chunk
+	 * frames; NULL answers them unavailable. */
+	struct upload_engine *uploads;
+	/* The request-id of the request being handled, for handlers that
+	 * return DISPATCH_DEFERRED. */
+	uint64_t request_id;
 };
 
 /* Handles one request's params (borrowed). Returns 0 with *result set to
  * a new reference (the response object), or a negative code with err
- * filled in (empty err means the table's default message). */
+ * filled in (empty err means the table's default message), or
+ * DISPATCH_DEFERRED when it answers ctx->request_id later itself. */
 typedef int (*dispatch_fn)(struct dispatch_ctx *ctx, struct peer *p,
                            const json_t *params, json_t **result, char *err,
                            size_t errlen);
@@ -68,9 +81,8 @@ void dispatch_text(struct dispatch_ctx *ctx, struct peer *p, const char *buf,
 void dispatch_envelope(struct dispatch_ctx *ctx, struct peer *p,
                        const struct ups_envelope *env);
 
-/* One binary message (a chunk frame). Uploads do not exist yet: answered
- * with a not-implemented Error push; before login, unauthorized and
- * close. */
+/* One binary message (a chunk frame): handed to the upload engine.
+ * Before login, unauthorized and close. */
 void dispatch_binary(struct dispatch_ctx *ctx, struct peer *p, const void *data,
                      size_t len);
 
@@ -81,12 +93,19 @@ void dispatch_too_large(struct dispatch_ctx *ctx, struct peer *p);
 void dispatch_set_role(struct dispatch_ctx *ctx, struct peer *p,
                        enum ups_role role);
 
-/* p is going away: drop it from the counts. */
+/* p is going away: drop it from the counts and tell the upload engine
+ * (its uploads become detached; nothing refers to p afterwards). */
 void dispatch_forget(struct dispatch_ctx *ctx, struct peer *p);
 
 /* Sends an Error push {"type": "Error", "request": request, "params":
  * {"error": text, "error-code": code}} to p. text NULL: the default. */
 int dispatch_push_error(struct peer *p, const char *request, int code,
                         const char *text);
+
+/* Answers request_id on p: result (stolen; NULL = {}) when rv is 0, else
+ * an error with text (NULL/empty: the default message) and info (stolen,
+ * may be NULL). */
+void dispatch_answer(struct peer *p, uint64_t request_id, int rv,
+                     const char *text, json_t *result, json_t *info);
 
 #endif

@@ -26,6 +26,10 @@ struct peer_ops {
 	/* Closes the peer once what is queued has been sent. why is for the
 	 * log (static string). */
 	void (*close)(struct peer *p, const char *why);
+	/* Optional (NULL: the peer cannot be paused). Stops (pause) or
+	 * resumes reading from the peer: the backstop for a client that
+	 * sends more upload data than its window. */
+	void (*rx_pause)(struct peer *p, int pause);
 };
 
 struct peer {
@@ -44,6 +48,12 @@ static inline int peer_send(struct peer *p, json_t *env)
 static inline void peer_close(struct peer *p, const char *why)
 {
 	p->ops->close(p, why);
+}
+
+static inline void peer_rx_pause(struct peer *p, int pause)
+{
+	if (p->ops->rx_pause)
+		p->ops->rx_pause(p, pause);
 }
 
 #endif

@@ -38,9 +38,18 @@ static void session_peer_close(struct peer *p, const char *why)
 	session_close(session_from_peer(p), why);
 }
 
+static void session_peer_rx_pause(struct peer *p, int pause)
+{
+	struct session *s = session_from_peer(p);
+
+	if (!s->closing)
+		lws_rx_flow_control(s->wsi, pause ? 0 : 1);
+}
+
 static const struct peer_ops session_peer_ops = {
     .send = session_peer_send,
     .close = session_peer_close,
+    .rx_pause = session_peer_rx_pause,
 };
 
 struct session *session_new(struct lws *wsi, uint64_t id, uint64_t now_ms)

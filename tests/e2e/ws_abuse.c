@@ -750,6 +750,12 @@ static bool check_answer(const struct step *s, const char *buf, size_t len)
 	           strcmp(json_string_value(json_object_get(root, "type")),
 	                  "Error") == 0) {
 		code = json_string_value(json_object_get(params, "error-code"));
+	} else if (json_is_string(json_object_get(root, "request")) &&
+	           strcmp(json_string_value(json_object_get(root, "request")),
+	                  "UploadError") == 0) {
+		/* Chunk frames are answered with UploadError pushes
+		 * (PROTOCOL.md "AgentBinaries"). */
+		code = json_string_value(json_object_get(params, "error-code"));
 	}
 	switch (s->expect) {
 	case EXPECT_RESPONSE:

@@ -39,7 +39,7 @@ static void test_close(struct peer *p, const char *why)
 	((struct test_peer *)p)->closes++;
 }
 
-static const struct peer_ops test_ops = {test_send, test_close};
+static const struct peer_ops test_ops = {test_send, test_close, NULL};
 
 static uint64_t fake_now;
 
@@ -457,8 +457,9 @@ static void test_binary(void **state)
 
 	f->tp.closes = 0;
 	login(f, "client", "t");
+	/* No upload engine in this fixture. */
 	dispatch_binary(&f->ctx, &f->tp.peer, frame, sizeof(frame));
-	expect_push_error(f, "Chunk", "not-implemented");
+	expect_push_error(f, "Chunk", "unavailable");
 	assert_int_equal(f->tp.closes, 0);
 }
 

@@ -319,3 +319,90 @@ await_partial() {
 
 # json_of FILE BV: the --json line of BV in FILE.
 json_of() { grep -F "\"binary-version\":\"$2\"" "$1" | tail -n1; }
+
+# ---- raw upload client helpers (upload_*.sh) ----
+
+# uc EXPECTED_RC NAME ARGS...: upload_client (see upload_client.c), whose
+# own timeout ends before run's; its JSON lines are in $T/NAME.stdout.
+uc() {
+	local want=$1 name=$2
+	shift 2
+	[ -n "${UPLOAD_CLIENT:-}" ] ||
+		UPLOAD_CLIENT=$(find_bin upload_client tests/e2e/upload_client)
+	run "$want" "$name" "$UPLOAD_CLIENT" --timeout $((WAIT > 6 ? WAIT - 3 : WAIT)) "$@"
+}
+
+# uc_line NAME STEP: the last JSON line of STEP in NAME's output ({} if none).
+uc_line() {
+	local l
+	l=$(jq -c --arg s "$2" 'select(.step == $s)' "$T/$1.stdout" | tail -n1)
+	echo "${l:-{\}}"
+}
+
+# uc_code NAME STEP: how STEP was answered: "ok" for a response, else the
+# error code (or the kind: timeout, closed), "none" without any answer.
+uc_code() {
+	local c
+	c=$(jq -r --arg s "$2" 'select(.step == $s) |
+		if .kind == "response" then "ok" else (.code // .kind) end' \
+		"$T/$1.stdout" | tail -n1)
+	echo "${c:-none}"
+}
+
+# expect_code NAME STEP CODE...: STEP's answer is one of the CODEs.
+expect_code() {
+	local name=$1 step=$2 got c
+	shift 2
+	got=$(uc_code "$name" "$step")
+	for c in "$@"; do
+		[ "$got" != "$c" ] || return 0
+	done
+	fail "$name: $step answered '$got', expected one of: $* ($(uc_line "$name" "$step"))"
+}
+
+# uc_upload_errors NAME CODE: how many UploadError pushes with CODE NAME got.
+uc_upload_errors() {
+	jq -r --arg c "$2" 'select(.step == "chunk" and .kind == "push" and
+		.message.request == "UploadError" and .code == $c) | .code' \
+		"$T/$1.stdout" | wc -l
+}
+
+# partial_count DATA_DIR: partial upload files in DATA_DIR.
+partial_count() { find "$1" -name '*.part' -type f 2>/dev/null | wc -l; }
+
+# poll_until SECONDS WHAT CMD...: runs CMD every 20 ms until it succeeds;
+# fails the test with WHAT after SECONDS.
+poll_until() {
+	local secs=$1 what=$2 deadline
+	shift 2
+	deadline=$(($(date +%s%N) / 1000000 + secs * 1000))
+	until "$@"; do
+		[ "$(($(date +%s%N) / 1000000))" -lt "$deadline" ] ||
+			fail "$what: not so within ${secs}s"
+		sleep 0.02
+	done
+}
+
+# no_partials DATA_DIR: true when no partial upload file is left.
+no_partials() { [ "$(partial_count "$1")" -eq 0 ]; }
+
+# tree_snapshot DIR: every path under DIR with its type, sorted.
+tree_snapshot() { find "$1" -mindepth 1 -printf '%y %P\n' | LC_ALL=C sort; }
+
+# expect_nothing_stored DATA_DIR: no Juju names, no blobs, no partials.
+expect_nothing_stored() {
+	local f
+	f=$(find "$1/tools" "$1/blobs" -type f 2>/dev/null | head -n5)
+	[ -z "$f" ] || fail "files stored in $1: $f"
+	poll_until 5 "partial uploads removed from $1" no_partials "$1"
+}
+
+# sha256_of FILE
+sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# uc_expected_offset NAME: expected-offset of NAME's offset-mismatch
+# UploadError pushes (one per line).
+uc_expected_offset() {
+	jq -r 'select(.step == "chunk" and .code == "offset-mismatch") |
+		.message.params."expected-offset"' "$T/$1.stdout"
+}

@@ -398,6 +398,7 @@ int client_start(struct client *c, const struct client_config *cfg,
 	uv_timer_init(cfg->loop, &c->defer);
 	c->defer.data = c;
 	ups_outq_init(&c->outq, UPS_LIMIT_OUTQ_BYTES);
+	ups_outq_set_self_mask(&c->outq, true);
 
 	c->wsi = ups_ws_connect(&c->ws, &c->url, NULL, c);
 	if (!c->wsi)

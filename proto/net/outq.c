@@ -1,11 +1,16 @@
 /* Bounded per-session output queue; see outq.h. */
 #include "proto/net/outq.h"
 
+#include <openssl/rand.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "proto/envelope.h"
 #include "proto/errors.h"
+
+_Static_assert(LWS_PRE >= UPS_WS_CLIENT_HEADER_MAX,
+	       "lws headroom must hold a client frame header");
 
 struct ups_outq_msg {
 	struct ups_outq_msg *next;
@@ -19,6 +24,66 @@ void ups_outq_init(struct ups_outq *q, size_t max_bytes)
 {
 	memset(q, 0, sizeof(*q));
 	q->max_bytes = max_bytes;
+}
+
+void ups_outq_set_self_mask(struct ups_outq *q, bool on)
+{
+	q->self_mask = on;
+}
+
+size_t ups_ws_client_frame(unsigned char *payload, size_t len,
+			   const unsigned char key[4])
+{
+	const unsigned char key8[8] = {key[0], key[1], key[2], key[3],
+				       key[0], key[1], key[2], key[3]};
+	unsigned char *h;
+	uint64_t k64;
+	size_t i = 0, hlen;
+
+	/* Masking one 64-bit word at a time is what lws does not do. */
+	memcpy(&k64, key8, sizeof(k64));
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, payload + i, sizeof(w));
+		w ^= k64;
+		memcpy(payload + i, &w, sizeof(w));
+	}
+	for (; i < len; i++)
+		payload[i] ^= key[i & 3];
+
+	hlen = len < 126 ? 2 : len < 65536 ? 4 : 10;
+	hlen += 4;
+	h = payload - hlen;
+	h[0] = 0x80 | 0x2; /* FIN, binary */
+	if (len < 126) {
+		h[1] = 0x80 | (unsigned char)len;
+	} else if (len < 65536) {
+		h[1] = 0x80 | 126;
+		h[2] = (unsigned char)(len >> 8);
+		h[3] = (unsigned char)len;
+	} else {
+		h[1] = 0x80 | 127;
+		for (int b = 0; b < 8; b++)
+			h[2 + b] = (unsigned char)((uint64_t)len >> (56 - 8 * b));
+	}
+	memcpy(h + hlen - 4, key, 4);
+	return hlen;
+}
+
+/* Writes m as a frame we built ourselves (see ups_outq_set_self_mask). */
+static int outq_write_self_masked(struct ups_outq_msg *m, struct lws *wsi)
+{
+	unsigned char key[4];
+	unsigned char *payload = m->buf + LWS_PRE;
+	size_t hlen;
+
+	/* RFC 6455 10.3: the key must be unpredictable to the application. */
+	if (RAND_bytes(key, sizeof(key)) != 1)
+		return -1;
+	hlen = ups_ws_client_frame(payload, m->len, key);
+	/* LWS_WRITE_HTTP on a websocket connection is lws's raw path. */
+	return lws_write(wsi, payload - hlen, hlen + m->len, LWS_WRITE_HTTP);
 }
 
 void ups_outq_clear(struct ups_outq *q)
@@ -103,8 +168,11 @@ int ups_outq_write_one(struct ups_outq *q, struct lws *wsi)
 
 	if (!m)
 		return 0;
-	n = lws_write(wsi, m->buf + LWS_PRE, m->len,
-		      m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+	if (q->self_mask && m->binary)
+		n = outq_write_self_masked(m, wsi);
+	else
+		n = lws_write(wsi, m->buf + LWS_PRE, m->len,
+			      m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
 	/* lws keeps whatever did not go out at once and sends it before the
 	 * next WRITEABLE, so a short count is not an error; a negative one
 	 * means the connection is gone. */

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "proto/envelope.h"
@@ -64,12 +65,67 @@ static void test_json(void **state)
 	ups_outq_clear(&q);
 }
 
+/* Decodes the frame ups_ws_client_frame() built and unmasks it again. */
+static void check_frame(size_t len)
+{
+	const unsigned char key[4] = {0x12, 0x34, 0xa5, 0xff};
+	unsigned char *buf = malloc(UPS_WS_CLIENT_HEADER_MAX + len + 1);
+	unsigned char *orig = malloc(len + 1);
+	unsigned char *payload = buf + UPS_WS_CLIENT_HEADER_MAX;
+	unsigned char *f;
+	size_t hlen, plen, at;
+
+	assert_non_null(buf);
+	assert_non_null(orig);
+	for (size_t i = 0; i < len; i++)
+		orig[i] = (unsigned char)(i * 7 + 3);
+	memcpy(payload, orig, len);
+	hlen = ups_ws_client_frame(payload, len, key);
+	f = payload - hlen;
+	assert_true(hlen <= UPS_WS_CLIENT_HEADER_MAX);
+	assert_int_equal(f[0], 0x82); /* FIN + binary */
+	assert_int_equal(f[1] & 0x80, 0x80); /* masked */
+	plen = f[1] & 0x7f;
+	at = 2;
+	if (plen == 126) {
+		plen = (size_t)f[2] << 8 | f[3];
+		at = 4;
+	} else if (plen == 127) {
+		plen = 0;
+		for (int b = 0; b < 8; b++)
+			plen = plen << 8 | f[2 + b];
+		at = 10;
+	}
+	assert_int_equal(plen, len);
+	assert_int_equal(at + 4, hlen);
+	assert_memory_equal(f + at, key, 4);
+	if (len >= 8)
+		assert_memory_not_equal(payload, orig, len);
+	for (size_t i = 0; i < len; i++)
+		payload[i] ^= f[at + (i & 3)];
+	if (len)
+		assert_memory_equal(payload, orig, len);
+	free(buf);
+	free(orig);
+}
+
+static void test_client_frame(void **state)
+{
+	static const size_t lens[] = {0,   1,	  7,	8,     9,
+				      125, 126,	  127,	65535, 65536,
+				      65537, 1048576 + 32};
+	(void)state;
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+		check_frame(lens[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bound),
 		cmocka_unit_test(test_oversized_single),
 		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_client_frame),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -726,6 +726,28 @@ static void upload_work(uv_work_t *w)
 
 static void upload_after_work(uv_work_t *w, int status);
 
+/* Moves the first window/4 bytes (at least one chunk) of u's queue into
+ * its batch. Taking the whole queue would make the stream stop-and-go:
+ * the ack that lets the client send more only goes out when the job ends,
+ * so a job as big as the window leaves the network idle while it runs. */
+static void upload_take_batch(struct upload *u)
+{
+	uint64_t limit = u->eng->cfg.window / 4;
+	uint64_t bytes = 0;
+	struct upload_chunk *last = NULL, *c = u->q_head;
+
+	while (c && (last == NULL || bytes + c->len <= limit)) {
+		bytes += c->len;
+		last = c;
+		c = c->next;
+	}
+	u->batch = u->q_head;
+	last->next = NULL;
+	u->q_head = c;
+	if (!c)
+		u->q_tail = NULL;
+}
+
 /* Starts u's next job, if it has one and none is running. */
 static void upload_kick(struct upload *u)
 {
@@ -746,10 +768,8 @@ static void upload_kick(struct upload *u)
 		job = UPLOAD_JOB_SYNC;
 	if (job == UPLOAD_JOB_NONE)
 		return;
-	if (job == UPLOAD_JOB_WRITE) {
-		u->batch = u->q_head;
-		u->q_head = u->q_tail = NULL;
-	}
+	if (job == UPLOAD_JOB_WRITE)
+		upload_take_batch(u);
 	u->job = job;
 	u->job_rv = 0;
 	u->job_err[0] = '\0';

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Quick start, command 2: every test. Installs what is missing, then builds
 # and runs the unit and end-to-end suites twice (plain, then under
-# AddressSanitizer + UndefinedBehaviorSanitizer), then runs every fuzz
-# target for a bounded time (FUZZ_SECONDS each, default 20).
+# AddressSanitizer + UndefinedBehaviorSanitizer), runs the ingest benchmark
+# as a smoke test on a small file (INGEST_MB, default 64), then runs every
+# fuzz target for a bounded time (FUZZ_SECONDS each, default 20).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc)
@@ -16,6 +17,9 @@ step "plain build"
 cmake -S "$top" -B "$top/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$top/build" -j"$jobs"
 ctest --test-dir "$top/build" --output-on-failure -j"$jobs"
+
+step "benchmark smoke (INGEST_MB=${INGEST_MB:-64}; figures only)"
+INGEST_MB=${INGEST_MB:-64} bash "$top/contrib/bench/ingest.sh" "$top/build"
 
 step "ASan + UBSan build"
 cmake -S "$top" -B "$top/build-asan" -DCMAKE_BUILD_TYPE=Debug \

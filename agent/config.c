@@ -775,19 +775,58 @@ void config_print_help(FILE *out, const char *prog)
 	             "at run time; 2 usage or configuration error.\n");
 }
 
-/* A double-quoted YAML scalar: always safe whatever the text holds. */
+/* The code point of a UTF-8 sequence YAML will not read back raw inside a
+ * double-quoted scalar (it folds NEL, LS and PS as line breaks and refuses
+ * C1 controls, BOM and U+FFFE/U+FFFF), or 0. *len gets its byte count. */
+static unsigned config_yaml_unsafe(const unsigned char *p, size_t *len)
+{
+	if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+		*len = 2;
+		return p[1];
+	}
+	if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
+		*len = 3;
+		return 0x2000u | 0x28u | (p[2] & 1u);
+	}
+	if (p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf) {
+		*len = 3;
+		return 0xfeff;
+	}
+	if (p[0] == 0xef && p[1] == 0xbf && (p[2] == 0xbe || p[2] == 0xbf)) {
+		*len = 3;
+		return 0xfffeu | (p[2] & 1u);
+	}
+	return 0;
+}
+
+/* A double-quoted YAML scalar that config_load_yaml() reads back to the
+ * same bytes whatever the text holds. */
 static void config_dump_quoted(FILE *out, const char *s)
 {
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	const unsigned char *p = (const unsigned char *)s;
 
-		if (c == '"' || c == '\\')
+	fputc('"', out);
+	while (*p) {
+		unsigned char c = *p;
+		unsigned cp;
+		size_t len;
+
+		if (c == '"' || c == '\\') {
 			fprintf(out, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
+		} else if (c < 0x20 || c == 0x7f) {
 			fprintf(out, "\\x%02x", c);
-		else
+		} else if ((cp = config_yaml_unsafe(p, &len)) != 0) {
+			/* YAML escapes name code points, not bytes. */
+			if (cp < 0x100)
+				fprintf(out, "\\x%02x", cp);
+			else
+				fprintf(out, "\\u%04x", cp);
+			p += len;
+			continue;
+		} else {
 			fputc(c, out);
+		}
+		p++;
 	}
 	fputc('"', out);
 }

@@ -549,9 +549,46 @@ static void test_dump_round_trip(void **state)
 	config_free(&b);
 }
 
+/* Code points YAML folds or refuses when raw (found by fuzz_config): the
+ * dump must escape them so that a reload gives back the same bytes. */
+static void test_dump_escapes_yaml_unsafe(void **state)
+{
+	static const char *const values[] = {
+		"/a\xc2\x85" "z",         /* NEL, folded as a line break */
+		"/a\xe2\x80\xa8" "z",     /* LINE SEPARATOR */
+		"/a\xe2\x80\xa9" "z",     /* PARAGRAPH SEPARATOR */
+		"/a\xc2\x80\xc2\x9f" "z", /* C1 controls */
+		"/a\xef\xbb\xbf" "z",     /* BOM */
+		"/a\xef\xbf\xbe" "z",     /* U+FFFE */
+		"/a\x07\x1b\x7f" "z",     /* C0 controls and DEL */
+		"/caf\xc3\xa9",        /* ordinary UTF-8 stays as it is */
+	};
+	char err[UPS_ERRMSG_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		struct config a, b;
+		char *text;
+
+		assert_int_equal(config_init(&a), 0);
+		assert_int_equal(
+		    config_set(&a, "auth-file", values[i], err, sizeof(err)), 0);
+		text = capture(dump_to, &a);
+		assert_int_equal(config_init(&b), 0);
+		if (config_load_yaml(&b, text, strlen(text), "dump", err,
+		                     sizeof(err)) != 0)
+			fail_msg("dump of value %zu does not load: %s", i, err);
+		assert_string_equal(b.auth_file, values[i]);
+		free(text);
+		config_free(&a);
+		config_free(&b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_dump_escapes_yaml_unsafe),
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_flags_both_forms),
 	    cmocka_unit_test(test_flag_errors),

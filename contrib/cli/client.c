@@ -459,6 +459,20 @@ int client_send_binary(struct client *c, const void *head, size_t hlen,
 	return ups_outq_send(&c->outq, c->wsi, true, head, hlen, body, blen);
 }
 
+int client_send_msg(struct client *c, struct ups_outq_msg *m)
+{
+	int rv;
+
+	if (c->state != CLIENT_READY || !c->wsi) {
+		ups_outq_msg_free(m);
+		return UPS_ERR_UNAVAILABLE;
+	}
+	rv = ups_outq_append(&c->outq, m);
+	if (rv == 0)
+		lws_callback_on_writable(c->wsi);
+	return rv;
+}
+
 size_t client_queued_bytes(const struct client *c)
 {
 	return c->outq.bytes;

@@ -141,6 +141,10 @@ int client_request(struct client *c, const char *type, const char *method,
 int client_send_binary(struct client *c, const void *head, size_t hlen,
                        const void *body, size_t blen);
 
+/* Queues m (made with ups_outq_msg_new() and filled; taken in every case)
+ * as one binary message. 0, UPS_ERR_UNAVAILABLE or UPS_ERR_BUSY. */
+int client_send_msg(struct client *c, struct ups_outq_msg *m);
+
 /* Payload bytes queued and not yet handed to the socket. */
 size_t client_queued_bytes(const struct client *c);
 

@@ -41,7 +41,6 @@ struct uploader {
 	int last_exit;     /* for the remaining items when giving up */
 	char last_code[UPS_LIMIT_NAME_LEN + 1];
 	char last_message[UPS_LIMIT_ERROR_TEXT_LEN + 1];
-	uint8_t *buf; /* chunk header + payload, reused */
 	/* The current item. */
 	int fd;
 	bool begun; /* resumed_from recorded */
@@ -238,6 +237,8 @@ static void up_pump(struct uploader *u)
 	const struct uploader_config *cfg = u->cfg;
 	struct upload_item *item = up_item(u);
 	struct ups_chunk_header hdr;
+	struct ups_outq_msg *msg;
+	unsigned char *data;
 	uint64_t len, now, allowed;
 	ssize_t got;
 	int rv;
@@ -273,11 +274,21 @@ static void up_pump(struct uploader *u)
 				return;
 			}
 		}
+		/* Read straight into the outgoing message: no copy. */
+		msg = ups_outq_msg_new(true, UPS_CHUNK_HEADER_SIZE + (size_t)len);
+		if (!msg) {
+			up_item_done(u, UPLOAD_FAILED,
+			             ups_err_code(UPS_ERR_NO_MEMORY),
+			             "out of memory");
+			return;
+		}
+		data = ups_outq_msg_data(msg);
 		do
-			got = pread(u->fd, u->buf + UPS_CHUNK_HEADER_SIZE,
+			got = pread(u->fd, data + UPS_CHUNK_HEADER_SIZE,
 			            (size_t)len, (off_t)u->next_off);
 		while (got < 0 && errno == EINTR);
 		if (got != (ssize_t)len) {
+			ups_outq_msg_free(msg);
 			up_item_done(u, UPLOAD_FAILED, ups_err_code(UPS_ERR_IO),
 			             got < 0 ? strerror(errno)
 			                     : "the file shrank while being "
@@ -288,10 +299,8 @@ static void up_pump(struct uploader *u)
 		hdr.upload_id = u->upload_id;
 		hdr.offset = u->next_off;
 		hdr.length = (uint32_t)len;
-		ups_chunk_encode_header(&hdr, u->buf);
-		rv = client_send_binary(&u->client, u->buf,
-		                        UPS_CHUNK_HEADER_SIZE + (size_t)len,
-		                        NULL, 0);
+		ups_chunk_encode_header(&hdr, data);
+		rv = client_send_msg(&u->client, msg);
 		if (rv) {
 			up_retry(u, CLI_EXIT_FAILED, ups_err_code(rv),
 			         "cannot queue a chunk: %s",
@@ -614,9 +623,6 @@ int uploader_run(const struct uploader_config *cfg, struct upload_item *items,
 	u.fd = -1;
 	if (n == 0)
 		return CLI_EXIT_OK;
-	u.buf = malloc(UPS_CHUNK_HEADER_SIZE + cfg->chunk_size);
-	if (!u.buf)
-		return CLI_EXIT_FAILED;
 	for (size_t i = 0; i < n; i++)
 		items[i].status = UPLOAD_PENDING;
 
@@ -654,7 +660,6 @@ int uploader_run(const struct uploader_config *cfg, struct upload_item *items,
 			exit_code = CLI_EXIT_CONNECT;
 	}
 	up_close_file(&u);
-	free(u.buf);
 	for (size_t i = 0; i < n; i++)
 		if (items[i].status == UPLOAD_FAILED &&
 		    exit_code == CLI_EXIT_OK)

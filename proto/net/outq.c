@@ -101,32 +101,61 @@ void ups_outq_clear(struct ups_outq *q)
 	q->count = 0;
 }
 
+struct ups_outq_msg *ups_outq_msg_new(bool binary, size_t len)
+{
+	struct ups_outq_msg *m = malloc(sizeof(*m) + LWS_PRE + len);
+
+	if (!m)
+		return NULL;
+	m->next = NULL;
+	m->len = len;
+	m->binary = binary;
+	return m;
+}
+
+unsigned char *ups_outq_msg_data(struct ups_outq_msg *m)
+{
+	return m->buf + LWS_PRE;
+}
+
+void ups_outq_msg_free(struct ups_outq_msg *m)
+{
+	free(m);
+}
+
+int ups_outq_append(struct ups_outq *q, struct ups_outq_msg *m)
+{
+	if (m->len > q->max_bytes || q->bytes > q->max_bytes - m->len) {
+		free(m);
+		return UPS_ERR_BUSY;
+	}
+	if (q->tail)
+		q->tail->next = m;
+	else
+		q->head = m;
+	q->tail = m;
+	q->bytes += m->len;
+	q->count++;
+	return 0;
+}
+
 int ups_outq_push(struct ups_outq *q, bool binary, const void *a, size_t alen,
 		  const void *b, size_t blen)
 {
 	struct ups_outq_msg *m;
 	size_t len = alen + blen;
 
+	/* Checked before allocating, so a full queue costs nothing. */
 	if (len > q->max_bytes || q->bytes > q->max_bytes - len)
 		return UPS_ERR_BUSY;
-	m = malloc(sizeof(*m) + LWS_PRE + len);
+	m = ups_outq_msg_new(binary, len);
 	if (!m)
 		return UPS_ERR_NO_MEMORY;
-	m->next = NULL;
-	m->len = len;
-	m->binary = binary;
 	if (alen)
 		memcpy(m->buf + LWS_PRE, a, alen);
 	if (blen)
 		memcpy(m->buf + LWS_PRE + alen, b, blen);
-	if (q->tail)
-		q->tail->next = m;
-	else
-		q->head = m;
-	q->tail = m;
-	q->bytes += len;
-	q->count++;
-	return 0;
+	return ups_outq_append(q, m);
 }
 
 int ups_outq_push_json(struct ups_outq *q, const json_t *env)

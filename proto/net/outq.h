@@ -52,6 +52,15 @@ void ups_outq_clear(struct ups_outq *q);
 int ups_outq_push(struct ups_outq *q, bool binary, const void *a, size_t alen,
 		  const void *b, size_t blen);
 
+/* Zero-copy sending: make a message of len bytes, fill the bytes that
+ * ups_outq_msg_data() points at, then queue it with ups_outq_append(),
+ * which takes it whatever it returns (0, UPS_ERR_BUSY). NULL on allocation
+ * failure; free an unqueued message with ups_outq_msg_free(). */
+struct ups_outq_msg *ups_outq_msg_new(bool binary, size_t len);
+unsigned char *ups_outq_msg_data(struct ups_outq_msg *m);
+void ups_outq_msg_free(struct ups_outq_msg *m);
+int ups_outq_append(struct ups_outq *q, struct ups_outq_msg *m);
+
 /* Serialises env (borrowed) compactly and queues it as a text message. */
 int ups_outq_push_json(struct ups_outq *q, const json_t *env);
 

@@ -157,38 +157,40 @@ int binaries_upload_begin(struct dispatch_ctx *ctx, struct peer *p,
 	return DISPATCH_DEFERRED;
 }
 
-int binaries_upload_commit(struct dispatch_ctx *ctx, struct peer *p,
-                           const json_t *params, json_t **result, char *err,
-                           size_t errlen)
+/* Commit and Abort: {"upload-id"} handed to the engine, which answers. */
+static int binaries_deferred_by_id(
+    struct dispatch_ctx *ctx, struct peer *p, const json_t *params,
+    void (*op)(struct upload_engine *, struct peer *, uint64_t, uint64_t),
+    char *err, size_t errlen)
 {
 	uint64_t id;
 	int rv;
 
-	(void)result;
 	rv = binaries_engine(ctx, err, errlen);
 	if (!rv)
 		rv = binaries_upload_id(params, &id, err, errlen);
 	if (rv)
 		return rv;
-	upload_commit(ctx->uploads, p, ctx->request_id, id);
+	op(ctx->uploads, p, ctx->request_id, id);
 	return DISPATCH_DEFERRED;
+}
+
+int binaries_upload_commit(struct dispatch_ctx *ctx, struct peer *p,
+                           const json_t *params, json_t **result, char *err,
+                           size_t errlen)
+{
+	(void)result;
+	return binaries_deferred_by_id(ctx, p, params, upload_commit, err,
+	                               errlen);
 }
 
 int binaries_upload_abort(struct dispatch_ctx *ctx, struct peer *p,
                           const json_t *params, json_t **result, char *err,
                           size_t errlen)
 {
-	uint64_t id;
-	int rv;
-
 	(void)result;
-	rv = binaries_engine(ctx, err, errlen);
-	if (!rv)
-		rv = binaries_upload_id(params, &id, err, errlen);
-	if (rv)
-		return rv;
-	upload_abort(ctx->uploads, p, ctx->request_id, id);
-	return DISPATCH_DEFERRED;
+	return binaries_deferred_by_id(ctx, p, params, upload_abort, err,
+	                               errlen);
 }
 
 int binaries_upload_status(struct dispatch_ctx *ctx, struct peer *p,

@@ -290,6 +290,8 @@ static void forward_to_plugin(struct relay_conn *c,
 	rv = root ? ups_outq_send_json(&p->outq, p->wsi, root)
 	          : UPS_ERR_NO_MEMORY;
 	json_decref(root);
+	if (rv == 0)
+		ups_outq_tag_last(&p->outq, c->origin);
 	if (rv && env->kind == UPS_ENV_REQUEST)
 		conn_send_error(c, env->request_id, rv, NULL);
 }
@@ -379,6 +381,8 @@ static void conn_on_chunk(struct relay_conn *c, const uint8_t *buf, size_t len)
 	                     c->role == UPS_ROLE_PLUGIN ? 0 : c->origin);
 	rv = ups_outq_send(&to->outq, to->wsi, true, head, sizeof(head),
 	                   payload, hdr.length);
+	if (rv == 0 && c->role != UPS_ROLE_PLUGIN)
+		ups_outq_tag_last(&to->outq, c->origin);
 	if (rv && c->role == UPS_ROLE_PLUGIN)
 		conn_kill(to);
 	else if (rv)
@@ -430,6 +434,19 @@ static void conn_closed(struct relay_conn *c)
 		LOG_INFO(MOD, "plugin unlinked");
 	} else if (c->origin) {
 		relay_remove(r, c);
+		/* What it sent that upstaged has not read yet has nobody to
+		 * answer to; dropping it keeps other clients from waiting
+		 * behind a flooder's backlog. */
+		if (r->plugin) {
+			size_t n = ups_outq_drop_tag(&r->plugin->outq,
+			                             c->origin);
+
+			if (n)
+				LOG_INFO(MOD,
+				         "origin %u closed: dropped %zu queued "
+				         "messages for upstaged",
+				         c->origin, n);
+		}
 		plugin_announce(r, c, "Closed");
 	}
 	ups_outq_clear(&c->outq);

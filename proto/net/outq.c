@@ -16,6 +16,7 @@ struct ups_outq_msg {
 	struct ups_outq_msg *next;
 	size_t len;
 	bool binary;
+	uint32_t tag;
 	/* LWS_PRE bytes of headroom for lws's frame header, then payload. */
 	unsigned char buf[];
 };
@@ -110,7 +111,39 @@ struct ups_outq_msg *ups_outq_msg_new(bool binary, size_t len)
 	m->next = NULL;
 	m->len = len;
 	m->binary = binary;
+	m->tag = 0;
 	return m;
+}
+
+void ups_outq_tag_last(struct ups_outq *q, uint32_t tag)
+{
+	if (q->tail)
+		q->tail->tag = tag;
+}
+
+size_t ups_outq_drop_tag(struct ups_outq *q, uint32_t tag)
+{
+	struct ups_outq_msg **link = &q->head, *m;
+	size_t dropped = 0;
+
+	if (tag == 0)
+		return 0;
+	q->tail = NULL;
+	/* Messages leave the queue when lws_write() takes them (lws keeps
+	 * any unsent rest itself), so every queued one can go. */
+	while ((m = *link) != NULL) {
+		if (m->tag == tag) {
+			*link = m->next;
+			q->bytes -= m->len;
+			q->count--;
+			free(m);
+			dropped++;
+		} else {
+			q->tail = m;
+			link = &m->next;
+		}
+	}
+	return dropped;
 }
 
 unsigned char *ups_outq_msg_data(struct ups_outq_msg *m)

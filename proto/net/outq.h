@@ -12,6 +12,7 @@
 #include <libwebsockets.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct ups_outq_msg;
 
@@ -60,6 +61,14 @@ struct ups_outq_msg *ups_outq_msg_new(bool binary, size_t len);
 unsigned char *ups_outq_msg_data(struct ups_outq_msg *m);
 void ups_outq_msg_free(struct ups_outq_msg *m);
 int ups_outq_append(struct ups_outq *q, struct ups_outq_msg *m);
+
+/* Tags the most recently queued message (tags start at 0), so that
+ * ups_outq_drop_tag() can later remove what one source queued: the relay
+ * tags what it forwards with the sender's origin and drops it when the
+ * sender goes, instead of making every other client wait behind it. */
+void ups_outq_tag_last(struct ups_outq *q, uint32_t tag);
+/* Removes every queued message tagged tag (not 0); returns how many. */
+size_t ups_outq_drop_tag(struct ups_outq *q, uint32_t tag);
 
 /* Serialises env (borrowed) compactly and queues it as a text message. */
 int ups_outq_push_json(struct ups_outq *q, const json_t *env);

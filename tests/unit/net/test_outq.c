@@ -65,6 +65,45 @@ static void test_json(void **state)
 	ups_outq_clear(&q);
 }
 
+static void test_drop_tag(void **state)
+{
+	static const uint32_t tags[] = {1, 2, 1, 0, 1};
+	struct ups_outq q;
+	char b[10] = {0};
+
+	(void)state;
+	ups_outq_init(&q, 1000);
+	for (size_t i = 0; i < 5; i++) {
+		b[0] = (char)i;
+		assert_int_equal(ups_outq_push(&q, false, b, i + 1, NULL, 0), 0);
+		ups_outq_tag_last(&q, tags[i]);
+	}
+	assert_int_equal(ups_outq_drop_tag(&q, 0), 0);
+	assert_int_equal(ups_outq_drop_tag(&q, 7), 0);
+	assert_int_equal(q.count, 5);
+	/* lengths 1, 3 and 5 carry tag 1 */
+	assert_int_equal(ups_outq_drop_tag(&q, 1), 3);
+	assert_int_equal(q.count, 2);
+	assert_int_equal(q.bytes, 2 + 4);
+	/* the tail is right: a new message goes after the survivors */
+	assert_int_equal(ups_outq_push(&q, false, b, 7, NULL, 0), 0);
+	assert_int_equal(q.count, 3);
+	assert_int_equal(q.bytes, 2 + 4 + 7);
+	assert_int_equal(ups_outq_drop_tag(&q, 2), 1);
+	assert_int_equal(ups_outq_drop_tag(&q, 2), 0);
+	assert_int_equal(q.bytes, 4 + 7);
+	ups_outq_clear(&q);
+	/* dropping everything leaves an empty, usable queue */
+	assert_int_equal(ups_outq_push(&q, false, b, 1, NULL, 0), 0);
+	ups_outq_tag_last(&q, 9);
+	assert_int_equal(ups_outq_drop_tag(&q, 9), 1);
+	assert_true(ups_outq_empty(&q));
+	assert_null(q.tail);
+	assert_int_equal(ups_outq_push(&q, false, b, 1, NULL, 0), 0);
+	assert_int_equal(q.count, 1);
+	ups_outq_clear(&q);
+}
+
 /* Decodes the frame ups_ws_client_frame() built and unmasks it again. */
 static void check_frame(size_t len)
 {
@@ -126,6 +165,7 @@ int main(void)
 		cmocka_unit_test(test_oversized_single),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_client_frame),
+		cmocka_unit_test(test_drop_tag),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@ int staging_init(struct staging *stg, const char *dir, const char *fault_spec,
 	char ferr[128];
 
 	stg->dir_fd = -1;
+	atomic_init(&stg->direct_refused, false);
 	if (ups_fault_parse(&stg->fault, fault_spec, ferr, sizeof(ferr)) < 0)
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		                "staging faults: %s", ferr);
@@ -110,10 +112,36 @@ int staging_open(struct staging *stg, uint64_t id, bool create, int *fd,
 	return 0;
 }
 
+/* Turns O_DIRECT on fd on or off as wanted; returns whether it is on. */
+static bool staging_set_direct(struct staging *stg, int fd, bool want)
+{
+	int fl;
+
+	if (want && atomic_load(&stg->direct_refused))
+		want = false;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return false;
+	if (((fl & O_DIRECT) != 0) == want)
+		return want;
+	if (fcntl(fd, F_SETFL, want ? fl | O_DIRECT : fl & ~O_DIRECT) < 0) {
+		if (want)
+			atomic_store(&stg->direct_refused, true);
+		return false;
+	}
+	return want;
+}
+
+static bool staging_aligned(const void *buf, size_t len, uint64_t offset)
+{
+	return ((uintptr_t)buf | (uint64_t)len | offset) % STAGING_ALIGN == 0;
+}
+
 int staging_write(struct staging *stg, int fd, const void *buf, size_t len,
                   uint64_t offset, char *err, size_t errlen)
 {
 	const char *p = buf;
+	bool direct;
 	ssize_t n;
 	int e;
 
@@ -124,10 +152,20 @@ int staging_write(struct staging *stg, int fd, const void *buf, size_t len,
 		return ups_errf(e == EIO ? UPS_ERR_IO : UPS_ERR_NO_SPACE, err,
 		                errlen, "staging write at %" PRIu64 ": %s",
 		                offset, strerror(e));
+	direct = staging_set_direct(stg, fd, staging_aligned(p, len, offset));
 	while (len > 0) {
 		n = pwrite(fd, p, len, (off_t)offset);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && errno == EINVAL && direct) {
+			/* Accepted the flag, refused the I/O. */
+			atomic_store(&stg->direct_refused, true);
+			direct = staging_set_direct(stg, fd, false);
+			continue;
+		}
+		if (n > 0 && direct && !staging_aligned(p + n, len - (size_t)n,
+		                                        offset + (uint64_t)n))
+			direct = staging_set_direct(stg, fd, false);
 		if (n <= 0) {
 			e = n < 0 ? errno : ENOSPC;
 			return ups_errf(
@@ -176,7 +214,9 @@ int staging_rehash(struct staging *stg, int fd, uint64_t length,
 	size_t want;
 	int rv = 0;
 
-	(void)stg;
+	/* The descriptor may still be in O_DIRECT mode from writing, which
+	 * would refuse reads into an unaligned buffer. */
+	(void)staging_set_direct(stg, fd, false);
 	buf = malloc(STAGING_REHASH_BUF);
 	if (!buf)
 		return ups_errf(UPS_ERR_NO_MEMORY, err, errlen,

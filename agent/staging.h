@@ -11,6 +11,7 @@
 #ifndef UPSTAGE_AGENT_STAGING_H
 #define UPSTAGE_AGENT_STAGING_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,9 +23,16 @@
 /* "<20 digits>.part" plus NUL. */
 #define STAGING_NAME_MAX 32
 
+/* Writes of whole blocks of this size, from a buffer aligned to it, at an
+ * offset aligned to it, bypass the page cache (see staging_write). */
+#define STAGING_ALIGN 4096
+
 struct staging {
 	int dir_fd;
 	struct ups_fault fault;
+	/* Set once the file system refused O_DIRECT; read and set by
+	 * workers of different uploads at once. */
+	atomic_bool direct_refused;
 };
 
 /* Opens the existing directory dir (the store creates it). fault_spec may be
@@ -46,7 +54,13 @@ void staging_name(uint64_t id, char *buf, size_t len);
 int staging_open(struct staging *stg, uint64_t id, bool create, int *fd,
                  uint64_t *size, char *err, size_t errlen);
 
-/* Writes all len bytes of buf at offset (retrying short writes). ENOSPC or
+/* Writes all len bytes of buf at offset (retrying short writes). When buf,
+ * len and offset are all multiples of STAGING_ALIGN the write goes around
+ * the page cache (O_DIRECT): every upload is fsynced at commit anyway, and
+ * streaming it to disk as it arrives keeps that fsync short instead of
+ * flushing a whole file's dirty pages at once, and keeps a gigabyte nobody
+ * reads back soon out of memory. Other writes, and file systems that
+ * refuse O_DIRECT, go through the page cache. ENOSPC or
  * EDQUOT is UPS_ERR_NO_SPACE, other failures UPS_ERR_IO; bytes past the
  * last durable offset may then be on disk and are cut off by
  * staging_truncate() when the upload resumes. */
@@ -63,7 +77,7 @@ int staging_truncate(struct staging *stg, int fd, uint64_t length, char *err,
 
 /* Feeds bytes [0, length) of the file into ctx (already initialised for
  * SHA-256 by the caller) to rebuild an upload's digest state after a
- * restart. Reads through a fixed 256 KiB buffer: memory does not grow with
+ * restart (fd may be one staging_write() used). Reads through a fixed 256 KiB buffer: memory does not grow with
  * the file. UPS_ERR_IO when the file is shorter than length. */
 int staging_rehash(struct staging *stg, int fd, uint64_t length,
                    EVP_MD_CTX *ctx, char *err, size_t errlen);

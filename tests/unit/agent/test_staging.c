@@ -281,6 +281,72 @@ static void test_fault_sync_and_open(void **state)
 	                 UPS_ERR_IO);
 }
 
+/* Whole aligned blocks bypass the page cache, anything else does not, and
+ * the file holds exactly what was written either way. */
+static void test_direct_and_buffered_writes(void **state)
+{
+	struct fx *f = *state;
+	const size_t blk = STAGING_ALIGN;
+	unsigned char *data = aligned_alloc(STAGING_ALIGN, 4 * blk);
+	unsigned char *back = calloc(1, 4 * blk + 1);
+	unsigned char got[32], want[32];
+	EVP_MD_CTX *ctx;
+	uint64_t size;
+	int fd, fl;
+
+	assert_non_null(data);
+	assert_non_null(back);
+	for (size_t i = 0; i < 4 * blk; i++)
+		data[i] = (unsigned char)(i * 7 + 3);
+	assert_int_equal(
+	    staging_open(&f->stg, 5, true, &fd, &size, f->err, sizeof(f->err)),
+	    0);
+
+	/* Two aligned blocks: O_DIRECT, unless the file system refused it. */
+	assert_int_equal(staging_write(&f->stg, fd, data, 2 * blk, 0, f->err,
+	                               sizeof(f->err)),
+	                 0);
+	fl = fcntl(fd, F_GETFL);
+	assert_true(fl >= 0);
+	assert_int_equal((fl & O_DIRECT) != 0,
+	                 !atomic_load(&f->stg.direct_refused));
+	/* A short tail at an aligned offset: through the page cache. */
+	assert_int_equal(staging_write(&f->stg, fd, data + 2 * blk, 100,
+	                               2 * blk, f->err, sizeof(f->err)),
+	                 0);
+	assert_int_equal(fcntl(fd, F_GETFL) & O_DIRECT, 0);
+	/* The rest of that block from an unaligned buffer, then an aligned
+	 * block again after it. */
+	assert_int_equal(staging_write(&f->stg, fd, data + 2 * blk + 100,
+	                               blk - 100, 2 * blk + 100, f->err,
+	                               sizeof(f->err)),
+	                 0);
+	assert_int_equal(staging_write(&f->stg, fd, data + 3 * blk, blk,
+	                               3 * blk, f->err, sizeof(f->err)),
+	                 0);
+	assert_int_equal(staging_sync(&f->stg, fd, f->err, sizeof(f->err)), 0);
+
+	/* Re-hashing through the same descriptor, still in O_DIRECT mode
+	 * after the aligned write, reads into an unaligned buffer. */
+	ctx = EVP_MD_CTX_new();
+	assert_non_null(ctx);
+	assert_int_equal(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL), 1);
+	assert_int_equal(staging_rehash(&f->stg, fd, 4 * blk, ctx, f->err,
+	                                sizeof(f->err)),
+	                 0);
+	digest(ctx, got);
+	EVP_MD_CTX_free(ctx);
+	assert_int_equal(EVP_Digest(data, 4 * blk, want, NULL, EVP_sha256(),
+	                            NULL),
+	                 1);
+	assert_memory_equal(got, want, 32);
+	assert_int_equal(pread(fd, back, 4 * blk + 1, 0), (ssize_t)(4 * blk));
+	assert_memory_equal(back, data, 4 * blk);
+	close(fd);
+	free(back);
+	free(data);
+}
+
 /* A real full disk: a 64 KiB tmpfs, when this process may mount one (root
  * in a container that allows it); skipped otherwise. */
 static void test_real_enospc(void **state)
@@ -325,6 +391,7 @@ int main(void)
 	    T(test_scan),
 	    T(test_fault_write_budget),
 	    T(test_fault_sync_and_open),
+	    T(test_direct_and_buffered_writes),
 	    T(test_real_enospc),
 	};
 

@@ -23,8 +23,13 @@ struct upload_chunk {
 	struct upload_chunk *next;
 	uint64_t offset;
 	size_t len;
-	uint8_t data[];
+	/* UPS_LIMIT_CHUNK_PAYLOAD_MAX bytes aligned to STAGING_ALIGN, so
+	 * that whole blocks can be written around the page cache. */
+	uint8_t *data;
 };
+
+_Static_assert(UPS_LIMIT_CHUNK_PAYLOAD_MAX % STAGING_ALIGN == 0,
+               "aligned_alloc needs a multiple of the alignment");
 
 /* Spare chunk buffers kept by the engine: a window's worth, plus one. */
 #define UPLOAD_POOL_MAX 16
@@ -66,6 +71,12 @@ struct upload {
 	bool busy;
 	enum upload_job job;
 	uv_work_t work;
+	/* A write job hashes its batch on a second worker meanwhile: both
+	 * only read the batch, and the disk write then costs no more time
+	 * than the hashing. works_out counts the job's works not done. */
+	uv_work_t hash_work;
+	unsigned works_out;
+	int hash_rv; /* the hash worker's; read once works_out is 0 */
 	struct upload_chunk *batch;
 	int job_rv;
 	char job_err[UPS_ERRMSG_MAX];
@@ -252,8 +263,16 @@ static struct upload_chunk *upload_chunk_alloc(struct upload_engine *eng,
 		return c;
 	}
 	(void)len;
+	c = malloc(sizeof(*c));
+	if (!c)
+		return NULL;
 	/* Always full size, so that every buffer can go back to the pool. */
-	return malloc(sizeof(*c) + UPS_LIMIT_CHUNK_PAYLOAD_MAX);
+	c->data = aligned_alloc(STAGING_ALIGN, UPS_LIMIT_CHUNK_PAYLOAD_MAX);
+	if (!c->data) {
+		free(c);
+		return NULL;
+	}
+	return c;
 }
 
 static void upload_free_chunks_to(struct upload_engine *eng,
@@ -267,6 +286,7 @@ static void upload_free_chunks_to(struct upload_engine *eng,
 			eng->pool = c;
 			eng->pool_count++;
 		} else {
+			free(c->data);
 			free(c);
 		}
 		c = next;
@@ -284,6 +304,7 @@ static struct upload *upload_new(struct upload_engine *eng)
 	u->eng = eng;
 	u->fd = -1;
 	u->work.data = u;
+	u->hash_work.data = u;
 	u->touched_s = eng->now_s();
 	u->next = eng->uploads;
 	if (u->next)
@@ -521,11 +542,6 @@ static void upload_work_write(struct upload *u)
 		                        errlen);
 		if (rv)
 			break;
-		if (!EVP_DigestUpdate(u->md, c->data, c->len)) {
-			rv = ups_errf(UPS_ERR_INTERNAL, err, errlen,
-			              "SHA-256 update failed");
-			break;
-		}
 		rv = staging_write(&eng->stg, u->fd, c->data, c->len, c->offset,
 		                   err, errlen);
 		if (rv)
@@ -550,6 +566,21 @@ static void upload_work_write(struct upload *u)
 			u->job_durable = written;
 	}
 	u->job_rv = rv;
+}
+
+/* The other half of a write job, on another worker at the same time. */
+static void upload_work_hash(uv_work_t *w)
+{
+	struct upload *u = w->data;
+	struct upload_chunk *c;
+
+	u->hash_rv = 0;
+	for (c = u->batch; c; c = c->next) {
+		if (!EVP_DigestUpdate(u->md, c->data, c->len)) {
+			u->hash_rv = UPS_ERR_INTERNAL;
+			return;
+		}
+	}
 }
 
 static void upload_work_sync(struct upload *u)
@@ -748,6 +779,15 @@ static void upload_take_batch(struct upload *u)
 		u->q_tail = NULL;
 }
 
+static int upload_queue(struct upload *u, uv_work_t *w, uv_work_cb cb)
+{
+	int rv = uv_queue_work(u->eng->loop, w, cb, upload_after_work);
+
+	if (rv == 0)
+		u->works_out++;
+	return rv;
+}
+
 /* Starts u's next job, if it has one and none is running. */
 static void upload_kick(struct upload *u)
 {
@@ -774,12 +814,14 @@ static void upload_kick(struct upload *u)
 	u->job_rv = 0;
 	u->job_err[0] = '\0';
 	u->busy = true;
-	rv = uv_queue_work(u->eng->loop, &u->work, upload_work,
-	                   upload_after_work);
+	u->works_out = 0;
+	rv = upload_queue(u, &u->work, upload_work);
+	if (!rv && job == UPLOAD_JOB_WRITE)
+		rv = upload_queue(u, &u->hash_work, upload_work_hash);
 	if (rv) {
 		/* Only fails for a NULL callback: a programming error. */
 		LOG_ERROR("upload", "uv_queue_work: %s", uv_strerror(rv));
-		u->busy = false;
+		u->busy = u->works_out > 0;
 	}
 }
 
@@ -921,11 +963,22 @@ static void upload_after_work(uv_work_t *w, int status)
 	struct upload *u = w->data;
 	enum upload_job job = u->job;
 
-	u->busy = false;
-	u->job = UPLOAD_JOB_NONE;
-	if (status == UV_ECANCELED && !u->job_rv)
+	/* Each half reports only on its own fields until both are done. */
+	if (w == &u->hash_work) {
+		if (status == UV_ECANCELED)
+			u->hash_rv = UPS_ERR_IO;
+	} else if (status == UV_ECANCELED && !u->job_rv) {
 		u->job_rv = ups_errf(UPS_ERR_IO, u->job_err, sizeof(u->job_err),
 		                     "job cancelled");
+	}
+	if (--u->works_out > 0)
+		return;
+	if (u->hash_rv && !u->job_rv)
+		u->job_rv = ups_errf(u->hash_rv, u->job_err, sizeof(u->job_err),
+		                     "SHA-256 update failed");
+	u->hash_rv = 0;
+	u->busy = false;
+	u->job = UPLOAD_JOB_NONE;
 	switch (job) {
 	case UPLOAD_JOB_BEGIN:
 		upload_after_begin(u);

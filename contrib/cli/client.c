@@ -387,8 +387,10 @@ int client_start(struct client *c, const struct client_config *cfg,
 	wcfg.protocols = client_protocols;
 	wcfg.client = true;
 	wcfg.client_ca = cfg->ca_cert ? c->ca_cert : NULL;
-	/* The CLI only exchanges small envelopes. */
-	wcfg.rx_buffer_size = 16 * 1024;
+	/* It receives only small envelopes, but lws also drains a send
+	 * that the socket took only part of in pieces of this size, one
+	 * poll each: small pieces starve a chunk upload. */
+	wcfg.rx_buffer_size = 256 * 1024;
 	rv = ups_ws_create(&c->ws, &wcfg, err, errlen);
 	if (rv)
 		return rv;

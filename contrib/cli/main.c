@@ -1,5 +1,6 @@
 /* upstage: the operator CLI. Parses the command line against the command
  * table and runs the command; see `upstage help`. */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,10 @@ static void setup_logging(bool debug)
 	}
 }
 
+/* Allocations up to this size come from the heap, and this much freed
+ * heap is kept: a few chunks' worth. */
+#define CLI_MALLOC_KEEP (16 * 1024 * 1024)
+
 int main(int argc, char **argv)
 {
 	struct cli_env env = {
@@ -33,6 +38,13 @@ int main(int argc, char **argv)
 
 	/* A server hanging up mid-write must be an error, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
+	/* An upload allocates and frees megabyte buffers (its chunks, and
+	 * lws's copies of partly sent frames) a thousand times a gigabyte.
+	 * By default glibc maps the first ones and later hands freed heap
+	 * back to the kernel, so every buffer is faulted in page by page
+	 * afresh: a quarter of the CLI's time on a VM. Keep them instead. */
+	(void)mallopt(M_MMAP_THRESHOLD, CLI_MALLOC_KEEP);
+	(void)mallopt(M_TRIM_THRESHOLD, 4 * CLI_MALLOC_KEEP);
 	ctx.out = stdout;
 	ctx.err = stderr;
 	rv = cli_args_parse(argc, argv, &env, &ctx, err, sizeof(err));

@@ -127,6 +127,51 @@ static int catalog_db_err(struct catalog *cat, char *err, size_t errlen,
 	                sqlite3_errmsg(cat->db));
 }
 
+/* Reads one row of st into row (see catalog_collect). */
+typedef int (*catalog_row_reader)(sqlite3_stmt *st, void *row, char *err,
+                                  size_t errlen);
+
+/* Steps st (bound, lock held) to its end, reading each row with read_row into
+ * a growing array of elem-byte rows. On success *rows (the caller frees
+ * it) and *n; on failure nothing is left allocated. noun names the rows
+ * in errors. */
+static int catalog_collect(struct catalog *cat, sqlite3_stmt *st, size_t elem,
+                           catalog_row_reader read_row, const char *noun,
+                           void **rows, size_t *n, char *err, size_t errlen)
+{
+	unsigned char *arr = NULL, *grown;
+	size_t have = 0, cap = 0;
+	char what[32];
+	int rc, rv = 0;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (have == cap) {
+			cap = cap ? cap * 2 : 16;
+			grown = realloc(arr, cap * elem);
+			if (!grown) {
+				rv = ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
+				              "out of memory listing %s", noun);
+				goto fail;
+			}
+			arr = grown;
+		}
+		if ((rv = read_row(st, arr + have * elem, err, errlen)) < 0)
+			goto fail;
+		have++;
+	}
+	if (rc != SQLITE_DONE) {
+		snprintf(what, sizeof(what), "list %s", noun);
+		rv = catalog_db_err(cat, err, errlen, what);
+		goto fail;
+	}
+	*rows = arr;
+	*n = have;
+	return 0;
+fail:
+	free(arr);
+	return rv;
+}
+
 /* Runs a prepared statement that returns no rows and resets it. */
 static int catalog_exec(struct catalog *cat, enum catalog_stmt id, char *err,
                         size_t errlen)
@@ -391,6 +436,12 @@ static int catalog_read_binary(sqlite3_stmt *st, struct catalog_binary *b,
 	return 0;
 }
 
+static int catalog_binary_row(sqlite3_stmt *st, void *row, char *err,
+                              size_t errlen)
+{
+	return catalog_read_binary(st, row, err, errlen);
+}
+
 /* Binds the 8 columns of an INSERT into binaries. */
 static int catalog_bind_binary(struct catalog *cat, sqlite3_stmt *st,
                                const struct catalog_binary *b, char *err,
@@ -508,43 +559,25 @@ int catalog_binary_list(struct catalog *cat, const char *stream,
 {
 	sqlite3_stmt *st =
 	    cat->stmt[stream ? CATALOG_BIN_LIST_STREAM : CATALOG_BIN_LIST_ALL];
-	struct catalog_binary *arr = NULL, *grown;
-	size_t n = 0, cap = 0;
-	int rc, rv = 0;
+	void *rows = NULL;
+	size_t n = 0;
+	int rv = 0;
 
 	*out = NULL;
 	*count = 0;
 	pthread_mutex_lock(&cat->lock);
-	if (stream &&
-	    (rv = catalog_bind_text(cat, st, 1, stream, err, errlen)) < 0)
-		goto done;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			grown = realloc(arr, cap * sizeof(*arr));
-			if (!grown) {
-				rv = ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
-				              "out of memory listing binaries");
-				goto done;
-			}
-			arr = grown;
-		}
-		if ((rv = catalog_read_binary(st, &arr[n], err, errlen)) < 0)
-			goto done;
-		n++;
-	}
-	if (rc != SQLITE_DONE)
-		rv = catalog_db_err(cat, err, errlen, "list binaries");
-done:
+	if (stream)
+		rv = catalog_bind_text(cat, st, 1, stream, err, errlen);
+	if (rv >= 0)
+		rv = catalog_collect(cat, st, sizeof(**out), catalog_binary_row,
+		                     "binaries", &rows, &n, err, errlen);
 	catalog_done(st);
 	pthread_mutex_unlock(&cat->lock);
-	if (rv < 0) {
-		free(arr);
+	if (rv < 0)
 		return rv;
-	}
 	if (n > 1)
-		qsort(arr, n, sizeof(*arr), catalog_binary_order);
-	*out = arr;
+		qsort(rows, n, sizeof(**out), catalog_binary_order);
+	*out = rows;
 	*count = n;
 	return 0;
 }
@@ -616,6 +649,13 @@ static int catalog_read_upload(sqlite3_stmt *st, struct catalog_upload *u,
 	                "catalog: upload %" PRIu64 " has unknown state %s",
 	                u->id, state);
 }
+
+static int catalog_upload_row(sqlite3_stmt *st, void *row, char *err,
+                              size_t errlen)
+{
+	return catalog_read_upload(st, row, err, errlen);
+}
+
 
 /* Steps a statement expected to return at most one upload row. */
 static int catalog_one_upload(struct catalog *cat, sqlite3_stmt *st,
@@ -773,40 +813,22 @@ int catalog_upload_list_expired(struct catalog *cat, int64_t before,
                                 char *err, size_t errlen)
 {
 	sqlite3_stmt *st = cat->stmt[CATALOG_UP_EXPIRED];
-	struct catalog_upload *arr = NULL, *grown;
-	size_t n = 0, cap = 0;
-	int rc, rv;
+	void *rows = NULL;
+	size_t n = 0;
+	int rv;
 
 	*out = NULL;
 	*count = 0;
 	pthread_mutex_lock(&cat->lock);
-	if ((rv = catalog_bind_i64(cat, st, 1, before, err, errlen)) < 0)
-		goto done;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			grown = realloc(arr, cap * sizeof(*arr));
-			if (!grown) {
-				rv = ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
-				              "out of memory listing uploads");
-				goto done;
-			}
-			arr = grown;
-		}
-		if ((rv = catalog_read_upload(st, &arr[n], err, errlen)) < 0)
-			goto done;
-		n++;
-	}
-	if (rc != SQLITE_DONE)
-		rv = catalog_db_err(cat, err, errlen, "list uploads");
-done:
+	rv = catalog_bind_i64(cat, st, 1, before, err, errlen);
+	if (rv >= 0)
+		rv = catalog_collect(cat, st, sizeof(**out), catalog_upload_row,
+		                     "uploads", &rows, &n, err, errlen);
 	catalog_done(st);
 	pthread_mutex_unlock(&cat->lock);
-	if (rv < 0) {
-		free(arr);
+	if (rv < 0)
 		return rv;
-	}
-	*out = arr;
+	*out = rows;
 	*count = n;
 	return 0;
 }

@@ -13,10 +13,13 @@
 #include <uv.h>
 
 #include "agent/config.h"
-#include "agent/dispatch.h"
-#include "agent/link.h"
-#include "agent/server.h"
-#include "agent/upload.h"
+#include "agent/ingest/upload.h"
+#include "agent/net/link.h"
+#include "agent/net/server.h"
+#include "agent/rpc/admin.h"
+#include "agent/rpc/binaries.h"
+#include "agent/rpc/dispatch.h"
+#include "agent/store/store.h"
 #include "proto/errors.h"
 #include "proto/log.h"
 #include "proto/net/auth.h"
@@ -35,9 +38,13 @@ struct agent {
 	struct ups_auth auth;
 	bool have_auth;
 	char controller_token[UPS_LIMIT_TOKEN_LEN + 1];
-	struct dispatch_ctx dctx;
+	struct store store;
+	bool store_ready;
 	struct upload_engine uploads;
 	bool uploads_ready;
+	struct dispatch dispatch;
+	struct admin admin;
+	struct binaries binaries;
 	struct server server;
 	bool server_ready;
 	struct ups_ws ws;
@@ -264,9 +271,11 @@ static void agent_default_plugin(char *buf, size_t len)
 	         AGENT_STORE_PLUGIN);
 }
 
-static int agent_start_uploads(struct agent *a, char *err, size_t errlen)
+/* The engines: the store, then the upload engine on it. */
+static int agent_start_engines(struct agent *a, char *err, size_t errlen)
 {
 	const struct config *cfg = &a->cfg;
+	struct store_config scfg;
 	struct upload_config ucfg;
 	char plugin[4200];
 	int rv;
@@ -275,21 +284,27 @@ static int agent_start_uploads(struct agent *a, char *err, size_t errlen)
 		snprintf(plugin, sizeof(plugin), "%s", cfg->store_plugin);
 	else
 		agent_default_plugin(plugin, sizeof(plugin));
+	memset(&scfg, 0, sizeof(scfg));
+	scfg.data_dir = cfg->data_dir;
+	scfg.plugin = plugin;
+	scfg.fault = cfg->store_fault;
+	rv = store_open(&a->store, &a->loop, &scfg, err, errlen);
+	if (rv)
+		return rv;
+	a->store_ready = true;
+
 	memset(&ucfg, 0, sizeof(ucfg));
-	ucfg.data_dir = cfg->data_dir;
-	ucfg.store_plugin = plugin;
 	ucfg.fault = cfg->store_fault;
-	ucfg.max_size = (uint64_t)cfg->max_upload_size;
 	ucfg.max_uploads = (unsigned)cfg->max_uploads;
 	ucfg.window = (uint64_t)cfg->upload_window;
 	ucfg.reserve = (uint64_t)cfg->free_space_reserve;
 	ucfg.expiry_s = cfg->upload_expiry;
 	ucfg.sync_bytes = UPS_LIMIT_UPLOAD_SYNC_BYTES;
-	rv = upload_engine_open(&a->uploads, &a->loop, &ucfg, err, errlen);
+	rv = upload_engine_open(&a->uploads, &a->loop, &a->store, &ucfg,
+	                        &binaries_upload_events, err, errlen);
 	if (rv)
 		return rv;
 	a->uploads_ready = true;
-	a->dctx.uploads = &a->uploads;
 	if (upload_engine_start(&a->uploads))
 		return ups_errf(UPS_ERR_IO, err, errlen,
 		                "cannot start the upload expiry timer");
@@ -299,24 +314,45 @@ static int agent_start_uploads(struct agent *a, char *err, size_t errlen)
 	return 0;
 }
 
+/* The facades, registered with the dispatcher. */
+static int agent_start_rpc(struct agent *a, char *err, size_t errlen)
+{
+	const struct config *cfg = &a->cfg;
+	int rv;
+
+	dispatch_init(&a->dispatch);
+	a->admin.auth = a->have_auth ? &a->auth : NULL;
+	a->admin.agent_version = cfg->agent_version;
+	a->admin.dispatch = &a->dispatch;
+	a->admin.now_ms = agent_now_ms;
+	a->admin.link_state = agent_link_state;
+	a->admin.user = a;
+	a->admin.start_ms = agent_now_ms(a);
+	admin_init(&a->admin);
+	a->binaries.uploads = &a->uploads;
+	a->binaries.store = &a->store;
+	a->binaries.max_size = (uint64_t)cfg->max_upload_size;
+	binaries_init(&a->binaries);
+	if ((rv = dispatch_add(&a->dispatch, &a->admin.admin_facade)) ||
+	    (rv = dispatch_add(&a->dispatch, &a->admin.agent_facade)) ||
+	    (rv = dispatch_add(&a->dispatch, &a->binaries.facade)))
+		return ups_errf(rv, err, errlen, "cannot register a facade");
+	return 0;
+}
+
 static int agent_start(struct agent *a, char *err, size_t errlen)
 {
 	const struct config *cfg = &a->cfg;
 	struct ups_ws_config wcfg;
 	int rv;
 
-	a->dctx.auth = a->have_auth ? &a->auth : NULL;
-	a->dctx.agent_version = cfg->agent_version;
-	a->dctx.now_ms = agent_now_ms;
-	a->dctx.link_state = agent_link_state;
-	a->dctx.user = a;
-	a->dctx.start_ms = agent_now_ms(a);
-
-	rv = agent_start_uploads(a, err, errlen);
+	rv = agent_start_engines(a, err, errlen);
+	if (!rv)
+		rv = agent_start_rpc(a, err, errlen);
 	if (rv)
 		return rv;
 
-	rv = server_init(&a->server, &a->loop, &a->dctx,
+	rv = server_init(&a->server, &a->loop, &a->dispatch,
 	                 (unsigned)cfg->max_sessions,
 	                 cfg->listen_enabled ? (unsigned)cfg->idle_timeout : 0);
 	if (rv)
@@ -361,7 +397,7 @@ static int agent_start(struct agent *a, char *err, size_t errlen)
 	}
 
 	if (cfg->controller) {
-		rv = link_init(&a->link, &a->loop, &a->ws, &a->dctx,
+		rv = link_init(&a->link, &a->loop, &a->ws, &a->dispatch,
 		               cfg->controller, a->controller_token,
 		               (uint64_t)cfg->controller_backoff_initial_ms,
 		               (uint64_t)cfg->controller_backoff_max_ms, err,
@@ -408,6 +444,8 @@ static int agent_run(struct agent *a)
 	uv_run(&a->loop, UV_RUN_DEFAULT);
 	if (a->uploads_ready)
 		upload_engine_close(&a->uploads);
+	if (a->store_ready)
+		store_close(&a->store);
 	rv = uv_loop_close(&a->loop);
 	if (rv) {
 		LOG_ERROR("agent", "uv_loop_close: %s", uv_strerror(rv));

@@ -21,8 +21,8 @@
 
 #include <openssl/evp.h>
 
-#include "agent/plugin.h"
-#include "agent/staging.h"
+#include "agent/store/plugin.h"
+#include "agent/ingest/staging.h"
 #include "proto/errors.h"
 
 #define BV  "2.9.1-ubuntu-amd64"

@@ -1,0 +1,1360 @@
+/* The upload engine. */
+#include "agent/ingest/upload.h"
+
+#include <assert.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "proto/errors.h"
+#include "proto/log.h"
+
+/* One chunk's payload, queued until its upload's job writes it. */
+struct upload_chunk {
+	struct upload_chunk *next;
+	uint64_t offset;
+	size_t len;
+	/* UPS_LIMIT_CHUNK_PAYLOAD_MAX bytes aligned to STAGING_ALIGN, so
+	 * that whole blocks can be written around the page cache. */
+	uint8_t *data;
+};
+
+_Static_assert(UPS_LIMIT_CHUNK_PAYLOAD_MAX % STAGING_ALIGN == 0,
+               "aligned_alloc needs a multiple of the alignment");
+
+/* Spare chunk buffers kept by the engine: a window's worth, plus one. */
+#define UPLOAD_POOL_MAX 16
+
+enum upload_job {
+	UPLOAD_JOB_NONE,
+	UPLOAD_JOB_BEGIN,
+	UPLOAD_JOB_WRITE,
+	UPLOAD_JOB_SYNC, /* detached: make written bytes durable, close */
+	UPLOAD_JOB_VERIFY,
+	UPLOAD_JOB_STORE, /* the store's commit runs (not ours) */
+	UPLOAD_JOB_REMOVE,
+};
+
+struct upload {
+	struct upload_engine *eng;
+	struct upload *prev, *next;
+	enum upload_state state;
+	uint64_t id; /* 0 until the catalog assigned one */
+	char stream[UPS_LIMIT_STREAM_LEN + 1];
+	char binary_version[UPS_LIMIT_BINARY_VERSION_LEN + 1];
+	char sha256[UPS_LIMIT_SHA256_HEX_LEN + 1];
+	uint64_t size;
+	bool force;
+	bool fresh;       /* no catalog row yet (a new UploadBegin) */
+	void *owner;      /* NULL when detached; borrowed */
+	uint64_t offset;  /* next byte expected from the owner */
+	uint64_t written; /* bytes hashed and written */
+	uint64_t durable; /* bytes fsynced and recorded */
+	uint64_t acked;   /* offset of the last ack */
+	int64_t touched_s; /* last activity, for expiry */
+	bool paused;       /* owner's reads paused (window overrun) */
+	struct upload_chunk *q_head, *q_tail;
+	/* Callbacks owed (at most one each). */
+	upload_begin_cb begin_cb;
+	void *begin_data;
+	upload_commit_cb commit_cb;
+	void *commit_data;
+	/* Touched by the job's worker while busy, else by the loop. */
+	int fd;
+	EVP_MD_CTX *md;
+	/* The job in flight (at most one). */
+	bool busy;
+	enum upload_job job;
+	uv_work_t work;
+	/* A write job hashes its batch on a second worker meanwhile: both
+	 * only read the batch, and the disk write then costs no more time
+	 * than the hashing. works_out counts the job's works not done. */
+	uv_work_t hash_work;
+	unsigned works_out;
+	int hash_rv; /* the hash worker's; read once works_out is 0 */
+	struct upload_chunk *batch;
+	int job_rv;
+	char job_err[UPS_ERRMSG_MAX];
+	uint64_t job_id;
+	uint64_t job_written;
+	uint64_t job_durable;
+	struct catalog_binary job_bin;
+};
+
+/* The state table. */
+
+static const struct {
+	const char *name;
+	bool initial;
+	unsigned next; /* bit per allowed next state */
+} upload_states[UPLOAD__STATE_COUNT] = {
+#define UPLOAD_STATE_ROW(name_, text, initial_, next_)                         \
+	[UPLOAD_##name_] = {text, initial_, next_},
+    UPLOAD_STATES(UPLOAD_STATE_ROW)
+#undef UPLOAD_STATE_ROW
+};
+
+const char *upload_state_name(enum upload_state s)
+{
+	return s < UPLOAD__STATE_COUNT ? upload_states[s].name : "unknown";
+}
+
+int upload_state_parse(const char *name, enum upload_state *out)
+{
+	for (int i = 0; i < UPLOAD__STATE_COUNT; i++)
+		if (strcmp(name, upload_states[i].name) == 0) {
+			*out = (enum upload_state)i;
+			return 0;
+		}
+	return UPS_ERR_NOT_FOUND;
+}
+
+bool upload_transition_allowed(enum upload_state from, enum upload_state to)
+{
+	if (from >= UPLOAD__STATE_COUNT || to >= UPLOAD__STATE_COUNT)
+		return false;
+	return (upload_states[from].next & (1u << to)) != 0;
+}
+
+bool upload_state_is_initial(enum upload_state s)
+{
+	return s < UPLOAD__STATE_COUNT && upload_states[s].initial;
+}
+
+/* The one place an upload changes state. A move the table forbids is a
+ * bug of this file: refused (and fatal in debug builds). */
+static int upload_move(struct upload *u, enum upload_state to)
+{
+	if (!upload_transition_allowed(u->state, to)) {
+		LOG_ERROR("upload",
+		          "upload %" PRIu64 ": refused transition %s -> %s",
+		          u->id, upload_state_name(u->state),
+		          upload_state_name(to));
+		assert(!"upload state transition the table forbids");
+		return UPS_ERR_INTERNAL;
+	}
+	LOG_DEBUG("upload", "upload %" PRIu64 ": %s -> %s", u->id,
+	          upload_state_name(u->state), upload_state_name(to));
+	u->state = to;
+	return 0;
+}
+
+bool upload_ack_due(uint64_t last_ack, uint64_t written, uint64_t size,
+                    uint64_t window)
+{
+	uint64_t step = window / 4 ? window / 4 : 1;
+
+	if (written <= last_ack)
+		return false;
+	return written == size || written - last_ack >= step;
+}
+
+bool upload_window_fits(uint64_t offset, uint64_t written, uint64_t len,
+                        uint64_t window)
+{
+	uint64_t unwritten = offset - written;
+
+	return unwritten + len <= window + UPS_LIMIT_CHUNK_PAYLOAD_MAX;
+}
+
+static int64_t upload_now_default(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* Events and callbacks. */
+
+static void upload_tell_ack(struct upload *u)
+{
+	const struct upload_events *ev = u->eng->events;
+
+	u->acked = u->written;
+	if (u->owner && ev->ack)
+		ev->ack(u->owner, u->id, u->written, u->durable);
+}
+
+static void upload_tell_error(struct upload_engine *eng, void *owner,
+                              uint64_t id, int code, const char *text,
+                              const uint64_t *expected)
+{
+	if (owner && eng->events->error)
+		eng->events->error(owner, id, code, text, expected);
+}
+
+static void upload_set_paused(struct upload *u, bool paused)
+{
+	if (u->paused == paused)
+		return;
+	u->paused = paused;
+	if (u->owner && u->eng->events->pause)
+		u->eng->events->pause(u->owner, paused);
+}
+
+/* Calls and forgets the begin callback, if one is owed. */
+static void upload_finish_begin(struct upload *u, int rv, const char *err,
+                                const struct upload_begun *res)
+{
+	upload_begin_cb cb = u->begin_cb;
+
+	if (!cb)
+		return;
+	u->begin_cb = NULL;
+	cb(u->begin_data, rv, err, rv ? NULL : res);
+}
+
+/* Calls and forgets the commit callback, if one is owed. */
+static void upload_finish_commit(struct upload *u, int rv, const char *err,
+                                 const struct catalog_binary *stored)
+{
+	upload_commit_cb cb = u->commit_cb;
+
+	if (!cb)
+		return;
+	u->commit_cb = NULL;
+	cb(u->commit_data, rv, err, rv ? NULL : stored);
+}
+
+/* Uploads in memory. */
+
+static struct upload_chunk *upload_chunk_alloc(struct upload_engine *eng)
+{
+	struct upload_chunk *c = eng->pool;
+
+	if (c) {
+		eng->pool = c->next;
+		eng->pool_count--;
+		return c;
+	}
+	c = malloc(sizeof(*c));
+	if (!c)
+		return NULL;
+	/* Always full size, so that every buffer can go back to the pool. */
+	c->data = aligned_alloc(STAGING_ALIGN, UPS_LIMIT_CHUNK_PAYLOAD_MAX);
+	if (!c->data) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Returns chunks to eng's pool (eng NULL: frees them). */
+static void upload_free_chunks(struct upload_engine *eng,
+                               struct upload_chunk *c)
+{
+	while (c) {
+		struct upload_chunk *next = c->next;
+
+		if (eng && eng->pool_count < UPLOAD_POOL_MAX) {
+			c->next = eng->pool;
+			eng->pool = c;
+			eng->pool_count++;
+		} else {
+			free(c->data);
+			free(c);
+		}
+		c = next;
+	}
+}
+
+/* A new upload in state initial, linked into eng's list. */
+static struct upload *upload_new(struct upload_engine *eng,
+                                 enum upload_state initial)
+{
+	struct upload *u;
+
+	assert(upload_state_is_initial(initial));
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return NULL;
+	u->eng = eng;
+	u->state = initial;
+	u->fd = -1;
+	u->work.data = u;
+	u->hash_work.data = u;
+	u->touched_s = eng->now_s();
+	u->next = eng->uploads;
+	if (u->next)
+		u->next->prev = u;
+	eng->uploads = u;
+	return u;
+}
+
+/* Frees u; never while a job refers to it. */
+static void upload_free(struct upload *u)
+{
+	struct upload_engine *eng = u->eng;
+
+	if (u->busy) {
+		LOG_ERROR("upload", "upload %" PRIu64 ": freed while busy",
+		          u->id);
+		return;
+	}
+	upload_set_paused(u, false);
+	if (u->prev)
+		u->prev->next = u->next;
+	else
+		eng->uploads = u->next;
+	if (u->next)
+		u->next->prev = u->prev;
+	upload_free_chunks(eng, u->q_head);
+	upload_free_chunks(eng, u->batch);
+	EVP_MD_CTX_free(u->md);
+	if (u->fd >= 0)
+		close(u->fd);
+	free(u);
+}
+
+static struct upload *upload_find_id(struct upload_engine *eng, uint64_t id)
+{
+	struct upload *u;
+
+	if (id == 0)
+		return NULL;
+	for (u = eng->uploads; u; u = u->next)
+		if (u->id == id && u->state != UPLOAD_REMOVING)
+			return u;
+	return NULL;
+}
+
+static struct upload *upload_find_file(struct upload_engine *eng,
+                                       const struct upload_begin_req *req)
+{
+	struct upload *u;
+
+	for (u = eng->uploads; u; u = u->next)
+		if (u->state != UPLOAD_REMOVING && u->size == req->size &&
+		    strcmp(u->stream, req->stream) == 0 &&
+		    strcmp(u->binary_version, req->binary_version) == 0 &&
+		    strcmp(u->sha256, req->sha256) == 0)
+			return u;
+	return NULL;
+}
+
+size_t upload_count(const struct upload_engine *eng)
+{
+	const struct upload *u;
+	size_t n = 0;
+
+	for (u = eng->uploads; u; u = u->next)
+		n++;
+	return n;
+}
+
+unsigned upload_active_count(const struct upload_engine *eng)
+{
+	const struct upload *u;
+	unsigned n = 0;
+
+	for (u = eng->uploads; u; u = u->next)
+		if (u->owner && u->state != UPLOAD_REMOVING)
+			n++;
+	return n;
+}
+
+static int upload_hex_decode(const char *hex, uint8_t *out, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int hi, lo;
+		char a = hex[2 * i], b = hex[2 * i + 1];
+
+		hi = a >= '0' && a <= '9'   ? a - '0'
+		     : a >= 'a' && a <= 'f' ? a - 'a' + 10
+		                            : -1;
+		lo = b >= '0' && b <= '9'   ? b - '0'
+		     : b >= 'a' && b <= 'f' ? b - 'a' + 10
+		                            : -1;
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+/* Workers (thread pool). They read the upload's fixed fields and write
+ * only fd, md and the job_* fields. */
+
+static int upload_check_space(struct upload_engine *eng, uint64_t need,
+                              char *err, size_t errlen)
+{
+	uint64_t avail = 0;
+	int rv;
+
+	rv = store_free_space(eng->store, &avail, err, errlen);
+	if (rv)
+		return rv;
+	if (avail < need)
+		return ups_errf(UPS_ERR_NO_SPACE, err, errlen,
+		                "not enough free space: %" PRIu64
+		                " bytes free, %" PRIu64 " needed",
+		                avail, need);
+	return 0;
+}
+
+static int upload_md_reset(struct upload *u, char *err, size_t errlen)
+{
+	if (!u->md)
+		u->md = EVP_MD_CTX_new();
+	if (!u->md || !EVP_DigestInit_ex(u->md, u->eng->sha256, NULL))
+		return ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
+		                "cannot set up SHA-256");
+	return 0;
+}
+
+/* A fresh upload: its catalog row and staging file. */
+static int upload_work_create(struct upload *u, char *err, size_t errlen)
+{
+	struct upload_engine *eng = u->eng;
+	struct catalog_upload cu;
+	char e2[UPS_ERRMSG_MAX];
+	uint64_t have = 0;
+	int rv;
+
+	memset(&cu, 0, sizeof(cu));
+	memcpy(cu.stream, u->stream, sizeof(cu.stream));
+	memcpy(cu.binary_version, u->binary_version, sizeof(cu.binary_version));
+	memcpy(cu.sha256, u->sha256, sizeof(cu.sha256));
+	snprintf(cu.state, sizeof(cu.state), "%s",
+	         upload_state_name(UPLOAD_RECEIVING));
+	cu.size = u->size;
+	rv = catalog_upload_create(eng->cat, &cu, eng->now_s(), err, errlen);
+	if (rv)
+		return rv;
+	u->job_id = cu.id;
+	rv = staging_open(&eng->stg, cu.id, true, &u->fd, &have, err, errlen);
+	if (!rv && have > 0)
+		rv = staging_truncate(&eng->stg, u->fd, 0, err, errlen);
+	if (!rv)
+		rv = upload_md_reset(u, err, errlen);
+	if (rv) {
+		if (u->fd >= 0)
+			close(u->fd);
+		u->fd = -1;
+		staging_remove(&eng->stg, cu.id, e2, sizeof(e2));
+		catalog_upload_delete(eng->cat, cu.id, e2, sizeof(e2));
+		return rv;
+	}
+	u->job_written = u->job_durable = 0;
+	return 0;
+}
+
+/* A resume: the file must hold the durable bytes; anything after them
+ * was never acknowledged as durable and goes. */
+static int upload_work_reopen(struct upload *u, uint64_t durable, char *err,
+                              size_t errlen)
+{
+	struct upload_engine *eng = u->eng;
+	uint64_t have = 0;
+	int rv;
+
+	u->job_id = u->id;
+	if (u->fd < 0) {
+		rv = staging_open(&eng->stg, u->id, true, &u->fd, &have, err,
+		                  errlen);
+		if (rv)
+			return rv;
+	} else {
+		have = u->written;
+	}
+	if (have < durable) {
+		LOG_WARN("upload",
+		         "upload %" PRIu64 ": staging file holds %" PRIu64
+		         " bytes, fewer than its durable offset %" PRIu64
+		         "; starting over",
+		         u->id, have, durable);
+		durable = 0;
+	}
+	if (have != durable) {
+		rv = staging_truncate(&eng->stg, u->fd, durable, err, errlen);
+		if (rv)
+			return rv;
+	}
+	if (!u->md || u->written != durable) {
+		rv = upload_md_reset(u, err, errlen);
+		if (!rv && durable > 0)
+			rv = staging_rehash(&eng->stg, u->fd, durable, u->md,
+			                    err, errlen);
+		if (rv)
+			return rv;
+	}
+	if (durable != u->durable)
+		(void)catalog_upload_set_offset(eng->cat, u->id, durable,
+		                                eng->now_s(), err, errlen);
+	u->job_written = u->job_durable = durable;
+	return 0;
+}
+
+static void upload_work_begin(struct upload *u)
+{
+	struct upload_engine *eng = u->eng;
+	char *err = u->job_err;
+	size_t errlen = sizeof(u->job_err);
+	struct catalog_binary b;
+	uint64_t durable = u->fresh ? 0 : u->durable;
+	int rv;
+
+	rv = store_lookup(eng->store, u->stream, u->binary_version, &b, err,
+	                  errlen);
+	if (rv == 0) {
+		if (strcmp(b.sha256, u->sha256) == 0) {
+			u->job_bin = b;
+			u->job_rv = UPS_ERR_EXISTS;
+			return;
+		}
+		if (!u->force) {
+			u->job_rv =
+			    ups_errf(UPS_ERR_CONFLICT, err, errlen,
+			             "%s (%s) is stored with sha256 "
+			             "%s; give force to replace it",
+			             u->binary_version, u->stream, b.sha256);
+			return;
+		}
+	} else if (rv != UPS_ERR_NOT_FOUND) {
+		u->job_rv = rv;
+		return;
+	}
+	rv = upload_check_space(eng, u->size - durable + eng->cfg.reserve, err,
+	                        errlen);
+	if (!rv)
+		rv = u->fresh ? upload_work_create(u, err, errlen)
+		              : upload_work_reopen(u, durable, err, errlen);
+	u->job_rv = rv;
+}
+
+static void upload_work_write(struct upload *u)
+{
+	struct upload_engine *eng = u->eng;
+	char *err = u->job_err;
+	size_t errlen = sizeof(u->job_err);
+	uint64_t written = u->written;
+	struct upload_chunk *c;
+	int rv = 0;
+
+	u->job_durable = u->durable;
+	for (c = u->batch; c; c = c->next) {
+		rv = upload_check_space(eng, c->len + eng->cfg.reserve / 2, err,
+		                        errlen);
+		if (rv)
+			break;
+		rv = staging_write(&eng->stg, u->fd, c->data, c->len, c->offset,
+		                   err, errlen);
+		if (rv)
+			break;
+		written += c->len;
+	}
+	u->job_written = written;
+	/* Start writeback of what this batch wrote now, so that the
+	 * fdatasync every sync_bytes finds little left to do and does not
+	 * stall the stream. */
+	if (!rv && written > u->written)
+		(void)sync_file_range(u->fd, (off64_t)u->written,
+		                      (off64_t)(written - u->written),
+		                      SYNC_FILE_RANGE_WRITE);
+	if (!rv && written - u->durable >= eng->cfg.sync_bytes) {
+		rv = staging_sync(&eng->stg, u->fd, err, errlen);
+		if (!rv)
+			rv = catalog_upload_set_offset(eng->cat, u->id, written,
+			                               eng->now_s(), err,
+			                               errlen);
+		if (!rv)
+			u->job_durable = written;
+	}
+	u->job_rv = rv;
+}
+
+/* The other half of a write job, on another worker at the same time. */
+static void upload_work_hash(uv_work_t *w)
+{
+	struct upload *u = w->data;
+	struct upload_chunk *c;
+
+	u->hash_rv = 0;
+	for (c = u->batch; c; c = c->next) {
+		if (!EVP_DigestUpdate(u->md, c->data, c->len)) {
+			u->hash_rv = UPS_ERR_INTERNAL;
+			return;
+		}
+	}
+}
+
+static void upload_work_sync(struct upload *u)
+{
+	struct upload_engine *eng = u->eng;
+	int rv = 0;
+
+	u->job_durable = u->durable;
+	if (u->written > u->durable) {
+		rv = staging_sync(&eng->stg, u->fd, u->job_err,
+		                  sizeof(u->job_err));
+		if (!rv)
+			rv = catalog_upload_set_offset(
+			    eng->cat, u->id, u->written, eng->now_s(),
+			    u->job_err, sizeof(u->job_err));
+		if (!rv)
+			u->job_durable = u->written;
+	}
+	/* A detached upload may wait a day: it holds no descriptor. */
+	close(u->fd);
+	u->fd = -1;
+	u->job_rv = rv;
+}
+
+/* Size and digest must be exactly what UploadBegin announced; then the
+ * file is durable and closed, ready for the store to adopt. */
+static void upload_work_verify(struct upload *u)
+{
+	struct upload_engine *eng = u->eng;
+	char *err = u->job_err;
+	size_t errlen = sizeof(u->job_err);
+	uint8_t digest[EVP_MAX_MD_SIZE];
+	uint8_t want[32];
+	unsigned dlen = 0;
+	int rv;
+
+	if (u->written != u->size) {
+		rv = ups_errf(UPS_ERR_SIZE_MISMATCH, err, errlen,
+		              "received %" PRIu64 " bytes, UploadBegin "
+		              "announced %" PRIu64,
+		              u->written, u->size);
+		goto out;
+	}
+	rv = staging_sync(&eng->stg, u->fd, err, errlen);
+	if (rv)
+		goto out;
+	if (!EVP_DigestFinal_ex(u->md, digest, &dlen) || dlen != 32 ||
+	    upload_hex_decode(u->sha256, want, sizeof(want))) {
+		rv = ups_errf(UPS_ERR_INTERNAL, err, errlen,
+		              "SHA-256 final failed");
+		goto out;
+	}
+	if (CRYPTO_memcmp(digest, want, sizeof(want)) != 0) {
+		rv = ups_errf(UPS_ERR_CHECKSUM_MISMATCH, err, errlen,
+		              "the SHA-256 of the %" PRIu64
+		              " bytes received is not %s",
+		              u->size, u->sha256);
+		goto out;
+	}
+	(void)catalog_upload_set_state(eng->cat, u->id,
+	                               upload_state_name(UPLOAD_COMMITTING),
+	                               eng->now_s(), err, errlen);
+	close(u->fd);
+	u->fd = -1;
+out:
+	u->job_rv = rv;
+}
+
+/* The staging file and the catalog row go. */
+static void upload_work_remove(struct upload *u)
+{
+	char e2[UPS_ERRMSG_MAX];
+
+	if (u->fd >= 0)
+		close(u->fd);
+	u->fd = -1;
+	if (u->id) {
+		staging_remove(&u->eng->stg, u->id, e2, sizeof(e2));
+		catalog_upload_delete(u->eng->cat, u->id, e2, sizeof(e2));
+	}
+	u->job_rv = 0;
+}
+
+static void upload_work(uv_work_t *w)
+{
+	struct upload *u = w->data;
+
+	switch (u->job) {
+	case UPLOAD_JOB_BEGIN:
+		upload_work_begin(u);
+		break;
+	case UPLOAD_JOB_WRITE:
+		upload_work_write(u);
+		break;
+	case UPLOAD_JOB_SYNC:
+		upload_work_sync(u);
+		break;
+	case UPLOAD_JOB_VERIFY:
+		upload_work_verify(u);
+		break;
+	case UPLOAD_JOB_REMOVE:
+		upload_work_remove(u);
+		break;
+	case UPLOAD_JOB_STORE:
+	case UPLOAD_JOB_NONE:
+		break;
+	}
+}
+
+/* Loop side. */
+
+static void upload_after_work(uv_work_t *w, int status);
+
+/* Moves the first window/4 bytes (at least one chunk) of u's queue into
+ * its batch. Taking the whole queue would make the stream stop-and-go:
+ * the ack that lets the client send more only goes out when the job ends,
+ * so a job as big as the window leaves the network idle while it runs. */
+static void upload_take_batch(struct upload *u)
+{
+	uint64_t limit = u->eng->cfg.window / 4;
+	uint64_t bytes = 0;
+	struct upload_chunk *last = NULL, *c = u->q_head;
+
+	while (c && (last == NULL || bytes + c->len <= limit)) {
+		bytes += c->len;
+		last = c;
+		c = c->next;
+	}
+	u->batch = u->q_head;
+	last->next = NULL;
+	u->q_head = c;
+	if (!c)
+		u->q_tail = NULL;
+}
+
+static int upload_queue(struct upload *u, uv_work_t *w, uv_work_cb cb)
+{
+	int rv = uv_queue_work(u->eng->loop, w, cb, upload_after_work);
+
+	if (rv == 0)
+		u->works_out++;
+	return rv;
+}
+
+/* Starts u's next job, if it has one and none is running. */
+static void upload_kick(struct upload *u)
+{
+	enum upload_job job = UPLOAD_JOB_NONE;
+	int rv;
+
+	if (u->busy)
+		return;
+	if (u->state == UPLOAD_REMOVING)
+		job = UPLOAD_JOB_REMOVE;
+	else if (u->q_head)
+		job = UPLOAD_JOB_WRITE;
+	else if (u->state == UPLOAD_BEGINNING)
+		job = UPLOAD_JOB_BEGIN;
+	else if (u->state == UPLOAD_COMMITTING)
+		job = UPLOAD_JOB_VERIFY;
+	else if (u->state == UPLOAD_DETACHED && u->fd >= 0)
+		job = UPLOAD_JOB_SYNC;
+	if (job == UPLOAD_JOB_NONE)
+		return;
+	if (job == UPLOAD_JOB_WRITE)
+		upload_take_batch(u);
+	u->job = job;
+	u->job_rv = 0;
+	u->job_err[0] = '\0';
+	u->busy = true;
+	u->works_out = 0;
+	rv = upload_queue(u, &u->work, upload_work);
+	if (!rv && job == UPLOAD_JOB_WRITE)
+		rv = upload_queue(u, &u->hash_work, upload_work_hash);
+	if (rv) {
+		/* Only fails for a NULL callback: a programming error. */
+		LOG_ERROR("upload", "uv_queue_work: %s", uv_strerror(rv));
+		u->busy = u->works_out > 0;
+	}
+}
+
+/* Aborts u: its bytes and row go. code (0: none) and text are told to the
+ * owner and to the callback still owed. */
+static void upload_doom(struct upload *u, int code, const char *text)
+{
+	if (u->state == UPLOAD_REMOVING)
+		return;
+	LOG_INFO("upload", "upload %" PRIu64 " (%s): aborted: %s", u->id,
+	         u->binary_version,
+	         text && *text ? text : ups_err_message(code));
+	if (u->begin_cb) {
+		upload_finish_begin(u, code ? code : UPS_ERR_IO, text, NULL);
+	} else if (code) {
+		upload_tell_error(u->eng, u->owner, u->id, code, text, NULL);
+		upload_finish_commit(u, code, text, NULL);
+	}
+	upload_set_paused(u, false);
+	u->owner = NULL;
+	upload_free_chunks(u->eng, u->q_head);
+	u->q_head = u->q_tail = NULL;
+	upload_move(u, UPLOAD_REMOVING);
+	upload_kick(u);
+}
+
+static void upload_begun_fill(const struct upload *u, struct upload_begun *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->upload_id = u->id;
+	res->offset = u->offset;
+	res->window = u->eng->cfg.window;
+}
+
+static void upload_after_begin(struct upload *u)
+{
+	struct upload_begun res;
+
+	if (u->job_rv == 0) {
+		u->id = u->job_id;
+		u->fresh = false;
+		u->offset = u->written = u->acked = u->job_written;
+		u->durable = u->job_durable;
+		u->touched_s = u->eng->now_s();
+		upload_begun_fill(u, &res);
+		if (!u->owner) {
+			/* The owner went meanwhile: the answer goes nowhere,
+			 * the partial waits to be resumed. */
+			upload_move(u, UPLOAD_DETACHED);
+			upload_finish_begin(u, 0, NULL, &res);
+			upload_kick(u);
+			return;
+		}
+		upload_move(u, UPLOAD_RECEIVING);
+		LOG_INFO("upload",
+		         "upload %" PRIu64 ": %s (%s), %" PRIu64
+		         " bytes, from offset %" PRIu64,
+		         u->id, u->binary_version, u->stream, u->size,
+		         u->offset);
+		upload_finish_begin(u, 0, NULL, &res);
+		return;
+	}
+	if (u->job_rv == UPS_ERR_EXISTS) {
+		memset(&res, 0, sizeof(res));
+		res.exists = true;
+		res.binary = u->job_bin;
+		upload_finish_begin(u, 0, NULL, &res);
+	} else {
+		LOG_INFO("upload", "UploadBegin %s (%s): %s", u->binary_version,
+		         u->stream, u->job_err);
+		upload_finish_begin(u, u->job_rv, u->job_err, NULL);
+	}
+	if (u->fresh) {
+		upload_free(u);
+		return;
+	}
+	upload_set_paused(u, false);
+	u->owner = NULL;
+	if (u->job_rv == UPS_ERR_EXISTS) {
+		/* Stored meanwhile: the partial is of no more use. */
+		upload_doom(u, 0, NULL);
+		return;
+	}
+	upload_move(u, UPLOAD_DETACHED);
+	upload_kick(u);
+}
+
+static void upload_after_write(struct upload *u)
+{
+	struct upload_engine *eng = u->eng;
+
+	upload_free_chunks(eng, u->batch);
+	u->batch = NULL;
+	u->written = u->job_written;
+	if (u->job_durable > u->durable)
+		u->durable = u->job_durable;
+	u->touched_s = eng->now_s();
+	if (u->job_rv) {
+		upload_doom(u, u->job_rv, u->job_err);
+		return;
+	}
+	if (u->state == UPLOAD_RECEIVING &&
+	    upload_ack_due(u->acked, u->written, u->size, eng->cfg.window))
+		upload_tell_ack(u);
+	if (u->paused && u->offset - u->written <= eng->cfg.window / 2)
+		upload_set_paused(u, false);
+}
+
+static void upload_on_stored(void *data, int rv, const char *err,
+                             const struct catalog_binary *b)
+{
+	struct upload *u = data;
+
+	u->busy = false;
+	u->job = UPLOAD_JOB_NONE;
+	if (rv) {
+		LOG_INFO("upload", "upload %" PRIu64 " (%s): store failed: %s",
+		         u->id, u->binary_version, err);
+		upload_finish_commit(u, rv, err, NULL);
+		upload_doom(u, 0, NULL);
+		return;
+	}
+	LOG_INFO("upload",
+	         "upload %" PRIu64 ": stored %s (%s), %" PRIu64
+	         " bytes, sha256 %s",
+	         u->id, u->binary_version, u->stream, u->size, u->sha256);
+	if (u->acked != u->written)
+		upload_tell_ack(u);
+	upload_finish_commit(u, 0, NULL, b);
+	upload_free(u);
+}
+
+/* Verified: the store adopts the file. */
+static void upload_after_verify(struct upload *u)
+{
+	struct store_commit_req req;
+	int rv;
+
+	if (u->job_rv) {
+		LOG_INFO("upload", "upload %" PRIu64 " (%s): commit failed: %s",
+		         u->id, u->binary_version, u->job_err);
+		upload_finish_commit(u, u->job_rv, u->job_err, NULL);
+		upload_doom(u, 0, NULL);
+		return;
+	}
+	memset(&req, 0, sizeof(req));
+	req.upload_id = u->id;
+	staging_name(u->id, req.staging_name, sizeof(req.staging_name));
+	memcpy(req.binary.stream, u->stream, sizeof(req.binary.stream));
+	memcpy(req.binary.binary_version, u->binary_version,
+	       sizeof(req.binary.binary_version));
+	memcpy(req.binary.sha256, u->sha256, sizeof(req.binary.sha256));
+	req.binary.size = u->size;
+	req.binary.stored_at = u->eng->now_s();
+	req.force = u->force;
+	u->busy = true;
+	u->job = UPLOAD_JOB_STORE;
+	rv = store_commit(u->eng->store, &req, upload_on_stored, u);
+	if (rv) {
+		u->busy = false;
+		u->job = UPLOAD_JOB_NONE;
+		upload_finish_commit(u, rv, "cannot start the store's commit",
+		                     NULL);
+		upload_doom(u, 0, NULL);
+	}
+}
+
+static void upload_after_work(uv_work_t *w, int status)
+{
+	struct upload *u = w->data;
+	enum upload_job job = u->job;
+
+	/* Each half reports only on its own fields until both are done. */
+	if (w == &u->hash_work) {
+		if (status == UV_ECANCELED)
+			u->hash_rv = UPS_ERR_IO;
+	} else if (status == UV_ECANCELED && !u->job_rv) {
+		u->job_rv = ups_errf(UPS_ERR_IO, u->job_err, sizeof(u->job_err),
+		                     "job cancelled");
+	}
+	if (--u->works_out > 0)
+		return;
+	if (u->hash_rv && !u->job_rv)
+		u->job_rv = ups_errf(u->hash_rv, u->job_err, sizeof(u->job_err),
+		                     "SHA-256 update failed");
+	u->hash_rv = 0;
+	u->busy = false;
+	u->job = UPLOAD_JOB_NONE;
+	switch (job) {
+	case UPLOAD_JOB_BEGIN:
+		upload_after_begin(u);
+		return; /* u may be gone; it kicked itself if need be */
+	case UPLOAD_JOB_WRITE:
+		upload_after_write(u);
+		break;
+	case UPLOAD_JOB_SYNC:
+		if (u->job_durable > u->durable)
+			u->durable = u->job_durable;
+		if (u->job_rv)
+			LOG_WARN("upload", "upload %" PRIu64 ": sync: %s",
+			         u->id, u->job_err);
+		break;
+	case UPLOAD_JOB_VERIFY:
+		upload_after_verify(u);
+		return;
+	case UPLOAD_JOB_REMOVE:
+		upload_free(u);
+		return;
+	case UPLOAD_JOB_STORE:
+	case UPLOAD_JOB_NONE:
+		break;
+	}
+	upload_kick(u);
+}
+
+/* Chunks. */
+
+void upload_chunk(struct upload_engine *eng, void *owner,
+                  const struct ups_chunk_header *hdr, const uint8_t *payload)
+{
+	struct upload_chunk *c;
+	struct upload *u;
+	char err[UPS_ERRMSG_MAX];
+
+	u = upload_find_id(eng, hdr->upload_id);
+	if (!u || u->owner != owner || u->state != UPLOAD_RECEIVING) {
+		ups_errf(0, err, sizeof(err),
+		         "upload %" PRIu64 " is not receiving on this "
+		         "connection",
+		         hdr->upload_id);
+		upload_tell_error(eng, owner, hdr->upload_id, UPS_ERR_NOT_FOUND,
+		                  err, NULL);
+		return;
+	}
+	if (hdr->offset != u->offset) {
+		ups_errf(0, err, sizeof(err),
+		         "chunk at offset %" PRIu64 ", expected %" PRIu64,
+		         hdr->offset, u->offset);
+		upload_tell_error(eng, owner, u->id, UPS_ERR_OFFSET_MISMATCH,
+		                  err, &u->offset);
+		return;
+	}
+	if (hdr->offset + hdr->length > u->size) {
+		ups_errf(0, err, sizeof(err),
+		         "chunk ends at byte %" PRIu64 ", beyond the announced "
+		         "size %" PRIu64,
+		         hdr->offset + hdr->length, u->size);
+		upload_tell_error(eng, owner, u->id, UPS_ERR_TOO_LARGE, err,
+		                  NULL);
+		return;
+	}
+	if (!upload_window_fits(u->offset, u->written, hdr->length,
+	                        eng->cfg.window)) {
+		ups_errf(0, err, sizeof(err),
+		         "more than the window (%" PRIu64 " bytes) in flight",
+		         eng->cfg.window);
+		upload_doom(u, UPS_ERR_TOO_LARGE, err);
+		return;
+	}
+	c = upload_chunk_alloc(eng);
+	if (!c) {
+		upload_doom(u, UPS_ERR_NO_MEMORY, "out of memory");
+		return;
+	}
+	c->next = NULL;
+	c->offset = hdr->offset;
+	c->len = hdr->length;
+	memcpy(c->data, payload, hdr->length);
+	if (u->q_tail)
+		u->q_tail->next = c;
+	else
+		u->q_head = c;
+	u->q_tail = c;
+	u->offset += hdr->length;
+	/* A client ignoring its window: stop reading from it until the
+	 * queue drained. */
+	if (u->offset - u->written > eng->cfg.window)
+		upload_set_paused(u, true);
+	upload_kick(u);
+}
+
+void upload_owner_gone(struct upload_engine *eng, const void *owner)
+{
+	struct upload *u;
+
+	for (u = eng->uploads; u; u = u->next) {
+		if (u->owner != owner)
+			continue;
+		/* Nothing more goes to the owner, not even a resume. */
+		u->paused = false;
+		u->owner = NULL;
+		u->touched_s = eng->now_s();
+		if (u->state == UPLOAD_RECEIVING) {
+			LOG_INFO("upload",
+			         "upload %" PRIu64 ": connection gone at "
+			         "offset %" PRIu64 "; detached",
+			         u->id, u->offset);
+			upload_move(u, UPLOAD_DETACHED);
+			upload_kick(u);
+		}
+	}
+}
+
+/* Requests. */
+
+int upload_find_own(struct upload_engine *eng, const void *owner,
+                    const struct upload_begin_req *req,
+                    struct upload_begun *res)
+{
+	struct upload *u = upload_find_file(eng, req);
+
+	if (!u || u->owner != owner || u->state != UPLOAD_RECEIVING)
+		return UPS_ERR_NOT_FOUND;
+	upload_begun_fill(u, res);
+	return 0;
+}
+
+int upload_begin(struct upload_engine *eng, void *owner,
+                 const struct upload_begin_req *req, upload_begin_cb cb,
+                 void *data)
+{
+	struct upload *u;
+
+	if (eng->stopping)
+		return UPS_ERR_UNAVAILABLE;
+	u = upload_find_file(eng, req);
+	if (u && u->state != UPLOAD_DETACHED)
+		return UPS_ERR_CONFLICT;
+	if (upload_active_count(eng) >= eng->cfg.max_uploads)
+		return UPS_ERR_BUSY;
+	if (!u) {
+		u = upload_new(eng, UPLOAD_BEGINNING);
+		if (!u)
+			return UPS_ERR_NO_MEMORY;
+		u->fresh = true;
+		memcpy(u->stream, req->stream, sizeof(u->stream));
+		memcpy(u->binary_version, req->binary_version,
+		       sizeof(u->binary_version));
+		memcpy(u->sha256, req->sha256, sizeof(u->sha256));
+		u->size = req->size;
+	} else if (upload_move(u, UPLOAD_BEGINNING)) {
+		return UPS_ERR_INTERNAL;
+	}
+	u->force = req->force;
+	u->owner = owner;
+	u->begin_cb = cb;
+	u->begin_data = data;
+	upload_kick(u);
+	return 0;
+}
+
+int upload_commit(struct upload_engine *eng, void *owner, uint64_t upload_id,
+                  upload_commit_cb cb, void *data)
+{
+	struct upload *u = upload_find_id(eng, upload_id);
+
+	if (!u || u->owner != owner || u->state != UPLOAD_RECEIVING)
+		return UPS_ERR_NOT_FOUND;
+	if (upload_move(u, UPLOAD_COMMITTING))
+		return UPS_ERR_INTERNAL;
+	u->commit_cb = cb;
+	u->commit_data = data;
+	upload_kick(u);
+	return 0;
+}
+
+int upload_abort(struct upload_engine *eng, void *owner, uint64_t upload_id)
+{
+	struct upload *u = upload_find_id(eng, upload_id);
+
+	if (!u || (u->owner && u->owner != owner) ||
+	    (u->state != UPLOAD_RECEIVING && u->state != UPLOAD_DETACHED))
+		return UPS_ERR_NOT_FOUND;
+	/* The owner asked: it is told by the answer, not by an error. */
+	upload_set_paused(u, false);
+	u->owner = NULL;
+	upload_doom(u, 0, "aborted by the client");
+	return 0;
+}
+
+int upload_status(struct upload_engine *eng, uint64_t upload_id,
+                  struct upload_info *out)
+{
+	struct upload *u = upload_find_id(eng, upload_id);
+
+	if (!u || u->state == UPLOAD_BEGINNING)
+		return UPS_ERR_NOT_FOUND;
+	memset(out, 0, sizeof(*out));
+	out->upload_id = u->id;
+	memcpy(out->stream, u->stream, sizeof(out->stream));
+	memcpy(out->binary_version, u->binary_version,
+	       sizeof(out->binary_version));
+	memcpy(out->sha256, u->sha256, sizeof(out->sha256));
+	out->size = u->size;
+	out->offset = u->offset;
+	out->durable = u->durable;
+	out->state = u->state;
+	return 0;
+}
+
+/* Expiry. */
+
+static void upload_on_expiry(uv_timer_t *t)
+{
+	struct upload_engine *eng = t->data;
+	int64_t now = eng->now_s();
+	struct upload *u, *next;
+
+	for (u = eng->uploads; u; u = next) {
+		next = u->next;
+		if (u->state != UPLOAD_DETACHED || u->busy ||
+		    now - u->touched_s < eng->cfg.expiry_s)
+			continue;
+		LOG_INFO("upload",
+		         "upload %" PRIu64 " (%s): detached for over %" PRId64
+		         " s; expired",
+		         u->id, u->binary_version, eng->cfg.expiry_s);
+		upload_doom(u, 0, "expired");
+	}
+}
+
+/* Start-up and shutdown. */
+
+static int upload_scan_orphan(void *arg, uint64_t id, uint64_t size)
+{
+	struct upload_engine *eng = arg;
+	char err[UPS_ERRMSG_MAX];
+
+	(void)size;
+	if (upload_find_id(eng, id))
+		return 0;
+	LOG_INFO("upload",
+	         "removing staging/%" PRIu64 ".part: no upload "
+	         "refers to it",
+	         id);
+	staging_remove(&eng->stg, id, err, sizeof(err));
+	return 0;
+}
+
+/* Reloads partial uploads as detached. Blocking; before the loop runs. */
+static int upload_recover(struct upload_engine *eng, char *err, size_t errlen)
+{
+	struct catalog_upload *rows = NULL;
+	char e2[UPS_ERRMSG_MAX];
+	size_t n = 0, i;
+	int rv;
+
+	rv = catalog_upload_list_expired(eng->cat, INT64_MAX, &rows, &n, err,
+	                                 errlen);
+	if (rv)
+		return rv;
+	for (i = 0; i < n; i++) {
+		struct catalog_upload *cu = &rows[i];
+		uint64_t have = 0, durable = cu->durable_offset;
+		struct upload *u;
+		int fd = -1;
+
+		rv = staging_open(&eng->stg, cu->id, false, &fd, &have, e2,
+		                  sizeof(e2));
+		if (rv) {
+			LOG_INFO("upload",
+			         "upload %" PRIu64 ": staging file gone (%s); "
+			         "forgetting it",
+			         cu->id, e2);
+			catalog_upload_delete(eng->cat, cu->id, e2, sizeof(e2));
+			continue;
+		}
+		if (have < durable)
+			durable = 0;
+		if (have != durable &&
+		    staging_truncate(&eng->stg, fd, durable, e2, sizeof(e2)))
+			LOG_WARN("upload", "upload %" PRIu64 ": %s", cu->id,
+			         e2);
+		close(fd);
+		if (durable != cu->durable_offset)
+			catalog_upload_set_offset(eng->cat, cu->id, durable,
+			                          cu->updated_at, e2,
+			                          sizeof(e2));
+		u = upload_new(eng, UPLOAD_DETACHED);
+		if (!u) {
+			rv = ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
+			              "out of memory");
+			goto out;
+		}
+		u->id = cu->id;
+		memcpy(u->stream, cu->stream, sizeof(u->stream));
+		memcpy(u->binary_version, cu->binary_version,
+		       sizeof(u->binary_version));
+		memcpy(u->sha256, cu->sha256, sizeof(u->sha256));
+		u->size = cu->size;
+		u->offset = u->written = u->durable = u->acked = durable;
+		u->touched_s = cu->updated_at;
+		LOG_INFO("upload",
+		         "upload %" PRIu64 ": %s (%s) resumable from %" PRIu64
+		         " of %" PRIu64 " bytes",
+		         u->id, u->binary_version, u->stream, durable, u->size);
+	}
+	rv = staging_scan(&eng->stg, upload_scan_orphan, eng, err, errlen);
+out:
+	free(rows);
+	return rv;
+}
+
+int upload_engine_open(struct upload_engine *eng, uv_loop_t *loop,
+                       struct store *store, const struct upload_config *cfg,
+                       const struct upload_events *events, char *err,
+                       size_t errlen)
+{
+	int rv;
+
+	memset(eng, 0, sizeof(*eng));
+	eng->loop = loop;
+	eng->store = store;
+	eng->cat = store_catalog(store);
+	eng->events = events;
+	eng->cfg = *cfg;
+	eng->now_s = upload_now_default;
+	if (eng->cfg.sync_bytes == 0)
+		eng->cfg.sync_bytes = UPS_LIMIT_UPLOAD_SYNC_BYTES;
+	eng->fault = cfg->fault ? strdup(cfg->fault) : NULL;
+	if (cfg->fault && !eng->fault) {
+		rv = ups_errf(UPS_ERR_NO_MEMORY, err, errlen, "out of memory");
+		goto fail;
+	}
+	eng->cfg.fault = eng->fault;
+	eng->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (!eng->sha256) {
+		rv = ups_errf(UPS_ERR_INTERNAL, err, errlen,
+		              "OpenSSL has no SHA-256");
+		goto fail;
+	}
+	rv = staging_init(&eng->stg, store_staging_dir(store), eng->fault, err,
+	                  errlen);
+	if (rv)
+		goto fail;
+	eng->stg_open = true;
+	rv = upload_recover(eng, err, errlen);
+	if (rv)
+		goto fail;
+	return 0;
+
+fail:
+	upload_engine_close(eng);
+	return rv;
+}
+
+int upload_engine_start(struct upload_engine *eng)
+{
+	uint64_t period_ms;
+	int rv;
+
+	rv = uv_timer_init(eng->loop, &eng->expiry);
+	if (rv)
+		return UPS_ERR_IO;
+	eng->expiry.data = eng;
+	eng->expiry_open = true;
+	/* Often enough that a partial outlives its expiry by at most half
+	 * of it (or a minute). */
+	period_ms = (uint64_t)eng->cfg.expiry_s * 1000 / 2;
+	if (period_ms < 1000)
+		period_ms = 1000;
+	if (period_ms > 60000)
+		period_ms = 60000;
+	rv = uv_timer_start(&eng->expiry, upload_on_expiry, period_ms,
+	                    period_ms);
+	return rv ? UPS_ERR_IO : 0;
+}
+
+void upload_engine_stop(struct upload_engine *eng)
+{
+	eng->stopping = true;
+	if (eng->expiry_open) {
+		uv_timer_stop(&eng->expiry);
+		uv_close((uv_handle_t *)&eng->expiry, NULL);
+		eng->expiry_open = false;
+	}
+}
+
+void upload_engine_close(struct upload_engine *eng)
+{
+	upload_free_chunks(NULL, eng->pool);
+	eng->pool = NULL;
+	eng->pool_count = 0;
+	while (eng->uploads) {
+		struct upload *u = eng->uploads;
+
+		u->busy = false; /* the loop has drained: no job is left */
+		u->owner = NULL;
+		upload_free(u);
+	}
+	if (eng->stg_open)
+		staging_close(&eng->stg);
+	eng->stg_open = false;
+	EVP_MD_free((EVP_MD *)eng->sha256);
+	eng->sha256 = NULL;
+	free(eng->fault);
+	eng->fault = NULL;
+}

@@ -1,0 +1,249 @@
+/* The upload engine: agent binaries arriving in chunks are hashed
+ * (SHA-256) and written to staging files in libuv's thread pool, then
+ * verified and handed to the store (agent/store/store.h). The contract
+ * on the wire is proto/PROTOCOL.md "AgentBinaries" (agent/rpc/binaries.c
+ * speaks it); DESIGN.md "Upload lifecycle" explains why.
+ *
+ * The engine knows no peers and builds no messages. Every upload has an
+ * owner: an opaque pointer of the caller's (the facade passes its peer)
+ * compared for identity only. Results come back through completion
+ * callbacks with libuv's contract (an error return means the callback
+ * never runs; otherwise it runs exactly once, on the loop thread, after
+ * the call returned), and through the events below for what is not an
+ * answer (acks, errors of an upload in flight, read pauses). A callback
+ * runs even when its owner has gone meanwhile; events never go to an
+ * owner after upload_owner_gone().
+ *
+ * Threads: every function here runs on the loop thread. Disk and catalog
+ * work goes to uv_queue_work jobs; each upload has at most one job in
+ * flight, so its file, digest state and staging bytes are touched by one
+ * thread at a time, and chunks are written in the order they came. An
+ * upload is never freed while a job refers to it.
+ *
+ * States: one table (UPLOAD_STATES: name, whether an upload may start in
+ * it, the states it may move to) and one move function own every change.
+ *   beginning  -> receiving | detached | removing   UploadBegin's job
+ *   receiving  -> committing | detached | removing
+ *   detached   -> beginning (resume) | removing (abort, expiry)
+ *   committing -> removing (verification or store failure)
+ *   removing   -> (freed)
+ * A new upload starts in beginning, a reloaded one in detached; a stored
+ * or failed fresh one is freed from the state it is in. "Detached" means
+ * no owner: it waits to be resumed by an UploadBegin of the same file,
+ * until it expires. The catalog records these names for each upload. */
+#ifndef UPSTAGE_AGENT_INGEST_UPLOAD_H
+#define UPSTAGE_AGENT_INGEST_UPLOAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <uv.h>
+
+#include "agent/ingest/staging.h"
+#include "agent/store/store.h"
+#include "proto/chunk.h"
+#include "proto/limits.h"
+
+#define UPLOAD_NEXT(s) (1u << UPLOAD_##s)
+
+/* X(NAME, text, may start in it, allowed next states) */
+#define UPLOAD_STATES(X)                                                       \
+	X(BEGINNING, "beginning", true,                                        \
+	  UPLOAD_NEXT(RECEIVING) | UPLOAD_NEXT(DETACHED) |                     \
+	      UPLOAD_NEXT(REMOVING))                                           \
+	X(RECEIVING, "receiving", false,                                       \
+	  UPLOAD_NEXT(COMMITTING) | UPLOAD_NEXT(DETACHED) |                    \
+	      UPLOAD_NEXT(REMOVING))                                           \
+	X(DETACHED, "detached", true,                                          \
+	  UPLOAD_NEXT(BEGINNING) | UPLOAD_NEXT(REMOVING))                      \
+	X(COMMITTING, "committing", false, UPLOAD_NEXT(REMOVING))              \
+	X(REMOVING, "removing", false, 0)
+
+enum upload_state {
+#define UPLOAD_STATE_ENUM(name, text, initial, next) UPLOAD_##name,
+	UPLOAD_STATES(UPLOAD_STATE_ENUM)
+#undef UPLOAD_STATE_ENUM
+	    UPLOAD__STATE_COUNT
+};
+
+/* "receiving" etc.; "unknown" out of range. Static string. */
+const char *upload_state_name(enum upload_state s);
+
+/* The state named name; 0 or UPS_ERR_NOT_FOUND. */
+int upload_state_parse(const char *name, enum upload_state *out);
+
+/* Whether the table allows from -> to. */
+bool upload_transition_allowed(enum upload_state from, enum upload_state to);
+
+/* Whether an upload may start in s. */
+bool upload_state_is_initial(enum upload_state s);
+
+struct upload_config {
+	/* Fault spec for staging files (tests only); NULL: none. Copied. */
+	const char *fault;
+	unsigned max_uploads; /* uploads with an owner at once */
+	uint64_t window;      /* bytes a client may send beyond the ack */
+	uint64_t reserve;     /* free bytes to keep on the store's disk */
+	int64_t expiry_s;     /* detached partials older than this go */
+	uint64_t sync_bytes;  /* bytes between durable offsets */
+};
+
+/* What is not an answer, told to an upload's owner. All optional. */
+struct upload_events {
+	/* Bytes up to offset are written, up to durable fsynced. */
+	void (*ack)(void *owner, uint64_t upload_id, uint64_t offset,
+	            uint64_t durable);
+	/* The upload (or a chunk for it) failed; expected is the next
+	 * offset wanted, or NULL. text is borrowed for the call. */
+	void (*error)(void *owner, uint64_t upload_id, int code,
+	              const char *text, const uint64_t *expected);
+	/* Stop (pause) or resume reading from the owner. */
+	void (*pause)(void *owner, bool pause);
+};
+
+/* What UploadBegin asks for, validated by the caller (agent/rpc). */
+struct upload_begin_req {
+	char stream[UPS_LIMIT_STREAM_LEN + 1];
+	char binary_version[UPS_LIMIT_BINARY_VERSION_LEN + 1];
+	char sha256[UPS_LIMIT_SHA256_HEX_LEN + 1];
+	uint64_t size;
+	bool force;
+};
+
+/* The result of a begin. */
+struct upload_begun {
+	bool exists; /* already stored with this sha256: see binary */
+	struct catalog_binary binary;
+	uint64_t upload_id; /* otherwise: send from offset, window ahead */
+	uint64_t offset;
+	uint64_t window;
+};
+
+typedef void (*upload_begin_cb)(void *data, int rv, const char *err,
+                                const struct upload_begun *res);
+/* stored is borrowed for the call (NULL on error). */
+typedef void (*upload_commit_cb)(void *data, int rv, const char *err,
+                                 const struct catalog_binary *stored);
+
+/* An upload as UploadStatus shows it. */
+struct upload_info {
+	uint64_t upload_id;
+	char stream[UPS_LIMIT_STREAM_LEN + 1];
+	char binary_version[UPS_LIMIT_BINARY_VERSION_LEN + 1];
+	char sha256[UPS_LIMIT_SHA256_HEX_LEN + 1];
+	uint64_t size;
+	uint64_t offset;
+	uint64_t durable;
+	enum upload_state state;
+};
+
+struct upload_chunk;
+struct upload;
+
+struct upload_engine {
+	uv_loop_t *loop;    /* borrowed */
+	struct store *store; /* borrowed */
+	struct catalog *cat; /* the store's */
+	const struct upload_events *events; /* borrowed */
+	struct upload_config cfg;
+	char *fault;
+	struct staging stg;
+	bool stg_open;
+	const EVP_MD *sha256;   /* fetched once */
+	struct upload *uploads; /* owned list */
+	/* Spare full-size chunk buffers: reusing them spares a page fault
+	 * per 4 KiB of every chunk (glibc hands big blocks back to the
+	 * kernel on free). At most UPLOAD_POOL_MAX are kept. */
+	struct upload_chunk *pool;
+	unsigned pool_count;
+	uv_timer_t expiry;
+	bool expiry_open;
+	bool stopping;
+	/* Wall clock in seconds; tests replace it. */
+	int64_t (*now_s)(void);
+};
+
+/* Opens staging in the store's staging directory and reloads partial
+ * uploads as detached (each staging file cut to its durable offset; rows
+ * without a file and files without a row are deleted). Blocks: call
+ * before the loop runs. store and events are borrowed. 0, or a negative
+ * code with err; eng is then closed. */
+int upload_engine_open(struct upload_engine *eng, uv_loop_t *loop,
+                       struct store *store, const struct upload_config *cfg,
+                       const struct upload_events *events, char *err,
+                       size_t errlen);
+
+/* Starts the expiry timer. 0 or UPS_ERR_IO. */
+int upload_engine_start(struct upload_engine *eng);
+
+/* Shutdown begins: no new uploads; the expiry timer closes. Jobs in
+ * flight finish and detached uploads record their durable offsets as the
+ * loop drains. */
+void upload_engine_stop(struct upload_engine *eng);
+
+/* After the loop has drained: frees everything. Safe on a zeroed or
+ * failed engine. */
+void upload_engine_close(struct upload_engine *eng);
+
+/* When owner is already receiving exactly req's file: 0 with *res
+ * (where it stands; nothing changes). UPS_ERR_NOT_FOUND otherwise. */
+int upload_find_own(struct upload_engine *eng, const void *owner,
+                    const struct upload_begin_req *req,
+                    struct upload_begun *res);
+
+/* Starts (or resumes, when a detached partial of the same file exists)
+ * an upload of req (copied) owned by owner. Refused at once with
+ * UPS_ERR_UNAVAILABLE (shutting down), UPS_ERR_CONFLICT (another owner
+ * is uploading this file), UPS_ERR_BUSY (max-uploads owned uploads) or
+ * UPS_ERR_NO_MEMORY. Through cb: the upload, exists, or UPS_ERR_CONFLICT
+ * (stored with another sha256 and no force), UPS_ERR_NO_SPACE, ... */
+int upload_begin(struct upload_engine *eng, void *owner,
+                 const struct upload_begin_req *req, upload_begin_cb cb,
+                 void *data);
+
+/* One chunk for owner's upload hdr->upload_id; payload (borrowed) holds
+ * hdr->length bytes. Problems are told through events.error. */
+void upload_chunk(struct upload_engine *eng, void *owner,
+                  const struct ups_chunk_header *hdr, const uint8_t *payload);
+
+/* Verifies owner's upload upload_id and stores it. UPS_ERR_NOT_FOUND at
+ * once when owner has no such upload receiving. Through cb: the stored
+ * binary, or UPS_ERR_SIZE_MISMATCH / UPS_ERR_CHECKSUM_MISMATCH / a store
+ * error; after a failure the partial is gone. */
+int upload_commit(struct upload_engine *eng, void *owner, uint64_t upload_id,
+                  upload_commit_cb cb, void *data);
+
+/* Removes upload_id, receiving for owner or detached. 0 or
+ * UPS_ERR_NOT_FOUND. */
+int upload_abort(struct upload_engine *eng, void *owner, uint64_t upload_id);
+
+/* Fills *out for upload_id. 0 or UPS_ERR_NOT_FOUND (also while it is
+ * beginning). */
+int upload_status(struct upload_engine *eng, uint64_t upload_id,
+                  struct upload_info *out);
+
+/* owner is going away: its uploads become detached once their queued
+ * data is written and synced; no event goes to it any more. */
+void upload_owner_gone(struct upload_engine *eng, const void *owner);
+
+/* Window arithmetic (pure, for tests). */
+
+/* Whether an ack is due after the written offset moved from last_ack to
+ * written: at least window/4 since the last ack, or the whole file is
+ * in. */
+bool upload_ack_due(uint64_t last_ack, uint64_t written, uint64_t size,
+                    uint64_t window);
+
+/* Whether a chunk of len bytes at the next offset `offset` still fits
+ * beside what is unwritten (offset - written): at most window plus one
+ * chunk. */
+bool upload_window_fits(uint64_t offset, uint64_t written, uint64_t len,
+                        uint64_t window);
+
+/* Number of uploads in memory, and of those with an owner. */
+size_t upload_count(const struct upload_engine *eng);
+unsigned upload_active_count(const struct upload_engine *eng);
+
+#endif

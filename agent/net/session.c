@@ -1,0 +1,115 @@
+/* Direct websocket sessions. */
+#include "agent/net/session.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/errors.h"
+#include "proto/limits.h"
+#include "proto/log.h"
+
+/* How long a closing session may take to flush its queue to a peer that
+ * does not read. */
+#define SESSION_CLOSE_GRACE_S 5
+
+static int session_peer_send(struct peer *p, json_t *env)
+{
+	struct session *s = session_from_peer(p);
+	int rv;
+
+	if (s->closing)
+		return UPS_ERR_UNAVAILABLE;
+	rv = ups_outq_send_json(&s->outq, s->wsi, env);
+	if (rv == UPS_ERR_BUSY) {
+		/* The peer stopped reading: its queue would only grow. */
+		LOG_WARN("session",
+		         "session %llu: output queue full (%zu "
+		         "bytes); dropping the connection",
+		         (unsigned long long)p->id, s->outq.bytes);
+		s->closing = true;
+		lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK,
+		                LWS_TO_KILL_ASYNC);
+	}
+	return rv;
+}
+
+static void session_peer_close(struct peer *p, const char *why)
+{
+	session_close(session_from_peer(p), why);
+}
+
+static void session_peer_rx_pause(struct peer *p, int pause)
+{
+	struct session *s = session_from_peer(p);
+
+	if (!s->closing)
+		lws_rx_flow_control(s->wsi, pause ? 0 : 1);
+}
+
+static const struct peer_ops session_peer_ops = {
+    .send = session_peer_send,
+    .close = session_peer_close,
+    .rx_pause = session_peer_rx_pause,
+};
+
+struct session *session_new(struct lws *wsi, uint64_t id, uint64_t now_ms)
+{
+	struct session *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->peer.ops = &session_peer_ops;
+	s->peer.kind = PEER_DIRECT;
+	s->peer.role = UPS_ROLE_NONE;
+	s->peer.id = id;
+	s->wsi = wsi;
+	s->last_rx_ms = now_ms;
+	ups_outq_init(&s->outq, UPS_LIMIT_OUTQ_BYTES);
+	return s;
+}
+
+void session_free(struct session *s)
+{
+	if (!s)
+		return;
+	ups_outq_clear(&s->outq);
+	ups_rxbuf_free(&s->rx);
+	free(s);
+}
+
+void session_close(struct session *s, const char *why)
+{
+	if (s->closing)
+		return;
+	LOG_DEBUG("session", "session %llu: closing: %s",
+	          (unsigned long long)s->peer.id, why);
+	s->closing = true;
+	s->close_why = why;
+	lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, SESSION_CLOSE_GRACE_S);
+	lws_callback_on_writable(s->wsi);
+}
+
+int session_writeable(struct session *s)
+{
+	int rv;
+
+	if (!ups_outq_empty(&s->outq)) {
+		rv = ups_outq_write_one(&s->outq, s->wsi);
+		if (rv < 0)
+			return -1;
+		/* The last message may still sit in lws's send buffer; the
+		 * next WRITEABLE comes once it has gone, and closes then. */
+		if (rv == 0 && s->closing)
+			lws_callback_on_writable(s->wsi);
+		return 0;
+	}
+	/* Everything queued has gone. lws 4.1 marks a socket unusable before
+	 * it could send a close frame when WRITEABLE returns -1, so the peer
+	 * sees the connection end after the last message. */
+	if (s->closing) {
+		LOG_DEBUG("session", "session %llu: closed by us: %s",
+		          (unsigned long long)s->peer.id, s->close_why);
+		return -1;
+	}
+	return 0;
+}

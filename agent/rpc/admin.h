@@ -1,0 +1,32 @@
+/* The Admin and Agent facades (PROTOCOL.md): Admin.Login, Agent.Ping and
+ * Agent.Info. Login sets the peer's role through the dispatcher, which
+ * also keeps the per-role counts Info reports. */
+#ifndef UPSTAGE_AGENT_RPC_ADMIN_H
+#define UPSTAGE_AGENT_RPC_ADMIN_H
+
+#include <stdint.h>
+
+#include "agent/rpc/dispatch.h"
+#include "agent/rpc/facade.h"
+#include "proto/net/auth.h"
+
+struct admin {
+	/* Tokens to check logins against; NULL accepts any token (upstaged
+	 * only allows that when it listens on loopback). Borrowed. */
+	const struct ups_auth *auth;
+	const char *agent_version; /* NULL: not reported; borrowed */
+	struct dispatch *dispatch; /* borrowed: roles and their counts */
+	uint64_t start_ms;         /* now_ms() when upstaged started */
+	uint64_t (*now_ms)(void *user);
+	/* "connected", "disconnected" or "disabled". */
+	const char *(*link_state)(void *user);
+	void *user;
+	struct rpc_facade admin_facade; /* "Admin" */
+	struct rpc_facade agent_facade; /* "Agent" */
+};
+
+/* Fills in the two facades of a (whose other fields the caller set) so
+ * they can be registered with dispatch_add(). */
+void admin_init(struct admin *a);
+
+#endif

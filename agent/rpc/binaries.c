@@ -1,0 +1,522 @@
+/* AgentBinaries: parameter checks, answers and pushes. */
+#include "agent/rpc/binaries.h"
+
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent/rpc/reply.h"
+#include "proto/envelope.h"
+#include "proto/errors.h"
+#include "proto/limits.h"
+#include "proto/version.h"
+
+static const char *const binaries_streams[] = {UPS_STORE_STREAMS};
+
+bool binaries_stream_is_valid(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(binaries_streams) / sizeof(binaries_streams[0]);
+	     i++)
+		if (strcmp(s, binaries_streams[i]) == 0)
+			return true;
+	return false;
+}
+
+bool binaries_sha256_is_valid(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return i == UPS_LIMIT_SHA256_HEX_LEN;
+}
+
+int binaries_check_binary_version(const char *s, char *err, size_t errlen)
+{
+	struct ups_binary_version bv;
+	char canon[UPS_LIMIT_BINARY_VERSION_LEN + 1];
+	char detail[UPS_ERRMSG_MAX];
+
+	detail[0] = '\0';
+	if (ups_binary_version_parse(s, &bv, detail, sizeof(detail)))
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "field \"params.binary-version\": %s",
+		                detail[0] ? detail : "not a binary version");
+	if (!ups_release_is_valid(bv.release) || !ups_arch_is_valid(bv.arch))
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "field \"params.binary-version\": unknown "
+		                "release or arch");
+	if (ups_binary_version_format(&bv, canon, sizeof(canon)) ||
+	    strcmp(canon, s) != 0)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "field \"params.binary-version\": not in "
+		                "canonical form (%s)",
+		                canon);
+	return 0;
+}
+
+static int binaries_check_stream(const char *stream, char *err, size_t errlen)
+{
+	if (!binaries_stream_is_valid(stream))
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "field \"params.stream\": must be released, "
+		                "proposed, devel or testing");
+	return 0;
+}
+
+int binaries_parse_begin(const json_t *params, uint64_t max_size,
+                         struct upload_begin_req *req, char *err, size_t errlen)
+{
+	const char *bv = NULL, *stream = NULL, *sha = NULL;
+	int64_t size = 0;
+	bool force = false;
+	const struct ups_field fields[] = {
+	    {"binary-version", UPS_FIELD_STRING, true, 1,
+	     UPS_LIMIT_BINARY_VERSION_LEN, &bv},
+	    {"stream", UPS_FIELD_STRING, true, 1, UPS_LIMIT_STREAM_LEN,
+	     &stream},
+	    {"size", UPS_FIELD_INT, true, 0, INT64_MAX, &size},
+	    {"sha256", UPS_FIELD_STRING, true, UPS_LIMIT_SHA256_HEX_LEN,
+	     UPS_LIMIT_SHA256_HEX_LEN, &sha},
+	    {"force", UPS_FIELD_BOOL, false, 0, 0, &force},
+	};
+	int rv;
+
+	memset(req, 0, sizeof(*req));
+	rv = ups_fields_unpack(params, "params", fields,
+	                       sizeof(fields) / sizeof(fields[0]), err, errlen);
+	if (rv)
+		return rv;
+	rv = binaries_check_binary_version(bv, err, errlen);
+	if (rv)
+		return rv;
+	rv = binaries_check_stream(stream, err, errlen);
+	if (rv)
+		return rv;
+	if (!binaries_sha256_is_valid(sha))
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "field \"params.sha256\": must be 64 lowercase "
+		                "hex digits");
+	if (size < 1)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "field \"params.size\": must be at least 1");
+	if ((uint64_t)size > max_size)
+		return ups_errf(UPS_ERR_TOO_LARGE, err, errlen,
+		                "field \"params.size\": %" PRId64
+		                " bytes is more than max-upload-size (%" PRIu64
+		                ")",
+		                size, max_size);
+	snprintf(req->binary_version, sizeof(req->binary_version), "%s", bv);
+	snprintf(req->stream, sizeof(req->stream), "%s", stream);
+	snprintf(req->sha256, sizeof(req->sha256), "%s", sha);
+	req->size = (uint64_t)size;
+	req->force = force;
+	return 0;
+}
+
+json_t *binaries_record_json(const struct catalog_binary *b)
+{
+	struct ups_binary_version bv;
+	char version[UPS_LIMIT_VERSION_LEN + 1];
+	char when[32];
+	struct tm tm;
+	time_t t = (time_t)b->stored_at;
+
+	if (ups_binary_version_parse(b->binary_version, &bv, NULL, 0) ||
+	    ups_version_format(&bv.version, version, sizeof(version)))
+		return NULL;
+	if (!gmtime_r(&t, &tm) ||
+	    !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		return NULL;
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s}",
+	                 "binary-version", b->binary_version, "version",
+	                 version, "release", bv.release, "arch", bv.arch,
+	                 "stream", b->stream, "size", (json_int_t)b->size,
+	                 "sha256", b->sha256, "stored-at", when);
+}
+
+/* Pushes to the owner of an upload (a peer). */
+
+static void binaries_on_ack(void *owner, uint64_t upload_id, uint64_t offset,
+                            uint64_t durable)
+{
+	json_t *params = json_pack("{s:I, s:I, s:I}", "upload-id",
+	                           (json_int_t)upload_id, "offset",
+	                           (json_int_t)offset, "durable-offset",
+	                           (json_int_t)durable);
+
+	if (params)
+		(void)reply_push(owner, "AgentBinaries", "UploadAck", params);
+}
+
+static void binaries_on_error(void *owner, uint64_t upload_id, int code,
+                              const char *text, const uint64_t *expected)
+{
+	json_t *params = json_pack(
+	    "{s:I, s:s, s:s}", "upload-id", (json_int_t)upload_id, "error",
+	    text && *text ? text : ups_err_message(code), "error-code",
+	    ups_err_code(code));
+
+	if (!params)
+		return;
+	if (expected &&
+	    json_object_set_new(params, "expected-offset",
+	                        json_integer((json_int_t)*expected))) {
+		json_decref(params);
+		return;
+	}
+	(void)reply_push(owner, "AgentBinaries", "UploadError", params);
+}
+
+static void binaries_on_pause(void *owner, bool pause)
+{
+	peer_rx_pause(owner, pause ? 1 : 0);
+}
+
+const struct upload_events binaries_upload_events = {
+    .ack = binaries_on_ack,
+    .error = binaries_on_error,
+    .pause = binaries_on_pause,
+};
+
+/* Answers of the engine and the store. */
+
+static json_t *binaries_begun_json(const struct upload_begun *res)
+{
+	json_t *rec;
+
+	if (!res->exists)
+		return json_pack("{s:s, s:I, s:I, s:I}", "status", "upload",
+		                 "upload-id", (json_int_t)res->upload_id,
+		                 "offset", (json_int_t)res->offset, "window",
+		                 (json_int_t)res->window);
+	rec = binaries_record_json(&res->binary);
+	return rec ? json_pack("{s:s, s:o}", "status", "exists", "binary", rec)
+	           : NULL;
+}
+
+static void binaries_begun(void *data, int rv, const char *err,
+                           const struct upload_begun *res)
+{
+	json_t *answer = NULL;
+
+	if (!rv) {
+		answer = binaries_begun_json(res);
+		if (!answer)
+			rv = UPS_ERR_NO_MEMORY;
+	}
+	reply_finish(data, rv, err, answer, NULL);
+}
+
+static void binaries_stored(void *data, int rv, const char *err,
+                            const struct catalog_binary *stored)
+{
+	json_t *answer = NULL, *rec;
+
+	if (!rv) {
+		rec = binaries_record_json(stored);
+		answer = rec ? json_pack("{s:o}", "binary", rec) : NULL;
+		if (!answer)
+			rv = UPS_ERR_NO_MEMORY;
+	}
+	reply_finish(data, rv, err, answer, NULL);
+}
+
+static void binaries_listed(void *data, int rv, const char *err,
+                            const struct catalog_binary *list, size_t n)
+{
+	json_t *arr = NULL, *answer = NULL;
+
+	if (!rv) {
+		arr = json_array();
+		for (size_t i = 0; arr && i < n; i++)
+			if (json_array_append_new(
+			        arr, binaries_record_json(&list[i]))) {
+				json_decref(arr);
+				arr = NULL;
+			}
+		answer = arr ? json_pack("{s:o}", "binaries", arr) : NULL;
+		if (!answer)
+			rv = UPS_ERR_NO_MEMORY;
+	}
+	reply_finish(data, rv, err, answer, NULL);
+}
+
+static void binaries_deleted(void *data, int rv, const char *err,
+                             const struct catalog_binary *b)
+{
+	(void)b;
+	reply_finish(data, rv, err, NULL, NULL);
+}
+
+/* Requests. */
+
+static int binaries_upload_id(const json_t *params, uint64_t *id, char *err,
+                              size_t errlen)
+{
+	int64_t v = 0;
+	const struct ups_field fields[] = {
+	    {"upload-id", UPS_FIELD_INT, true, 1,
+	     (int64_t)UPS_LIMIT_REQUEST_ID_MAX, &v},
+	};
+	int rv = ups_fields_unpack(params, "params", fields, 1, err, errlen);
+
+	*id = (uint64_t)v;
+	return rv;
+}
+
+/* A reply to finish later, or UPS_ERR_NO_MEMORY. */
+static int binaries_defer(const struct rpc_request *req, struct reply **r,
+                          char *err, size_t errlen)
+{
+	*r = reply_defer(req->peer, req->request_id);
+	if (!*r)
+		return ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
+		                "out of memory");
+	return 0;
+}
+
+/* A deferred reply whose operation refused at once: the reply goes, the
+ * refusal is the handler's answer. */
+static int binaries_undefer(struct reply *r, int rv, const char *text,
+                            char *err, size_t errlen)
+{
+	reply_cancel(r);
+	return ups_errf(rv, err, errlen, "%s", text);
+}
+
+static int binaries_upload_begin(void *state, const struct rpc_request *req,
+                                 json_t **result, json_t **info, char *err,
+                                 size_t errlen)
+{
+	struct binaries *b = state;
+	struct upload_begin_req ureq;
+	struct upload_begun now;
+	struct reply *r;
+	int rv;
+
+	rv = binaries_parse_begin(req->params, b->max_size, &ureq, err,
+	                          errlen);
+	if (rv)
+		return rv;
+	/* The owner asks again: tell it where it stands. */
+	if (upload_find_own(b->uploads, req->peer, &ureq, &now) == 0) {
+		*result = binaries_begun_json(&now);
+		return *result ? 0 : UPS_ERR_NO_MEMORY;
+	}
+	rv = binaries_defer(req, &r, err, errlen);
+	if (rv)
+		return rv;
+	rv = upload_begin(b->uploads, req->peer, &ureq, binaries_begun, r);
+	switch (rv) {
+	case 0:
+		return RPC_DEFERRED;
+	case UPS_ERR_UNAVAILABLE:
+		return binaries_undefer(r, rv, "upstaged is shutting down",
+		                        err, errlen);
+	case UPS_ERR_CONFLICT:
+		*info = json_pack("{s:s}", "reason", "upload in progress");
+		return binaries_undefer(r, rv,
+		                        "this file is being uploaded by "
+		                        "another connection",
+		                        err, errlen);
+	case UPS_ERR_BUSY:
+		reply_cancel(r);
+		return ups_errf(rv, err, errlen,
+		                "%u uploads are running (max-uploads); retry "
+		                "later",
+		                b->uploads->cfg.max_uploads);
+	default:
+		return binaries_undefer(r, rv, ups_err_message(rv), err,
+		                        errlen);
+	}
+}
+
+static int binaries_upload_commit(void *state, const struct rpc_request *req,
+                                  json_t **result, json_t **info, char *err,
+                                  size_t errlen)
+{
+	struct binaries *b = state;
+	struct reply *r;
+	uint64_t id;
+	int rv;
+
+	(void)result;
+	(void)info;
+	rv = binaries_upload_id(req->params, &id, err, errlen);
+	if (!rv)
+		rv = binaries_defer(req, &r, err, errlen);
+	if (rv)
+		return rv;
+	rv = upload_commit(b->uploads, req->peer, id, binaries_stored, r);
+	if (rv == UPS_ERR_NOT_FOUND) {
+		reply_cancel(r);
+		return ups_errf(rv, err, errlen,
+		                "upload %" PRIu64 " is not receiving on this "
+		                "connection",
+		                id);
+	}
+	if (rv)
+		return binaries_undefer(r, rv, ups_err_message(rv), err,
+		                        errlen);
+	return RPC_DEFERRED;
+}
+
+static int binaries_upload_abort(void *state, const struct rpc_request *req,
+                                 json_t **result, json_t **info, char *err,
+                                 size_t errlen)
+{
+	struct binaries *b = state;
+	uint64_t id;
+	int rv;
+
+	(void)info;
+	rv = binaries_upload_id(req->params, &id, err, errlen);
+	if (rv)
+		return rv;
+	rv = upload_abort(b->uploads, req->peer, id);
+	if (rv)
+		return ups_errf(rv, err, errlen,
+		                "no such upload, or not this connection's");
+	*result = json_object();
+	return *result ? 0 : UPS_ERR_NO_MEMORY;
+}
+
+static int binaries_upload_status(void *state, const struct rpc_request *req,
+                                  json_t **result, json_t **info, char *err,
+                                  size_t errlen)
+{
+	struct binaries *b = state;
+	struct upload_info ui;
+	uint64_t id;
+	int rv;
+
+	(void)info;
+	rv = binaries_upload_id(req->params, &id, err, errlen);
+	if (rv)
+		return rv;
+	rv = upload_status(b->uploads, id, &ui);
+	if (rv)
+		return ups_errf(rv, err, errlen, "no upload %" PRIu64, id);
+	*result = json_pack(
+	    "{s:I, s:s, s:s, s:I, s:s, s:I, s:I, s:s}", "upload-id",
+	    (json_int_t)ui.upload_id, "binary-version", ui.binary_version,
+	    "stream", ui.stream, "size", (json_int_t)ui.size, "sha256",
+	    ui.sha256, "offset", (json_int_t)ui.offset, "durable-offset",
+	    (json_int_t)ui.durable, "state", upload_state_name(ui.state));
+	return *result ? 0 : UPS_ERR_NO_MEMORY;
+}
+
+static int binaries_list(void *state, const struct rpc_request *req,
+                         json_t **result, json_t **info, char *err,
+                         size_t errlen)
+{
+	struct binaries *b = state;
+	const char *stream = NULL;
+	const struct ups_field fields[] = {
+	    {"stream", UPS_FIELD_STRING, false, 1, UPS_LIMIT_STREAM_LEN,
+	     &stream},
+	};
+	struct reply *r;
+	int rv;
+
+	(void)result;
+	(void)info;
+	rv = ups_fields_unpack(req->params, "params", fields, 1, err, errlen);
+	if (!rv && stream)
+		rv = binaries_check_stream(stream, err, errlen);
+	if (!rv)
+		rv = binaries_defer(req, &r, err, errlen);
+	if (rv)
+		return rv;
+	rv = store_list(b->store, stream, binaries_listed, r);
+	if (rv)
+		return binaries_undefer(r, rv, ups_err_message(rv), err,
+		                        errlen);
+	return RPC_DEFERRED;
+}
+
+static int binaries_delete(void *state, const struct rpc_request *req,
+                           json_t **result, json_t **info, char *err,
+                           size_t errlen)
+{
+	struct binaries *b = state;
+	const char *bv = NULL;
+	const char *stream = "released";
+	const struct ups_field fields[] = {
+	    {"binary-version", UPS_FIELD_STRING, true, 1,
+	     UPS_LIMIT_BINARY_VERSION_LEN, &bv},
+	    {"stream", UPS_FIELD_STRING, false, 1, UPS_LIMIT_STREAM_LEN,
+	     &stream},
+	};
+	struct reply *r;
+	int rv;
+
+	(void)result;
+	(void)info;
+	rv = ups_fields_unpack(req->params, "params", fields, 2, err, errlen);
+	if (!rv)
+		rv = binaries_check_binary_version(bv, err, errlen);
+	if (!rv)
+		rv = binaries_check_stream(stream, err, errlen);
+	if (!rv)
+		rv = binaries_defer(req, &r, err, errlen);
+	if (rv)
+		return rv;
+	rv = store_delete(b->store, stream, bv, binaries_deleted, r);
+	if (rv)
+		return binaries_undefer(r, rv, ups_err_message(rv), err,
+		                        errlen);
+	return RPC_DEFERRED;
+}
+
+/* Chunk frames and departing peers. */
+
+static void binaries_chunk(void *state, struct peer *p, const uint8_t *data,
+                           size_t len)
+{
+	struct binaries *b = state;
+	struct ups_chunk_header hdr;
+	const uint8_t *payload;
+	char err[UPS_ERRMSG_MAX];
+	int rv;
+
+	err[0] = '\0';
+	rv = ups_chunk_decode(data, len, &hdr, &payload, err, sizeof(err));
+	if (rv) {
+		reply_push_error(p, UPS_ENV_MALFORMED_REQUEST, rv, err);
+		return;
+	}
+	upload_chunk(b->uploads, p, &hdr, payload);
+}
+
+static void binaries_peer_gone(void *state, struct peer *p)
+{
+	struct binaries *b = state;
+
+	upload_owner_gone(b->uploads, p);
+}
+
+static const struct rpc_method binaries_methods[] = {
+    {"UploadBegin", RPC_ROLE(UPS_ROLE_CLIENT), binaries_upload_begin},
+    {"UploadCommit", RPC_ROLE(UPS_ROLE_CLIENT), binaries_upload_commit},
+    {"UploadAbort", RPC_ROLE(UPS_ROLE_CLIENT), binaries_upload_abort},
+    {"UploadStatus", RPC_ROLE(UPS_ROLE_CLIENT), binaries_upload_status},
+    {"List", RPC_ROLE(UPS_ROLE_CLIENT), binaries_list},
+    {"Delete", RPC_ROLE(UPS_ROLE_CLIENT), binaries_delete},
+};
+
+void binaries_init(struct binaries *b)
+{
+	memset(&b->facade, 0, sizeof(b->facade));
+	b->facade.name = "AgentBinaries";
+	b->facade.methods = binaries_methods;
+	b->facade.nmethods = sizeof(binaries_methods) / sizeof(binaries_methods[0]);
+	b->facade.state = b;
+	b->facade.binary = binaries_chunk;
+	b->facade.peer_gone = binaries_peer_gone;
+}

@@ -1,0 +1,57 @@
+/* The AgentBinaries facade (proto/PROTOCOL.md "AgentBinaries"): strict
+ * parameter checks, then the upload engine (agent/ingest/upload.h) or
+ * the store (agent/store/store.h) does the work, and this file turns
+ * their results into answers and pushes: the only place the wire shape
+ * of stored binaries and upload progress is built. It also takes the
+ * chunk frames (binary messages) of logged-in clients. */
+#ifndef UPSTAGE_AGENT_RPC_BINARIES_H
+#define UPSTAGE_AGENT_RPC_BINARIES_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/ingest/upload.h"
+#include "agent/rpc/facade.h"
+#include "agent/store/store.h"
+
+struct binaries {
+	struct upload_engine *uploads; /* borrowed */
+	struct store *store;           /* borrowed */
+	uint64_t max_size;             /* largest upload, bytes */
+	struct rpc_facade facade;      /* "AgentBinaries" */
+};
+
+/* The events the upload engine tells owners (peers) through; give them
+ * to upload_engine_open(). */
+extern const struct upload_events binaries_upload_events;
+
+/* Fills in b's facade (b's other fields set by the caller) so it can be
+ * registered with dispatch_add(). */
+void binaries_init(struct binaries *b);
+
+/* Checks UploadBegin's params (borrowed) and fills *req: binary-version in
+ * canonical form with a known release and arch, a known stream, sha256 of
+ * 64 lowercase hex digits, size 1..max_size, optional force. 0,
+ * UPS_ERR_BAD_REQUEST or UPS_ERR_TOO_LARGE (size above max_size), with
+ * err naming the field. */
+int binaries_parse_begin(const json_t *params, uint64_t max_size,
+                         struct upload_begin_req *req, char *err,
+                         size_t errlen);
+
+/* Whether s is one of the streams (released, proposed, devel, testing). */
+bool binaries_stream_is_valid(const char *s);
+
+/* Whether s is 64 lowercase hex digits. */
+bool binaries_sha256_is_valid(const char *s);
+
+/* Whether s is a binary version in canonical form ("2.9.1-ubuntu-amd64",
+ * not "2.9.01-ubuntu-amd64"), with err saying why not. */
+int binaries_check_binary_version(const char *s, char *err, size_t errlen);
+
+/* The stored-binary record of PROTOCOL.md (new reference, NULL on
+ * allocation failure). b is borrowed. */
+json_t *binaries_record_json(const struct catalog_binary *b);
+
+#endif

@@ -1,0 +1,127 @@
+/* The store: what upstaged holds, and the only way to it. It owns the
+ * store plugin (the bytes, plugins/upstage_plugin.h) and the catalog (the
+ * truth about them, agent/store/catalog.h), and answers lookups, lists,
+ * deletions and commits of finished uploads. Whoever needs to know when
+ * the stored set changes (the publisher, later) subscribes instead of
+ * being called by the engines.
+ *
+ * Threads: store_open() and store_close() block (before the loop runs,
+ * after it drained). Functions marked "worker" block on disk and may run
+ * on libuv worker threads at once. Functions marked "loop" run on the
+ * loop thread; the asynchronous ones follow libuv's contract: an error
+ * return means the callback never runs, otherwise it runs exactly once,
+ * on the loop thread, never before the call returned. */
+#ifndef UPSTAGE_AGENT_STORE_STORE_H
+#define UPSTAGE_AGENT_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "agent/store/catalog.h"
+#include "agent/store/plugin.h"
+
+struct store_config {
+	const char *data_dir; /* borrowed */
+	const char *plugin;   /* path of the store .so; borrowed */
+	/* Fault spec handed to the plugin as "store-fs.fail" (tests only);
+	 * NULL: none. Borrowed. */
+	const char *fault;
+};
+
+enum store_change {
+	STORE_STORED,  /* a binary was committed (or replaced) */
+	STORE_REMOVED, /* a binary was deleted */
+};
+
+/* Told after every change, on the loop thread, before the callback of the
+ * operation that made it. b is borrowed for the call. */
+struct store_subscriber {
+	void (*changed)(void *data, enum store_change change,
+	                const struct catalog_binary *b);
+	void *data;
+	struct store_subscriber *next; /* the store's; set by subscribe */
+};
+
+struct store_op;
+
+struct store {
+	uv_loop_t *loop; /* borrowed */
+	char *data_dir;
+	char *fault;
+	struct plugin plugin;
+	const struct ups_store_ops *ops;
+	void *state; /* the plugin's */
+	struct ups_plugin_services services;
+	struct catalog *cat;
+	struct store_op *ops_in_flight; /* owned list */
+	struct store_subscriber *subscribers;
+};
+
+/* Loads the plugin, opens its store and the catalog under data_dir.
+ * Blocks. 0, or a negative code with err naming the file (e.g. the plugin
+ * and its ABI versions); s is then closed. cfg's strings are copied. */
+int store_open(struct store *s, uv_loop_t *loop,
+               const struct store_config *cfg, char *err, size_t errlen);
+
+/* After the loop drained: closes the catalog and the plugin. Safe on a
+ * zeroed or failed store. */
+void store_close(struct store *s);
+
+/* Loop: adds sub (borrowed; it must outlive s or be there until close). */
+void store_subscribe(struct store *s, struct store_subscriber *sub);
+
+/* The catalog, for the upload engine's rows (borrowed). */
+struct catalog *store_catalog(struct store *s);
+
+/* Absolute path of the plugin's staging directory (borrowed). */
+const char *store_staging_dir(struct store *s);
+
+/* Worker: the stored binary of stream and binary_version;
+ * UPS_ERR_NOT_FOUND when there is none. */
+int store_lookup(struct store *s, const char *stream,
+                 const char *binary_version, struct catalog_binary *out,
+                 char *err, size_t errlen);
+
+/* Worker: bytes available where the store lives. */
+int store_free_space(struct store *s, uint64_t *bytes, char *err,
+                     size_t errlen);
+
+/* The answer of list: rv 0 with list[n] (borrowed for the call, sorted as
+ * catalog_binary_list sorts), or an error with err. */
+typedef void (*store_list_cb)(void *data, int rv, const char *err,
+                              const struct catalog_binary *list, size_t n);
+
+/* The answer of delete and commit: rv 0 with b (borrowed for the call),
+ * or an error with err. */
+typedef void (*store_done_cb)(void *data, int rv, const char *err,
+                              const struct catalog_binary *b);
+
+/* Loop: every binary of stream (NULL: every stream). UPS_ERR_NO_MEMORY. */
+int store_list(struct store *s, const char *stream, store_list_cb cb,
+               void *data);
+
+/* Loop: removes stream/binary_version (bytes, then row).
+ * UPS_ERR_NOT_FOUND (through cb) when it is not stored. */
+int store_delete(struct store *s, const char *stream,
+                 const char *binary_version, store_done_cb cb, void *data);
+
+/* A finished upload to make a stored binary. */
+struct store_commit_req {
+	uint64_t upload_id;     /* its catalog row goes in the same step */
+	char staging_name[32];  /* the fsynced, verified staging file */
+	struct catalog_binary binary; /* what it is; stored_at is set */
+	bool force;             /* replace a binary of other content */
+};
+
+/* Loop: adopts the staging file as the binary and records it. The
+ * callback's b is what is stored: req->binary, or the same bytes stored
+ * meanwhile by someone else. UPS_ERR_CONFLICT when the name holds other
+ * content and force is not set. On error the staging file and the upload
+ * row are left for the caller. req is copied. */
+int store_commit(struct store *s, const struct store_commit_req *req,
+                 store_done_cb cb, void *data);
+
+#endif

@@ -1,0 +1,547 @@
+/* The upload engine on a real libuv loop with the real store (store-fs
+ * plugin, SQLite catalog) in a temporary data directory. Owners are
+ * plain records here: the engine knows no peers, so what it tells them
+ * (events) and answers (callbacks) is checked directly. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+
+#include "agent/ingest/upload.h"
+#include "proto/chunk.h"
+#include "proto/errors.h"
+
+#define SHA_A "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static void test_window_arithmetic(void **state)
+{
+	const uint64_t w = 8 << 20;
+
+	(void)state;
+	assert_false(upload_ack_due(0, 0, 100, w));
+	assert_false(upload_ack_due(0, w / 4 - 1, 1 << 30, w));
+	assert_true(upload_ack_due(0, w / 4, 1 << 30, w));
+	assert_true(upload_ack_due(w, w + w / 4, 1 << 30, w));
+	assert_true(upload_ack_due(0, 100, 100, w)); /* complete */
+	assert_false(upload_ack_due(100, 100, 100, w));
+	assert_true(upload_window_fits(w, 0, 0, w));
+	assert_true(upload_window_fits(w, 0, UPS_LIMIT_CHUNK_PAYLOAD_MAX, w));
+	assert_false(
+	    upload_window_fits(w, 0, UPS_LIMIT_CHUNK_PAYLOAD_MAX + 1, w));
+	assert_true(upload_window_fits(2 * w, w, 1024, w));
+}
+
+/* The state table: every pair, against the documented transitions. */
+static void test_state_table(void **state)
+{
+	static const char *const allowed[] = {
+	    "beginning>receiving", "beginning>detached", "beginning>removing",
+	    "receiving>committing", "receiving>detached", "receiving>removing",
+	    "detached>beginning", "detached>removing", "committing>removing",
+	};
+	enum upload_state s;
+	char pair[64];
+
+	(void)state;
+	for (int from = 0; from < UPLOAD__STATE_COUNT; from++)
+		for (int to = 0; to < UPLOAD__STATE_COUNT; to++) {
+			bool want = false;
+
+			snprintf(pair, sizeof(pair), "%s>%s",
+			         upload_state_name(from), upload_state_name(to));
+			for (size_t i = 0;
+			     i < sizeof(allowed) / sizeof(allowed[0]); i++)
+				if (strcmp(pair, allowed[i]) == 0)
+					want = true;
+			if (upload_transition_allowed(from, to) != want)
+				fail_msg("transition %s: expected %s", pair,
+				         want ? "allowed" : "refused");
+		}
+	assert_true(upload_state_is_initial(UPLOAD_BEGINNING));
+	assert_true(upload_state_is_initial(UPLOAD_DETACHED));
+	assert_false(upload_state_is_initial(UPLOAD_RECEIVING));
+	assert_false(upload_state_is_initial(UPLOAD_COMMITTING));
+	assert_false(upload_state_is_initial(UPLOAD_REMOVING));
+	assert_false(upload_transition_allowed(UPLOAD__STATE_COUNT, 0));
+	/* Names round-trip; they are what the catalog stores. */
+	for (int i = 0; i < UPLOAD__STATE_COUNT; i++) {
+		assert_int_equal(upload_state_parse(upload_state_name(i), &s),
+		                 0);
+		assert_int_equal(s, i);
+	}
+	assert_int_equal(upload_state_parse("gone", &s), UPS_ERR_NOT_FOUND);
+	assert_string_equal(upload_state_name(UPLOAD__STATE_COUNT), "unknown");
+}
+
+/* An owner: what the engine told it. */
+struct owner {
+	int acks;
+	uint64_t ack_offset, ack_durable;
+	int errors;
+	int last_error;
+	uint64_t expected; /* expected-offset of the last error, if any */
+	bool had_expected;
+	int pauses, resumes;
+};
+
+static void ev_ack(void *owner, uint64_t id, uint64_t offset, uint64_t durable)
+{
+	struct owner *o = owner;
+
+	(void)id;
+	o->acks++;
+	o->ack_offset = offset;
+	o->ack_durable = durable;
+}
+
+static void ev_error(void *owner, uint64_t id, int code, const char *text,
+                     const uint64_t *expected)
+{
+	struct owner *o = owner;
+
+	(void)id;
+	assert_non_null(text);
+	o->errors++;
+	o->last_error = code;
+	o->had_expected = expected != NULL;
+	if (expected)
+		o->expected = *expected;
+}
+
+static void ev_pause(void *owner, bool pause)
+{
+	struct owner *o = owner;
+
+	if (pause)
+		o->pauses++;
+	else
+		o->resumes++;
+}
+
+static const struct upload_events events = {ev_ack, ev_error, ev_pause};
+
+/* A callback's outcome. */
+struct answer {
+	int calls;
+	int rv;
+	struct upload_begun begun;
+	struct catalog_binary stored;
+};
+
+static void on_begun(void *data, int rv, const char *err,
+                     const struct upload_begun *res)
+{
+	struct answer *a = data;
+
+	a->calls++;
+	a->rv = rv;
+	if (rv)
+		assert_non_null(err);
+	else
+		a->begun = *res;
+}
+
+static void on_committed(void *data, int rv, const char *err,
+                         const struct catalog_binary *stored)
+{
+	struct answer *a = data;
+
+	a->calls++;
+	a->rv = rv;
+	if (rv) {
+		assert_non_null(err);
+		assert_null(stored);
+	} else {
+		a->stored = *stored;
+	}
+}
+
+struct fx {
+	char dir[64];
+	uv_loop_t loop;
+	struct store store;
+	struct upload_engine eng;
+	struct owner a, b;
+	uint8_t *file;
+	size_t size;
+	char sha[65];
+};
+
+static void fx_open(struct fx *f)
+{
+	struct store_config scfg;
+	struct upload_config cfg;
+	char err[UPS_ERRMSG_MAX];
+
+	memset(&scfg, 0, sizeof(scfg));
+	scfg.data_dir = f->dir;
+	scfg.plugin = STORE_FS_PLUGIN;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.max_uploads = 2;
+	cfg.window = 256 * 1024;
+	cfg.reserve = 0;
+	cfg.expiry_s = 3600;
+	cfg.sync_bytes = 128 * 1024;
+	assert_int_equal(uv_loop_init(&f->loop), 0);
+	err[0] = '\0';
+	if (store_open(&f->store, &f->loop, &scfg, err, sizeof(err)))
+		fail_msg("store_open: %s", err);
+	if (upload_engine_open(&f->eng, &f->loop, &f->store, &cfg, &events,
+	                       err, sizeof(err)))
+		fail_msg("upload_engine_open: %s", err);
+	assert_int_equal(upload_engine_start(&f->eng), 0);
+}
+
+static void fx_close(struct fx *f)
+{
+	upload_engine_stop(&f->eng);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	upload_engine_close(&f->eng);
+	store_close(&f->store);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	unsigned char md[32];
+	unsigned len;
+
+	strcpy(f->dir, "/tmp/test_upload.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	f->size = 1000 * 1000 + 7;
+	f->file = malloc(f->size);
+	for (size_t i = 0; i < f->size; i++)
+		f->file[i] = (uint8_t)(i * 31 + (i >> 9));
+	EVP_Digest(f->file, f->size, md, &len, EVP_sha256(), NULL);
+	for (int i = 0; i < 32; i++)
+		sprintf(f->sha + 2 * i, "%02x", md[i]);
+	fx_open(f);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	fx_close(f);
+	free(f->file);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static void run(struct fx *f)
+{
+	/* Jobs keep the loop alive; the expiry timer does not. */
+	uv_unref((uv_handle_t *)&f->eng.expiry);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+}
+
+static struct upload_begin_req req_for(struct fx *f, const char *bv)
+{
+	struct upload_begin_req req;
+
+	memset(&req, 0, sizeof(req));
+	strcpy(req.stream, "released");
+	strcpy(req.binary_version, bv);
+	strcpy(req.sha256, f->sha);
+	req.size = f->size;
+	return req;
+}
+
+/* Begins f's file for owner; returns the answer after the loop ran. */
+static struct answer begin(struct fx *f, struct owner *o)
+{
+	struct upload_begin_req req = req_for(f, "2.9.1-ubuntu-amd64");
+	struct answer a;
+
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(upload_begin(&f->eng, o, &req, on_begun, &a), 0);
+	assert_int_equal(a.calls, 0); /* never before the call returned */
+	run(f);
+	assert_int_equal(a.calls, 1);
+	return a;
+}
+
+static void send_chunks(struct fx *f, struct owner *o, uint64_t id,
+                        uint64_t from, uint64_t to, size_t chunk)
+{
+	struct ups_chunk_header h;
+
+	while (from < to) {
+		size_t len = to - from < chunk ? to - from : chunk;
+
+		memset(&h, 0, sizeof(h));
+		h.upload_id = id;
+		h.offset = from;
+		h.length = (uint32_t)len;
+		upload_chunk(&f->eng, o, &h, f->file + from);
+		from += len;
+		run(f); /* like a client waiting for acks */
+	}
+}
+
+static struct answer commit(struct fx *f, struct owner *o, uint64_t id)
+{
+	struct answer a;
+
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(upload_commit(&f->eng, o, id, on_committed, &a), 0);
+	run(f);
+	assert_int_equal(a.calls, 1);
+	return a;
+}
+
+static void test_upload_commit(void **state)
+{
+	struct fx *f = *state;
+	struct upload_begin_req req = req_for(f, "2.9.1-ubuntu-amd64");
+	struct upload_begun own;
+	struct answer a, c;
+	struct upload_info info;
+	char path[256];
+	struct stat st;
+	uint64_t id;
+
+	a = begin(f, &f->a);
+	assert_int_equal(a.rv, 0);
+	assert_false(a.begun.exists);
+	id = a.begun.upload_id;
+	assert_true(id > 0);
+	assert_int_equal(a.begun.offset, 0);
+	assert_int_equal(a.begun.window, 256 * 1024);
+	/* Asking again as the owner: where it stands, nothing else. */
+	assert_int_equal(upload_find_own(&f->eng, &f->a, &req, &own), 0);
+	assert_int_equal(own.upload_id, id);
+	assert_int_equal(upload_find_own(&f->eng, &f->b, &req, &own),
+	                 UPS_ERR_NOT_FOUND);
+	/* The same file from someone else: refused at once. */
+	assert_int_equal(upload_begin(&f->eng, &f->b, &req, on_begun, &c),
+	                 UPS_ERR_CONFLICT);
+	/* A wrong offset is refused with the expected one. */
+	send_chunks(f, &f->a, id, 10, 20, 10);
+	assert_int_equal(f->a.last_error, UPS_ERR_OFFSET_MISMATCH);
+	assert_true(f->a.had_expected);
+	assert_int_equal(f->a.expected, 0);
+	/* Another owner cannot write into it. */
+	send_chunks(f, &f->b, id, 0, 10, 10);
+	assert_int_equal(f->b.last_error, UPS_ERR_NOT_FOUND);
+	send_chunks(f, &f->a, id, 0, f->size, 100000);
+	assert_true(f->a.acks >= 4);
+	assert_int_equal(f->a.ack_offset, f->size);
+	assert_int_equal(upload_status(&f->eng, id, &info), 0);
+	assert_int_equal(info.state, UPLOAD_RECEIVING);
+	assert_int_equal(info.offset, f->size);
+	assert_true(info.durable > 0); /* sync_bytes is 128 KiB */
+	c = commit(f, &f->a, id);
+	assert_int_equal(c.rv, 0);
+	assert_int_equal(c.stored.size, f->size);
+	assert_string_equal(c.stored.sha256, f->sha);
+	assert_string_equal(c.stored.binary_version, "2.9.1-ubuntu-amd64");
+	snprintf(path, sizeof(path),
+	         "%s/tools/released/juju-2.9.1-ubuntu-amd64.tgz", f->dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, f->size);
+	assert_int_equal(upload_count(&f->eng), 0);
+	assert_int_equal(upload_status(&f->eng, id, &info), UPS_ERR_NOT_FOUND);
+	/* Again: exists, with the stored record. */
+	a = begin(f, &f->b);
+	assert_int_equal(a.rv, 0);
+	assert_true(a.begun.exists);
+	assert_string_equal(a.begun.binary.sha256, f->sha);
+	assert_int_equal(upload_count(&f->eng), 0);
+	/* Other content under the same name: conflict without force. */
+	strcpy(req.sha256, SHA_A);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(upload_begin(&f->eng, &f->b, &req, on_begun, &a), 0);
+	run(f);
+	assert_int_equal(a.rv, UPS_ERR_CONFLICT);
+	assert_int_equal(upload_count(&f->eng), 0);
+}
+
+/* A chunk that would end past the announced size is refused, and the
+ * upload goes on from where it was. */
+static void test_chunk_beyond_size(void **state)
+{
+	struct fx *f = *state;
+	struct answer a = begin(f, &f->a);
+	struct ups_chunk_header h;
+	uint8_t *big = calloc(1, 2048);
+
+	send_chunks(f, &f->a, a.begun.upload_id, 0, f->size - 1000, 100000);
+	assert_int_equal(f->a.errors, 0);
+	memset(&h, 0, sizeof(h));
+	h.upload_id = a.begun.upload_id;
+	h.offset = f->size - 1000;
+	h.length = 2048;
+	upload_chunk(&f->eng, &f->a, &h, big);
+	assert_int_equal(f->a.last_error, UPS_ERR_TOO_LARGE);
+	free(big);
+	send_chunks(f, &f->a, a.begun.upload_id, f->size - 1000, f->size,
+	            100000);
+	assert_int_equal(f->a.errors, 1);
+	assert_int_equal(commit(f, &f->a, a.begun.upload_id).rv, 0);
+}
+
+static void test_checksum_mismatch(void **state)
+{
+	struct fx *f = *state;
+	struct answer a = begin(f, &f->a), c;
+	uint64_t id = a.begun.upload_id;
+
+	f->file[5] ^= 1; /* the client lies */
+	send_chunks(f, &f->a, id, 0, f->size, 65536);
+	c = commit(f, &f->a, id);
+	assert_int_equal(c.rv, UPS_ERR_CHECKSUM_MISMATCH);
+	assert_int_equal(upload_count(&f->eng), 0);
+}
+
+static void test_size_mismatch(void **state)
+{
+	struct fx *f = *state;
+	struct answer a = begin(f, &f->a), c;
+	uint64_t id = a.begun.upload_id;
+
+	send_chunks(f, &f->a, id, 0, 1000, 1000);
+	c = commit(f, &f->a, id);
+	assert_int_equal(c.rv, UPS_ERR_SIZE_MISMATCH);
+	assert_int_equal(upload_count(&f->eng), 0);
+	/* Commit of what is gone, or of someone else's: refused at once. */
+	assert_int_equal(upload_commit(&f->eng, &f->a, id, on_committed, &c),
+	                 UPS_ERR_NOT_FOUND);
+}
+
+/* The owner goes while its begin is in flight: the callback still runs
+ * once, the upload waits detached, and nothing is told to the owner. */
+static void test_owner_gone_during_begin(void **state)
+{
+	struct fx *f = *state;
+	struct upload_begin_req req = req_for(f, "2.9.1-ubuntu-amd64");
+	struct answer a;
+
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(upload_begin(&f->eng, &f->a, &req, on_begun, &a), 0);
+	upload_owner_gone(&f->eng, &f->a);
+	run(f);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.rv, 0);
+	assert_int_equal(upload_count(&f->eng), 1);
+	assert_int_equal(upload_active_count(&f->eng), 0);
+	/* Someone else resumes it. */
+	a = begin(f, &f->b);
+	assert_int_equal(a.rv, 0);
+	assert_int_equal(upload_active_count(&f->eng), 1);
+}
+
+/* A dropped connection detaches; a restart reloads the partial and the
+ * digest is rebuilt from the bytes on disk. */
+static void test_resume_after_restart(void **state)
+{
+	struct fx *f = *state;
+	struct answer a = begin(f, &f->a), c;
+	uint64_t id = a.begun.upload_id, off;
+
+	send_chunks(f, &f->a, id, 0, 300000, 50000);
+	upload_owner_gone(&f->eng, &f->a);
+	run(f);
+	assert_int_equal(upload_active_count(&f->eng), 0);
+	fx_close(f);
+	fx_open(f);
+	assert_int_equal(upload_count(&f->eng), 1);
+	a = begin(f, &f->b);
+	assert_int_equal(a.begun.upload_id, id);
+	off = a.begun.offset;
+	assert_int_equal(off, 300000);
+	send_chunks(f, &f->b, id, off, f->size, 100000);
+	c = commit(f, &f->b, id);
+	assert_int_equal(c.rv, 0);
+}
+
+static void test_abort_and_busy(void **state)
+{
+	struct fx *f = *state;
+	struct upload_begin_req req;
+	struct owner third;
+	struct answer a = begin(f, &f->a), b;
+	uint64_t id = a.begun.upload_id;
+
+	/* max-uploads is 2 */
+	memset(&req, 0, sizeof(req));
+	strcpy(req.stream, "released");
+	strcpy(req.binary_version, "2.9.2-ubuntu-amd64");
+	strcpy(req.sha256, SHA_A);
+	req.size = 10;
+	memset(&b, 0, sizeof(b));
+	assert_int_equal(upload_begin(&f->eng, &f->b, &req, on_begun, &b), 0);
+	run(f);
+	assert_int_equal(b.rv, 0);
+	memset(&third, 0, sizeof(third));
+	strcpy(req.binary_version, "2.9.3-ubuntu-amd64");
+	assert_int_equal(upload_begin(&f->eng, &third, &req, on_begun, &b),
+	                 UPS_ERR_BUSY);
+	/* Only the owner may abort an owned upload. */
+	assert_int_equal(upload_abort(&f->eng, &f->b, id), UPS_ERR_NOT_FOUND);
+	assert_int_equal(upload_abort(&f->eng, &f->a, id), 0);
+	run(f);
+	assert_int_equal(f->a.errors, 0); /* the owner asked: no error */
+	assert_int_equal(upload_count(&f->eng), 1);
+	assert_int_equal(upload_abort(&f->eng, &f->a, id), UPS_ERR_NOT_FOUND);
+	/* While stopping, nothing new begins. */
+	upload_engine_stop(&f->eng);
+	assert_int_equal(upload_begin(&f->eng, &third, &req, on_begun, &b),
+	                 UPS_ERR_UNAVAILABLE);
+}
+
+/* A client that ignores its window is paused, then resumed. */
+static void test_window_overrun_pauses(void **state)
+{
+	struct fx *f = *state;
+	struct answer a = begin(f, &f->a);
+	struct ups_chunk_header h;
+	uint64_t off = 0;
+
+	/* Without running the loop nothing is written: the queue grows. */
+	while (off < 300 * 1024) {
+		memset(&h, 0, sizeof(h));
+		h.upload_id = a.begun.upload_id;
+		h.offset = off;
+		h.length = 32 * 1024;
+		upload_chunk(&f->eng, &f->a, &h, f->file + off);
+		off += h.length;
+	}
+	assert_int_equal(f->a.pauses, 1);
+	run(f);
+	assert_int_equal(f->a.resumes, 1);
+	assert_int_equal(f->a.errors, 0);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_window_arithmetic),
+	    cmocka_unit_test(test_state_table),
+	    T(test_upload_commit),
+	    T(test_chunk_beyond_size),
+	    T(test_checksum_mismatch),
+	    T(test_size_mismatch),
+	    T(test_owner_gone_during_begin),
+	    T(test_resume_after_restart),
+	    T(test_abort_and_busy),
+	    T(test_window_overrun_pauses),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

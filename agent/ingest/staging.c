@@ -163,8 +163,9 @@ int staging_write(struct staging *stg, int fd, const void *buf, size_t len,
 			direct = staging_set_direct(stg, fd, false);
 			continue;
 		}
-		if (n > 0 && direct && !staging_aligned(p + n, len - (size_t)n,
-		                                        offset + (uint64_t)n))
+		if (n > 0 && direct &&
+		    !staging_aligned(p + n, len - (size_t)n,
+		                     offset + (uint64_t)n))
 			direct = staging_set_direct(stg, fd, false);
 		if (n <= 0) {
 			e = n < 0 ? errno : ENOSPC;

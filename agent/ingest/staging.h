@@ -77,8 +77,9 @@ int staging_truncate(struct staging *stg, int fd, uint64_t length, char *err,
 
 /* Feeds bytes [0, length) of the file into ctx (already initialised for
  * SHA-256 by the caller) to rebuild an upload's digest state after a
- * restart (fd may be one staging_write() used). Reads through a fixed 256 KiB buffer: memory does not grow with
- * the file. UPS_ERR_IO when the file is shorter than length. */
+ * restart (fd may be one staging_write() used). Reads through a fixed 256 KiB
+ * buffer: memory does not grow with the file. UPS_ERR_IO when the file is
+ * shorter than length. */
 int staging_rehash(struct staging *stg, int fd, uint64_t length,
                    EVP_MD_CTX *ctx, char *err, size_t errlen);
 

@@ -51,12 +51,12 @@ struct upload {
 	char sha256[UPS_LIMIT_SHA256_HEX_LEN + 1];
 	uint64_t size;
 	bool force;
-	bool fresh;       /* no catalog row yet (a new UploadBegin) */
-	void *owner;      /* NULL when detached; borrowed */
-	uint64_t offset;  /* next byte expected from the owner */
-	uint64_t written; /* bytes hashed and written */
-	uint64_t durable; /* bytes fsynced and recorded */
-	uint64_t acked;   /* offset of the last ack */
+	bool fresh;        /* no catalog row yet (a new UploadBegin) */
+	void *owner;       /* NULL when detached; borrowed */
+	uint64_t offset;   /* next byte expected from the owner */
+	uint64_t written;  /* bytes hashed and written */
+	uint64_t durable;  /* bytes fsynced and recorded */
+	uint64_t acked;    /* offset of the last ack */
 	int64_t touched_s; /* last activity, for expiry */
 	bool paused;       /* owner's reads paused (window overrun) */
 	struct upload_chunk *q_head, *q_tail;
@@ -132,10 +132,9 @@ bool upload_state_is_initial(enum upload_state s)
 static int upload_move(struct upload *u, enum upload_state to)
 {
 	if (!upload_transition_allowed(u->state, to)) {
-		LOG_ERROR("upload",
-		          "upload %" PRIu64 ": refused transition %s -> %s",
-		          u->id, upload_state_name(u->state),
-		          upload_state_name(to));
+		LOG_ERROR(
+		    "upload", "upload %" PRIu64 ": refused transition %s -> %s",
+		    u->id, upload_state_name(u->state), upload_state_name(to));
 		assert(!"upload state transition the table forbids");
 		return UPS_ERR_INTERNAL;
 	}

@@ -143,9 +143,9 @@ struct upload_chunk;
 struct upload;
 
 struct upload_engine {
-	uv_loop_t *loop;    /* borrowed */
-	struct store *store; /* borrowed */
-	struct catalog *cat; /* the store's */
+	uv_loop_t *loop;                    /* borrowed */
+	struct store *store;                /* borrowed */
+	struct catalog *cat;                /* the store's */
 	const struct upload_events *events; /* borrowed */
 	struct upload_config cfg;
 	char *fault;

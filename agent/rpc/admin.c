@@ -11,8 +11,7 @@
 /* Admin.Login {role, token}. Direct sessions only: the relay logs its
  * connections in itself. */
 static int admin_login(void *state, const struct rpc_request *req,
-                       json_t **result, json_t **info, char *err,
-                       size_t errlen)
+                       json_t **result, json_t **info, char *err, size_t errlen)
 {
 	struct admin *a = state;
 	struct peer *p = req->peer;
@@ -72,8 +71,7 @@ static int admin_no_params(const json_t *params, char *err, size_t errlen)
 }
 
 static int admin_ping(void *state, const struct rpc_request *req,
-                      json_t **result, json_t **info, char *err,
-                      size_t errlen)
+                      json_t **result, json_t **info, char *err, size_t errlen)
 {
 	int rv;
 
@@ -87,8 +85,7 @@ static int admin_ping(void *state, const struct rpc_request *req,
 }
 
 static int admin_info(void *state, const struct rpc_request *req,
-                      json_t **result, json_t **info, char *err,
-                      size_t errlen)
+                      json_t **result, json_t **info, char *err, size_t errlen)
 {
 	struct admin *a = state;
 	const unsigned *sessions = a->dispatch->sessions;
@@ -134,11 +131,13 @@ void admin_init(struct admin *a)
 	memset(&a->admin_facade, 0, sizeof(a->admin_facade));
 	a->admin_facade.name = "Admin";
 	a->admin_facade.methods = admin_methods;
-	a->admin_facade.nmethods = sizeof(admin_methods) / sizeof(admin_methods[0]);
+	a->admin_facade.nmethods =
+	    sizeof(admin_methods) / sizeof(admin_methods[0]);
 	a->admin_facade.state = a;
 	memset(&a->agent_facade, 0, sizeof(a->agent_facade));
 	a->agent_facade.name = "Agent";
 	a->agent_facade.methods = agent_methods;
-	a->agent_facade.nmethods = sizeof(agent_methods) / sizeof(agent_methods[0]);
+	a->agent_facade.nmethods =
+	    sizeof(agent_methods) / sizeof(agent_methods[0]);
 	a->agent_facade.state = a;
 }

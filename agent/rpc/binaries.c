@@ -144,10 +144,9 @@ json_t *binaries_record_json(const struct catalog_binary *b)
 static void binaries_on_ack(void *owner, uint64_t upload_id, uint64_t offset,
                             uint64_t durable)
 {
-	json_t *params = json_pack("{s:I, s:I, s:I}", "upload-id",
-	                           (json_int_t)upload_id, "offset",
-	                           (json_int_t)offset, "durable-offset",
-	                           (json_int_t)durable);
+	json_t *params = json_pack(
+	    "{s:I, s:I, s:I}", "upload-id", (json_int_t)upload_id, "offset",
+	    (json_int_t)offset, "durable-offset", (json_int_t)durable);
 
 	if (params)
 		(void)reply_push(owner, "AgentBinaries", "UploadAck", params);
@@ -156,10 +155,10 @@ static void binaries_on_ack(void *owner, uint64_t upload_id, uint64_t offset,
 static void binaries_on_error(void *owner, uint64_t upload_id, int code,
                               const char *text, const uint64_t *expected)
 {
-	json_t *params = json_pack(
-	    "{s:I, s:s, s:s}", "upload-id", (json_int_t)upload_id, "error",
-	    text && *text ? text : ups_err_message(code), "error-code",
-	    ups_err_code(code));
+	json_t *params =
+	    json_pack("{s:I, s:s, s:s}", "upload-id", (json_int_t)upload_id,
+	              "error", text && *text ? text : ups_err_message(code),
+	              "error-code", ups_err_code(code));
 
 	if (!params)
 		return;
@@ -299,8 +298,7 @@ static int binaries_upload_begin(void *state, const struct rpc_request *req,
 	struct reply *r;
 	int rv;
 
-	rv = binaries_parse_begin(req->params, b->max_size, &ureq, err,
-	                          errlen);
+	rv = binaries_parse_begin(req->params, b->max_size, &ureq, err, errlen);
 	if (rv)
 		return rv;
 	/* The owner asks again: tell it where it stands. */
@@ -316,8 +314,8 @@ static int binaries_upload_begin(void *state, const struct rpc_request *req,
 	case 0:
 		return RPC_DEFERRED;
 	case UPS_ERR_UNAVAILABLE:
-		return binaries_undefer(r, rv, "upstaged is shutting down",
-		                        err, errlen);
+		return binaries_undefer(r, rv, "upstaged is shutting down", err,
+		                        errlen);
 	case UPS_ERR_CONFLICT:
 		*info = json_pack("{s:s}", "reason", "upload in progress");
 		return binaries_undefer(r, rv,
@@ -515,7 +513,8 @@ void binaries_init(struct binaries *b)
 	memset(&b->facade, 0, sizeof(b->facade));
 	b->facade.name = "AgentBinaries";
 	b->facade.methods = binaries_methods;
-	b->facade.nmethods = sizeof(binaries_methods) / sizeof(binaries_methods[0]);
+	b->facade.nmethods =
+	    sizeof(binaries_methods) / sizeof(binaries_methods[0]);
 	b->facade.state = b;
 	b->facade.binary = binaries_chunk;
 	b->facade.peer_gone = binaries_peer_gone;

@@ -37,8 +37,7 @@ int dispatch_add(struct dispatch *d, const struct rpc_facade *f)
 }
 
 const struct rpc_method *dispatch_lookup(const struct dispatch *d,
-                                         const char *facade,
-                                         const char *method,
+                                         const char *facade, const char *method,
                                          const struct rpc_facade **facade_out)
 {
 	for (size_t i = 0; i < d->nfacades; i++) {

@@ -38,8 +38,7 @@ int dispatch_add(struct dispatch *d, const struct rpc_facade *f);
 /* The method facade.method and its facade (*facade_out, may be NULL), or
  * NULL when there is none. */
 const struct rpc_method *dispatch_lookup(const struct dispatch *d,
-                                         const char *facade,
-                                         const char *method,
+                                         const char *facade, const char *method,
                                          const struct rpc_facade **facade_out);
 
 /* One text message of len bytes (borrowed) from p: parse, check, run,
@@ -62,8 +61,7 @@ void dispatch_binary(struct dispatch *d, struct peer *p, const void *data,
 void dispatch_too_large(struct dispatch *d, struct peer *p);
 
 /* Sets p's role and keeps the per-role counts. */
-void dispatch_set_role(struct dispatch *d, struct peer *p,
-                       enum ups_role role);
+void dispatch_set_role(struct dispatch *d, struct peer *p, enum ups_role role);
 
 /* p is going away: drop it from the counts, drop the answers still owed
  * to it, and tell every facade. Nothing refers to p afterwards. */

@@ -32,14 +32,14 @@ void reply_send(struct peer *p, uint64_t request_id, int rv, const char *text,
 {
 	if (rv == 0) {
 		json_decref(info);
-		reply_queue(p, ups_env_response(request_id, result
-		                                                ? result
-		                                                : json_object()));
+		reply_queue(p,
+		            ups_env_response(request_id,
+		                             result ? result : json_object()));
 		return;
 	}
 	json_decref(result);
-	reply_queue(p, ups_env_error(request_id, rv, text && *text ? text : NULL,
-	                             info));
+	reply_queue(p, ups_env_error(request_id, rv,
+	                             text && *text ? text : NULL, info));
 }
 
 struct reply *reply_defer(struct peer *p, uint64_t request_id)

@@ -649,7 +649,6 @@ static int catalog_upload_row(sqlite3_stmt *st, void *row, char *err,
 	return catalog_read_upload(st, row, err, errlen);
 }
 
-
 /* Steps a statement expected to return at most one upload row. */
 static int catalog_one_upload(struct catalog *cat, sqlite3_stmt *st,
                               struct catalog_upload *out, const char *what,

@@ -79,8 +79,8 @@ int catalog_binary_get(struct catalog *cat, const char *stream,
                        char *err, size_t errlen);
 
 /* All binaries of stream (NULL = every stream), sorted by stream, then
- * binary version (Juju version order, then release, then arch). *out is an array of *count
- * entries (NULL when 0) freed by the caller with free(). */
+ * binary version (Juju version order, then release, then arch). *out is an
+ * array of *count entries (NULL when 0) freed by the caller with free(). */
 int catalog_binary_list(struct catalog *cat, const char *stream,
                         struct catalog_binary **out, size_t *count, char *err,
                         size_t errlen);

@@ -45,8 +45,8 @@ static const char *store_config_get(void *host, const char *key)
 	return NULL;
 }
 
-int store_open(struct store *s, uv_loop_t *loop,
-               const struct store_config *cfg, char *err, size_t errlen)
+int store_open(struct store *s, uv_loop_t *loop, const struct store_config *cfg,
+               char *err, size_t errlen)
 {
 	int rv;
 
@@ -116,8 +116,7 @@ int store_lookup(struct store *s, const char *stream,
 	                          errlen);
 }
 
-int store_free_space(struct store *s, uint64_t *bytes, char *err,
-                     size_t errlen)
+int store_free_space(struct store *s, uint64_t *bytes, char *err, size_t errlen)
 {
 	return s->ops->free_space(s->state, bytes, err, errlen);
 }
@@ -129,8 +128,8 @@ static void store_work_delete(struct store_op *op)
 	struct store *s = op->s;
 	struct catalog_binary b;
 
-	op->rv = catalog_binary_get(s->cat, op->stream, op->binary_version,
-	                            &b, op->err, sizeof(op->err));
+	op->rv = catalog_binary_get(s->cat, op->stream, op->binary_version, &b,
+	                            op->err, sizeof(op->err));
 	if (op->rv)
 		return;
 	op->rv = s->ops->remove(s->state, op->stream, op->binary_version,
@@ -183,8 +182,8 @@ static void store_work_commit(struct store_op *op)
 			              b->binary_version, b->stream);
 		if (!rv) {
 			op->binary = old;
-			(void)catalog_upload_delete(s->cat, req->upload_id,
-			                            err, errlen);
+			(void)catalog_upload_delete(s->cat, req->upload_id, err,
+			                            errlen);
 		}
 	}
 out:
@@ -227,8 +226,8 @@ static void store_after(uv_work_t *w, int status)
 	struct store *s = op->s;
 
 	if (status == UV_ECANCELED && !op->rv)
-		op->rv = ups_errf(UPS_ERR_IO, op->err, sizeof(op->err),
-		                  "cancelled");
+		op->rv =
+		    ups_errf(UPS_ERR_IO, op->err, sizeof(op->err), "cancelled");
 	if (op->prev)
 		op->prev->next = op->next;
 	else

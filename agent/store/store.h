@@ -63,8 +63,8 @@ struct store {
 /* Loads the plugin, opens its store and the catalog under data_dir.
  * Blocks. 0, or a negative code with err naming the file (e.g. the plugin
  * and its ABI versions); s is then closed. cfg's strings are copied. */
-int store_open(struct store *s, uv_loop_t *loop,
-               const struct store_config *cfg, char *err, size_t errlen);
+int store_open(struct store *s, uv_loop_t *loop, const struct store_config *cfg,
+               char *err, size_t errlen);
 
 /* After the loop drained: closes the catalog and the plugin. Safe on a
  * zeroed or failed store. */
@@ -110,10 +110,10 @@ int store_delete(struct store *s, const char *stream,
 
 /* A finished upload to make a stored binary. */
 struct store_commit_req {
-	uint64_t upload_id;     /* its catalog row goes in the same step */
-	char staging_name[32];  /* the fsynced, verified staging file */
+	uint64_t upload_id;    /* its catalog row goes in the same step */
+	char staging_name[32]; /* the fsynced, verified staging file */
 	struct catalog_binary binary; /* what it is; stored_at is set */
-	bool force;             /* replace a binary of other content */
+	bool force;                   /* replace a binary of other content */
 };
 
 /* Loop: adopts the staging file as the binary and records it. The

@@ -554,14 +554,21 @@ static void test_dump_round_trip(void **state)
 static void test_dump_escapes_yaml_unsafe(void **state)
 {
 	static const char *const values[] = {
-		"/a\xc2\x85" "z",         /* NEL, folded as a line break */
-		"/a\xe2\x80\xa8" "z",     /* LINE SEPARATOR */
-		"/a\xe2\x80\xa9" "z",     /* PARAGRAPH SEPARATOR */
-		"/a\xc2\x80\xc2\x9f" "z", /* C1 controls */
-		"/a\xef\xbb\xbf" "z",     /* BOM */
-		"/a\xef\xbf\xbe" "z",     /* U+FFFE */
-		"/a\x07\x1b\x7f" "z",     /* C0 controls and DEL */
-		"/caf\xc3\xa9",        /* ordinary UTF-8 stays as it is */
+	    "/a\xc2\x85"
+	    "z", /* NEL, folded as a line break */
+	    "/a\xe2\x80\xa8"
+	    "z", /* LINE SEPARATOR */
+	    "/a\xe2\x80\xa9"
+	    "z", /* PARAGRAPH SEPARATOR */
+	    "/a\xc2\x80\xc2\x9f"
+	    "z", /* C1 controls */
+	    "/a\xef\xbb\xbf"
+	    "z", /* BOM */
+	    "/a\xef\xbf\xbe"
+	    "z", /* U+FFFE */
+	    "/a\x07\x1b\x7f"
+	    "z",            /* C0 controls and DEL */
+	    "/caf\xc3\xa9", /* ordinary UTF-8 stays as it is */
 	};
 	char err[UPS_ERRMSG_MAX];
 
@@ -572,7 +579,8 @@ static void test_dump_escapes_yaml_unsafe(void **state)
 
 		assert_int_equal(config_init(&a), 0);
 		assert_int_equal(
-		    config_set(&a, "auth-file", values[i], err, sizeof(err)), 0);
+		    config_set(&a, "auth-file", values[i], err, sizeof(err)),
+		    0);
 		text = capture(dump_to, &a);
 		assert_int_equal(config_init(&b), 0);
 		if (config_load_yaml(&b, text, strlen(text), "dump", err,

@@ -331,14 +331,13 @@ static void test_direct_and_buffered_writes(void **state)
 	ctx = EVP_MD_CTX_new();
 	assert_non_null(ctx);
 	assert_int_equal(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL), 1);
-	assert_int_equal(staging_rehash(&f->stg, fd, 4 * blk, ctx, f->err,
-	                                sizeof(f->err)),
-	                 0);
+	assert_int_equal(
+	    staging_rehash(&f->stg, fd, 4 * blk, ctx, f->err, sizeof(f->err)),
+	    0);
 	digest(ctx, got);
 	EVP_MD_CTX_free(ctx);
-	assert_int_equal(EVP_Digest(data, 4 * blk, want, NULL, EVP_sha256(),
-	                            NULL),
-	                 1);
+	assert_int_equal(
+	    EVP_Digest(data, 4 * blk, want, NULL, EVP_sha256(), NULL), 1);
 	assert_memory_equal(got, want, 32);
 	assert_int_equal(pread(fd, back, 4 * blk + 1, 0), (ssize_t)(4 * blk));
 	assert_memory_equal(back, data, 4 * blk);

@@ -43,9 +43,9 @@ static void test_window_arithmetic(void **state)
 static void test_state_table(void **state)
 {
 	static const char *const allowed[] = {
-	    "beginning>receiving", "beginning>detached", "beginning>removing",
+	    "beginning>receiving",  "beginning>detached", "beginning>removing",
 	    "receiving>committing", "receiving>detached", "receiving>removing",
-	    "detached>beginning", "detached>removing", "committing>removing",
+	    "detached>beginning",   "detached>removing",  "committing>removing",
 	};
 	enum upload_state s;
 	char pair[64];
@@ -56,7 +56,8 @@ static void test_state_table(void **state)
 			bool want = false;
 
 			snprintf(pair, sizeof(pair), "%s>%s",
-			         upload_state_name(from), upload_state_name(to));
+			         upload_state_name(from),
+			         upload_state_name(to));
 			for (size_t i = 0;
 			     i < sizeof(allowed) / sizeof(allowed[0]); i++)
 				if (strcmp(pair, allowed[i]) == 0)
@@ -194,8 +195,8 @@ static void fx_open(struct fx *f)
 	err[0] = '\0';
 	if (store_open(&f->store, &f->loop, &scfg, err, sizeof(err)))
 		fail_msg("store_open: %s", err);
-	if (upload_engine_open(&f->eng, &f->loop, &f->store, &cfg, &events,
-	                       err, sizeof(err)))
+	if (upload_engine_open(&f->eng, &f->loop, &f->store, &cfg, &events, err,
+	                       sizeof(err)))
 		fail_msg("upload_engine_open: %s", err);
 	assert_int_equal(upload_engine_start(&f->eng), 0);
 }

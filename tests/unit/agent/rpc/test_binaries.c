@@ -115,7 +115,8 @@ struct rec_peer {
 
 static int rec_send(struct peer *p, json_t *env)
 {
-	json_array_append_new(((struct rec_peer *)p)->sent, json_deep_copy(env));
+	json_array_append_new(((struct rec_peer *)p)->sent,
+	                      json_deep_copy(env));
 	return 0;
 }
 
@@ -301,9 +302,9 @@ static void test_upload_round_trip(void **state)
 	                 64 * 1024);
 	/* The owner asking again is told where it stands, at once. */
 	call(f, &f->a, 2, "UploadBegin", begin_params(f, "2.9.1-ubuntu-amd64"));
-	assert_int_equal(
-	    json_integer_value(json_object_get(response(&f->a, 2), "upload-id")),
-	    id);
+	assert_int_equal(json_integer_value(
+	                     json_object_get(response(&f->a, 2), "upload-id")),
+	                 id);
 	/* Someone else: conflict, with the reason in error-info. */
 	call(f, &f->b, 3, "UploadBegin", begin_params(f, "2.9.1-ubuntu-amd64"));
 	assert_string_equal(error_code(&f->b, 3), "conflict");
@@ -329,9 +330,9 @@ static void test_upload_round_trip(void **state)
 	snprintf(params, sizeof(params), "{\"upload-id\":%llu}",
 	         (unsigned long long)id);
 	call(f, &f->a, 4, "UploadStatus", params);
-	assert_string_equal(json_string_value(
-	                        json_object_get(response(&f->a, 4), "state")),
-	                    "receiving");
+	assert_string_equal(
+	    json_string_value(json_object_get(response(&f->a, 4), "state")),
+	    "receiving");
 	call(f, &f->a, 5, "UploadCommit", params);
 	rec = json_object_get(response(&f->a, 5), "binary");
 	assert_string_equal(json_string_value(json_object_get(rec, "sha256")),
@@ -353,9 +354,9 @@ static void test_upload_round_trip(void **state)
 	list = json_object_get(response(&f->b, 8), "binaries");
 	assert_int_equal(json_array_size(list), 1);
 	call(f, &f->b, 9, "List", "{\"stream\":\"devel\"}");
-	assert_int_equal(json_array_size(json_object_get(response(&f->b, 9),
-	                                                 "binaries")),
-	                 0);
+	assert_int_equal(
+	    json_array_size(json_object_get(response(&f->b, 9), "binaries")),
+	    0);
 	call(f, &f->b, 10, "List", "{\"stream\":\"nope\"}");
 	assert_string_equal(error_code(&f->b, 10), "bad-request");
 	call(f, &f->b, 11, "Delete",
@@ -388,11 +389,12 @@ static void test_answer_to_gone_peer(void **state)
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	assert_int_equal(json_array_size(f->a.sent), before);
 	/* The partial is there, detached: b resumes it, then aborts it. */
-	call(f, &f->b, 21, "UploadBegin", begin_params(f, "2.9.2-ubuntu-amd64"));
+	call(f, &f->b, 21, "UploadBegin",
+	     begin_params(f, "2.9.2-ubuntu-amd64"));
 	resp = response(&f->b, 21);
-	snprintf(params, sizeof(params), "{\"upload-id\":%lld}",
-	         (long long)json_integer_value(
-	             json_object_get(resp, "upload-id")));
+	snprintf(
+	    params, sizeof(params), "{\"upload-id\":%lld}",
+	    (long long)json_integer_value(json_object_get(resp, "upload-id")));
 	call(f, &f->b, 22, "UploadAbort", params);
 	response(&f->b, 22);
 	call(f, &f->b, 23, "UploadStatus", params);

@@ -515,8 +515,7 @@ struct probe {
 };
 
 static int probe_later(void *state, const struct rpc_request *req,
-                       json_t **result, json_t **info, char *err,
-                       size_t errlen)
+                       json_t **result, json_t **info, char *err, size_t errlen)
 {
 	struct probe *pr = state;
 
@@ -530,8 +529,7 @@ static int probe_later(void *state, const struct rpc_request *req,
 }
 
 static int probe_fail(void *state, const struct rpc_request *req,
-                      json_t **result, json_t **info, char *err,
-                      size_t errlen)
+                      json_t **result, json_t **info, char *err, size_t errlen)
 {
 	(void)state;
 	(void)req;
@@ -596,8 +594,9 @@ static void test_facade_hooks(void **state)
 	send_text(f, "{\"request-id\":50,\"type\":\"Probe\",\"version\":1,"
 	             "\"request\":\"Fail\"}");
 	expect_error(f, 50, "conflict");
-	assert_string_equal(json_string_value(json_object_get(last(f), "error")),
-	                    "probe says no");
+	assert_string_equal(
+	    json_string_value(json_object_get(last(f), "error")),
+	    "probe says no");
 	info = json_object_get(last(f), "error-info");
 	assert_string_equal(json_string_value(json_object_get(info, "why")),
 	                    "because");
@@ -605,11 +604,13 @@ static void test_facade_hooks(void **state)
 	send_text(f, "{\"request-id\":51,\"type\":\"Probe\",\"version\":1,"
 	             "\"request\":\"Later\"}");
 	assert_non_null(pr.pending);
-	assert_string_equal(json_string_value(json_object_get(last(f), "error")),
-	                    "probe says no"); /* nothing new yet */
+	assert_string_equal(
+	    json_string_value(json_object_get(last(f), "error")),
+	    "probe says no"); /* nothing new yet */
 	reply_finish(pr.pending, 0, NULL, json_pack("{s:i}", "n", 7), NULL);
 	assert_int_equal(
-	    json_integer_value(json_object_get(expect_response(f, 51), "n")), 7);
+	    json_integer_value(json_object_get(expect_response(f, 51), "n")),
+	    7);
 	dispatch_forget(&f->ctx, &f->tp.peer);
 	assert_int_equal(pr.gone, 1);
 }

@@ -265,8 +265,8 @@ static void test_upload_lifecycle(void **state)
 	    catalog_upload_get(f->cat, u.id, &got, f->err, sizeof(f->err)), 0);
 	assert_string_equal(got.state, "committing");
 	/* A state name the catalog cannot hold is refused. */
-	assert_int_equal(catalog_upload_set_state(f->cat, u.id, "",
-	                                          161, f->err, sizeof(f->err)),
+	assert_int_equal(catalog_upload_set_state(f->cat, u.id, "", 161, f->err,
+	                                          sizeof(f->err)),
 	                 UPS_ERR_INTERNAL);
 	assert_int_equal(catalog_upload_set_state(f->cat, u.id,
 	                                          "a-state-name-too-long", 161,

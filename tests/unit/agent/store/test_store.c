@@ -133,11 +133,11 @@ static void stage(struct fx *f, const char *bv, const char *content,
 	strcpy(cu.sha256, req->binary.sha256);
 	strcpy(cu.state, "committing");
 	cu.size = strlen(content);
-	assert_int_equal(catalog_upload_create(store_catalog(&f->store), &cu,
-	                                       1, err, sizeof(err)),
+	assert_int_equal(catalog_upload_create(store_catalog(&f->store), &cu, 1,
+	                                       err, sizeof(err)),
 	                 0);
-	snprintf(req->staging_name, sizeof(req->staging_name),
-	         "%llu.part", (unsigned long long)cu.id);
+	snprintf(req->staging_name, sizeof(req->staging_name), "%llu.part",
+	         (unsigned long long)cu.id);
 	snprintf(path, sizeof(path), "%s/%s", store_staging_dir(&f->store),
 	         req->staging_name);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);

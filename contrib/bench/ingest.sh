@@ -10,7 +10,7 @@
 #
 #   contrib/bench/ingest.sh BUILD_DIR        (INGEST_MB=1024 by default;
 #                                             CI smoke: INGEST_MB=64)
-# Targets : ingest >= 0.30 x openssl dgst; peak RSS <= 64 MiB.
+# Targets: ingest >= 0.30 x openssl dgst; peak RSS <= 64 MiB.
 set -euo pipefail
 
 if [ $# -lt 1 ] || [ ! -d "$1" ]; then

@@ -4,72 +4,69 @@
 # run one way (agent: net -> rpc -> engines -> store -> proto). A
 # reversed edge fails with the file, the line and the rule.
 #
-#   tests/layering/check.sh [ROOT]     (ROOT: the source tree, default ..)
+#   tests/layering/check.sh [ROOT]     (ROOT: the source tree, default ../..)
 set -euo pipefail
 root=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$root"
 
-# folder: the folders its files may include (besides its own).
-allowed() {
-	case "$1" in
-	proto) echo "" ;;
-	proto/net) echo "proto" ;;
-	plugins | plugins/*) echo "proto plugins" ;;
-	agent/store) echo "proto plugins" ;;
-	agent/ingest) echo "proto plugins agent/store" ;;
-	agent/publish) echo "proto plugins agent/store" ;;
-	agent/rollout) echo "proto plugins agent/store agent/publish" ;;
-	agent/rpc) echo "proto proto/net agent/ingest agent/store agent/publish agent/rollout" ;;
-	agent/net) echo "proto proto/net agent/rpc agent/publish" ;;
-	agent) echo "proto proto/net plugins agent/net agent/rpc agent/ingest agent/store agent/publish agent/rollout" ;;
-	contrib/*) echo "proto proto/net contrib" ;;
-	*) echo "?" ;;
-	esac
+# folder: the folders its files may include besides its own. plugins/*
+# and contrib/* count as one folder each.
+rules='
+proto:
+proto/net: proto
+plugins: proto
+agent/store: proto plugins
+agent/ingest: proto plugins agent/store
+agent/publish: proto plugins agent/store
+agent/rollout: proto plugins agent/store agent/publish
+agent/rpc: proto proto/net agent/ingest agent/store agent/publish agent/rollout
+agent/net: proto proto/net agent/rpc agent/publish
+agent: proto proto/net plugins agent/net agent/rpc agent/ingest agent/store agent/publish agent/rollout
+contrib: proto proto/net contrib
+'
+
+files=$(find agent proto plugins contrib -name '*.[ch]' 2>/dev/null | sort)
+[ -n "$files" ] || { echo "layering: no sources under $root"; exit 1; }
+# shellcheck disable=SC2086
+grep -Hn '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' $files /dev/null |
+awk -v rules="$rules" '
+function folder(path,    d) {
+	d = path
+	sub(/\/[^\/]*$/, "", d)
+	if (d == path) d = ""
+	if (d ~ /^plugins(\/|$)/) return "plugins"
+	if (d ~ /^contrib(\/|$)/) return "contrib"
+	return d
 }
-
-# The folder an include names: "agent/rpc/peer.h" -> agent/rpc; plugin
-# folders count as plugins/, the CLI and relay as contrib/.
-target_folder() {
-	local dir=${1%/*}
-	case "$dir" in
-	plugins/*) echo plugins ;;
-	contrib/*) echo contrib ;;
-	*) echo "$dir" ;;
-	esac
+BEGIN {
+	n = split(rules, lines, "\n")
+	for (i = 1; i <= n; i++) {
+		if (lines[i] !~ /:/) continue
+		k = lines[i]; sub(/:.*/, "", k)
+		v = lines[i]; sub(/^[^:]*:[ ]*/, "", v)
+		known[k] = 1
+		m = split(v, allowed, " ")
+		for (j = 1; j <= m; j++) ok[k, allowed[j]] = 1
+		rule[k] = v
+	}
 }
-
-bad=0
-checked=0
-while IFS= read -r file; do
-	folder=${file%/*}
-	rules=$(allowed "$folder")
-	if [ "$rules" = "?" ]; then
-		echo "layering: $file: folder $folder has no rule (add it to $0)"
-		bad=1
-		continue
-	fi
-	while IFS=: read -r line inc; do
-		[ -n "$inc" ] || continue
-		tgt=$(target_folder "$inc")
-		checked=$((checked + 1))
-		own=$(target_folder "$file")
-		[ "$tgt" = "$own" ] && continue
-		[ "$tgt" = "$folder" ] && continue
-		ok=0
-		for r in $rules; do
-			[ "$tgt" = "$r" ] && ok=1
-		done
-		if [ $ok -eq 0 ]; then
-			echo "layering: $file:$line includes \"$inc\": $folder may include only: $rules"
-			bad=1
-		fi
-	done < <(grep -n '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "$file" |
-		sed -E 's/^([0-9]+):[[:space:]]*#[[:space:]]*include[[:space:]]*"([^"]+)".*/\1:\2/' |
-		grep -E ':(agent|proto|plugins|contrib)/' || true)
-done < <(find agent proto plugins contrib -name '*.[ch]' | sort)
-
-if [ $bad -ne 0 ]; then
-	echo "layering: FAILED"
-	exit 1
-fi
-echo "layering: ok ($checked includes checked)"
+{
+	file = $0; sub(/:.*/, "", file)
+	rest = substr($0, length(file) + 2)
+	line = rest; sub(/:.*/, "", line)
+	inc = rest; sub(/^[^"]*"/, "", inc); sub(/".*/, "", inc)
+	if (inc !~ /^(agent|proto|plugins|contrib)\//) next
+	src = folder(file); tgt = folder(inc)
+	checked++
+	if (!(src in known)) {
+		if (!(src in told)) print "layering: " file ": folder " src " has no rule"
+		told[src] = 1; bad = 1; next
+	}
+	if (src == tgt || ok[src, tgt]) next
+	printf "layering: %s:%s includes \"%s\": %s may include only: %s\n", file, line, inc, src, (rule[src] == "" ? "itself" : rule[src])
+	bad = 1
+}
+END {
+	if (bad) { print "layering: FAILED"; exit 1 }
+	printf "layering: ok (%d includes checked)\n", checked
+}'

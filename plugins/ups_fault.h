@@ -10,7 +10,9 @@
  *                  is how many calls succeed before the failures start.
  *                  N defaults to 0 (fail at once).
  *   free=BYTES     report BYTES as the free space.
- * OP: open write fsync link unlink mkdir rename. ERRNO: ENOSPC EIO EDQUOT.
+ * OP: open write fsync link unlink mkdir rename. ERRNO: ENOSPC EIO EDQUOT,
+ * or ABORT: the process aborts there instead (tests of crash recovery:
+ * "link=ABORT@1" dies just before the second link).
  * Example: "write=ENOSPC@1048576,fsync=EIO@3,free=4096".
  *
  * Thread-safe: counters are atomic, the spec is read-only after parsing. An
@@ -43,6 +45,9 @@ enum ups_fault_op {
 	    UPS_FAULT__COUNT
 };
 
+/* Not an errno: the action "abort the process". */
+#define UPS_FAULT_ABORT (-1)
+
 /* Longest spec accepted. */
 #define UPS_FAULT_SPEC_MAX 512
 
@@ -63,6 +68,8 @@ static inline int ups_fault_errno_parse(const char *s, size_t n)
 		return EIO;
 	if (n == 6 && memcmp(s, "EDQUOT", 6) == 0)
 		return EDQUOT;
+	if (n == 5 && memcmp(s, "ABORT", 5) == 0)
+		return UPS_FAULT_ABORT;
 	return 0;
 }
 
@@ -153,8 +160,17 @@ static inline int ups_fault_parse(struct ups_fault *f, const char *spec,
 	return 0;
 }
 
+/* The injected result: an errno, or abort() for UPS_FAULT_ABORT. */
+static inline int ups_fault_fire(int e)
+{
+	if (e == UPS_FAULT_ABORT)
+		abort();
+	return e;
+}
+
 /* Whether the next op (of nbytes, for writes) should fail: returns the
- * errno to inject, or 0 to go ahead. Counts the call (or bytes). */
+ * errno to inject, or 0 to go ahead (or aborts, for ABORT). Counts the
+ * call (or bytes). */
 static inline int ups_fault_hit(struct ups_fault *f, enum ups_fault_op op,
                                 uint64_t nbytes)
 {
@@ -166,12 +182,12 @@ static inline int ups_fault_hit(struct ups_fault *f, enum ups_fault_op op,
 		before = atomic_fetch_add(&f->used[op], nbytes);
 		if (before + nbytes > f->after[op]) {
 			atomic_fetch_sub(&f->used[op], nbytes);
-			return f->err[op];
+			return ups_fault_fire(f->err[op]);
 		}
 		return 0;
 	}
 	before = atomic_fetch_add(&f->used[op], 1);
-	return before >= f->after[op] ? f->err[op] : 0;
+	return before >= f->after[op] ? ups_fault_fire(f->err[op]) : 0;
 }
 
 #endif

@@ -13,6 +13,10 @@
  * (logging, configuration), never through global symbols, so plugins stay
  * loadable RTLD_LOCAL and hidden-by-default.
  *
+ * History: 1.0 store ops; 1.1 adds put2 and holds, and remove without a
+ * sha256 (the host uses them only with plugins of minor 1 or more, so
+ * 1.0 plugins keep loading).
+ *
  * Compatibility rules: within one major, structs only grow at the end
  * (new members come out of the reserved space or after it, with the minor
  * bumped) and every struct carries its size, so either side can tell
@@ -31,7 +35,7 @@
 #include "proto/errors.h"
 
 #define UPS_PLUGIN_ABI_MAJOR 1
-#define UPS_PLUGIN_ABI_MINOR 0
+#define UPS_PLUGIN_ABI_MINOR 1
 
 /* The one exported symbol. Plugins are built with -fvisibility=hidden and
  * mark only the descriptor with UPS_PLUGIN_EXPORT. */
@@ -88,6 +92,14 @@ enum ups_plugin_kind {
  * host owns them (creates, writes, fsyncs, re-hashes, removes); the store
  * only decides where they live, so that put() can adopt the finished file
  * by renaming or linking on the same file system instead of copying. */
+/* Flags of put2. */
+/* Replace whatever the name holds, atomically (rename over it): readers
+ * see the old bytes or the new, never neither. */
+#define UPS_STORE_PUT_REPLACE 0x1u
+/* Leave the staging file where it is; the host removes it once the
+ * binary is recorded, so a crash before that can redo the put. */
+#define UPS_STORE_PUT_KEEP_STAGING 0x2u
+
 struct ups_store_ops {
 	uint32_t struct_size; /* sizeof(struct ups_store_ops) */
 
@@ -124,8 +136,10 @@ struct ups_store_ops {
 
 	/* Removes the Juju name, and the content when no other name refers to
 	 * it. sha256_hex is what the host's catalog says the name holds; the
-	 * blob is only deleted when it is the same file. UPS_ERR_NOT_FOUND
-	 * when the name does not exist. Durable when it returns. */
+	 * blob is only deleted when it is the same file. Since 1.1 sha256_hex
+	 * may be NULL (a name the catalog does not know): the name goes and
+	 * the plugin deals with its content. UPS_ERR_NOT_FOUND when the name
+	 * does not exist. Durable when it returns. */
 	int (*remove)(void *state, const char *stream,
 	              const char *binary_version, const char *sha256_hex,
 	              char *err, size_t errlen);
@@ -133,6 +147,27 @@ struct ups_store_ops {
 	/* Bytes available to an unprivileged writer where the store lives. */
 	int (*free_space)(void *state, uint64_t *bytes, char *err,
 	                  size_t errlen);
+
+	/* Since 1.1. */
+
+	/* put with flags (UPS_STORE_PUT_*). With REPLACE the name gets the
+	 * new content whatever it held (no UPS_ERR_CONFLICT), atomically;
+	 * old_sha256_hex (may be NULL) is what the host believes it held,
+	 * whose content goes when nothing else refers to it. Idempotent like
+	 * put, also after a crash anywhere inside it. UPS_ERR_NOT_FOUND when
+	 * the staging file does not exist. */
+	int (*put2)(void *state, const char *staging_name,
+	            const char *sha256_hex, const char *stream,
+	            const char *binary_version, const char *old_sha256_hex,
+	            unsigned flags, char *err, size_t errlen);
+
+	/* Whether the Juju name holds exactly the content sha256_hex: 0 when
+	 * it does, UPS_ERR_NOT_FOUND when there is no such name,
+	 * UPS_ERR_CONFLICT when it holds something else. Cheap (no hashing):
+	 * the host calls it for every binary at start-up. */
+	int (*holds)(void *state, const char *stream,
+	             const char *binary_version, const char *sha256_hex,
+	             char *err, size_t errlen);
 };
 
 struct ups_plugin_descriptor {

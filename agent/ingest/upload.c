@@ -640,9 +640,13 @@ static void upload_work_verify(struct upload *u)
 		              u->size, u->sha256);
 		goto out;
 	}
-	(void)catalog_upload_set_state(eng->cat, u->id,
-	                               upload_state_name(UPLOAD_COMMITTING),
-	                               eng->now_s(), err, errlen);
+	/* Verified and fsynced: a restart resumes from the end. */
+	rv = catalog_upload_set_state(eng->cat, u->id,
+	                              upload_state_name(UPLOAD_COMMITTING),
+	                              u->size, eng->now_s(), err, errlen);
+	if (rv)
+		goto out;
+	store_crash_point("commit-verified");
 	close(u->fd);
 	u->fd = -1;
 out:
@@ -888,13 +892,16 @@ static void upload_on_stored(void *data, int rv, const char *err,
 	if (u->acked != u->written)
 		upload_tell_ack(u);
 	upload_finish_commit(u, 0, NULL, b);
-	upload_free(u);
+	/* The store kept the staging file: it is ours to remove. */
+	u->owner = NULL;
+	upload_move(u, UPLOAD_REMOVING);
+	upload_kick(u);
 }
 
 /* Verified: the store adopts the file. */
 static void upload_after_verify(struct upload *u)
 {
-	struct store_commit_req req;
+	struct catalog_commit req;
 	int rv;
 
 	if (u->job_rv) {
@@ -904,6 +911,7 @@ static void upload_after_verify(struct upload *u)
 		upload_doom(u, 0, NULL);
 		return;
 	}
+	u->durable = u->size;
 	memset(&req, 0, sizeof(req));
 	req.upload_id = u->id;
 	staging_name(u->id, req.staging_name, sizeof(req.staging_name));

@@ -46,12 +46,27 @@ static const char *const catalog_migrations[CATALOG_SCHEMA_VERSION] = {
     "CREATE INDEX uploads_by_file ON uploads (stream, binary_version,"
     "  sha256);"
     "CREATE INDEX uploads_by_updated ON uploads (updated_at);",
+    /* 2: the commit intent. Written before the store is touched and
+     * deleted in the transaction that records the binary, so a crash in
+     * between is finished (or undone) at the next start. */
+    "CREATE TABLE commits ("
+    "  upload_id INTEGER PRIMARY KEY,"
+    "  stream TEXT NOT NULL,"
+    "  binary_version TEXT NOT NULL,"
+    "  sha256 TEXT NOT NULL,"
+    "  size INTEGER NOT NULL CHECK (size >= 0),"
+    "  stored_at INTEGER NOT NULL,"
+    "  force INTEGER NOT NULL,"
+    "  staging_name TEXT NOT NULL);",
 };
 
 #define CATALOG_BINARY_COLS "stream, binary_version, sha256, size, stored_at"
 #define CATALOG_UPLOAD_COLS                                                    \
 	"id, stream, binary_version, sha256, size, durable_offset, "           \
 	"created_at, updated_at, state"
+#define CATALOG_COMMIT_COLS                                                    \
+	"upload_id, stream, binary_version, sha256, size, stored_at, force, "  \
+	"staging_name"
 
 #define CATALOG_STMTS(X)                                                       \
 	X(BEGIN, "BEGIN IMMEDIATE")                                            \
@@ -82,11 +97,16 @@ static const char *const catalog_migrations[CATALOG_SCHEMA_VERSION] = {
 	  " ORDER BY id DESC LIMIT 1")                                         \
 	X(UP_SET_OFFSET, "UPDATE uploads SET durable_offset = ?2,"             \
 	                 " updated_at = ?3 WHERE id = ?1")                     \
-	X(UP_SET_STATE,                                                        \
-	  "UPDATE uploads SET state = ?2, updated_at = ?3 WHERE id = ?1")      \
+	X(UP_SET_STATE, "UPDATE uploads SET state = ?2, durable_offset = ?3,"  \
+	                " updated_at = ?4 WHERE id = ?1")                      \
 	X(UP_DELETE, "DELETE FROM uploads WHERE id = ?1")                      \
 	X(UP_EXPIRED, "SELECT " CATALOG_UPLOAD_COLS " FROM uploads"            \
-	              " WHERE updated_at < ?1 ORDER BY updated_at, id")
+	              " WHERE updated_at < ?1 ORDER BY updated_at, id")      \
+	X(CM_INSERT, "INSERT INTO commits (" CATALOG_COMMIT_COLS ")"           \
+	             " VALUES (?1,?2,?3,?4,?5,?6,?7,?8)")                      \
+	X(CM_LIST, "SELECT " CATALOG_COMMIT_COLS " FROM commits"               \
+	           " ORDER BY upload_id")                                      \
+	X(CM_DELETE, "DELETE FROM commits WHERE upload_id = ?1")
 
 enum catalog_stmt {
 #define CATALOG_STMT_ENUM(name, sql) CATALOG_##name,
@@ -765,15 +785,17 @@ int catalog_upload_set_offset(struct catalog *cat, uint64_t id,
 }
 
 int catalog_upload_set_state(struct catalog *cat, uint64_t id,
-                             const char *state, int64_t now, char *err,
-                             size_t errlen)
+                             const char *state, uint64_t durable_offset,
+                             int64_t now, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = cat->stmt[CATALOG_UP_SET_STATE];
 	int rv;
 
 	pthread_mutex_lock(&cat->lock);
 	if ((rv = catalog_bind_state(cat, st, 2, state, err, errlen)) < 0 ||
-	    (rv = catalog_bind_i64(cat, st, 3, now, err, errlen)) < 0)
+	    (rv = catalog_bind_u64(cat, st, 3, durable_offset, err, errlen)) <
+	        0 ||
+	    (rv = catalog_bind_i64(cat, st, 4, now, err, errlen)) < 0)
 		catalog_done(st);
 	else
 		rv = catalog_upload_change(cat, CATALOG_UP_SET_STATE, id, err,
@@ -818,20 +840,143 @@ int catalog_upload_list_expired(struct catalog *cat, int64_t before,
 	return 0;
 }
 
+/* -------------------------------------------------------------------------
+ * Commit intents. */
+
+int catalog_commit_begin(struct catalog *cat, const struct catalog_commit *c,
+                         char *err, size_t errlen)
+{
+	sqlite3_stmt *st = cat->stmt[CATALOG_CM_INSERT];
+	const struct catalog_binary *b = &c->binary;
+	int rc, rv;
+
+	pthread_mutex_lock(&cat->lock);
+	if ((rv = catalog_bind_u64(cat, st, 1, c->upload_id, err, errlen)) <
+	        0 ||
+	    (rv = catalog_bind_text(cat, st, 2, b->stream, err, errlen)) < 0 ||
+	    (rv = catalog_bind_text(cat, st, 3, b->binary_version, err,
+	                            errlen)) < 0 ||
+	    (rv = catalog_bind_text(cat, st, 4, b->sha256, err, errlen)) < 0 ||
+	    (rv = catalog_bind_u64(cat, st, 5, b->size, err, errlen)) < 0 ||
+	    (rv = catalog_bind_i64(cat, st, 6, b->stored_at, err, errlen)) <
+	        0 ||
+	    (rv = catalog_bind_i64(cat, st, 7, c->force ? 1 : 0, err,
+	                           errlen)) < 0 ||
+	    (rv = catalog_bind_text(cat, st, 8, c->staging_name, err,
+	                            errlen)) < 0)
+		goto done;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		rv = 0;
+	else if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		rv = ups_errf(UPS_ERR_EXISTS, err, errlen,
+		              "upload %" PRIu64 " is already being committed",
+		              c->upload_id);
+	else
+		rv = catalog_db_err(cat, err, errlen, "record commit");
+done:
+	catalog_done(st);
+	pthread_mutex_unlock(&cat->lock);
+	return rv;
+}
+
+static int catalog_commit_row(sqlite3_stmt *st, void *row, char *err,
+                              size_t errlen)
+{
+	struct catalog_commit *c = row;
+	struct catalog_binary *b = &c->binary;
+	int rv;
+
+	memset(c, 0, sizeof(*c));
+	if ((rv = catalog_col_u64(st, 0, &c->upload_id, err, errlen)) < 0 ||
+	    (rv = catalog_col_text(st, 1, b->stream, sizeof(b->stream), err,
+	                           errlen)) < 0 ||
+	    (rv = catalog_col_text(st, 2, b->binary_version,
+	                           sizeof(b->binary_version), err, errlen)) <
+	        0 ||
+	    (rv = catalog_col_text(st, 3, b->sha256, sizeof(b->sha256), err,
+	                           errlen)) < 0 ||
+	    (rv = catalog_col_u64(st, 4, &b->size, err, errlen)) < 0 ||
+	    (rv = catalog_col_text(st, 7, c->staging_name,
+	                           sizeof(c->staging_name), err, errlen)) < 0)
+		return rv;
+	b->stored_at = sqlite3_column_int64(st, 5);
+	c->force = sqlite3_column_int64(st, 6) != 0;
+	return 0;
+}
+
+int catalog_commit_list(struct catalog *cat, struct catalog_commit **out,
+                        size_t *count, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = cat->stmt[CATALOG_CM_LIST];
+	void *rows = NULL;
+	size_t n = 0;
+	int rv;
+
+	*out = NULL;
+	*count = 0;
+	pthread_mutex_lock(&cat->lock);
+	rv = catalog_collect(cat, st, sizeof(**out), catalog_commit_row,
+	                     "commits", &rows, &n, err, errlen);
+	catalog_done(st);
+	pthread_mutex_unlock(&cat->lock);
+	if (rv < 0)
+		return rv;
+	*out = rows;
+	*count = n;
+	return 0;
+}
+
+/* Deletes the intent of id; caller holds the lock. */
+static int catalog_commit_delete_locked(struct catalog *cat, uint64_t id,
+                                        char *err, size_t errlen)
+{
+	int rv = catalog_bind_u64(cat, cat->stmt[CATALOG_CM_DELETE], 1, id, err,
+	                          errlen);
+
+	if (rv < 0) {
+		catalog_done(cat->stmt[CATALOG_CM_DELETE]);
+		return rv;
+	}
+	return catalog_exec(cat, CATALOG_CM_DELETE, err, errlen);
+}
+
+int catalog_commit_forget(struct catalog *cat, uint64_t upload_id, char *err,
+                          size_t errlen)
+{
+	int rv;
+
+	pthread_mutex_lock(&cat->lock);
+	rv = catalog_commit_delete_locked(cat, upload_id, err, errlen);
+	pthread_mutex_unlock(&cat->lock);
+	return rv;
+}
+
 int catalog_commit_upload(struct catalog *cat, uint64_t id,
                           const struct catalog_binary *b, bool replace,
                           char *err, size_t errlen)
 {
+	bool had_upload;
 	int rv;
 
 	pthread_mutex_lock(&cat->lock);
 	if ((rv = catalog_exec(cat, CATALOG_BEGIN, err, errlen)) < 0)
 		goto unlock;
-	if ((rv = catalog_binary_put_locked(cat, b, replace, err, errlen)) <
-	        0 ||
-	    (rv = catalog_upload_change(cat, CATALOG_UP_DELETE, id, err,
-	                                errlen)) < 0 ||
-	    (rv = catalog_exec(cat, CATALOG_COMMIT, err, errlen)) < 0)
+	if ((rv = catalog_binary_put_locked(cat, b, replace, err, errlen)) < 0)
+		goto rollback;
+	rv = catalog_upload_change(cat, CATALOG_UP_DELETE, id, err, errlen);
+	had_upload = rv == 0;
+	if (rv < 0 && rv != UPS_ERR_NOT_FOUND)
+		goto rollback;
+	if ((rv = catalog_commit_delete_locked(cat, id, err, errlen)) < 0)
+		goto rollback;
+	/* Something must have asked for this commit. */
+	if (!had_upload && sqlite3_changes(cat->db) == 0) {
+		rv = ups_errf(UPS_ERR_NOT_FOUND, err, errlen,
+		              "no upload %" PRIu64 " to commit", id);
+		goto rollback;
+	}
+	if ((rv = catalog_exec(cat, CATALOG_COMMIT, err, errlen)) < 0)
 		goto rollback;
 	goto unlock;
 

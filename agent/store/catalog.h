@@ -28,7 +28,7 @@
 #define CATALOG_SHA256_HEX_LEN 64
 
 /* Schema version this code writes; older databases are migrated. */
-#define CATALOG_SCHEMA_VERSION 1
+#define CATALOG_SCHEMA_VERSION 2
 
 struct catalog;
 
@@ -110,10 +110,11 @@ int catalog_upload_set_offset(struct catalog *cat, uint64_t id,
                               uint64_t durable_offset, int64_t now, char *err,
                               size_t errlen);
 
-/* state: 1..CATALOG_STATE_LEN bytes (borrowed). */
+/* Records state (1..CATALOG_STATE_LEN bytes, borrowed) and the durable
+ * offset together, and updated_at = now. */
 int catalog_upload_set_state(struct catalog *cat, uint64_t id,
-                             const char *state, int64_t now, char *err,
-                             size_t errlen);
+                             const char *state, uint64_t durable_offset,
+                             int64_t now, char *err, size_t errlen);
 
 /* UPS_ERR_NOT_FOUND when absent. */
 int catalog_upload_delete(struct catalog *cat, uint64_t id, char *err,
@@ -125,9 +126,31 @@ int catalog_upload_list_expired(struct catalog *cat, int64_t before,
                                 struct catalog_upload **out, size_t *count,
                                 char *err, size_t errlen);
 
-/* Commits a finished upload in one transaction: inserts the binary (as
- * catalog_binary_put) and deletes upload id. Either both happen or
- * neither. */
+/* A commit intent (agent/store/store.c): what is being made a stored
+ * binary, recorded before the store is touched. */
+struct catalog_commit {
+	uint64_t upload_id;
+	struct catalog_binary binary; /* parsed is not read or filled */
+	bool force;
+	char staging_name[32];
+};
+
+/* Records c; UPS_ERR_EXISTS when upload_id already has an intent. */
+int catalog_commit_begin(struct catalog *cat, const struct catalog_commit *c,
+                         char *err, size_t errlen);
+
+/* Every intent, oldest upload first; *out (NULL when 0) is freed by the
+ * caller with free(). */
+int catalog_commit_list(struct catalog *cat, struct catalog_commit **out,
+                        size_t *count, char *err, size_t errlen);
+
+/* Drops the intent of upload_id (undone); absent is not an error. */
+int catalog_commit_forget(struct catalog *cat, uint64_t upload_id, char *err,
+                          size_t errlen);
+
+/* Finishes a commit in one transaction: inserts the binary (as
+ * catalog_binary_put), deletes upload id and its intent (either may be
+ * absent already). Either all happens or nothing. */
 int catalog_commit_upload(struct catalog *cat, uint64_t id,
                           const struct catalog_binary *b, bool replace,
                           char *err, size_t errlen);

@@ -12,9 +12,10 @@
 #include "proto/log.h"
 
 /* What this host reads of each struct: a plugin's struct may be larger
- * (a newer minor), never smaller. */
-#define PLUGIN_DESC_MIN      offsetof(struct ups_plugin_descriptor, reserved)
-#define PLUGIN_STORE_OPS_MIN sizeof(struct ups_store_ops)
+ * (a newer minor), never smaller than its minor's. */
+#define PLUGIN_DESC_MIN         offsetof(struct ups_plugin_descriptor, reserved)
+#define PLUGIN_STORE_OPS_MIN_10 offsetof(struct ups_store_ops, put2)
+#define PLUGIN_STORE_OPS_MIN_11 sizeof(struct ups_store_ops)
 
 const char *plugin_kind_name(unsigned kind)
 {
@@ -49,15 +50,19 @@ static int plugin_check_store_ops(const struct plugin *p, char *err,
                                   size_t errlen)
 {
 	const struct ups_store_ops *ops = p->ops;
+	unsigned minor = p->desc->abi_minor;
+	size_t need = minor >= 1 ? PLUGIN_STORE_OPS_MIN_11
+	                         : PLUGIN_STORE_OPS_MIN_10;
 
-	if (ops->struct_size < PLUGIN_STORE_OPS_MIN)
+	if (ops->struct_size < need)
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		                "%s: store ops are %u bytes, upstaged needs "
-		                "%zu (ABI %u.%u)",
-		                p->path, ops->struct_size, PLUGIN_STORE_OPS_MIN,
-		                UPS_PLUGIN_ABI_MAJOR, UPS_PLUGIN_ABI_MINOR);
+		                "%s: store ops are %u bytes, ABI %u.%u needs "
+		                "%zu",
+		                p->path, ops->struct_size, UPS_PLUGIN_ABI_MAJOR,
+		                minor, need);
 	if (!ops->open || !ops->close || !ops->staging_dir || !ops->put ||
-	    !ops->open_blob || !ops->remove || !ops->free_space)
+	    !ops->open_blob || !ops->remove || !ops->free_space ||
+	    (minor >= 1 && (!ops->put2 || !ops->holds)))
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		                "%s: store plugin %s lacks an operation",
 		                p->path, p->desc->name);
@@ -159,6 +164,11 @@ void plugin_unload(struct plugin *p)
 	p->handle = NULL;
 	p->desc = NULL;
 	p->ops = NULL;
+}
+
+unsigned plugin_store_minor(const struct plugin *p)
+{
+	return p->desc ? p->desc->abi_minor : 0;
 }
 
 const struct ups_store_ops *plugin_store_ops(const struct plugin *p)

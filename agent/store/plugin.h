@@ -24,9 +24,9 @@ struct plugin {
 
 /* Opens path with dlopen(RTLD_NOW | RTLD_LOCAL), finds
  * upstage_plugin_descriptor and checks it: ABI major equal to this host's,
- * minor not above it, struct sizes large enough for what the host reads,
- * the kind, a name of 1..PLUGIN_NAME_MAX printable characters, and (for a
- * store) every op present. Every message starts with the path, e.g.
+ * minor not above it, struct sizes large enough for what the host reads
+ * of that minor, the kind, a name of 1..PLUGIN_NAME_MAX printable
+ * characters, and (for a store) every op of its minor present. Every message starts with the path, e.g.
  * "plugins/store-bad.so: plugin ABI 2.0, upstaged supports 1.0".
  * Returns 0 with *out filled (release with plugin_unload()), or
  * UPS_ERR_NOT_FOUND (no such file), UPS_ERR_IO (dlopen failed) or
@@ -42,6 +42,10 @@ void plugin_unload(struct plugin *p);
 /* The store ops of a plugin loaded with UPS_PLUGIN_KIND_STORE; borrowed,
  * valid until plugin_unload(). */
 const struct ups_store_ops *plugin_store_ops(const struct plugin *p);
+
+/* The ABI minor of a loaded plugin's descriptor: which optional members
+ * of its ops it has (plugins/upstage_plugin.h "History"). */
+unsigned plugin_store_minor(const struct plugin *p);
 
 /* Fills svc with this host's ABI version and its log function (which writes
  * through proto/log.h, tagged with the plugin's name). config_get and host

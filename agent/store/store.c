@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "proto/errors.h"
 #include "proto/log.h"
@@ -24,7 +25,7 @@ struct store_op {
 	bool all_streams;
 	char stream[UPS_LIMIT_STREAM_LEN + 1];
 	char binary_version[UPS_LIMIT_BINARY_VERSION_LEN + 1];
-	struct store_commit_req commit;
+	struct catalog_commit commit;
 	store_list_cb list_cb;
 	store_done_cb done_cb;
 	void *data;
@@ -35,6 +36,9 @@ struct store_op {
 	size_t count;
 	struct catalog_binary binary;
 };
+
+static int store_recover(struct store *s, char *err, size_t errlen);
+static int store_reconcile(struct store *s, char *err, size_t errlen);
 
 static const char *store_config_get(void *host, const char *key)
 {
@@ -68,6 +72,11 @@ int store_open(struct store *s, uv_loop_t *loop, const struct store_config *cfg,
 	if (rv)
 		goto fail;
 	rv = catalog_open(s->data_dir, &s->cat, err, errlen);
+	if (rv)
+		goto fail;
+	rv = store_recover(s, err, errlen);
+	if (!rv)
+		rv = store_reconcile(s, err, errlen);
 	if (rv)
 		goto fail;
 	return 0;
@@ -121,73 +130,281 @@ int store_free_space(struct store *s, uint64_t *bytes, char *err, size_t errlen)
 	return s->ops->free_space(s->state, bytes, err, errlen);
 }
 
+/* Crash points (tests only): UPSTAGE_CRASH_AT names one; the process
+ * aborts when it gets there, so a test can restart and check recovery. */
+#ifdef UPSTAGE_CRASH_POINTS
+void store_crash_point(const char *name)
+{
+	const char *at = getenv("UPSTAGE_CRASH_AT");
+
+	if (at && strcmp(at, name) == 0) {
+		LOG_ERROR("store", "crash point %s: aborting (test)", name);
+		abort();
+	}
+}
+#else
+void store_crash_point(const char *name)
+{
+	(void)name;
+}
+#endif
+
+/* Whether the plugin has the ABI 1.1 store ops (put2, holds, remove
+ * without a sha256). */
+static bool store_v11(const struct store *s)
+{
+	return plugin_store_minor(&s->plugin) >= 1;
+}
+
+/* Makes c's staging file the content of its Juju name, keeping the
+ * staging file. old_sha: what the name holds now (NULL: nothing known).
+ * An ABI 1.0 plugin can only consume the staging file, and replaces by
+ * removing first. */
+static int store_put(struct store *s, const struct catalog_commit *c,
+                     const char *old_sha, char *err, size_t errlen)
+{
+	const struct catalog_binary *b = &c->binary;
+	unsigned flags = UPS_STORE_PUT_KEEP_STAGING;
+	int rv;
+
+	if (c->force)
+		flags |= UPS_STORE_PUT_REPLACE;
+	if (store_v11(s))
+		return s->ops->put2(s->state, c->staging_name, b->sha256,
+		                    b->stream, b->binary_version, old_sha, flags,
+		                    err, errlen);
+	if (c->force && old_sha) {
+		rv = s->ops->remove(s->state, b->stream, b->binary_version,
+		                    old_sha, err, errlen);
+		if (rv && rv != UPS_ERR_NOT_FOUND)
+			return rv;
+	}
+	return s->ops->put(s->state, c->staging_name, b->sha256, b->stream,
+	                   b->binary_version, err, errlen);
+}
+
+/* 0 when the Juju name of b holds b's content, UPS_ERR_NOT_FOUND when
+ * there is no such name, UPS_ERR_CONFLICT when it holds other content.
+ * An ABI 1.0 plugin can only tell whether the name exists. */
+static int store_holds(struct store *s, const struct catalog_binary *b,
+                       char *err, size_t errlen)
+{
+	uint64_t size;
+	int fd, rv;
+
+	if (store_v11(s))
+		return s->ops->holds(s->state, b->stream, b->binary_version,
+		                     b->sha256, err, errlen);
+	rv = s->ops->open_blob(s->state, b->stream, b->binary_version, &fd,
+	                       &size, err, errlen);
+	if (rv == 0)
+		close(fd);
+	return rv;
+}
+
+/* The commit sequence (worker, or start-up recovery). Each step is
+ * durable before the next, and a crash between any two leaves something
+ * recovery finishes or undoes (store_recover):
+ *   1. the intent (catalog)             undone if the name was not put
+ *   2. the bytes under the Juju name    (plugin; a replacement is an
+ *                                        atomic rename over the old name)
+ *   3. one transaction: the binary row, the upload row and the intent go
+ * The staging file is left for the caller (its owner) to remove. */
+int store_commit_run(struct store *s, const struct catalog_commit *c,
+                     struct catalog_binary *out, char *err, size_t errlen)
+{
+	const struct catalog_binary *b = &c->binary;
+	struct catalog_binary old;
+	const char *old_sha = NULL;
+	int rv;
+
+	rv = catalog_binary_get(s->cat, b->stream, b->binary_version, &old,
+	                        err, errlen);
+	if (rv == 0 && strcmp(old.sha256, b->sha256) == 0) {
+		/* Stored meanwhile with the same bytes: the same answer. */
+		(void)catalog_upload_delete(s->cat, c->upload_id, err, errlen);
+		(void)catalog_commit_forget(s->cat, c->upload_id, err, errlen);
+		*out = old;
+		return 0;
+	}
+	if (rv == 0 && !c->force)
+		return ups_errf(UPS_ERR_CONFLICT, err, errlen,
+		                "%s (%s) is stored with sha256 %s; give force "
+		                "to replace it",
+		                b->binary_version, b->stream, old.sha256);
+	if (rv == 0)
+		old_sha = old.sha256;
+	else if (rv != UPS_ERR_NOT_FOUND)
+		return rv;
+	rv = catalog_commit_begin(s->cat, c, err, errlen);
+	if (rv && rv != UPS_ERR_EXISTS)
+		return rv;
+	store_crash_point("commit-intent");
+	rv = store_put(s, c, old_sha, err, errlen);
+	if (rv) {
+		char e2[UPS_ERRMSG_MAX];
+
+		(void)catalog_commit_forget(s->cat, c->upload_id, e2,
+		                            sizeof(e2));
+		return rv;
+	}
+	store_crash_point("commit-put");
+	rv = catalog_commit_upload(s->cat, c->upload_id, b, c->force, err,
+	                           errlen);
+	if (rv) {
+		/* The name holds the new bytes and the intent says so: the
+		 * next start finishes this. */
+		LOG_ERROR("store",
+		          "%s (%s): stored but not recorded: %s; the next "
+		          "start finishes it",
+		          b->binary_version, b->stream, err);
+		return rv;
+	}
+	store_crash_point("commit-txn");
+	*out = *b;
+	return 0;
+}
+
+/* Finishes or undoes the commits a crash interrupted. Blocking, at
+ * start-up. */
+static int store_recover(struct store *s, char *err, size_t errlen)
+{
+	struct catalog_commit *list = NULL;
+	struct catalog_binary old;
+	char e2[UPS_ERRMSG_MAX];
+	size_t n = 0;
+	int rv;
+
+	rv = catalog_commit_list(s->cat, &list, &n, err, errlen);
+	if (rv)
+		return rv;
+	for (size_t i = 0; i < n; i++) {
+		const struct catalog_commit *c = &list[i];
+		const struct catalog_binary *b = &c->binary;
+		const char *old_sha = NULL;
+
+		if (catalog_binary_get(s->cat, b->stream, b->binary_version,
+		                       &old, e2, sizeof(e2)) == 0 &&
+		    strcmp(old.sha256, b->sha256) != 0)
+			old_sha = old.sha256;
+		rv = store_put(s, c, old_sha, e2, sizeof(e2));
+		if (rv == UPS_ERR_NOT_FOUND) /* the staging file is gone */
+			rv = store_holds(s, b, e2, sizeof(e2));
+		if (rv == 0)
+			rv = catalog_commit_upload(s->cat, c->upload_id, b, true,
+			                           e2, sizeof(e2));
+		if (rv == 0) {
+			LOG_INFO("store",
+			         "%s (%s): finished a commit a stop "
+			         "interrupted",
+			         b->binary_version, b->stream);
+			continue;
+		}
+		LOG_WARN("store",
+		         "%s (%s): undoing a commit a stop interrupted: %s",
+		         b->binary_version, b->stream, e2);
+		(void)catalog_commit_forget(s->cat, c->upload_id, e2,
+		                            sizeof(e2));
+	}
+	free(list);
+	return 0;
+}
+
+/* Makes the catalog and the names agree: a row whose name is missing, or
+ * holds other bytes, is forgotten (and such a name removed). Blocking,
+ * at start-up, after store_recover. */
+static int store_reconcile(struct store *s, char *err, size_t errlen)
+{
+	struct catalog_binary *list = NULL;
+	char e2[UPS_ERRMSG_MAX];
+	size_t n = 0;
+	int rv;
+
+	rv = catalog_binary_list(s->cat, NULL, &list, &n, err, errlen);
+	if (rv)
+		return rv;
+	for (size_t i = 0; i < n; i++) {
+		const struct catalog_binary *b = &list[i];
+
+		rv = store_holds(s, b, e2, sizeof(e2));
+		if (rv == 0)
+			continue;
+		if (rv != UPS_ERR_NOT_FOUND && rv != UPS_ERR_CONFLICT) {
+			LOG_WARN("store", "%s (%s): cannot check: %s",
+			         b->binary_version, b->stream, e2);
+			continue;
+		}
+		LOG_ERROR("store",
+		          "%s (%s): %s; forgetting it", b->binary_version,
+		          b->stream,
+		          rv == UPS_ERR_NOT_FOUND
+		              ? "its file is missing"
+		              : "its file holds other bytes than recorded");
+		if (rv == UPS_ERR_CONFLICT && store_v11(s))
+			(void)s->ops->remove(s->state, b->stream,
+			                     b->binary_version, NULL, e2,
+			                     sizeof(e2));
+		(void)catalog_binary_delete(s->cat, b->stream,
+		                            b->binary_version, e2, sizeof(e2));
+	}
+	free(list);
+	return 0;
+}
+
 /* Workers. */
 
+/* The name first, then the row: a crash in between leaves a row without
+ * a name, which the next start forgets (store_reconcile). A name without
+ * a row (left by an older upstaged) is removed too. */
 static void store_work_delete(struct store_op *op)
 {
 	struct store *s = op->s;
+	char *err = op->err;
+	size_t errlen = sizeof(op->err);
 	struct catalog_binary b;
+	int rv;
 
-	op->rv = catalog_binary_get(s->cat, op->stream, op->binary_version, &b,
-	                            op->err, sizeof(op->err));
-	if (op->rv)
+	rv = catalog_binary_get(s->cat, op->stream, op->binary_version, &b, err,
+	                        errlen);
+	if (rv == UPS_ERR_NOT_FOUND && store_v11(s)) {
+		rv = s->ops->remove(s->state, op->stream, op->binary_version,
+		                    NULL, err, errlen);
+		if (rv == UPS_ERR_NOT_FOUND)
+			rv = ups_errf(rv, err, errlen, "no %s in %s",
+			              op->binary_version, op->stream);
+		if (rv == 0) {
+			memset(&op->binary, 0, sizeof(op->binary));
+			snprintf(op->binary.stream, sizeof(op->binary.stream),
+			         "%s", op->stream);
+			snprintf(op->binary.binary_version,
+			         sizeof(op->binary.binary_version), "%s",
+			         op->binary_version);
+		}
+		op->rv = rv;
 		return;
-	op->rv = s->ops->remove(s->state, op->stream, op->binary_version,
-	                        b.sha256, op->err, sizeof(op->err));
-	if (op->rv == UPS_ERR_NOT_FOUND)
-		op->rv = 0; /* the row is what is left to go */
-	if (!op->rv)
-		op->rv = catalog_binary_delete(s->cat, op->stream,
-		                               op->binary_version, op->err,
-		                               sizeof(op->err));
-	if (!op->rv)
+	}
+	if (rv) {
+		op->rv = rv;
+		return;
+	}
+	rv = s->ops->remove(s->state, op->stream, op->binary_version, b.sha256,
+	                    err, errlen);
+	if (rv == UPS_ERR_NOT_FOUND)
+		rv = 0; /* the row is what is left to go */
+	if (!rv) {
+		store_crash_point("delete-name");
+		rv = catalog_binary_delete(s->cat, op->stream,
+		                           op->binary_version, err, errlen);
+	}
+	if (!rv)
 		op->binary = b;
+	op->rv = rv;
 }
 
 static void store_work_commit(struct store_op *op)
 {
-	struct store *s = op->s;
-	const struct store_commit_req *req = &op->commit;
-	const struct catalog_binary *b = &req->binary;
-	char *err = op->err;
-	size_t errlen = sizeof(op->err);
-	struct catalog_binary old;
-	int rv;
-
-	if (req->force &&
-	    catalog_binary_get(s->cat, b->stream, b->binary_version, &old, err,
-	                       errlen) == 0 &&
-	    strcmp(old.sha256, b->sha256) != 0) {
-		rv = s->ops->remove(s->state, b->stream, b->binary_version,
-		                    old.sha256, err, errlen);
-		if (rv && rv != UPS_ERR_NOT_FOUND)
-			goto out;
-	}
-	rv = s->ops->put(s->state, req->staging_name, b->sha256, b->stream,
-	                 b->binary_version, err, errlen);
-	if (rv)
-		goto out;
-	op->binary = *b;
-	rv = catalog_commit_upload(s->cat, req->upload_id, b, req->force, err,
-	                           errlen);
-	if (rv == UPS_ERR_EXISTS) {
-		/* Someone committed the same name meanwhile: the same bytes
-		 * are the same answer. */
-		rv = catalog_binary_get(s->cat, b->stream, b->binary_version,
-		                        &old, err, errlen);
-		if (!rv && strcmp(old.sha256, b->sha256) != 0)
-			rv = ups_errf(UPS_ERR_CONFLICT, err, errlen,
-			              "%s (%s) was stored meanwhile with a "
-			              "different sha256",
-			              b->binary_version, b->stream);
-		if (!rv) {
-			op->binary = old;
-			(void)catalog_upload_delete(s->cat, req->upload_id, err,
-			                            errlen);
-		}
-	}
-out:
-	op->rv = rv;
+	op->rv = store_commit_run(op->s, &op->commit, &op->binary, op->err,
+	                          sizeof(op->err));
 }
 
 static void store_work(uv_work_t *w)
@@ -313,7 +530,7 @@ int store_delete(struct store *s, const char *stream,
 	return store_op_start(s, op);
 }
 
-int store_commit(struct store *s, const struct store_commit_req *req,
+int store_commit(struct store *s, const struct catalog_commit *req,
                  store_done_cb cb, void *data)
 {
 	struct store_op *op = store_op_new(s, STORE_OP_COMMIT);

@@ -60,8 +60,9 @@ struct store {
 	struct store_subscriber *subscribers;
 };
 
-/* Loads the plugin, opens its store and the catalog under data_dir.
- * Blocks. 0, or a negative code with err naming the file (e.g. the plugin
+/* Loads the plugin, opens its store and the catalog under data_dir,
+ * finishes or undoes commits a crash interrupted, and forgets rows whose
+ * file is gone (so the catalog and the names agree). Blocks. 0, or a negative code with err naming the file (e.g. the plugin
  * and its ABI versions); s is then closed. cfg's strings are copied. */
 int store_open(struct store *s, uv_loop_t *loop, const struct store_config *cfg,
                char *err, size_t errlen);
@@ -108,20 +109,22 @@ int store_list(struct store *s, const char *stream, store_list_cb cb,
 int store_delete(struct store *s, const char *stream,
                  const char *binary_version, store_done_cb cb, void *data);
 
-/* A finished upload to make a stored binary. */
-struct store_commit_req {
-	uint64_t upload_id;    /* its catalog row goes in the same step */
-	char staging_name[32]; /* the fsynced, verified staging file */
-	struct catalog_binary binary; /* what it is; stored_at is set */
-	bool force;                   /* replace a binary of other content */
-};
-
-/* Loop: adopts the staging file as the binary and records it. The
- * callback's b is what is stored: req->binary, or the same bytes stored
- * meanwhile by someone else. UPS_ERR_CONFLICT when the name holds other
- * content and force is not set. On error the staging file and the upload
- * row are left for the caller. req is copied. */
-int store_commit(struct store *s, const struct store_commit_req *req,
+/* Loop: makes a finished upload (req, copied: a verified, fsynced
+ * staging file and its upload row) a stored binary, in the crash-safe
+ * order of store_commit_run(). The callback's b is what is stored:
+ * req->binary, or the same bytes stored meanwhile. UPS_ERR_CONFLICT when
+ * the name holds other content and force is not set. The staging file is
+ * left for the caller to remove; on error so is the upload row. */
+int store_commit(struct store *s, const struct catalog_commit *req,
                  store_done_cb cb, void *data);
+
+/* Worker (or start-up): the commit itself, blocking; *out as above. */
+int store_commit_run(struct store *s, const struct catalog_commit *c,
+                     struct catalog_binary *out, char *err, size_t errlen);
+
+/* Aborts the process when the environment variable UPSTAGE_CRASH_AT names
+ * this point, in builds with UPSTAGE_CRASH_POINTS (tests: crash at a
+ * chosen step, then check recovery); nothing otherwise. */
+void store_crash_point(const char *name);
 
 #endif

@@ -4,18 +4,23 @@
  * binary shared by several names is stored once and a name never shows a
  * partial file.
  *
- * Every name is created with linkat(), which is atomic and never replaces
- * an existing entry: the linked inode is already complete and fsynced, so
- * a temp name plus rename would add nothing but a window in which two
- * concurrent puts could overwrite each other. Each directory that gains or
- * loses an entry is fsynced before the call returns.
+ * A new name is created with linkat(), which is atomic and never replaces
+ * an existing entry: the linked inode is already complete and fsynced. A
+ * replacement (UPS_STORE_PUT_REPLACE) links the blob to a temporary name
+ * and renames it over the old one, so a reader (or a crash) sees the old
+ * bytes or the new, never neither. Each directory that gains or loses an
+ * entry is fsynced before the call returns. Blobs no name refers to (a
+ * crash between the steps, a name removed without its sha256) and stale
+ * temporary names are swept when the store opens.
  *
  * Paths are built only from names re-validated here (defence in depth; the
  * host validates them too), and always relative to directory fds opened at
  * open(), so nothing the peer sends can walk out of the data directory. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -105,6 +110,18 @@ static int store_linkat(struct store_fs *s, int ofd, const char *oname, int nfd,
 		return -1;
 	}
 	return linkat(ofd, oname, nfd, nname, 0);
+}
+
+static int store_renameat(struct store_fs *s, int ofd, const char *oname,
+                          int nfd, const char *nname)
+{
+	int e = ups_fault_hit(&s->fault, UPS_FAULT_RENAME, 0);
+
+	if (e) {
+		errno = e;
+		return -1;
+	}
+	return renameat(ofd, oname, nfd, nname);
 }
 
 static int store_unlinkat(struct store_fs *s, int dfd, const char *name)
@@ -236,6 +253,86 @@ static int store_juju_name(const char *stream, const char *bv, char *name,
 }
 
 /* -------------------------------------------------------------------------
+ * The sweep at open. */
+
+/* Removes the regular files of directory dfd (borrowed) that gone() says
+ * go; returns how many went. */
+static unsigned store_sweep_dir(struct store_fs *s, int dfd,
+                                bool (*gone)(const char *name,
+                                             const struct stat *st))
+{
+	struct dirent *de;
+	struct stat st;
+	unsigned n = 0;
+	int fd = dup(dfd);
+	DIR *d;
+
+	if (fd < 0)
+		return 0;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
+		                             strcmp(de->d_name, "..") == 0))
+			continue;
+		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || !gone(de->d_name, &st))
+			continue;
+		if (store_unlinkat(s, dfd, de->d_name) == 0)
+			n++;
+	}
+	closedir(d);
+	if (n)
+		(void)fsync(dfd);
+	return n;
+}
+
+/* A blob no name (and no staging file) refers to. */
+static bool store_orphan_blob(const char *name, const struct stat *st)
+{
+	(void)name;
+	return st->st_nlink == 1;
+}
+
+/* A replacement's temporary name left by a crash. */
+static bool store_stale_tmp(const char *name, const struct stat *st)
+{
+	size_t n = strlen(name);
+
+	(void)st;
+	return name[0] == '.' && n > 4 && strcmp(name + n - 4, ".new") == 0;
+}
+
+/* Takes what a crash between two steps of put or remove left behind. Only
+ * at open: no put runs, so a link count of 1 really means unreferenced. */
+static void store_sweep(struct store_fs *s)
+{
+	unsigned blobs = 0, tmps = 0;
+	char sub[3];
+	int ab_fd;
+
+	for (int i = 0; i < 256; i++) {
+		snprintf(sub, sizeof(sub), "%02x", i);
+		ab_fd = openat(s->blobs_fd, sub,
+		               O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (ab_fd < 0)
+			continue;
+		blobs += store_sweep_dir(s, ab_fd, store_orphan_blob);
+		close(ab_fd);
+	}
+	for (size_t i = 0; i < STORE_NSTREAMS; i++)
+		tmps += store_sweep_dir(s, s->tools_fd[i], store_stale_tmp);
+	if (blobs || tmps)
+		store_log(s, UPS_PLUGIN_LOG_INFO,
+		          "removed %u unreferenced blobs and %u stale "
+		          "temporary names",
+		          blobs, tmps);
+}
+
+/* -------------------------------------------------------------------------
  * The ops. */
 
 static void store_close(void *state);
@@ -321,6 +418,7 @@ static int store_open(const struct ups_plugin_services *svc,
 	}
 	close(tools_fd);
 	close(blobs_top);
+	store_sweep(s);
 	*state = s;
 	return 0;
 
@@ -357,15 +455,104 @@ static const char *store_staging_dir(void *state)
 	return ((struct store_fs *)state)->staging_path;
 }
 
-/* The locked part of put: blob, then Juju name, then staging removal, each
- * made durable before the next. */
-static int store_put_locked(struct store_fs *s, const char *staging_name,
-                            const char *hex, int si, const char *jname,
-                            char *err, size_t errlen)
+/* The temporary name a replacement is linked under before it is
+ * renamed over jname: a dot file, which no Juju name is. */
+static int store_tmp_name(const char *jname, char *buf, size_t len)
+{
+	return (size_t)snprintf(buf, len, ".%s.new", jname) < len ? 0 : -1;
+}
+
+/* Drops blob hex when no name refers to it any more (link count 1: only
+ * the blob's own entry). Best effort: a failure leaves it for the sweep
+ * at the next open. */
+static void store_drop_blob(struct store_fs *s, const char *hex)
 {
 	char sub[3] = {hex[0], hex[1], '\0'};
-	struct stat st_stage, st_blob, st_name;
-	bool blob_created = false, name_created = false;
+	struct stat st;
+	int ab_fd;
+
+	ab_fd = openat(s->blobs_fd, sub,
+	               O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (ab_fd < 0)
+		return;
+	if (fstatat(ab_fd, hex, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode) && st.st_nlink == 1) {
+		if (store_unlinkat(s, ab_fd, hex) < 0 ||
+		    store_fsync(s, ab_fd) < 0)
+			store_log(s, UPS_PLUGIN_LOG_WARN,
+			          "cannot remove blob %s: %s", hex,
+			          strerror(errno));
+	}
+	close(ab_fd);
+}
+
+/* Puts the blob under the Juju name: a new link, or (replace) a rename
+ * over whatever is there. The tools directory is fsynced either way (also
+ * when the name was there already: a crash may have come between link
+ * and fsync). */
+static int store_put_name(struct store_fs *s, int ab_fd, const char *hex,
+                          const struct stat *st_blob, int si,
+                          const char *jname, bool replace, char *err,
+                          size_t errlen)
+{
+	int tfd = s->tools_fd[si];
+	char tmp[UPS_LIMIT_BINARY_VERSION_LEN + 32];
+	struct stat st_name;
+	bool created = false;
+	int rv;
+
+	if (fstatat(tfd, jname, &st_name, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    st_name.st_dev == st_blob->st_dev &&
+	    st_name.st_ino == st_blob->st_ino) {
+		/* Already this blob (idempotent). */
+	} else if (replace) {
+		if (store_tmp_name(jname, tmp, sizeof(tmp)) < 0)
+			return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+			                "binary version too long");
+		if (unlinkat(tfd, tmp, 0) < 0 && errno != ENOENT)
+			return store_fail(errno, err, errlen, "cannot remove",
+			                  tmp);
+		if (store_linkat(s, ab_fd, hex, tfd, tmp) < 0)
+			return store_fail(errno, err, errlen, "cannot link",
+			                  tmp);
+		if (store_renameat(s, tfd, tmp, tfd, jname) < 0) {
+			rv = store_fail(errno, err, errlen, "cannot rename to",
+			                jname);
+			(void)unlinkat(tfd, tmp, 0);
+			return rv;
+		}
+	} else if (store_linkat(s, ab_fd, hex, tfd, jname) == 0) {
+		created = true;
+	} else if (errno == EEXIST) {
+		return ups_errf(UPS_ERR_CONFLICT, err, errlen,
+		                "tools/%s/%s holds different content",
+		                store_streams[si], jname);
+	} else {
+		return store_fail(errno, err, errlen, "cannot link", jname);
+	}
+	if (store_fsync(s, tfd) < 0) {
+		rv = store_fail(errno, err, errlen, "fsync tools/",
+		                store_streams[si]);
+		/* A new name may or may not survive a crash; take it back so
+		 * the caller's error is the truth. A replacement cannot be
+		 * taken back: the old bytes may be gone. */
+		if (created && store_unlinkat(s, tfd, jname) == 0)
+			(void)fsync(tfd);
+		return rv;
+	}
+	return 0;
+}
+
+/* The locked part of put: blob, then Juju name, then (unless kept) the
+ * staging file, each made durable before the next. */
+static int store_put_locked(struct store_fs *s, const char *staging_name,
+                            const char *hex, int si, const char *jname,
+                            const char *old_hex, unsigned flags, char *err,
+                            size_t errlen)
+{
+	char sub[3] = {hex[0], hex[1], '\0'};
+	struct stat st_stage, st_blob;
+	bool blob_created = false;
 	int ab_fd = -1, sfd, rv;
 
 	sfd = openat(s->staging_fd, staging_name,
@@ -423,47 +610,20 @@ static int store_put_locked(struct store_fs *s, const char *staging_name,
 		goto undo_blob;
 	}
 
-	/* 2. The Juju name: linkat never replaces, so a name that exists is
-	 * either this blob already (idempotent) or a conflict. */
-	if (store_linkat(s, ab_fd, hex, s->tools_fd[si], jname) == 0) {
-		name_created = true;
-	} else {
-		if (errno != EEXIST) {
-			rv = store_fail(errno, err, errlen, "cannot link",
-			                jname);
-			goto undo_blob;
-		}
-		if (fstatat(s->tools_fd[si], jname, &st_name,
-		            AT_SYMLINK_NOFOLLOW) < 0) {
-			rv = store_fail(errno, err, errlen, "cannot stat",
-			                jname);
-			goto undo_blob;
-		}
-		if (st_name.st_dev != st_blob.st_dev ||
-		    st_name.st_ino != st_blob.st_ino) {
-			rv = ups_errf(UPS_ERR_CONFLICT, err, errlen,
-			              "tools/%s/%s holds different content",
-			              store_streams[si], jname);
-			goto undo_blob;
-		}
-	}
-	/* Also on EEXIST: a crash may have come between link and fsync. */
-	if (store_fsync(s, s->tools_fd[si]) < 0) {
-		rv = store_fail(errno, err, errlen, "fsync tools/",
-		                store_streams[si]);
-		/* A new name may or may not survive a crash; take it back so
-		 * the caller's error is the truth. */
-		if (name_created &&
-		    store_unlinkat(s, s->tools_fd[si], jname) == 0)
-			(void)fsync(s->tools_fd[si]);
+	/* 2. The Juju name. */
+	rv = store_put_name(s, ab_fd, hex, &st_blob, si, jname,
+	                    (flags & UPS_STORE_PUT_REPLACE) != 0, err, errlen);
+	if (rv)
 		goto undo_blob;
-	}
+	if (old_hex && strcmp(old_hex, hex) != 0)
+		store_drop_blob(s, old_hex);
 
-	/* 3. The staging file is consumed. The binary is stored whatever
-	 * happens here, so a failure only leaves garbage for the host's
-	 * staging sweep. */
-	if (store_unlinkat(s, s->staging_fd, staging_name) < 0 ||
-	    store_fsync(s, s->staging_fd) < 0)
+	/* 3. The staging file is consumed, unless the host keeps it. The
+	 * binary is stored whatever happens here, so a failure only leaves
+	 * garbage for the host's staging sweep. */
+	if (!(flags & UPS_STORE_PUT_KEEP_STAGING) &&
+	    (store_unlinkat(s, s->staging_fd, staging_name) < 0 ||
+	     store_fsync(s, s->staging_fd) < 0))
 		store_log(s, UPS_PLUGIN_LOG_WARN,
 		          "stored %s but cannot remove staging/%s: %s", jname,
 		          staging_name, strerror(errno));
@@ -480,30 +640,78 @@ close_sfd:
 	return rv;
 }
 
-static int store_put(void *state, const char *staging_name,
-                     const char *sha256_hex, const char *stream,
-                     const char *binary_version, char *err, size_t errlen)
+static int store_put_flags(void *state, const char *staging_name,
+                           const char *sha256_hex, const char *stream,
+                           const char *binary_version,
+                           const char *old_sha256_hex, unsigned flags,
+                           char *err, size_t errlen)
 {
 	struct store_fs *s = state;
 	char jname[UPS_LIMIT_BINARY_VERSION_LEN + 16];
 	int si, rv;
 
 	if ((rv = store_check_staging_name(staging_name, err, errlen)) < 0 ||
-	    (rv = store_check_sha256(sha256_hex, err, errlen)) < 0)
+	    (rv = store_check_sha256(sha256_hex, err, errlen)) < 0 ||
+	    (old_sha256_hex &&
+	     (rv = store_check_sha256(old_sha256_hex, err, errlen)) < 0))
 		return rv;
 	si = store_juju_name(stream, binary_version, jname, sizeof(jname), err,
 	                     errlen);
 	if (si < 0)
 		return si;
 	pthread_mutex_lock(&s->lock);
-	rv = store_put_locked(s, staging_name, sha256_hex, si, jname, err,
-	                      errlen);
+	rv = store_put_locked(s, staging_name, sha256_hex, si, jname,
+	                      old_sha256_hex, flags, err, errlen);
 	pthread_mutex_unlock(&s->lock);
 	if (rv == 0)
 		store_log(s, UPS_PLUGIN_LOG_DEBUG, "stored tools/%s/%s as %s",
 		          stream, jname, sha256_hex);
 	return rv;
 }
+
+static int store_put(void *state, const char *staging_name,
+                     const char *sha256_hex, const char *stream,
+                     const char *binary_version, char *err, size_t errlen)
+{
+	return store_put_flags(state, staging_name, sha256_hex, stream,
+	                       binary_version, NULL, 0, err, errlen);
+}
+
+#ifndef STORE_FS_ABI_10
+static int store_holds(void *state, const char *stream,
+                       const char *binary_version, const char *sha256_hex,
+                       char *err, size_t errlen)
+{
+	struct store_fs *s = state;
+	char jname[UPS_LIMIT_BINARY_VERSION_LEN + 16];
+	char path[3 + UPS_LIMIT_SHA256_HEX_LEN + 1];
+	struct stat st_name, st_blob;
+	int si, rv;
+
+	if ((rv = store_check_sha256(sha256_hex, err, errlen)) < 0)
+		return rv;
+	si = store_juju_name(stream, binary_version, jname, sizeof(jname), err,
+	                     errlen);
+	if (si < 0)
+		return si;
+	if (fstatat(s->tools_fd[si], jname, &st_name, AT_SYMLINK_NOFOLLOW) <
+	    0) {
+		if (errno == ENOENT)
+			return ups_errf(UPS_ERR_NOT_FOUND, err, errlen,
+			                "no tools/%s/%s", stream, jname);
+		return store_fail(errno, err, errlen, "cannot stat", jname);
+	}
+	snprintf(path, sizeof(path), "%c%c/%s", sha256_hex[0], sha256_hex[1],
+	         sha256_hex);
+	if (fstatat(s->blobs_fd, path, &st_blob, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    st_blob.st_dev != st_name.st_dev ||
+	    st_blob.st_ino != st_name.st_ino)
+		return ups_errf(UPS_ERR_CONFLICT, err, errlen,
+		                "tools/%s/%s does not hold %s", stream, jname,
+		                sha256_hex);
+	return 0;
+}
+#endif
 
 static int store_open_blob(void *state, const char *stream,
                            const char *binary_version, int *fd, uint64_t *size,
@@ -541,7 +749,7 @@ static int store_open_blob(void *state, const char *stream,
 static int store_remove_locked(struct store_fs *s, int si, const char *jname,
                                const char *hex, char *err, size_t errlen)
 {
-	char sub[3] = {hex[0], hex[1], '\0'};
+	char sub[3];
 	struct stat st_name, st_blob;
 	int ab_fd;
 
@@ -556,6 +764,13 @@ static int store_remove_locked(struct store_fs *s, int si, const char *jname,
 	if (store_unlinkat(s, s->tools_fd[si], jname) < 0 ||
 	    store_fsync(s, s->tools_fd[si]) < 0)
 		return store_fail(errno, err, errlen, "cannot remove", jname);
+	/* Without a sha256 the blob is not known here: the sweep at the next
+	 * open takes it if nothing else names it. */
+	if (!hex)
+		return 0;
+	sub[0] = hex[0];
+	sub[1] = hex[1];
+	sub[2] = '\0';
 
 	/* The blob goes when it is the same file and nothing else names it.
 	 * A missing or different blob is left alone: the name is gone, which
@@ -585,7 +800,7 @@ static int store_remove(void *state, const char *stream,
 	char jname[UPS_LIMIT_BINARY_VERSION_LEN + 16];
 	int si, rv;
 
-	if ((rv = store_check_sha256(sha256_hex, err, errlen)) < 0)
+	if (sha256_hex && (rv = store_check_sha256(sha256_hex, err, errlen)) < 0)
 		return rv;
 	si = store_juju_name(stream, binary_version, jname, sizeof(jname), err,
 	                     errlen);
@@ -614,8 +829,14 @@ static int store_free_space(void *state, uint64_t *bytes, char *err,
 	return 0;
 }
 
+/* STORE_FS_ABI_10 builds this store as an ABI 1.0 plugin would be (tests
+ * of the host's fallbacks for older plugins). */
 static const struct ups_store_ops store_fs_ops = {
+#ifdef STORE_FS_ABI_10
+    .struct_size = offsetof(struct ups_store_ops, put2),
+#else
     .struct_size = sizeof(struct ups_store_ops),
+#endif
     .open = store_open,
     .close = store_close,
     .staging_dir = store_staging_dir,
@@ -623,12 +844,20 @@ static const struct ups_store_ops store_fs_ops = {
     .open_blob = store_open_blob,
     .remove = store_remove,
     .free_space = store_free_space,
+#ifndef STORE_FS_ABI_10
+    .put2 = store_put_flags,
+    .holds = store_holds,
+#endif
 };
 
 UPS_PLUGIN_EXPORT const struct ups_plugin_descriptor upstage_plugin_descriptor =
     {
         .abi_major = UPS_PLUGIN_ABI_MAJOR,
+#ifdef STORE_FS_ABI_10
+        .abi_minor = 0,
+#else
         .abi_minor = UPS_PLUGIN_ABI_MINOR,
+#endif
         .struct_size = sizeof(struct ups_plugin_descriptor),
         .kind = UPS_PLUGIN_KIND_STORE,
         .name = STORE_NAME,

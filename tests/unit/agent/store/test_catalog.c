@@ -259,17 +259,19 @@ static void test_upload_lifecycle(void **state)
 	                 UPS_ERR_NOT_FOUND);
 
 	assert_int_equal(catalog_upload_set_state(f->cat, u.id, "committing",
-	                                          160, f->err, sizeof(f->err)),
+	                                          1 << 20, 160, f->err,
+	                                          sizeof(f->err)),
 	                 0);
 	assert_int_equal(
 	    catalog_upload_get(f->cat, u.id, &got, f->err, sizeof(f->err)), 0);
 	assert_string_equal(got.state, "committing");
+	assert_int_equal(got.durable_offset, 1 << 20); /* recorded together */
 	/* A state name the catalog cannot hold is refused. */
-	assert_int_equal(catalog_upload_set_state(f->cat, u.id, "", 161, f->err,
+	assert_int_equal(catalog_upload_set_state(f->cat, u.id, "", 0, 161, f->err,
 	                                          sizeof(f->err)),
 	                 UPS_ERR_INTERNAL);
 	assert_int_equal(catalog_upload_set_state(f->cat, u.id,
-	                                          "a-state-name-too-long", 161,
+	                                          "a-state-name-too-long", 0, 161,
 	                                          f->err, sizeof(f->err)),
 	                 UPS_ERR_INTERNAL);
 
@@ -379,6 +381,70 @@ static void test_commit_upload(void **state)
 	                 0);
 }
 
+/* Commit intents: recorded, listed, finished with the binary or
+ * forgotten; a finish needs an upload row or an intent. */
+static void test_commit_intents(void **state)
+{
+	struct fx *f = *state;
+	struct catalog_upload u = upload("2.9.1-ubuntu-amd64", SHA_A, 4), got;
+	struct catalog_commit c, *list;
+	struct catalog_binary gb;
+	size_t n;
+
+	assert_int_equal(
+	    catalog_upload_create(f->cat, &u, 1, f->err, sizeof(f->err)), 0);
+	memset(&c, 0, sizeof(c));
+	c.upload_id = u.id;
+	c.binary = bin("released", "2.9.1-ubuntu-amd64", SHA_A, 4);
+	c.force = true;
+	snprintf(c.staging_name, sizeof(c.staging_name), "%llu.part",
+	         (unsigned long long)u.id);
+	assert_int_equal(catalog_commit_begin(f->cat, &c, f->err,
+	                                      sizeof(f->err)),
+	                 0);
+	assert_int_equal(catalog_commit_begin(f->cat, &c, f->err,
+	                                      sizeof(f->err)),
+	                 UPS_ERR_EXISTS);
+	assert_int_equal(
+	    catalog_commit_list(f->cat, &list, &n, f->err, sizeof(f->err)), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(list[0].upload_id, u.id);
+	assert_true(list[0].force);
+	assert_string_equal(list[0].binary.sha256, SHA_A);
+	assert_string_equal(list[0].staging_name, c.staging_name);
+	assert_int_equal(list[0].binary.size, 4);
+	free(list);
+	/* The upload row may be gone already: the intent is enough. */
+	assert_int_equal(
+	    catalog_upload_delete(f->cat, u.id, f->err, sizeof(f->err)), 0);
+	assert_int_equal(catalog_commit_upload(f->cat, u.id, &c.binary, true,
+	                                       f->err, sizeof(f->err)),
+	                 0);
+	assert_int_equal(catalog_binary_get(f->cat, "released",
+	                                    "2.9.1-ubuntu-amd64", &gb, f->err,
+	                                    sizeof(f->err)),
+	                 0);
+	assert_int_equal(
+	    catalog_commit_list(f->cat, &list, &n, f->err, sizeof(f->err)), 0);
+	assert_int_equal(n, 0);
+	/* Forgetting: the intent goes, nothing else changes. */
+	assert_int_equal(catalog_commit_begin(f->cat, &c, f->err,
+	                                      sizeof(f->err)),
+	                 0);
+	assert_int_equal(catalog_commit_forget(f->cat, u.id, f->err,
+	                                       sizeof(f->err)),
+	                 0);
+	assert_int_equal(catalog_commit_forget(f->cat, u.id, f->err,
+	                                       sizeof(f->err)),
+	                 0);
+	assert_int_equal(
+	    catalog_commit_list(f->cat, &list, &n, f->err, sizeof(f->err)), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(
+	    catalog_upload_get(f->cat, u.id, &got, f->err, sizeof(f->err)),
+	    UPS_ERR_NOT_FOUND);
+}
+
 static void test_reopen_persists(void **state)
 {
 	struct fx *f = *state;
@@ -447,6 +513,7 @@ int main(void)
 	    T(test_binary_crud),
 	    T(test_binary_rejects_noncanonical),
 	    T(test_binary_list_order),
+	    T(test_commit_intents),
 	    T(test_upload_lifecycle),
 	    T(test_upload_expiry),
 	    T(test_commit_upload),

@@ -141,6 +141,29 @@ static void test_null_op(void **state)
 	assert_non_null(strstr(err, "lacks an operation"));
 }
 
+/* A 1.0 store (smaller ops, no put2/holds) keeps loading; a plugin that
+ * claims 1.1 must have its ops. */
+static void test_minor_versions(void **state)
+{
+	struct plugin p;
+
+	(void)state;
+	assert_int_equal(plugin_load(fake("abi10"), UPS_PLUGIN_KIND_STORE, &p,
+	                             err, sizeof(err)),
+	                 0);
+	assert_int_equal(plugin_store_minor(&p), 0);
+	plugin_unload(&p);
+	assert_int_equal(plugin_load(fake("no-put2"), UPS_PLUGIN_KIND_STORE,
+	                             &p, err, sizeof(err)),
+	                 UPS_ERR_BAD_REQUEST);
+	assert_non_null(strstr(err, "lacks an operation"));
+	assert_int_equal(plugin_load(STORE_FS_PLUGIN, UPS_PLUGIN_KIND_STORE,
+	                             &p, err, sizeof(err)),
+	                 0);
+	assert_int_equal(plugin_store_minor(&p), UPS_PLUGIN_ABI_MINOR);
+	plugin_unload(&p);
+}
+
 static void test_wrong_kind(void **state)
 {
 	struct plugin p;
@@ -208,6 +231,7 @@ int main(void)
 	    cmocka_unit_test(test_missing_symbol),
 	    cmocka_unit_test(test_small_descriptor),
 	    cmocka_unit_test(test_null_op),
+	    cmocka_unit_test(test_minor_versions),
 	    cmocka_unit_test(test_wrong_kind),
 	    cmocka_unit_test(test_empty_name),
 	    cmocka_unit_test(test_relative_without_slash),

@@ -78,24 +78,46 @@ static void on_list(void *data, int rv, const char *err,
 		         list[0].binary_version);
 }
 
-static int setup(void **state)
+static const char *plugin_path = STORE_FS_PLUGIN;
+
+static void fx_open(struct fx *f)
 {
-	struct fx *f = calloc(1, sizeof(*f));
 	struct store_config cfg = {0};
 	char err[UPS_ERRMSG_MAX];
 
-	strcpy(f->dir, "/tmp/test_store.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(uv_loop_init(&f->loop), 0);
 	cfg.data_dir = f->dir;
-	cfg.plugin = STORE_FS_PLUGIN;
+	cfg.plugin = plugin_path;
 	if (store_open(&f->store, &f->loop, &cfg, err, sizeof(err)))
 		fail_msg("store_open: %s", err);
 	f->sub.changed = changed;
 	f->sub.data = f;
 	store_subscribe(&f->store, &f->sub);
+}
+
+/* A stop and a start: what recovery does happens in fx_open. */
+static void fx_reopen(struct fx *f)
+{
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	store_close(&f->store);
+	fx_open(f);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	strcpy(f->dir, "/tmp/test_store.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(uv_loop_init(&f->loop), 0);
+	fx_open(f);
 	*state = f;
 	return 0;
+}
+
+static int setup_abi10(void **state)
+{
+	plugin_path = STORE_FS_ABI10_PLUGIN;
+	return setup(state);
 }
 
 static int teardown(void **state)
@@ -103,6 +125,7 @@ static int teardown(void **state)
 	struct fx *f = *state;
 	char cmd[128];
 
+	plugin_path = STORE_FS_PLUGIN;
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	store_close(&f->store);
 	assert_int_equal(uv_loop_close(&f->loop), 0);
@@ -115,7 +138,7 @@ static int teardown(void **state)
 /* Writes content into a staging file with an upload row, as the upload
  * engine leaves it before commit; fills req. */
 static void stage(struct fx *f, const char *bv, const char *content,
-                  struct store_commit_req *req)
+                  struct catalog_commit *req)
 {
 	struct catalog_upload cu;
 	char err[UPS_ERRMSG_MAX], path[256];
@@ -153,10 +176,25 @@ static void stage(struct fx *f, const char *bv, const char *content,
 	req->binary.stored_at = 1700000000;
 }
 
+/* The number in <dir>/n (written by a shell command). */
+static int count_file(struct fx *f)
+{
+	char path[128];
+	FILE *fp;
+	int n = -1;
+
+	snprintf(path, sizeof(path), "%s/n", f->dir);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	assert_int_equal(fscanf(fp, "%d", &n), 1);
+	fclose(fp);
+	return n;
+}
+
 static void test_commit_list_delete(void **state)
 {
 	struct fx *f = *state;
-	struct store_commit_req req;
+	struct catalog_commit req;
 	struct catalog_binary b;
 	char err[UPS_ERRMSG_MAX];
 	struct stat st;
@@ -240,7 +278,7 @@ static void test_commit_list_delete(void **state)
 static void test_commit_missing_file(void **state)
 {
 	struct fx *f = *state;
-	struct store_commit_req req;
+	struct catalog_commit req;
 	char path[256];
 
 	stage(f, "2.9.1-ubuntu-amd64", "bytes", &req);
@@ -270,6 +308,272 @@ static void test_open_bad_plugin(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* Helpers for the states a crash leaves. */
+
+static bool has_row(struct fx *f, const char *bv, char *sha_out)
+{
+	struct catalog_binary b;
+	char err[UPS_ERRMSG_MAX];
+
+	if (store_lookup(&f->store, "released", bv, &b, err, sizeof(err)))
+		return false;
+	if (sha_out)
+		strcpy(sha_out, b.sha256);
+	return true;
+}
+
+static size_t intents(struct fx *f)
+{
+	struct catalog_commit *list;
+	char err[UPS_ERRMSG_MAX];
+	size_t n;
+
+	assert_int_equal(catalog_commit_list(store_catalog(&f->store), &list,
+	                                     &n, err, sizeof(err)),
+	                 0);
+	free(list);
+	return n;
+}
+
+/* The bytes under the Juju name, or "" when there is none. */
+static const char *name_content(struct fx *f, const char *bv)
+{
+	static char buf[256];
+	char path[256];
+	FILE *fp;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/tools/released/juju-%s.tgz", f->dir,
+	         bv);
+	fp = fopen(path, "r");
+	if (!fp)
+		return "";
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+static void intent(struct fx *f, const struct catalog_commit *c)
+{
+	char err[UPS_ERRMSG_MAX];
+
+	assert_int_equal(catalog_commit_begin(store_catalog(&f->store), c, err,
+	                                      sizeof(err)),
+	                 0);
+}
+
+static void put_name(struct fx *f, const struct catalog_commit *c,
+                     const char *old_sha, unsigned flags)
+{
+	char err[UPS_ERRMSG_MAX];
+
+	if (f->store.ops->put2(f->store.state, c->staging_name,
+	                       c->binary.sha256, c->binary.stream,
+	                       c->binary.binary_version, old_sha, flags, err,
+	                       sizeof(err)))
+		fail_msg("put2: %s", err);
+}
+
+static void unstage(struct fx *f, const struct catalog_commit *c)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", store_staging_dir(&f->store),
+	         c->staging_name);
+	assert_int_equal(unlink(path), 0);
+}
+
+/* Stopped after the intent, before the bytes were put: finished. */
+static void test_recover_after_intent(void **state)
+{
+	struct fx *f = *state;
+	struct catalog_commit req;
+	char sha[65];
+
+	stage(f, "2.9.1-ubuntu-amd64", "intent only", &req);
+	intent(f, &req);
+	fx_reopen(f);
+	assert_true(has_row(f, "2.9.1-ubuntu-amd64", sha));
+	assert_string_equal(sha, req.binary.sha256);
+	assert_string_equal(name_content(f, "2.9.1-ubuntu-amd64"),
+	                    "intent only");
+	assert_int_equal(intents(f), 0);
+}
+
+/* Stopped after the put, before the transaction; also with the staging
+ * file already gone (what an ABI 1.0 put does): finished both times. */
+static void test_recover_after_put(void **state)
+{
+	struct fx *f = *state;
+	struct catalog_commit a, b;
+
+	stage(f, "2.9.1-ubuntu-amd64", "put, kept", &a);
+	intent(f, &a);
+	put_name(f, &a, NULL, UPS_STORE_PUT_KEEP_STAGING);
+	stage(f, "2.9.2-ubuntu-amd64", "put, consumed", &b);
+	intent(f, &b);
+	put_name(f, &b, NULL, 0);
+	fx_reopen(f);
+	assert_true(has_row(f, "2.9.1-ubuntu-amd64", NULL));
+	assert_true(has_row(f, "2.9.2-ubuntu-amd64", NULL));
+	assert_string_equal(name_content(f, "2.9.2-ubuntu-amd64"),
+	                    "put, consumed");
+	assert_int_equal(intents(f), 0);
+}
+
+/* An intent whose staging file is gone and whose name was never put:
+ * undone, nothing appears. */
+static void test_recover_undo(void **state)
+{
+	struct fx *f = *state;
+	struct catalog_commit req;
+
+	stage(f, "2.9.1-ubuntu-amd64", "lost", &req);
+	intent(f, &req);
+	unstage(f, &req);
+	fx_reopen(f);
+	assert_false(has_row(f, "2.9.1-ubuntu-amd64", NULL));
+	assert_string_equal(name_content(f, "2.9.1-ubuntu-amd64"), "");
+	assert_int_equal(intents(f), 0);
+}
+
+/* A forced replace stopped after the rename, before the transaction: the
+ * new bytes are recorded; stopped before the rename: also finished (the
+ * staging file is still there). Never the old row over missing bytes. */
+static void test_recover_forced_replace(void **state)
+{
+	struct fx *f = *state;
+	struct catalog_commit req, old;
+	char sha[65];
+
+	stage(f, "2.9.1-ubuntu-amd64", "old bytes", &old);
+	assert_int_equal(store_commit(&f->store, &old, on_done, f), 0);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(f->rv, 0);
+	stage(f, "2.9.1-ubuntu-amd64", "new bytes", &req);
+	req.force = true;
+	intent(f, &req);
+	put_name(f, &req, old.binary.sha256,
+	         UPS_STORE_PUT_KEEP_STAGING | UPS_STORE_PUT_REPLACE);
+	assert_string_equal(name_content(f, "2.9.1-ubuntu-amd64"), "new bytes");
+	fx_reopen(f);
+	assert_true(has_row(f, "2.9.1-ubuntu-amd64", sha));
+	assert_string_equal(sha, req.binary.sha256);
+
+	stage(f, "2.9.1-ubuntu-amd64", "newest", &req);
+	req.force = true;
+	intent(f, &req);
+	fx_reopen(f);
+	assert_true(has_row(f, "2.9.1-ubuntu-amd64", sha));
+	assert_string_equal(sha, req.binary.sha256);
+	assert_string_equal(name_content(f, "2.9.1-ubuntu-amd64"), "newest");
+}
+
+/* Rows and names that disagree (left by an older upstaged, or by hand):
+ * a row without its file, or whose file holds other bytes, goes. */
+static void test_reconcile(void **state)
+{
+	struct fx *f = *state;
+	struct catalog_commit a, b;
+	struct catalog_binary row;
+	char err[UPS_ERRMSG_MAX], path[256];
+
+	stage(f, "2.9.1-ubuntu-amd64", "will lose its file", &a);
+	assert_int_equal(store_commit(&f->store, &a, on_done, f), 0);
+	stage(f, "2.9.2-ubuntu-amd64", "will be swapped", &b);
+	assert_int_equal(store_commit(&f->store, &b, on_done, f), 0);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	snprintf(path, sizeof(path),
+	         "%s/tools/released/juju-2.9.1-ubuntu-amd64.tgz", f->dir);
+	assert_int_equal(unlink(path), 0);
+	/* 2.9.2's row now claims other bytes than its name holds. */
+	row = b.binary;
+	strcpy(row.sha256, a.binary.sha256);
+	assert_int_equal(catalog_binary_put(store_catalog(&f->store), &row,
+	                                    true, err, sizeof(err)),
+	                 0);
+	fx_reopen(f);
+	assert_false(has_row(f, "2.9.1-ubuntu-amd64", NULL));
+	assert_false(has_row(f, "2.9.2-ubuntu-amd64", NULL));
+	assert_string_equal(name_content(f, "2.9.2-ubuntu-amd64"), "");
+}
+
+/* A name without a row (an older upstaged's crash): Delete removes it;
+ * a forced upload replaces it. Unreferenced blobs go at the next open. */
+static void test_name_without_row(void **state)
+{
+	struct fx *f = *state;
+	struct catalog_commit a, b;
+	char blobs[256];
+	int before, after;
+
+	stage(f, "2.9.1-ubuntu-amd64", "orphan", &a);
+	put_name(f, &a, NULL, 0);
+	assert_string_equal(name_content(f, "2.9.1-ubuntu-amd64"), "orphan");
+	assert_false(has_row(f, "2.9.1-ubuntu-amd64", NULL));
+	/* Without force: conflict, the orphan stays. */
+	stage(f, "2.9.1-ubuntu-amd64", "different", &b);
+	assert_int_equal(store_commit(&f->store, &b, on_done, f), 0);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(f->rv, UPS_ERR_CONFLICT);
+	assert_int_equal(intents(f), 0);
+	/* Delete removes whatever exists of it. */
+	assert_int_equal(store_delete(&f->store, "released",
+	                              "2.9.1-ubuntu-amd64", on_done, f),
+	                 0);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(f->rv, 0);
+	assert_string_equal(name_content(f, "2.9.1-ubuntu-amd64"), "");
+	snprintf(blobs, sizeof(blobs), "find %s/blobs -type f | wc -l >%s/n",
+	         f->dir, f->dir);
+	assert_int_equal(system(blobs), 0);
+	before = count_file(f);
+	fx_reopen(f);
+	assert_int_equal(system(blobs), 0);
+	after = count_file(f);
+	assert_int_equal(after, before - 1);
+	/* And a forced upload over an orphan name works. */
+	stage(f, "2.9.3-ubuntu-amd64", "orphan two", &a);
+	put_name(f, &a, NULL, 0);
+	stage(f, "2.9.3-ubuntu-amd64", "forced", &b);
+	b.force = true;
+	assert_int_equal(store_commit(&f->store, &b, on_done, f), 0);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(f->rv, 0);
+	assert_string_equal(name_content(f, "2.9.3-ubuntu-amd64"), "forced");
+}
+
+/* An ABI 1.0 store (no put2, no holds): commits, forced replacement,
+ * recovery and delete still work through the fallbacks. */
+static void test_abi10_store(void **state)
+{
+	struct fx *f = *state;
+	struct catalog_commit a, b;
+	char sha[65];
+
+	assert_int_equal(plugin_store_minor(&f->store.plugin), 0);
+	stage(f, "2.9.1-ubuntu-amd64", "one", &a);
+	assert_int_equal(store_commit(&f->store, &a, on_done, f), 0);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(f->rv, 0);
+	stage(f, "2.9.1-ubuntu-amd64", "two", &b);
+	b.force = true;
+	assert_int_equal(store_commit(&f->store, &b, on_done, f), 0);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(f->rv, 0);
+	assert_string_equal(name_content(f, "2.9.1-ubuntu-amd64"), "two");
+	fx_reopen(f);
+	assert_true(has_row(f, "2.9.1-ubuntu-amd64", sha));
+	assert_string_equal(sha, b.binary.sha256);
+	assert_int_equal(store_delete(&f->store, "released",
+	                              "2.9.1-ubuntu-amd64", on_done, f),
+	                 0);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(f->rv, 0);
+	assert_string_equal(name_content(f, "2.9.1-ubuntu-amd64"), "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,6 +582,15 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_commit_missing_file, setup,
 	                                    teardown),
 	    cmocka_unit_test(test_open_bad_plugin),
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	    T(test_recover_after_intent),
+	    T(test_recover_after_put),
+	    T(test_recover_undo),
+	    T(test_recover_forced_replace),
+	    T(test_reconcile),
+	    T(test_name_without_row),
+	    cmocka_unit_test_setup_teardown(test_abi10_store, setup_abi10,
+	                                    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

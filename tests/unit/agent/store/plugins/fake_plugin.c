@@ -1,6 +1,7 @@
 /* Deliberately (in)valid plugins for test_plugin.c: one source, built once
  * per FAKE_VARIANT. Every op aborts, so a test that loads one proves the
  * host called nothing before its checks. */
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "plugins/upstage_plugin.h"
@@ -13,6 +14,8 @@
 #define FAKE_NULL_OP     5
 #define FAKE_HOOK        6
 #define FAKE_EMPTY_NAME  7
+#define FAKE_ABI_10      8 /* a 1.0 store: smaller ops, no put2/holds */
+#define FAKE_NO_PUT2     9 /* claims 1.1 without its ops */
 
 static int fake_open(const struct ups_plugin_services *svc, const char *dir,
                      void **state, char *err, size_t errlen)
@@ -63,8 +66,26 @@ static int fake_free_space(void *state, uint64_t *bytes, char *err,
 	abort();
 }
 
+static int fake_put2(void *state, const char *a, const char *b, const char *c,
+                     const char *d, const char *e, unsigned flags, char *err,
+                     size_t errlen)
+{
+	(void)state, (void)a, (void)b, (void)c, (void)d, (void)e, (void)flags,
+	    (void)err, (void)errlen;
+	abort();
+}
+
+static int fake_holds(void *state, const char *a, const char *b,
+                      const char *c, char *err, size_t errlen)
+{
+	(void)state, (void)a, (void)b, (void)c, (void)err, (void)errlen;
+	abort();
+}
+
 static const struct ups_store_ops fake_ops = {
-    .struct_size = sizeof(struct ups_store_ops),
+    .struct_size = FAKE_VARIANT == FAKE_ABI_10
+                       ? offsetof(struct ups_store_ops, put2)
+                       : sizeof(struct ups_store_ops),
     .open = fake_open,
     .close = fake_close,
     .staging_dir = fake_staging_dir,
@@ -72,6 +93,10 @@ static const struct ups_store_ops fake_ops = {
     .open_blob = fake_open_blob,
     .remove = (FAKE_VARIANT == FAKE_NULL_OP) ? NULL : fake_remove,
     .free_space = fake_free_space,
+    .put2 = (FAKE_VARIANT == FAKE_NO_PUT2 || FAKE_VARIANT == FAKE_ABI_10)
+                ? NULL
+                : fake_put2,
+    .holds = FAKE_VARIANT == FAKE_ABI_10 ? NULL : fake_holds,
 };
 
 #if FAKE_VARIANT == FAKE_NO_SYMBOL
@@ -86,7 +111,9 @@ UPS_PLUGIN_EXPORT const struct ups_plugin_descriptor upstage_plugin_descriptor
         .abi_minor =
             FAKE_VARIANT == FAKE_NEWER_MINOR
                 ? UPS_PLUGIN_ABI_MINOR + 7
-                : (FAKE_VARIANT == FAKE_BAD_MAJOR ? 0 : UPS_PLUGIN_ABI_MINOR),
+                : (FAKE_VARIANT == FAKE_BAD_MAJOR || FAKE_VARIANT == FAKE_ABI_10
+                       ? 0
+                       : UPS_PLUGIN_ABI_MINOR),
         .struct_size = FAKE_VARIANT == FAKE_SMALL_DESC
                            ? 16
                            : sizeof(struct ups_plugin_descriptor),

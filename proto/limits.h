@@ -31,6 +31,11 @@
 	 UPS_LIMIT_ARCH_LEN)
 /* Any other string field in params. */
 #define UPS_LIMIT_STRING_LEN 1024
+/* Binaries in one page of AgentBinaries.List (the most a client may ask
+ * for, and the default): with each record at most
+ * UPS_LIMIT_BINARY_RECORD_JSON bytes a page stays under the text limit. */
+#define UPS_LIMIT_LIST_PAGE 100
+#define UPS_LIMIT_BINARY_RECORD_JSON 512
 /* Bytes queued for sending to one peer before it is treated as stuck. */
 #define UPS_LIMIT_OUTQ_BYTES (8 * 1024 * 1024)
 /* Failed logins before a connection is closed. */

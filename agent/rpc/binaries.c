@@ -225,8 +225,15 @@ static void binaries_stored(void *data, int rv, const char *err,
 	reply_finish(data, rv, err, answer, NULL);
 }
 
+_Static_assert(UPS_LIMIT_LIST_PAGE *UPS_LIMIT_BINARY_RECORD_JSON + 1024 <=
+                   UPS_LIMIT_TEXT_MSG_MAX,
+               "a page of List must fit in one text message");
+
+/* {"binaries": [...], "next": {"stream", "binary-version"}}; next only
+ * when more follow. */
 static void binaries_listed(void *data, int rv, const char *err,
-                            const struct catalog_binary *list, size_t n)
+                            const struct catalog_binary *list, size_t n,
+                            bool more)
 {
 	json_t *arr = NULL, *answer = NULL;
 
@@ -239,6 +246,15 @@ static void binaries_listed(void *data, int rv, const char *err,
 				arr = NULL;
 			}
 		answer = arr ? json_pack("{s:o}", "binaries", arr) : NULL;
+		if (answer && more && n > 0 &&
+		    json_object_set_new(
+		        answer, "next",
+		        json_pack("{s:s, s:s}", "stream", list[n - 1].stream,
+		                  "binary-version",
+		                  list[n - 1].binary_version))) {
+			json_decref(answer);
+			answer = NULL;
+		}
 		if (!answer)
 			rv = UPS_ERR_NO_MEMORY;
 	}
@@ -409,29 +425,57 @@ static int binaries_upload_status(void *state, const struct rpc_request *req,
 	return *result ? 0 : UPS_ERR_NO_MEMORY;
 }
 
+/* List {stream?, after?: {stream, binary-version}, limit?}: one page. */
 static int binaries_list(void *state, const struct rpc_request *req,
                          json_t **result, json_t **info, char *err,
                          size_t errlen)
 {
 	struct binaries *b = state;
-	const char *stream = NULL;
+	const char *stream = NULL, *after_stream = NULL, *after_bv = NULL;
+	json_t *after = NULL;
+	int64_t limit = UPS_LIMIT_LIST_PAGE;
 	const struct ups_field fields[] = {
 	    {"stream", UPS_FIELD_STRING, false, 1, UPS_LIMIT_STREAM_LEN,
 	     &stream},
+	    {"after", UPS_FIELD_OBJECT, false, 0, 0, &after},
+	    {"limit", UPS_FIELD_INT, false, 1, UPS_LIMIT_LIST_PAGE, &limit},
 	};
+	const struct ups_field cursor_fields[] = {
+	    {"stream", UPS_FIELD_STRING, true, 1, UPS_LIMIT_STREAM_LEN,
+	     &after_stream},
+	    {"binary-version", UPS_FIELD_STRING, true, 1,
+	     UPS_LIMIT_BINARY_VERSION_LEN, &after_bv},
+	};
+	struct store_cursor cursor;
 	struct reply *r;
 	int rv;
 
 	(void)result;
 	(void)info;
-	rv = ups_fields_unpack(req->params, "params", fields, 1, err, errlen);
+	rv = ups_fields_unpack(req->params, "params", fields, 3, err, errlen);
 	if (!rv && stream)
 		rv = binaries_check_stream(stream, err, errlen);
+	if (!rv && after)
+		rv = ups_fields_unpack(after, "params.after", cursor_fields, 2,
+		                       err, errlen);
+	if (!rv && after)
+		rv = binaries_check_stream(after_stream, err, errlen);
+	if (!rv && after && binaries_check_binary_version(after_bv, NULL, 0))
+		rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		              "field \"params.after.binary-version\": not a "
+		              "binary version");
 	if (!rv)
 		rv = binaries_defer(req, &r, err, errlen);
 	if (rv)
 		return rv;
-	rv = store_list(b->store, stream, binaries_listed, r);
+	if (after) {
+		snprintf(cursor.stream, sizeof(cursor.stream), "%s",
+		         after_stream);
+		snprintf(cursor.binary_version, sizeof(cursor.binary_version),
+		         "%s", after_bv);
+	}
+	rv = store_list(b->store, stream, after ? &cursor : NULL, (size_t)limit,
+	                binaries_listed, r);
 	if (rv)
 		return binaries_undefer(r, rv, ups_err_message(rv), err,
 		                        errlen);

@@ -7,8 +7,9 @@
 #include "proto/errors.h"
 #include "proto/log.h"
 
-/* Queues env (stolen) on p; a NULL env is an allocation failure. */
-static void reply_queue(struct peer *p, json_t *env)
+/* Queues env (stolen) on p; a NULL env is an allocation failure. Returns
+ * what the peer said. */
+static int reply_queue(struct peer *p, json_t *env)
 {
 	int rv;
 
@@ -18,13 +19,14 @@ static void reply_queue(struct peer *p, json_t *env)
 		          "closing",
 		          (unsigned long long)p->id);
 		peer_close(p, "out of memory");
-		return;
+		return UPS_ERR_NO_MEMORY;
 	}
 	rv = peer_send(p, env);
 	if (rv)
 		LOG_WARN("reply", "peer %llu: cannot queue answer: %s",
 		         (unsigned long long)p->id, ups_err_message(rv));
 	json_decref(env);
+	return rv;
 }
 
 void reply_send(struct peer *p, uint64_t request_id, int rv, const char *text,
@@ -32,9 +34,15 @@ void reply_send(struct peer *p, uint64_t request_id, int rv, const char *text,
 {
 	if (rv == 0) {
 		json_decref(info);
-		reply_queue(p,
-		            ups_env_response(request_id,
-		                             result ? result : json_object()));
+		rv = reply_queue(
+		    p, ups_env_response(request_id,
+		                        result ? result : json_object()));
+		/* An answer no peer would take: say so instead. */
+		if (rv == UPS_ERR_TOO_LARGE)
+			reply_queue(p, ups_env_error(request_id, rv,
+			                             "the answer is over the "
+			                             "message size limit",
+			                             NULL));
 		return;
 	}
 	json_decref(result);

@@ -101,7 +101,7 @@ static const char *const catalog_migrations[CATALOG_SCHEMA_VERSION] = {
 	                " updated_at = ?4 WHERE id = ?1")                      \
 	X(UP_DELETE, "DELETE FROM uploads WHERE id = ?1")                      \
 	X(UP_EXPIRED, "SELECT " CATALOG_UPLOAD_COLS " FROM uploads"            \
-	              " WHERE updated_at < ?1 ORDER BY updated_at, id")      \
+	              " WHERE updated_at < ?1 ORDER BY updated_at, id")        \
 	X(CM_INSERT, "INSERT INTO commits (" CATALOG_COMMIT_COLS ")"           \
 	             " VALUES (?1,?2,?3,?4,?5,?6,?7,?8)")                      \
 	X(CM_LIST, "SELECT " CATALOG_COMMIT_COLS " FROM commits"               \
@@ -559,10 +559,9 @@ done:
 	return rv;
 }
 
-/* The one order of binary lists: stream, then binary version. */
-static int catalog_binary_order(const void *pa, const void *pb)
+int catalog_binary_compare(const struct catalog_binary *a,
+                           const struct catalog_binary *b)
 {
-	const struct catalog_binary *a = pa, *b = pb;
 	int c = strcmp(a->stream, b->stream);
 
 	if (c == 0)
@@ -572,6 +571,11 @@ static int catalog_binary_order(const void *pa, const void *pb)
 	if (c == 0)
 		c = strcmp(a->parsed.arch, b->parsed.arch);
 	return c;
+}
+
+static int catalog_binary_order(const void *pa, const void *pb)
+{
+	return catalog_binary_compare(pa, pb);
 }
 
 int catalog_binary_list(struct catalog *cat, const char *stream,
@@ -860,10 +864,10 @@ int catalog_commit_begin(struct catalog *cat, const struct catalog_commit *c,
 	    (rv = catalog_bind_u64(cat, st, 5, b->size, err, errlen)) < 0 ||
 	    (rv = catalog_bind_i64(cat, st, 6, b->stored_at, err, errlen)) <
 	        0 ||
-	    (rv = catalog_bind_i64(cat, st, 7, c->force ? 1 : 0, err,
-	                           errlen)) < 0 ||
-	    (rv = catalog_bind_text(cat, st, 8, c->staging_name, err,
-	                            errlen)) < 0)
+	    (rv = catalog_bind_i64(cat, st, 7, c->force ? 1 : 0, err, errlen)) <
+	        0 ||
+	    (rv = catalog_bind_text(cat, st, 8, c->staging_name, err, errlen)) <
+	        0)
 		goto done;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE)

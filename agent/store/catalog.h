@@ -78,6 +78,11 @@ int catalog_binary_get(struct catalog *cat, const char *stream,
                        const char *binary_version, struct catalog_binary *out,
                        char *err, size_t errlen);
 
+/* The one order of binary lists: stream, then binary version (Juju
+ * version order, then release, then arch); parsed must be filled. */
+int catalog_binary_compare(const struct catalog_binary *a,
+                           const struct catalog_binary *b);
+
 /* All binaries of stream (NULL = every stream), sorted by stream, then
  * binary version (Juju version order, then release, then arch). *out is an
  * array of *count entries (NULL when 0) freed by the caller with free(). */

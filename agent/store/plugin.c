@@ -51,8 +51,8 @@ static int plugin_check_store_ops(const struct plugin *p, char *err,
 {
 	const struct ups_store_ops *ops = p->ops;
 	unsigned minor = p->desc->abi_minor;
-	size_t need = minor >= 1 ? PLUGIN_STORE_OPS_MIN_11
-	                         : PLUGIN_STORE_OPS_MIN_10;
+	size_t need =
+	    minor >= 1 ? PLUGIN_STORE_OPS_MIN_11 : PLUGIN_STORE_OPS_MIN_10;
 
 	if (ops->struct_size < need)
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,

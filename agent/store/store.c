@@ -26,6 +26,11 @@ struct store_op {
 	char stream[UPS_LIMIT_STREAM_LEN + 1];
 	char binary_version[UPS_LIMIT_BINARY_VERSION_LEN + 1];
 	struct catalog_commit commit;
+	bool has_after;
+	struct catalog_binary after; /* stream, binary_version, parsed */
+	size_t limit;
+	size_t first; /* the page: list[first .. first + count) */
+	bool more;
 	store_list_cb list_cb;
 	store_done_cb done_cb;
 	void *data;
@@ -171,8 +176,8 @@ static int store_put(struct store *s, const struct catalog_commit *c,
 		flags |= UPS_STORE_PUT_REPLACE;
 	if (store_v11(s))
 		return s->ops->put2(s->state, c->staging_name, b->sha256,
-		                    b->stream, b->binary_version, old_sha, flags,
-		                    err, errlen);
+		                    b->stream, b->binary_version, old_sha,
+		                    flags, err, errlen);
 	if (c->force && old_sha) {
 		rv = s->ops->remove(s->state, b->stream, b->binary_version,
 		                    old_sha, err, errlen);
@@ -218,8 +223,8 @@ int store_commit_run(struct store *s, const struct catalog_commit *c,
 	const char *old_sha = NULL;
 	int rv;
 
-	rv = catalog_binary_get(s->cat, b->stream, b->binary_version, &old,
-	                        err, errlen);
+	rv = catalog_binary_get(s->cat, b->stream, b->binary_version, &old, err,
+	                        errlen);
 	if (rv == 0 && strcmp(old.sha256, b->sha256) == 0) {
 		/* Stored meanwhile with the same bytes: the same answer. */
 		(void)catalog_upload_delete(s->cat, c->upload_id, err, errlen);
@@ -291,8 +296,8 @@ static int store_recover(struct store *s, char *err, size_t errlen)
 		if (rv == UPS_ERR_NOT_FOUND) /* the staging file is gone */
 			rv = store_holds(s, b, e2, sizeof(e2));
 		if (rv == 0)
-			rv = catalog_commit_upload(s->cat, c->upload_id, b, true,
-			                           e2, sizeof(e2));
+			rv = catalog_commit_upload(s->cat, c->upload_id, b,
+			                           true, e2, sizeof(e2));
 		if (rv == 0) {
 			LOG_INFO("store",
 			         "%s (%s): finished a commit a stop "
@@ -334,9 +339,8 @@ static int store_reconcile(struct store *s, char *err, size_t errlen)
 			         b->binary_version, b->stream, e2);
 			continue;
 		}
-		LOG_ERROR("store",
-		          "%s (%s): %s; forgetting it", b->binary_version,
-		          b->stream,
+		LOG_ERROR("store", "%s (%s): %s; forgetting it",
+		          b->binary_version, b->stream,
 		          rv == UPS_ERR_NOT_FOUND
 		              ? "its file is missing"
 		              : "its file holds other bytes than recorded");
@@ -401,6 +405,26 @@ static void store_work_delete(struct store_op *op)
 	op->rv = rv;
 }
 
+/* Every row, then the page: pages are cut from the sorted whole, so
+ * version order holds across pages (it is not SQL's order). */
+static void store_work_list(struct store_op *op)
+{
+	size_t n = 0, first = 0;
+
+	op->rv =
+	    catalog_binary_list(op->s->cat, op->all_streams ? NULL : op->stream,
+	                        &op->list, &n, op->err, sizeof(op->err));
+	if (op->rv)
+		return;
+	if (op->has_after)
+		while (first < n && catalog_binary_compare(&op->list[first],
+		                                           &op->after) <= 0)
+			first++;
+	op->first = first;
+	op->count = n - first < op->limit ? n - first : op->limit;
+	op->more = first + op->count < n;
+}
+
 static void store_work_commit(struct store_op *op)
 {
 	op->rv = store_commit_run(op->s, &op->commit, &op->binary, op->err,
@@ -413,9 +437,7 @@ static void store_work(uv_work_t *w)
 
 	switch (op->kind) {
 	case STORE_OP_LIST:
-		op->rv = catalog_binary_list(
-		    op->s->cat, op->all_streams ? NULL : op->stream, &op->list,
-		    &op->count, op->err, sizeof(op->err));
+		store_work_list(op);
 		break;
 	case STORE_OP_DELETE:
 		store_work_delete(op);
@@ -453,7 +475,9 @@ static void store_after(uv_work_t *w, int status)
 		op->next->prev = op->prev;
 	switch (op->kind) {
 	case STORE_OP_LIST:
-		op->list_cb(op->data, op->rv, op->err, op->list, op->count);
+		op->list_cb(op->data, op->rv, op->err,
+		            op->list ? op->list + op->first : NULL, op->count,
+		            op->more);
 		break;
 	case STORE_OP_DELETE:
 		if (!op->rv) {
@@ -500,13 +524,28 @@ static int store_op_start(struct store *s, struct store_op *op)
 	return 0;
 }
 
-int store_list(struct store *s, const char *stream, store_list_cb cb,
+int store_list(struct store *s, const char *stream,
+               const struct store_cursor *after, size_t limit, store_list_cb cb,
                void *data)
 {
 	struct store_op *op = store_op_new(s, STORE_OP_LIST);
 
 	if (!op)
 		return UPS_ERR_NO_MEMORY;
+	if (after) {
+		op->has_after = true;
+		snprintf(op->after.stream, sizeof(op->after.stream), "%s",
+		         after->stream);
+		snprintf(op->after.binary_version,
+		         sizeof(op->after.binary_version), "%s",
+		         after->binary_version);
+		if (ups_binary_version_parse(after->binary_version,
+		                             &op->after.parsed, NULL, 0)) {
+			free(op);
+			return UPS_ERR_BAD_REQUEST;
+		}
+	}
+	op->limit = limit;
 	op->all_streams = stream == NULL;
 	if (stream)
 		snprintf(op->stream, sizeof(op->stream), "%s", stream);

@@ -91,18 +91,30 @@ int store_free_space(struct store *s, uint64_t *bytes, char *err,
                      size_t errlen);
 
 /* The answer of list: rv 0 with list[n] (borrowed for the call, sorted as
- * catalog_binary_list sorts), or an error with err. */
+ * catalog_binary_compare sorts) and whether more follow the last, or an
+ * error with err. */
 typedef void (*store_list_cb)(void *data, int rv, const char *err,
-                              const struct catalog_binary *list, size_t n);
+                              const struct catalog_binary *list, size_t n,
+                              bool more);
 
 /* The answer of delete and commit: rv 0 with b (borrowed for the call),
  * or an error with err. */
 typedef void (*store_done_cb)(void *data, int rv, const char *err,
                               const struct catalog_binary *b);
 
-/* Loop: every binary of stream (NULL: every stream). UPS_ERR_NO_MEMORY. */
-int store_list(struct store *s, const char *stream, store_list_cb cb,
-               void *data);
+/* Where a page of a list starts: after this binary (in list order; it
+ * need not exist any more). */
+struct store_cursor {
+	char stream[UPS_LIMIT_STREAM_LEN + 1];
+	char binary_version[UPS_LIMIT_BINARY_VERSION_LEN + 1];
+};
+
+/* Loop: up to limit binaries of stream (NULL: every stream), from the
+ * first after *after (NULL: from the start). UPS_ERR_NO_MEMORY, or
+ * UPS_ERR_BAD_REQUEST for a cursor that is not a binary version. */
+int store_list(struct store *s, const char *stream,
+               const struct store_cursor *after, size_t limit,
+               store_list_cb cb, void *data);
 
 /* Loop: removes stream/binary_version (bytes, then row).
  * UPS_ERR_NOT_FOUND (through cb) when it is not stored. */

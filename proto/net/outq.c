@@ -8,6 +8,7 @@
 
 #include "proto/envelope.h"
 #include "proto/errors.h"
+#include "proto/limits.h"
 
 _Static_assert(LWS_PRE >= UPS_WS_CLIENT_HEADER_MAX,
 	       "lws headroom must hold a client frame header");
@@ -199,6 +200,12 @@ int ups_outq_push_json(struct ups_outq *q, const json_t *env)
 
 	if (!text)
 		return UPS_ERR_NO_MEMORY;
+	/* Every peer refuses a text message over the limit (and the relay
+	 * would drop the link that carried it): never send one. */
+	if (len > UPS_LIMIT_TEXT_MSG_MAX) {
+		free(text);
+		return UPS_ERR_TOO_LARGE;
+	}
 	rv = ups_outq_push(q, false, text, len, NULL, 0);
 	free(text);
 	return rv;

@@ -70,7 +70,9 @@ void ups_outq_tag_last(struct ups_outq *q, uint32_t tag);
 /* Removes every queued message tagged tag (not 0); returns how many. */
 size_t ups_outq_drop_tag(struct ups_outq *q, uint32_t tag);
 
-/* Serialises env (borrowed) compactly and queues it as a text message. */
+/* Serialises env (borrowed) compactly and queues it as a text message.
+ * UPS_ERR_TOO_LARGE (nothing queued) when it is longer than
+ * UPS_LIMIT_TEXT_MSG_MAX, the limit every peer enforces. */
 int ups_outq_push_json(struct ups_outq *q, const json_t *env);
 
 /* Convenience: queue and ask lws for a WRITEABLE callback on wsi. */

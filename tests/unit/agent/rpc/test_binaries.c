@@ -403,6 +403,78 @@ static void test_answer_to_gone_peer(void **state)
 	assert_string_equal(error_code(&f->b, 24), "bad-request");
 }
 
+/* List in pages: 250 stored binaries over several releases come back in
+ * pages of at most 100, in list order, every answer within the text
+ * limit, each page's "next" the cursor of the following one. */
+static void test_list_pages(void **state)
+{
+	struct fx *f = *state;
+	struct catalog_binary b;
+	char err[UPS_ERRMSG_MAX], params[256], prev[160] = "";
+	json_t *resp, *arr, *next;
+	size_t total = 0, i;
+	int id = 100;
+
+	memset(&b, 0, sizeof(b));
+	strcpy(b.stream, "released");
+	strcpy(b.sha256, f->sha);
+	b.size = 1;
+	for (i = 0; i < 250; i++) {
+		snprintf(b.binary_version, sizeof(b.binary_version),
+		         "2.%zu.%zu-%s-%s", i / 10, i % 10,
+		         i % 2 ? "ubuntu" : "centos",
+		         i % 3 ? "amd64" : "arm64");
+		assert_int_equal(catalog_binary_put(store_catalog(&f->store),
+		                                    &b, false, err,
+		                                    sizeof(err)),
+		                 0);
+	}
+	strcpy(params, "{}");
+	for (;;) {
+		char *text;
+
+		call(f, &f->a, ++id, "List", params);
+		text = json_dumps(answer(&f->a, id), JSON_COMPACT);
+		assert_true(strlen(text) <= UPS_LIMIT_TEXT_MSG_MAX);
+		free(text);
+		resp = response(&f->a, id);
+		arr = json_object_get(resp, "binaries");
+		assert_true(json_array_size(arr) <= UPS_LIMIT_LIST_PAGE);
+		for (i = 0; i < json_array_size(arr); i++) {
+			const char *bv = json_string_value(json_object_get(
+			    json_array_get(arr, i), "binary-version"));
+
+			/* Never the same binary twice across pages. */
+			assert_string_not_equal(bv, prev);
+			snprintf(prev, sizeof(prev), "%s", bv);
+		}
+		total += json_array_size(arr);
+		next = json_object_get(resp, "next");
+		if (!next)
+			break;
+		assert_int_equal(json_array_size(arr), UPS_LIMIT_LIST_PAGE);
+		snprintf(
+		    params, sizeof(params),
+		    "{\"after\":{\"stream\":\"%s\",\"binary-version\":"
+		    "\"%s\"}}",
+		    json_string_value(json_object_get(next, "stream")),
+		    json_string_value(json_object_get(next, "binary-version")));
+	}
+	assert_int_equal(total, 250);
+	assert_string_equal(prev, "2.24.9-ubuntu-arm64");
+	call(f, &f->a, ++id, "List", "{\"limit\":7}");
+	assert_int_equal(
+	    json_array_size(json_object_get(response(&f->a, id), "binaries")),
+	    7);
+	call(f, &f->a, ++id, "List", "{\"limit\":101}");
+	assert_string_equal(error_code(&f->a, id), "bad-request");
+	call(f, &f->a, ++id, "List",
+	     "{\"after\":{\"stream\":\"released\",\"binary-version\":\"x\"}}");
+	assert_string_equal(error_code(&f->a, id), "bad-request");
+	call(f, &f->a, ++id, "List", "{\"after\":{\"stream\":\"released\"}}");
+	assert_string_equal(error_code(&f->a, id), "bad-request");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -411,6 +483,7 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_answer_to_gone_peer, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_list_pages, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,6 +29,13 @@ struct test_peer {
 static int test_send(struct peer *p, json_t *env)
 {
 	struct test_peer *tp = (struct test_peer *)p;
+	char *text = json_dumps(env, JSON_COMPACT);
+	size_t len = strlen(text);
+
+	/* What every real peer's queue does with an oversized message. */
+	free(text);
+	if (len > UPS_LIMIT_TEXT_MSG_MAX)
+		return UPS_ERR_TOO_LARGE;
 
 	if (tp->origin)
 		assert_int_equal(ups_env_set_origin(env, tp->origin), 0);
@@ -555,9 +562,27 @@ static void probe_gone(void *state, struct peer *p)
 	((struct probe *)state)->gone++;
 }
 
+static int probe_huge(void *state, const struct rpc_request *req,
+                      json_t **result, json_t **info, char *err, size_t errlen)
+{
+	char *big = malloc(UPS_LIMIT_TEXT_MSG_MAX);
+
+	(void)state;
+	(void)req;
+	(void)info;
+	(void)err;
+	(void)errlen;
+	memset(big, 'x', UPS_LIMIT_TEXT_MSG_MAX - 1);
+	big[UPS_LIMIT_TEXT_MSG_MAX - 1] = '\0';
+	*result = json_pack("{s:s}", "big", big);
+	free(big);
+	return 0;
+}
+
 static const struct rpc_method probe_methods[] = {
     {"Later", RPC_ROLE(UPS_ROLE_CLIENT), probe_later},
     {"Fail", RPC_LOGGED_IN, probe_fail},
+    {"Huge", RPC_LOGGED_IN, probe_huge},
 };
 
 static void probe_add(struct fixture *f, struct probe *pr)
@@ -565,7 +590,7 @@ static void probe_add(struct fixture *f, struct probe *pr)
 	memset(pr, 0, sizeof(*pr));
 	pr->facade.name = "Probe";
 	pr->facade.methods = probe_methods;
-	pr->facade.nmethods = 2;
+	pr->facade.nmethods = 3;
 	pr->facade.state = pr;
 	pr->facade.binary = probe_binary;
 	pr->facade.peer_gone = probe_gone;
@@ -611,6 +636,10 @@ static void test_facade_hooks(void **state)
 	assert_int_equal(
 	    json_integer_value(json_object_get(expect_response(f, 51), "n")),
 	    7);
+	/* An answer over the text limit becomes a too-large error. */
+	send_text(f, "{\"request-id\":52,\"type\":\"Probe\",\"version\":1,"
+	             "\"request\":\"Huge\"}");
+	expect_error(f, 52, "too-large");
 	dispatch_forget(&f->ctx, &f->tp.peer);
 	assert_int_equal(pr.gone, 1);
 }

@@ -267,12 +267,12 @@ static void test_upload_lifecycle(void **state)
 	assert_string_equal(got.state, "committing");
 	assert_int_equal(got.durable_offset, 1 << 20); /* recorded together */
 	/* A state name the catalog cannot hold is refused. */
-	assert_int_equal(catalog_upload_set_state(f->cat, u.id, "", 0, 161, f->err,
-	                                          sizeof(f->err)),
+	assert_int_equal(catalog_upload_set_state(f->cat, u.id, "", 0, 161,
+	                                          f->err, sizeof(f->err)),
 	                 UPS_ERR_INTERNAL);
 	assert_int_equal(catalog_upload_set_state(f->cat, u.id,
-	                                          "a-state-name-too-long", 0, 161,
-	                                          f->err, sizeof(f->err)),
+	                                          "a-state-name-too-long", 0,
+	                                          161, f->err, sizeof(f->err)),
 	                 UPS_ERR_INTERNAL);
 
 	assert_int_equal(
@@ -399,12 +399,11 @@ static void test_commit_intents(void **state)
 	c.force = true;
 	snprintf(c.staging_name, sizeof(c.staging_name), "%llu.part",
 	         (unsigned long long)u.id);
-	assert_int_equal(catalog_commit_begin(f->cat, &c, f->err,
-	                                      sizeof(f->err)),
-	                 0);
-	assert_int_equal(catalog_commit_begin(f->cat, &c, f->err,
-	                                      sizeof(f->err)),
-	                 UPS_ERR_EXISTS);
+	assert_int_equal(
+	    catalog_commit_begin(f->cat, &c, f->err, sizeof(f->err)), 0);
+	assert_int_equal(
+	    catalog_commit_begin(f->cat, &c, f->err, sizeof(f->err)),
+	    UPS_ERR_EXISTS);
 	assert_int_equal(
 	    catalog_commit_list(f->cat, &list, &n, f->err, sizeof(f->err)), 0);
 	assert_int_equal(n, 1);
@@ -428,15 +427,12 @@ static void test_commit_intents(void **state)
 	    catalog_commit_list(f->cat, &list, &n, f->err, sizeof(f->err)), 0);
 	assert_int_equal(n, 0);
 	/* Forgetting: the intent goes, nothing else changes. */
-	assert_int_equal(catalog_commit_begin(f->cat, &c, f->err,
-	                                      sizeof(f->err)),
-	                 0);
-	assert_int_equal(catalog_commit_forget(f->cat, u.id, f->err,
-	                                       sizeof(f->err)),
-	                 0);
-	assert_int_equal(catalog_commit_forget(f->cat, u.id, f->err,
-	                                       sizeof(f->err)),
-	                 0);
+	assert_int_equal(
+	    catalog_commit_begin(f->cat, &c, f->err, sizeof(f->err)), 0);
+	assert_int_equal(
+	    catalog_commit_forget(f->cat, u.id, f->err, sizeof(f->err)), 0);
+	assert_int_equal(
+	    catalog_commit_forget(f->cat, u.id, f->err, sizeof(f->err)), 0);
 	assert_int_equal(
 	    catalog_commit_list(f->cat, &list, &n, f->err, sizeof(f->err)), 0);
 	assert_int_equal(n, 0);
@@ -510,16 +506,11 @@ static void test_open_bad_dir(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    T(test_binary_crud),
-	    T(test_binary_rejects_noncanonical),
-	    T(test_binary_list_order),
-	    T(test_commit_intents),
-	    T(test_upload_lifecycle),
-	    T(test_upload_expiry),
-	    T(test_commit_upload),
-	    T(test_reopen_persists),
-	    T(test_newer_schema_refused),
-	    cmocka_unit_test(test_open_bad_dir),
+	    T(test_binary_crud),          T(test_binary_rejects_noncanonical),
+	    T(test_binary_list_order),    T(test_commit_intents),
+	    T(test_upload_lifecycle),     T(test_upload_expiry),
+	    T(test_commit_upload),        T(test_reopen_persists),
+	    T(test_newer_schema_refused), cmocka_unit_test(test_open_bad_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

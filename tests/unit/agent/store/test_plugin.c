@@ -153,12 +153,12 @@ static void test_minor_versions(void **state)
 	                 0);
 	assert_int_equal(plugin_store_minor(&p), 0);
 	plugin_unload(&p);
-	assert_int_equal(plugin_load(fake("no-put2"), UPS_PLUGIN_KIND_STORE,
-	                             &p, err, sizeof(err)),
+	assert_int_equal(plugin_load(fake("no-put2"), UPS_PLUGIN_KIND_STORE, &p,
+	                             err, sizeof(err)),
 	                 UPS_ERR_BAD_REQUEST);
 	assert_non_null(strstr(err, "lacks an operation"));
-	assert_int_equal(plugin_load(STORE_FS_PLUGIN, UPS_PLUGIN_KIND_STORE,
-	                             &p, err, sizeof(err)),
+	assert_int_equal(plugin_load(STORE_FS_PLUGIN, UPS_PLUGIN_KIND_STORE, &p,
+	                             err, sizeof(err)),
 	                 0);
 	assert_int_equal(plugin_store_minor(&p), UPS_PLUGIN_ABI_MINOR);
 	plugin_unload(&p);

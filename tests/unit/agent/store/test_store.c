@@ -34,6 +34,7 @@ struct fx {
 	int rv;
 	struct catalog_binary got;
 	size_t listed;
+	bool more;
 	char listed_first[UPS_LIMIT_BINARY_VERSION_LEN + 1];
 };
 
@@ -64,7 +65,7 @@ static void on_done(void *data, int rv, const char *err,
 }
 
 static void on_list(void *data, int rv, const char *err,
-                    const struct catalog_binary *list, size_t n)
+                    const struct catalog_binary *list, size_t n, bool more)
 {
 	struct fx *f = data;
 
@@ -72,6 +73,7 @@ static void on_list(void *data, int rv, const char *err,
 	f->calls++;
 	f->rv = rv;
 	f->listed = n;
+	f->more = more;
 	f->listed_first[0] = '\0';
 	if (n)
 		snprintf(f->listed_first, sizeof(f->listed_first), "%s",
@@ -249,12 +251,32 @@ static void test_commit_list_delete(void **state)
 	stage(f, "2.9.2-ubuntu-amd64", "newer", &req);
 	assert_int_equal(store_commit(&f->store, &req, on_done, f), 0);
 	uv_run(&f->loop, UV_RUN_DEFAULT);
-	assert_int_equal(store_list(&f->store, NULL, on_list, f), 0);
+	assert_int_equal(store_list(&f->store, NULL, NULL, 100, on_list, f), 0);
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	assert_int_equal(f->rv, 0);
 	assert_int_equal(f->listed, 2);
+	assert_false(f->more);
 	assert_string_equal(f->listed_first, "2.9.1-ubuntu-amd64");
-	assert_int_equal(store_list(&f->store, "devel", on_list, f), 0);
+	/* Pages: one at a time, after a cursor. */
+	assert_int_equal(store_list(&f->store, NULL, NULL, 1, on_list, f), 0);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(f->listed, 1);
+	assert_true(f->more);
+	{
+		struct store_cursor c = {"released", "2.9.1-ubuntu-amd64"};
+
+		assert_int_equal(store_list(&f->store, NULL, &c, 1, on_list, f),
+		                 0);
+		uv_run(&f->loop, UV_RUN_DEFAULT);
+		assert_int_equal(f->listed, 1);
+		assert_false(f->more);
+		assert_string_equal(f->listed_first, "2.9.2-ubuntu-amd64");
+		strcpy(c.binary_version, "not a version");
+		assert_int_equal(store_list(&f->store, NULL, &c, 1, on_list, f),
+		                 UPS_ERR_BAD_REQUEST);
+	}
+	assert_int_equal(store_list(&f->store, "devel", NULL, 100, on_list, f),
+	                 0);
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	assert_int_equal(f->listed, 0);
 
@@ -358,9 +380,9 @@ static void intent(struct fx *f, const struct catalog_commit *c)
 {
 	char err[UPS_ERRMSG_MAX];
 
-	assert_int_equal(catalog_commit_begin(store_catalog(&f->store), c, err,
-	                                      sizeof(err)),
-	                 0);
+	assert_int_equal(
+	    catalog_commit_begin(store_catalog(&f->store), c, err, sizeof(err)),
+	    0);
 }
 
 static void put_name(struct fx *f, const struct catalog_commit *c,

@@ -8,7 +8,7 @@
 # a machine (and a plugin) is forbidden.
 . "$(dirname "$0")/lib.sh" "$@"
 
-PLUGINS=$BUILD/tests/unit/agent/plugins
+PLUGINS=$BUILD/tests/unit/agent/store/plugins
 [ -f "$PLUGINS/fake-bad-major.so" ] ||
 	fail "fake plugins not built in $PLUGINS (build the test_plugin target)"
 STORE_FS=$(find_bin upstage-store-fs.so plugins/store-fs/upstage-store-fs.so)

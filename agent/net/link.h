@@ -72,7 +72,8 @@ struct link {
 	/* The jitter's random source; link_init() sets the xorshift. */
 	backoff_random_fn random;
 	void *random_user; /* borrowed */
-	/* NULL (link_init()'s default): waits run on timer. */
+	/* The reconnect wait: NULL (link_init()'s default) runs it on
+	 * timer; a hook is told each delay instead. */
 	link_wait_fn wait;
 	void *wait_user; /* borrowed */
 	enum link_state state;
@@ -102,7 +103,8 @@ int link_init(struct link *l, uv_loop_t *loop, struct ups_ws *ws,
 void link_start(struct link *l);
 
 /* Ends the current wait: the next attempt starts now. Does nothing unless
- * the link is waiting. The timer calls it; so does a test's wait hook. */
+ * the link is waiting. The timer calls it; with a wait hook installed,
+ * whoever installed it does. */
 void link_wait_over(struct link *l);
 
 /* True if wsi is the link's connection: the caller routes its callbacks

@@ -20,10 +20,8 @@ static void link_connect_failed(struct link *l, const char *why);
  * more than one session. It should never fill: reading from the relay
  * pauses while answers pile up (one client flooding requests is then
  * slowed down at the relay, which answers it busy), and resumes once they
- * drained. */
-#define LINK_OUTQ_MAX        (8 * UPS_LIMIT_OUTQ_BYTES)
-#define LINK_RX_PAUSE_BYTES  (1024 * 1024)
-#define LINK_RX_RESUME_BYTES (256 * 1024)
+ * drained (LINK_RX_PAUSE_BYTES, LINK_RX_RESUME_BYTES in link.h). */
+#define LINK_OUTQ_MAX (8 * UPS_LIMIT_OUTQ_BYTES)
 
 static const char *const link_state_names[] = {
     [LINK_WAITING] = "waiting",
@@ -43,7 +41,7 @@ static void link_set_state(struct link *l, enum link_state state)
 	l->state = state;
 }
 
-static uint64_t link_random(void *user)
+static uint64_t link_xorshift(void *user)
 {
 	struct link *l = user;
 	uint64_t x = l->rng;
@@ -169,7 +167,19 @@ static int link_peer_open(struct link *l, uint32_t origin, enum ups_role role)
 
 /* Connection attempts. */
 
-static void link_on_timer(uv_timer_t *t);
+static void link_on_timer(uv_timer_t *t)
+{
+	link_wait_over(t->data);
+}
+
+/* The link is waiting: the next attempt comes after delay_ms. */
+static void link_wait(struct link *l, uint64_t delay_ms)
+{
+	if (l->wait)
+		l->wait(l->wait_user, delay_ms);
+	else
+		uv_timer_start(&l->timer, link_on_timer, delay_ms, 0);
+}
 
 static void link_schedule(struct link *l)
 {
@@ -178,13 +188,13 @@ static void link_schedule(struct link *l)
 	if (l->state == LINK_STOPPED)
 		return;
 	delay = backoff_delay_ms(l->attempt, l->backoff_initial_ms,
-	                         l->backoff_max_ms, link_random, l);
+	                         l->backoff_max_ms, l->random, l->random_user);
 	if (l->attempt < 64)
 		l->attempt++;
 	link_set_state(l, LINK_WAITING);
 	LOG_INFO("link", "controller link: next attempt in %llu ms",
 	         (unsigned long long)delay);
-	uv_timer_start(&l->timer, link_on_timer, delay, 0);
+	link_wait(l, delay);
 }
 
 static void link_connect(struct link *l, const char *address)
@@ -243,9 +253,8 @@ static void link_on_resolved(uv_getaddrinfo_t *req, int status,
 	link_connect(l, address);
 }
 
-static void link_on_timer(uv_timer_t *t)
+void link_wait_over(struct link *l)
 {
-	struct link *l = t->data;
 	struct addrinfo hints;
 	int rv;
 
@@ -579,6 +588,8 @@ int link_init(struct link *l, uv_loop_t *loop, struct ups_ws *ws,
 	    uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)l;
 	if (l->rng == 0)
 		l->rng = 0x9e3779b97f4a7c15ULL;
+	l->random = link_xorshift;
+	l->random_user = l;
 	l->next_request_id = 1;
 	l->state = LINK_WAITING;
 	ups_outq_init(&l->outq, LINK_OUTQ_MAX);
@@ -594,7 +605,7 @@ int link_init(struct link *l, uv_loop_t *loop, struct ups_ws *ws,
 void link_start(struct link *l)
 {
 	l->state = LINK_WAITING;
-	uv_timer_start(&l->timer, link_on_timer, 0, 0);
+	link_wait(l, 0);
 }
 
 void link_stop(struct link *l)

@@ -8,7 +8,12 @@
  * blocking) -> connecting -> logging-in -> up; any failure goes back to
  * waiting with capped exponential backoff and full jitter
  * (agent/backoff.h), forever. A successful login resets the backoff and
- * prints "controller link up" on stdout. */
+ * prints "controller link up" on stdout.
+ *
+ * The jitter's random source and the reconnect wait are fields of struct
+ * link, set by link_init() to the daemon's (a per-process xorshift and a
+ * uv timer); tests replace them to pin the delays and to end each wait
+ * when they choose (tests/unit/agent/net/test_link.c). */
 #ifndef UPSTAGE_AGENT_NET_LINK_H
 #define UPSTAGE_AGENT_NET_LINK_H
 
@@ -17,6 +22,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "agent/net/backoff.h"
 #include "agent/rpc/dispatch.h"
 #include "agent/rpc/peer.h"
 #include "proto/limits.h"
@@ -43,6 +49,16 @@ struct link_peer {
 
 #define LINK_BUCKETS 256
 
+/* Reads from the relay pause once more than LINK_RX_PAUSE_BYTES of answers
+ * are queued for it, and resume below LINK_RX_RESUME_BYTES. */
+#define LINK_RX_PAUSE_BYTES  (1024 * 1024)
+#define LINK_RX_RESUME_BYTES (256 * 1024)
+
+/* Told that the link waits delay_ms before its next attempt; it ends the
+ * wait by calling link_wait_over() later, from the loop, never from inside
+ * this call. user is struct link's wait_user. */
+typedef void (*link_wait_fn)(void *user, uint64_t delay_ms);
+
 struct link {
 	uv_loop_t *loop;           /* borrowed */
 	struct ups_ws *ws;         /* borrowed */
@@ -52,7 +68,14 @@ struct link {
 	uint64_t backoff_initial_ms;
 	uint64_t backoff_max_ms;
 	unsigned attempt; /* failures since the last successful login */
-	uint64_t rng;     /* xorshift state for the jitter */
+	uint64_t rng;     /* xorshift state of the default random source */
+	/* The jitter's random source; link_init() sets the xorshift. */
+	backoff_random_fn random;
+	void *random_user; /* borrowed */
+	/* The reconnect wait: NULL (link_init()'s default) runs it on
+	 * timer; a hook is told each delay instead. */
+	link_wait_fn wait;
+	void *wait_user; /* borrowed */
 	enum link_state state;
 	struct lws *wsi; /* the current connection, or NULL */
 	struct ups_outq outq;
@@ -76,8 +99,13 @@ int link_init(struct link *l, uv_loop_t *loop, struct ups_ws *ws,
               uint64_t backoff_initial_ms, uint64_t backoff_max_ms, char *err,
               size_t errlen);
 
-/* Starts the first connection attempt at once. */
+/* Starts the first connection attempt at once (a wait of 0 ms). */
 void link_start(struct link *l);
+
+/* Ends the current wait: the next attempt starts now. Does nothing unless
+ * the link is waiting. The timer calls it; with a wait hook installed,
+ * whoever installed it does. */
+void link_wait_over(struct link *l);
 
 /* True if wsi is the link's connection: the caller routes its callbacks
  * here. */

@@ -1,0 +1,764 @@
+/* contrib/relay: a real relay context on a loop, with in-process websocket
+ * clients on the same loop (a client vhost in the relay's own context):
+ * clients and machines, and a fake upstaged that logs in as role plugin
+ * and answers what the relay forwards. The auth file is written by the
+ * test. Nothing sleeps: the loop runs until the awaited message arrives,
+ * under a watchdog (tests/lib/loop_wait.h). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "contrib/relay/relay.h"
+#include "proto/chunk.h"
+#include "proto/envelope.h"
+#include "proto/errors.h"
+#include "proto/limits.h"
+#include "tests/lib/loop_wait.h"
+#include "tests/lib/ws_peer.h"
+
+#define CLIENT_TOKEN  "c-secret"
+#define MACHINE_TOKEN "m-secret"
+#define PLUGIN_TOKEN  "p-secret"
+
+#define MAX_PEERS  16
+#define WAIT_MS    10000
+#define FLOOD_MS   45000
+#define FLOOD_SIZE (1024 * 1024) /* chunk payload while flooding */
+/* Requests that fill what room a full link queue has left: more than a
+ * chunk's worth in all, each within the text message limit. */
+#define BUSY_REQUESTS 21
+#define BUSY_PAD      (60 * 1024)
+
+struct fixture {
+	uv_loop_t loop;
+	struct loop_wait lw;
+	struct relay relay;
+	struct lws_vhost *clients; /* the test's client vhost */
+	struct ws_peer peers[MAX_PEERS];
+	unsigned npeers;
+	uint64_t next_id;
+	/* A client that sends chunk frames as fast as the relay reads
+	 * them, while flooding. */
+	struct ws_peer *flooder;
+	bool flooding;
+	unsigned flood_sent;
+	uint8_t *flood_frame;
+};
+
+/* The test's clients. */
+
+static void flood_one(struct fixture *f)
+{
+	struct ups_chunk_header hdr = {
+	    .upload_id = 1,
+	    .offset = (uint64_t)f->flood_sent * FLOOD_SIZE,
+	    .length = FLOOD_SIZE,
+	};
+
+	ups_chunk_encode_header(&hdr, f->flood_frame);
+	ws_peer_send_binary(f->flooder, f->flood_frame,
+	                    UPS_CHUNK_HEADER_SIZE + FLOOD_SIZE);
+	f->flood_sent++;
+}
+
+static int client_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                           void *user, void *in, size_t len)
+{
+	struct ws_peer *p = user;
+	struct fixture *f;
+	int rv;
+
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		if (p)
+			p->connect_failed = true;
+		return 0;
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		ws_peer_established(p, wsi);
+		return 0;
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		return ws_peer_receive(p, in, len);
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		rv = ws_peer_writeable(p);
+		f = p->user;
+		if (rv == 0 && p == f->flooder && f->flooding &&
+		    ups_outq_empty(&p->outq))
+			flood_one(f);
+		return rv;
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		ws_peer_closed(p);
+		return 0;
+	default:
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	}
+}
+
+static const struct lws_protocols client_protocols[] = {
+    {
+        .name = UPS_WS_SUBPROTOCOL,
+        .callback = client_callback,
+        .rx_buffer_size = 64 * 1024,
+    },
+    {0},
+};
+
+/* Fixture: the relay on 127.0.0.1:0 with an auth file for the three
+ * roles, and a client vhost in the same context. */
+static int setup(void **state)
+{
+	static const char auth[] = "client " CLIENT_TOKEN "\n"
+	                           "machine " MACHINE_TOKEN "\n"
+	                           "plugin " PLUGIN_TOKEN "\n";
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct lws_context_creation_info info;
+	struct ups_ws_config cfg;
+	char err[UPS_ERRMSG_MAX];
+	char path[] = "/tmp/upstage-test-relay-auth-XXXXXX";
+	int fd;
+
+	assert_non_null(f);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, auth, sizeof(auth) - 1),
+	                 (ssize_t)sizeof(auth) - 1);
+	close(fd);
+	assert_int_equal(ups_auth_load(&f->relay.auth, path, err, sizeof(err)),
+	                 0);
+	unlink(path);
+
+	assert_int_equal(uv_loop_init(&f->loop), 0);
+	assert_int_equal(loop_wait_init(&f->lw, &f->loop, WAIT_MS), 0);
+	ups_ws_init_logging();
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.loop = &f->loop;
+	cfg.protocols = relay_protocols;
+	cfg.user = &f->relay;
+	cfg.listen_host = "127.0.0.1";
+	cfg.listen_port = 0;
+	assert_int_equal(ups_ws_create(&f->relay.ws, &cfg, err, sizeof(err)),
+	                 0);
+
+	memset(&info, 0, sizeof(info));
+	info.vhost_name = "test-clients";
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = client_protocols;
+	f->clients = lws_create_vhost(f->relay.ws.context, &info);
+	assert_non_null(f->clients);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	unsigned i;
+
+	f->relay.stopping = true;
+	loop_wait_close(&f->lw);
+	ups_ws_begin_destroy(&f->relay.ws);
+	ups_ws_finish_destroy(&f->relay.ws);
+	for (i = 0; i < f->npeers; i++)
+		ws_peer_free(&f->peers[i]);
+	free(f->flood_frame);
+	ups_auth_free(&f->relay.auth);
+	/* Every handle the relay, lws and the test opened is closed. */
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+	free(f);
+	return 0;
+}
+
+/* Helpers. */
+
+static struct ws_peer *connect_peer(struct fixture *f)
+{
+	struct lws_client_connect_info ci;
+	struct ws_peer *p;
+
+	assert_true(f->npeers < MAX_PEERS);
+	p = &f->peers[f->npeers++];
+	ws_peer_init(p, 16 * 1024 * 1024, f);
+	memset(&ci, 0, sizeof(ci));
+	ci.context = f->relay.ws.context;
+	ci.vhost = f->clients;
+	ci.address = "127.0.0.1";
+	ci.port = f->relay.ws.port;
+	ci.path = "/";
+	ci.host = "127.0.0.1";
+	ci.origin = "127.0.0.1";
+	ci.protocol = UPS_WS_SUBPROTOCOL;
+	ci.userdata = p;
+	assert_non_null(lws_client_connect_via_info(&ci));
+	LOOP_WAIT(&f->lw, p->established || p->connect_failed);
+	assert_true(p->established);
+	return p;
+}
+
+static json_int_t int_of(const json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!json_is_integer(v)) {
+		char *text = json_dumps(obj, JSON_COMPACT);
+
+		fail_msg("no integer \"%s\" in %s", key, text);
+	}
+	return json_integer_value(v);
+}
+
+static const char *str_of(const json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	if (!s) {
+		char *text = json_dumps(obj, JSON_COMPACT);
+
+		fail_msg("no string \"%s\" in %s", key, text);
+	}
+	return s;
+}
+
+static void assert_json_equal(const json_t *got, const json_t *want)
+{
+	if (!json_equal(got, want)) {
+		char *g = json_dumps(got, JSON_COMPACT | JSON_SORT_KEYS);
+		char *w = json_dumps(want, JSON_COMPACT | JSON_SORT_KEYS);
+
+		fail_msg("got %s, want %s", g, w);
+	}
+}
+
+/* Sends Admin.Login and returns the answer (borrowed). token NULL sends
+ * none. */
+static json_t *login(struct fixture *f, struct ws_peer *p, const char *role,
+                     const char *token)
+{
+	uint64_t id = ++f->next_id;
+	json_t *params = json_pack("{s:s}", "role", role);
+	json_t *answer;
+
+	if (token)
+		json_object_set_new(params, "token", json_string(token));
+	ws_peer_send_json(p, ups_env_request(id, "Admin", 1, "Login", params));
+	answer = ws_peer_next_text(&f->lw, p);
+	assert_int_equal(int_of(answer, "request-id"), id);
+	return answer;
+}
+
+static void login_ok(struct fixture *f, struct ws_peer *p, const char *role,
+                     const char *token)
+{
+	json_t *response =
+	    json_object_get(login(f, p, role, token), "response");
+
+	assert_non_null(response);
+	assert_string_equal(str_of(response, "role"), role);
+	assert_string_equal(str_of(response, "server-version"),
+	                    UPSTAGE_VERSION);
+}
+
+static void login_refused(struct fixture *f, struct ws_peer *p,
+                          const char *role, const char *token, const char *code)
+{
+	assert_string_equal(str_of(login(f, p, role, token), "error-code"),
+	                    code);
+}
+
+/* A fake upstaged: connected and logged in as plugin. */
+static struct ws_peer *link_upstaged(struct fixture *f)
+{
+	struct ws_peer *u = connect_peer(f);
+
+	login_ok(f, u, "plugin", PLUGIN_TOKEN);
+	return u;
+}
+
+/* Sends a Test.Echo request from p with the given params (taken) and,
+ * unless 0, a claimed origin; returns its request-id. */
+static uint64_t send_request(struct fixture *f, struct ws_peer *p,
+                             json_t *params, uint32_t claimed_origin)
+{
+	uint64_t id = ++f->next_id;
+	json_t *env = ups_env_request(id, "Test", 1, "Echo", params);
+
+	if (claimed_origin)
+		assert_int_equal(ups_env_set_origin(env, claimed_origin), 0);
+	ws_peer_send_json(p, env);
+	return id;
+}
+
+/* The next message at p is the error code for request id. */
+static void expect_error(struct fixture *f, struct ws_peer *p, uint64_t id,
+                         const char *code)
+{
+	json_t *env = ws_peer_next_text(&f->lw, p);
+
+	assert_int_equal(int_of(env, "request-id"), id);
+	assert_string_equal(str_of(env, "error-code"), code);
+}
+
+/* The next message at p is the push Error.<what> with code. */
+static void expect_error_push(struct fixture *f, struct ws_peer *p,
+                              const char *what, const char *code)
+{
+	json_t *env = ws_peer_next_text(&f->lw, p);
+
+	assert_null(json_object_get(env, "request-id"));
+	assert_string_equal(str_of(env, "type"), "Error");
+	assert_string_equal(str_of(env, "request"), what);
+	assert_string_equal(
+	    str_of(json_object_get(env, "params"), "error-code"), code);
+}
+
+/* The next message at upstaged u is Relay.Opened for a role; returns the
+ * origin it announces. */
+static uint32_t expect_opened(struct fixture *f, struct ws_peer *u,
+                              const char *role)
+{
+	json_t *env = ws_peer_next_text(&f->lw, u);
+	json_t *params = json_object_get(env, "params");
+	json_int_t origin;
+
+	assert_string_equal(str_of(env, "type"), "Relay");
+	assert_string_equal(str_of(env, "request"), "Opened");
+	assert_null(json_object_get(env, "origin"));
+	assert_string_equal(str_of(params, "role"), role);
+	origin = int_of(params, "origin");
+	assert_true(origin > 0 && (uint64_t)origin <= UPS_LIMIT_ORIGIN_MAX);
+	return (uint32_t)origin;
+}
+
+static void expect_closed(struct fixture *f, struct ws_peer *u, uint32_t origin)
+{
+	json_t *env = ws_peer_next_text(&f->lw, u);
+
+	assert_string_equal(str_of(env, "type"), "Relay");
+	assert_string_equal(str_of(env, "request"), "Closed");
+	assert_int_equal(int_of(json_object_get(env, "params"), "origin"),
+	                 origin);
+}
+
+/* The next message at upstaged u is request id with "origin": origin and
+ * otherwise as sent; returns it. */
+static json_t *expect_forwarded(struct fixture *f, struct ws_peer *u,
+                                uint64_t id, uint32_t origin)
+{
+	json_t *env = ws_peer_next_text(&f->lw, u);
+
+	assert_string_equal(str_of(env, "request"), "Echo");
+	assert_int_equal(int_of(env, "request-id"), id);
+	assert_int_equal(int_of(env, "origin"), origin);
+	return env;
+}
+
+/* upstaged's answer to request id of origin, with {"to": to}. */
+static void answer(struct ws_peer *u, uint64_t id, uint32_t origin,
+                   const char *to)
+{
+	json_t *env = ups_env_response(id, json_pack("{s:s}", "to", to));
+
+	if (origin)
+		assert_int_equal(ups_env_set_origin(env, origin), 0);
+	ws_peer_send_json(u, env);
+}
+
+static void send_chunk(struct ws_peer *p, uint64_t offset, const char *data,
+                       uint32_t origin)
+{
+	uint8_t frame[UPS_CHUNK_HEADER_SIZE + 64];
+	struct ups_chunk_header hdr = {
+	    .upload_id = 3,
+	    .offset = offset,
+	    .length = (uint32_t)strlen(data),
+	    .origin = origin,
+	};
+
+	assert_true(hdr.length <= 64);
+	ups_chunk_encode_header(&hdr, frame);
+	memcpy(frame + UPS_CHUNK_HEADER_SIZE, data, hdr.length);
+	ws_peer_send_binary(p, frame, UPS_CHUNK_HEADER_SIZE + hdr.length);
+}
+
+/* The next binary message at p is a chunk of upload 3 at offset with
+ * payload data and origin. */
+static void expect_chunk(struct fixture *f, struct ws_peer *p, uint64_t offset,
+                         const char *data, uint32_t origin)
+{
+	const struct ws_peer_bin *bin = ws_peer_next_binary(&f->lw, p);
+	struct ups_chunk_header hdr;
+	const uint8_t *payload;
+	char err[UPS_ERRMSG_MAX];
+
+	assert_int_equal(ups_chunk_decode(bin->data, bin->len, &hdr, &payload,
+	                                  err, sizeof(err)),
+	                 0);
+	assert_int_equal(hdr.upload_id, 3);
+	assert_int_equal(hdr.offset, offset);
+	assert_int_equal(hdr.origin, origin);
+	assert_int_equal(hdr.length, strlen(data));
+	assert_memory_equal(payload, data, hdr.length);
+}
+
+/* Tests. */
+
+static void test_login_required_and_checked_per_role(void **state)
+{
+	struct fixture *f = *state;
+	struct ws_peer *c = connect_peer(f);
+	struct ws_peer *m, *x, *y;
+	uint64_t id;
+	json_t *env;
+
+	/* Nothing passes before a login. */
+	id = send_request(f, c, NULL, 0);
+	expect_error(f, c, id, "unauthorized");
+	ws_peer_send_json(c, ups_env_push("Test", "Hello", NULL));
+	expect_error_push(f, c, "Unauthorized", "unauthorized");
+
+	/* Each role has its own token. */
+	login_refused(f, c, "client", MACHINE_TOKEN, "unauthorized");
+	login_refused(f, c, "plugin", CLIENT_TOKEN, "unauthorized");
+	login_ok(f, c, "client", CLIENT_TOKEN);
+	login_refused(f, c, "client", CLIENT_TOKEN, "bad-request");
+	m = connect_peer(f);
+	login_refused(f, m, "machine", CLIENT_TOKEN, "unauthorized");
+	login_ok(f, m, "machine", MACHINE_TOKEN);
+
+	/* The third failed login closes the connection, after its answer. */
+	x = connect_peer(f);
+	login_refused(f, x, "admin", CLIENT_TOKEN, "bad-request");
+	login_refused(f, x, "client", NULL, "unauthorized");
+	assert_false(x->closed);
+	login_refused(f, x, "client", "wrong", "unauthorized");
+	LOOP_WAIT(&f->lw, x->closed);
+
+	/* A chunk frame before login: refused and closed. */
+	y = connect_peer(f);
+	send_chunk(y, 0, "data", 0);
+	expect_error_push(f, y, "Chunk", "unauthorized");
+	LOOP_WAIT(&f->lw, y->closed);
+
+	/* The logged-in ones were not disturbed. */
+	id = send_request(f, c, NULL, 0);
+	env = ws_peer_next_text(&f->lw, c);
+	assert_int_equal(int_of(env, "request-id"), id);
+	assert_false(c->closed || m->closed);
+}
+
+static void test_unavailable_without_upstaged(void **state)
+{
+	struct fixture *f = *state;
+	struct ws_peer *c = connect_peer(f);
+	struct ws_peer *u;
+	uint32_t origin;
+	uint64_t id;
+
+	login_ok(f, c, "client", CLIENT_TOKEN);
+	id = send_request(f, c, NULL, 0);
+	expect_error(f, c, id, "unavailable");
+	send_chunk(c, 0, "data", 0);
+	expect_error_push(f, c, "Chunk", "unavailable");
+
+	/* Once an upstaged links, the same request goes through. */
+	u = link_upstaged(f);
+	origin = expect_opened(f, u, "client");
+	id = send_request(f, c, NULL, 0);
+	expect_forwarded(f, u, id, origin);
+
+	/* And when it goes, requests are refused again. */
+	ws_peer_kill(u);
+	LOOP_WAIT(&f->lw, f->relay.plugin == NULL);
+	id = send_request(f, c, NULL, 0);
+	expect_error(f, c, id, "unavailable");
+}
+
+static void test_requests_forwarded_and_answers_routed(void **state)
+{
+	struct fixture *f = *state;
+	struct ws_peer *u = link_upstaged(f);
+	struct ws_peer *a = connect_peer(f);
+	struct ws_peer *b = connect_peer(f);
+	uint32_t oa, ob;
+	uint64_t ida, idb, id;
+	json_t *want, *got;
+
+	login_ok(f, a, "client", CLIENT_TOKEN);
+	oa = expect_opened(f, u, "client");
+	login_ok(f, b, "machine", MACHINE_TOKEN);
+	ob = expect_opened(f, u, "machine");
+	assert_true(oa != ob);
+
+	/* Requests reach upstaged unchanged but for the origin stamped. */
+	ida = send_request(f, a, json_pack("{s:s}", "from", "a"), 0);
+	got = expect_forwarded(f, u, ida, oa);
+	want = ups_env_request(ida, "Test", 1, "Echo",
+	                       json_pack("{s:s}", "from", "a"));
+	ups_env_set_origin(want, oa);
+	assert_json_equal(got, want);
+	json_decref(want);
+	idb = send_request(f, b, json_pack("{s:s}", "from", "b"), 0);
+	expect_forwarded(f, u, idb, ob);
+
+	/* Answers go to their own client, without the origin; b's first. */
+	answer(u, idb, ob, "b");
+	answer(u, ida, oa, "a");
+	want = ups_env_response(idb, json_pack("{s:s}", "to", "b"));
+	assert_json_equal(ws_peer_next_text(&f->lw, b), want);
+	json_decref(want);
+	want = ups_env_response(ida, json_pack("{s:s}", "to", "a"));
+	assert_json_equal(ws_peer_next_text(&f->lw, a), want);
+	json_decref(want);
+
+	/* A client cannot speak for another: the origin it claims is
+	 * replaced with its own. */
+	id = send_request(f, a, NULL, ob);
+	expect_forwarded(f, u, id, oa);
+
+	/* Answers for an unknown origin, or with none, go nowhere; the
+	 * next answer for each client is its own. */
+	answer(u, 1, 999, "nobody");
+	answer(u, 1, 0, "nobody");
+	answer(u, id, oa, "a2");
+	answer(u, idb, ob, "b2");
+	got = ws_peer_next_text(&f->lw, a);
+	assert_string_equal(str_of(json_object_get(got, "response"), "to"),
+	                    "a2");
+	got = ws_peer_next_text(&f->lw, b);
+	assert_string_equal(str_of(json_object_get(got, "response"), "to"),
+	                    "b2");
+	assert_int_equal(json_array_size(a->texts), a->texts_read);
+	assert_int_equal(json_array_size(b->texts), b->texts_read);
+}
+
+static void test_chunks_stamped_and_routed(void **state)
+{
+	struct fixture *f = *state;
+	struct ws_peer *u = link_upstaged(f);
+	struct ws_peer *a = connect_peer(f);
+	struct ws_peer *b = connect_peer(f);
+	uint32_t oa, ob;
+
+	login_ok(f, a, "client", CLIENT_TOKEN);
+	oa = expect_opened(f, u, "client");
+	login_ok(f, b, "client", CLIENT_TOKEN);
+	ob = expect_opened(f, u, "client");
+
+	/* Client to upstaged: stamped with the sender's origin, whatever
+	 * the frame claimed. */
+	send_chunk(a, 0, "hello", 0);
+	expect_chunk(f, u, 0, "hello", oa);
+	send_chunk(a, 5, "spoof", ob);
+	expect_chunk(f, u, 5, "spoof", oa);
+	send_chunk(b, 0, "bee", 0);
+	expect_chunk(f, u, 0, "bee", ob);
+
+	/* upstaged to clients: routed by origin, which is stripped; one for
+	 * an unknown origin goes nowhere. */
+	send_chunk(u, 10, "for-b", ob);
+	send_chunk(u, 20, "nobody", 999);
+	send_chunk(u, 30, "for-a", oa);
+	expect_chunk(f, b, 10, "for-b", 0);
+	expect_chunk(f, a, 30, "for-a", 0);
+	send_chunk(u, 40, "b-again", ob);
+	expect_chunk(f, b, 40, "b-again", 0);
+	assert_int_equal(a->nbins, a->bins_read);
+	assert_int_equal(b->nbins, b->bins_read);
+}
+
+static void test_opened_and_closed_as_clients_come_and_go(void **state)
+{
+	struct fixture *f = *state;
+	struct ws_peer *a = connect_peer(f);
+	struct ws_peer *n = connect_peer(f);
+	struct ws_peer *b, *u;
+	uint32_t oa, ob;
+	uint64_t id;
+
+	/* a logged in before upstaged linked; n never logs in. On linking,
+	 * upstaged hears of a only. */
+	login_ok(f, a, "machine", MACHINE_TOKEN);
+	u = link_upstaged(f);
+	oa = expect_opened(f, u, "machine");
+	b = connect_peer(f);
+	login_ok(f, b, "client", CLIENT_TOKEN);
+	ob = expect_opened(f, u, "client");
+	assert_true(oa != ob);
+
+	/* b goes: Closed. */
+	ws_peer_kill(b);
+	expect_closed(f, u, ob);
+
+	/* n goes (the relay closes it for a chunk before login): nothing
+	 * to announce, so a's next request is upstaged's next message. */
+	send_chunk(n, 0, "x", 0);
+	LOOP_WAIT(&f->lw, n->closed);
+	id = send_request(f, a, NULL, 0);
+	expect_forwarded(f, u, id, oa);
+
+	ws_peer_kill(a);
+	expect_closed(f, u, oa);
+}
+
+static void test_second_plugin_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct ws_peer *u1 = link_upstaged(f);
+	struct ws_peer *a = connect_peer(f);
+	struct ws_peer *u2, *u3;
+	uint32_t oa;
+	uint64_t id;
+
+	login_ok(f, a, "client", CLIENT_TOKEN);
+	oa = expect_opened(f, u1, "client");
+
+	/* One upstaged at a time: a second one is refused and closed. */
+	u2 = connect_peer(f);
+	login_refused(f, u2, "plugin", PLUGIN_TOKEN, "conflict");
+	LOOP_WAIT(&f->lw, u2->closed);
+	id = send_request(f, a, NULL, 0);
+	expect_forwarded(f, u1, id, oa);
+	assert_int_equal(json_array_size(u2->texts), 1);
+
+	/* The first one goes: unavailable until another links, which hears
+	 * of the clients already there. */
+	ws_peer_kill(u1);
+	LOOP_WAIT(&f->lw, f->relay.plugin == NULL);
+	id = send_request(f, a, NULL, 0);
+	expect_error(f, a, id, "unavailable");
+	u3 = link_upstaged(f);
+	assert_int_equal(expect_opened(f, u3, "client"), oa);
+	id = send_request(f, a, NULL, 0);
+	expect_forwarded(f, u3, id, oa);
+}
+
+static void test_busy_when_the_link_queue_is_full(void **state)
+{
+	struct fixture *f = *state;
+	struct ws_peer *u = link_upstaged(f);
+	struct ws_peer *a = connect_peer(f);
+	struct ws_peer *b;
+	uint64_t ids[BUSY_REQUESTS];
+	unsigned busy_chunks = 0, busy_requests = 0, accepted, delivered, i;
+	char *pad;
+	uint32_t oa, ob;
+	uint64_t id;
+	json_t *env;
+
+	login_ok(f, a, "client", CLIENT_TOKEN);
+	oa = expect_opened(f, u, "client");
+
+	/* upstaged stops reading; a sends 1 MiB chunks until the relay's
+	 * queue for upstaged is full and a is told busy. */
+	lws_rx_flow_control(u->wsi, 0);
+	f->flood_frame = malloc(UPS_CHUNK_HEADER_SIZE + FLOOD_SIZE);
+	assert_non_null(f->flood_frame);
+	memset(f->flood_frame, 'f', UPS_CHUNK_HEADER_SIZE + FLOOD_SIZE);
+	ups_outq_set_self_mask(&a->outq, true);
+	f->flooder = a;
+	f->flooding = true;
+	flood_one(f);
+	f->lw.timeout_ms = FLOOD_MS;
+	LOOP_WAIT(&f->lw, json_array_size(a->texts) > a->texts_read);
+	f->lw.timeout_ms = WAIT_MS;
+	f->flooding = false;
+
+	/* Less than a chunk's room is left: requests that fill it are
+	 * answered busy too. Before the last one's answer come the busy
+	 * pushes for the chunks refused and the busy errors for the
+	 * requests refused, and nothing else. */
+	pad = malloc(BUSY_PAD + 1);
+	assert_non_null(pad);
+	memset(pad, 'p', BUSY_PAD);
+	pad[BUSY_PAD] = '\0';
+	for (i = 0; i < BUSY_REQUESTS; i++)
+		ids[i] = send_request(f, a, json_pack("{s:s}", "pad", pad), 0);
+	free(pad);
+	for (;;) {
+		env = ws_peer_next_text(&f->lw, a);
+		if (!json_object_get(env, "request-id")) {
+			assert_string_equal(str_of(env, "type"), "Error");
+			assert_string_equal(str_of(env, "request"), "Chunk");
+			assert_string_equal(
+			    str_of(json_object_get(env, "params"),
+			           "error-code"),
+			    "busy");
+			assert_int_equal(busy_requests, 0);
+			busy_chunks++;
+			continue;
+		}
+		assert_string_equal(str_of(env, "error-code"), "busy");
+		assert_true(int_of(env, "request-id") >= (json_int_t)ids[0]);
+		busy_requests++;
+		if (int_of(env, "request-id") ==
+		    (json_int_t)ids[BUSY_REQUESTS - 1])
+			break;
+	}
+	assert_true(busy_chunks >= 1);
+	assert_true(busy_requests >= 1);
+	accepted = f->flood_sent - busy_chunks;
+	assert_true((uint64_t)accepted * FLOOD_SIZE > UPS_LIMIT_OUTQ_BYTES);
+
+	/* a goes while what it sent waits: the relay forgets it (its bucket
+	 * empties) and drops what it queued for upstaged. upstaged, reading
+	 * again, gets only the chunks that had already left the relay, in
+	 * order, then Closed: none of the requests queued behind them. */
+	ws_peer_kill(a);
+	LOOP_WAIT(&f->lw, f->relay.buckets[oa & (RELAY_BUCKETS - 1)] == NULL);
+	lws_rx_flow_control(u->wsi, 1);
+	expect_closed(f, u, oa);
+	delivered = (unsigned)u->nbins;
+	for (i = 0; i < delivered; i++) {
+		struct ups_chunk_header hdr;
+		const uint8_t *payload;
+		char err[UPS_ERRMSG_MAX];
+
+		assert_int_equal(ups_chunk_decode(u->bins[i].data,
+		                                  u->bins[i].len, &hdr,
+		                                  &payload, err, sizeof(err)),
+		                 0);
+		assert_int_equal(hdr.origin, oa);
+		assert_int_equal(hdr.offset, (uint64_t)i * FLOOD_SIZE);
+	}
+	/* More than a whole session queue's worth never reached it. */
+	assert_true(delivered < accepted);
+	assert_true((uint64_t)(accepted - delivered) * FLOOD_SIZE >
+	            UPS_LIMIT_OUTQ_BYTES);
+
+	/* The link carries traffic again. */
+	b = connect_peer(f);
+	login_ok(f, b, "client", CLIENT_TOKEN);
+	ob = expect_opened(f, u, "client");
+	id = send_request(f, b, NULL, 0);
+	expect_forwarded(f, u, id, ob);
+	answer(u, id, ob, "b");
+	env = ws_peer_next_text(&f->lw, b);
+	assert_int_equal(int_of(env, "request-id"), id);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+	        test_login_required_and_checked_per_role, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unavailable_without_upstaged,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_requests_forwarded_and_answers_routed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chunks_stamped_and_routed,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_opened_and_closed_as_clients_come_and_go, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_second_plugin_refused, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_busy_when_the_link_queue_is_full, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

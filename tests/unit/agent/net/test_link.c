@@ -741,10 +741,14 @@ static void test_oversized_message_relinks(void **state)
 static void test_reads_pause_while_answers_pile_up(void **state)
 {
 	struct fixture *f = *state;
-	size_t size = LINK_RX_PAUSE_BYTES + 64 * 1024;
-	char big[160], echo[160];
-	const char *burst[] = {big, echo};
-	json_t *env;
+	/* Answers just under the text limit (no bigger one is ever sent):
+	 * enough of them to pass the pause threshold. */
+	const size_t size = UPS_LIMIT_TEXT_MSG_MAX - 1024;
+	enum { N = LINK_RX_PAUSE_BYTES / (UPS_LIMIT_TEXT_MSG_MAX - 1024) + 4 };
+	char reqs[N][160];
+	const char *burst[N];
+	json_t *ev;
+	size_t i, paused_at = 0, resumed_at = 0, calls = 0;
 
 	bring_up(f);
 	send_opened(f, 7, "client");
@@ -752,30 +756,41 @@ static void test_reads_pause_while_answers_pile_up(void **state)
 	expect_answer(f, 1, 7);
 	json_array_clear(f->events);
 
-	/* Two requests arriving together: the first one's answer alone is
-	 * past the pause threshold, so the link must stop reading before
-	 * the second, and read it only once the answer has drained. */
-	snprintf(big, sizeof(big),
-	         "{\"request-id\": 2, \"type\": \"Test\", \"request\": "
-	         "\"Big\", \"params\": {\"size\": %zu}, \"origin\": 7}",
-	         size);
-	snprintf(echo, sizeof(echo),
-	         "{\"request-id\": 3, \"type\": \"Test\", \"request\": "
-	         "\"Echo\", \"origin\": 7}");
-	ws_peer_send_burst(f->relay, burst, 2);
-
-	env = expect_answer(f, 2, 7);
-	assert_int_equal(
-	    strlen(str_of(json_object_get(env, "response"), "blob")), size);
-	expect_answer(f, 3, 7);
-	assert_false(f->link.rx_paused);
-	{
-		char *got = json_dumps(f->events, JSON_COMPACT);
-
-		assert_string_equal(got, "[\"call Big\",\"pause\",\"resume\","
-		                         "\"call Echo\"]");
-		free(got);
+	/* N requests arriving together: their answers pass the pause
+	 * threshold before the last are read, so the link must stop
+	 * reading and read the rest only once the answers have drained. */
+	for (i = 0; i < N; i++) {
+		snprintf(reqs[i], sizeof(reqs[i]),
+		         "{\"request-id\": %zu, \"type\": \"Test\", "
+		         "\"request\": \"Big\", \"params\": {\"size\": %zu}, "
+		         "\"origin\": 7}",
+		         i + 2, size);
+		burst[i] = reqs[i];
 	}
+	ws_peer_send_burst(f->relay, burst, N);
+	for (i = 0; i < N; i++)
+		assert_int_equal(
+		    strlen(str_of(
+		        json_object_get(expect_answer(f, i + 2, 7), "response"),
+		        "blob")),
+		    size);
+	assert_false(f->link.rx_paused);
+	/* calls..., pause, resume, calls...: nothing is read while paused. */
+	json_array_foreach(f->events, i, ev)
+	{
+		const char *e = json_string_value(ev);
+
+		if (strcmp(e, "pause") == 0 && !paused_at)
+			paused_at = i + 1;
+		else if (strcmp(e, "resume") == 0 && !resumed_at)
+			resumed_at = i + 1;
+		else if (strcmp(e, "call Big") == 0)
+			calls++;
+	}
+	assert_true(paused_at > 0);
+	assert_true(resumed_at == paused_at + 1);
+	assert_true(paused_at - 1 < N); /* paused before the last was read */
+	assert_int_equal(calls, N);
 }
 
 int main(void)

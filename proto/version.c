@@ -30,28 +30,31 @@ static char peek(const struct cursor *c)
 	return c->pos < c->len ? c->s[c->pos] : '\0';
 }
 
-/* One decimal number of at least one digit. Leading zeros are numeric:
- * Juju compares parsed integers, so "01" is 1. */
+/* One decimal number of 1..UPS_VERSION_NUMBER_DIGITS digits. Leading zeros
+ * are numeric (Juju compares parsed integers, so "01" is 1) but still count
+ * as digits: Juju's grammar is \d{1,9}, and a number that one side accepts
+ * and the other refuses would split the two on what a version is. */
 static int read_number(struct cursor *c, const char *what, uint32_t *out,
                        char *err, size_t errlen)
 {
-	uint64_t v = 0;
+	uint32_t v = 0;
 	size_t start = c->pos;
 
 	while (c->pos < c->len && is_digit(c->s[c->pos])) {
-		v = v * 10 + (uint64_t)(c->s[c->pos] - '0');
-		/* Bounded: the whole string is at most 64 digits, but stop
-		 * before v itself could wrap. */
-		if (v > UINT32_MAX)
+		if (c->pos - start == UPS_VERSION_NUMBER_DIGITS)
 			return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-			                "version: %s number too large", what);
+			                "version: %s number longer than %d "
+			                "digits",
+			                what, UPS_VERSION_NUMBER_DIGITS);
+		/* Nine digits stay below 10^9, far from UINT32_MAX. */
+		v = v * 10 + (uint32_t)(c->s[c->pos] - '0');
 		c->pos++;
 	}
 	if (c->pos == start)
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		                "version: expected %s number at position %zu",
 		                what, start);
-	*out = (uint32_t)v;
+	*out = v;
 	return 0;
 }
 

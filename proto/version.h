@@ -1,9 +1,10 @@
 /* Juju versions, binary versions and the upgrade auto-selection rule.
  *
  * Grammar (Juju's): major.minor[.patch[.build]] or
- * major.minor-tag[patch][.build], tag = [a-z]+, numbers decimal with
- * leading zeros allowed and numeric ("01.0.0" == "1.0.0"). "major.minor"
- * alone means patch 0. Examples: 2.9.1, 2.9.1.3, 2.9, 3.0-rc2,
+ * major.minor-tag[patch][.build], tag = [a-z]+, numbers decimal of 1 to
+ * 9 digits with leading zeros allowed and numeric ("01.0.0" == "1.0.0")
+ * but counted ("0000000001.0" has ten digits and is refused, as in Juju).
+ * "major.minor" alone means patch 0. Examples: 2.9.1, 2.9.1.3, 2.9, 3.0-rc2,
  * 2.9-beta1.1.
  *
  * Order: major, minor, then tag (no tag ranks above any tag; tags compare
@@ -17,6 +18,9 @@
 
 #include "proto/limits.h"
 
+/* Most digits in one number of a version (Juju's \d{1,9}). */
+#define UPS_VERSION_NUMBER_DIGITS 9
+
 struct ups_version {
 	uint32_t major;
 	uint32_t minor;
@@ -26,8 +30,9 @@ struct ups_version {
 };
 
 /* Parses all of s. Returns 0 or UPS_ERR_BAD_REQUEST (err says why): empty,
- * longer than UPS_LIMIT_VERSION_LEN, bad character, number > UINT32_MAX,
- * tag longer than UPS_LIMIT_VERSION_TAG_LEN, trailing text. */
+ * longer than UPS_LIMIT_VERSION_LEN, bad character, a number of more than
+ * UPS_VERSION_NUMBER_DIGITS digits, tag longer than
+ * UPS_LIMIT_VERSION_TAG_LEN, trailing text. */
 int ups_version_parse(const char *s, struct ups_version *out, char *err,
 		      size_t errlen);
 

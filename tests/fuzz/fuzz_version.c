@@ -1,7 +1,8 @@
 /* Fuzzes the version grammar, binary versions and auto-selection. The input
  * is split into lines; each line is parsed as a version and as a binary
- * version. Invariants (abort on violation): parse -> format -> parse gives
- * an equal version and the same text; compare is reflexive, antisymmetric
+ * version. Invariants (abort on violation): no accepted number has more
+ * than nine digits; parse -> format -> parse gives an equal version and the
+ * same text; compare is reflexive, antisymmetric
  * and transitive over the lines; autoselect only ever answers with an
  * available version that obeys the rules. */
 #include <stdint.h>
@@ -30,6 +31,8 @@ static void check_version_round_trip(const struct ups_version *v)
 	struct ups_version again;
 	char err[UPS_ERRMSG_MAX];
 
+	CHECK(v->major <= 999999999 && v->minor <= 999999999 &&
+	      v->patch <= 999999999 && v->build <= 999999999);
 	CHECK(ups_version_format(v, buf, sizeof(buf)) == 0);
 	CHECK(ups_version_parse(buf, &again, err, sizeof(err)) == 0);
 	CHECK(ups_version_compare(v, &again) == 0);

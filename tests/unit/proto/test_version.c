@@ -43,13 +43,15 @@ test_parse_valid(void **state)
 	    {"01.0.0", 1, 0, "", 0, 0, "1.0.0"},
 	    {"1.02.003.0004", 1, 2, "", 3, 4, "1.2.3.4"},
 	    {"0.0", 0, 0, "", 0, 0, "0.0.0"},
-	    {"4294967295.4294967295.4294967295.4294967295", 4294967295u,
-	     4294967295u, "", 4294967295u, 4294967295u,
-	     "4294967295.4294967295.4294967295.4294967295"},
+	    {"999999999.999999999.999999999.999999999", 999999999u, 999999999u,
+	     "", 999999999u, 999999999u,
+	     "999999999.999999999.999999999.999999999"},
+	    {"123456789.2.1", 123456789u, 2, "", 1, 0, "123456789.2.1"},
+	    /* Nine digits, leading zeros included. */
+	    {"000000001.000000002-rc000000003.000000004", 1, 2, "rc", 3, 4,
+	     "1.2-rc3.4"},
 	    {"1.2-abcdefghijklmnop3", 1, 2, "abcdefghijklmnop", 3, 0,
 	     "1.2-abcdefghijklmnop3"},
-	    {"00000000000000000000000000000000000000000000000000000000000001.0",
-	     1, 0, "", 0, 0, "1.0.0"},
 	};
 	size_t i;
 
@@ -112,6 +114,15 @@ static void test_parse_invalid(void **state)
 	    "1.0.0.4294967296",
 	    "1.0-rc4294967296",
 	    "99999999999999999999.0",
+	    /* Juju's numbers have at most nine digits, zeros included. */
+	    "1234567890.2.1",
+	    "1.1234567890",
+	    "1.2.1234567890",
+	    "1.2.3.1234567890",
+	    "1.2-rc1234567890",
+	    "0000000001.0",
+	    "1.0000000000",
+	    "00000000000000000000000000000000000000000000000000000000000001.0",
 	    "1.2-abcdefghijklmnopq3",
 	    "2.9-r\xc3\xa9"
 	    "1",
@@ -148,7 +159,11 @@ static void test_parse_messages(void **state)
 	ups_version_parse("", &v, err, sizeof(err));
 	assert_string_equal(err, "version: empty");
 	ups_version_parse("4294967296.0", &v, err, sizeof(err));
-	assert_string_equal(err, "version: major number too large");
+	assert_string_equal(err, "version: major number longer than 9 digits");
+	ups_version_parse("2.0000000009", &v, err, sizeof(err));
+	assert_string_equal(err, "version: minor number longer than 9 digits");
+	ups_version_parse("2.9-rc1234567890", &v, err, sizeof(err));
+	assert_string_equal(err, "version: patch number longer than 9 digits");
 	ups_version_parse("1.2-abcdefghijklmnopq3", &v, err, sizeof(err));
 	assert_string_equal(err, "version: tag longer than 16");
 	ups_version_parse("2.9.1x", &v, err, sizeof(err));

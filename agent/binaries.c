@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "proto/binary.h"
 #include "proto/envelope.h"
 #include "proto/errors.h"
 #include "proto/limits.h"

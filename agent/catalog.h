@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/binary.h"
 #include "proto/limits.h"
 #include "proto/version.h"
 

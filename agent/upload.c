@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "agent/dispatch.h"
+#include "proto/binary.h"
 #include "proto/chunk.h"
 #include "proto/envelope.h"
 #include "proto/errors.h"

@@ -1,4 +1,5 @@
-/* Juju versions, binary versions and the upgrade auto-selection rule.
+/* Juju versions and the upgrade auto-selection rule (binary versions are
+ * in proto/binary.h).
  *
  * Grammar (Juju's): major.minor[.patch[.build]] or
  * major.minor-tag[patch][.build], tag = [a-z]+, numbers decimal of 1 to
@@ -34,7 +35,7 @@ struct ups_version {
  * UPS_VERSION_NUMBER_DIGITS digits, tag longer than
  * UPS_LIMIT_VERSION_TAG_LEN, trailing text. */
 int ups_version_parse(const char *s, struct ups_version *out, char *err,
-		      size_t errlen);
+                      size_t errlen);
 
 /* Canonical form: "M.m.P" or "M.m-tagP", then ".B" when build > 0.
  * Returns 0, or UPS_ERR_TOO_LARGE if buf is too small (still
@@ -43,33 +44,12 @@ int ups_version_format(const struct ups_version *v, char *buf, size_t len);
 
 /* <0, 0 or >0 as a orders before, equal to, or after b. */
 int ups_version_compare(const struct ups_version *a,
-			const struct ups_version *b);
+                        const struct ups_version *b);
 
 static inline bool ups_version_is_stable(const struct ups_version *v)
 {
 	return v->tag[0] == '\0';
 }
-
-/* Releases: series or OS names, [a-z][a-z0-9]* up to
- * UPS_LIMIT_RELEASE_LEN. Arches: amd64 arm64 ppc64el s390x riscv64. */
-bool ups_release_is_valid(const char *release);
-bool ups_arch_is_valid(const char *arch);
-
-/* <version>-<release>-<arch>, e.g. 2.9.1-ubuntu-amd64 or
- * 3.0-rc2-jammy-arm64. */
-struct ups_binary_version {
-	struct ups_version version;
-	char release[UPS_LIMIT_RELEASE_LEN + 1];
-	char arch[UPS_LIMIT_ARCH_LEN + 1];
-};
-
-/* Parses all of s; 0 or UPS_ERR_BAD_REQUEST naming the bad part. */
-int ups_binary_version_parse(const char *s, struct ups_binary_version *out,
-			     char *err, size_t errlen);
-/* "<canonical version>-<release>-<arch>"; UPS_LIMIT_BINARY_VERSION_LEN + 1
- * always fits. 0 or UPS_ERR_TOO_LARGE. */
-int ups_binary_version_format(const struct ups_binary_version *bv, char *buf,
-			      size_t len);
 
 /* Auto-selection of the upgrade target (DESIGN.md "Version rules"):
  * client version C, current agent version G, available versions A[n].
@@ -82,8 +62,8 @@ int ups_binary_version_format(const struct ups_binary_version *bv, char *buf,
  *        "no more recent supported versions available".
  * Returns 0 with *out set, or the error with err filled in. */
 int ups_version_autoselect(const struct ups_version *client,
-			   const struct ups_version *agent,
-			   const struct ups_version *available, size_t n,
-			   struct ups_version *out, char *err, size_t errlen);
+                           const struct ups_version *agent,
+                           const struct ups_version *available, size_t n,
+                           struct ups_version *out, char *err, size_t errlen);
 
 #endif

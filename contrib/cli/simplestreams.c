@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/binary.h"
 #include "proto/errors.h"
 #include "proto/version.h"
 

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "proto/binary.h"
 #include "proto/errors.h"
 
 /* Hashing reads through one buffer of this size, whatever the file size. */

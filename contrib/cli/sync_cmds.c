@@ -14,6 +14,7 @@
 #include "contrib/cli/progress.h"
 #include "contrib/cli/source.h"
 #include "contrib/cli/uploader.h"
+#include "proto/binary.h"
 #include "proto/errors.h"
 #include "proto/version.h"
 

@@ -29,6 +29,7 @@
 
 #include "plugins/ups_fault.h"
 #include "plugins/upstage_plugin.h"
+#include "proto/binary.h"
 #include "proto/errors.h"
 #include "proto/limits.h"
 #include "proto/version.h"

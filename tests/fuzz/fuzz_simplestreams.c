@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "contrib/cli/simplestreams.h"
+#include "proto/binary.h"
 #include "proto/errors.h"
 #include "proto/version.h"
 

@@ -8,6 +8,7 @@
 #include "proto/binary.h"
 #include "proto/envelope.h"
 #include "proto/errors.h"
+#include "proto/fields.h"
 #include "proto/limits.h"
 #include "proto/version.h"
 

@@ -13,6 +13,7 @@
 #include "plugins/ups_fault.h"
 #include "proto/errors.h"
 #include "proto/limits.h"
+#include "proto/net/url.h"
 #include "proto/net/ws.h"
 #include "proto/version.h"
 

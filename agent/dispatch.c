@@ -6,6 +6,7 @@
 #include "agent/binaries.h"
 #include "agent/upload.h"
 #include "proto/errors.h"
+#include "proto/fields.h"
 #include "proto/limits.h"
 #include "proto/log.h"
 

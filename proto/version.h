@@ -1,5 +1,5 @@
-/* Juju versions and the upgrade auto-selection rule (binary versions are
- * in proto/binary.h).
+/* Juju versions (binary versions are in proto/binary.h, the upgrade
+ * auto-selection rule in proto/autoselect.h).
  *
  * Grammar (Juju's): major.minor[.patch[.build]] or
  * major.minor-tag[patch][.build], tag = [a-z]+, numbers decimal of 1 to
@@ -50,20 +50,5 @@ static inline bool ups_version_is_stable(const struct ups_version *v)
 {
 	return v->tag[0] == '\0';
 }
-
-/* Auto-selection of the upgrade target (DESIGN.md "Version rules"):
- * client version C, current agent version G, available versions A[n].
- *  1. G.major != C.major: choose C; it must be in A, else
- *     UPS_ERR_NO_SUITABLE_VERSION.
- *  2. Else among stable versions of A with major.minor <= C's:
- *     a. those with G.major and G.minor + 1: the newest of them;
- *     b. else the smallest version > G with G's major.minor;
- *     c. else UPS_ERR_NO_SUITABLE_VERSION,
- *        "no more recent supported versions available".
- * Returns 0 with *out set, or the error with err filled in. */
-int ups_version_autoselect(const struct ups_version *client,
-                           const struct ups_version *agent,
-                           const struct ups_version *available, size_t n,
-                           struct ups_version *out, char *err, size_t errlen);
 
 #endif

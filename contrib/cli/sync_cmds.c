@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "contrib/cli/agent_cmds.h"
 #include "contrib/cli/oneshot.h"
@@ -14,8 +15,10 @@
 #include "contrib/cli/progress.h"
 #include "contrib/cli/source.h"
 #include "contrib/cli/uploader.h"
+#include "proto/autoselect.h"
 #include "proto/binary.h"
 #include "proto/errors.h"
+#include "proto/net/url.h"
 #include "proto/version.h"
 
 #define SYNC_DEFAULT_STREAM  "released"

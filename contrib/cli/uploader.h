@@ -22,7 +22,7 @@
 #include "contrib/cli/progress.h"
 #include "contrib/cli/simplestreams.h"
 #include "proto/limits.h"
-#include "proto/net/ws.h"
+#include "proto/net/url.h"
 
 enum upload_status {
 	UPLOAD_PENDING,

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/autoselect.h"
 #include "proto/binary.h"
 #include "proto/errors.h"
 #include "proto/version.h"

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "proto/autoselect.h"
 #include "proto/errors.h"
 #include "proto/version.h"
 

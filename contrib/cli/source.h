@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "contrib/cli/simplestreams.h"
+#include "proto/simplestreams.h"
 #include "proto/version.h"
 
 enum source_kind {

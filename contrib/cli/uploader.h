@@ -20,9 +20,9 @@
 #include <stdio.h>
 
 #include "contrib/cli/progress.h"
-#include "contrib/cli/simplestreams.h"
 #include "proto/limits.h"
 #include "proto/net/url.h"
+#include "proto/simplestreams.h"
 
 enum upload_status {
 	UPLOAD_PENDING,

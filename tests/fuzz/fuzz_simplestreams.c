@@ -1,5 +1,5 @@
-/* Fuzzes the simplestreams parsers of the CLI (contrib/cli/simplestreams.h)
- * with the whole input as an index and as a products file. Invariants
+/* Fuzzes the simplestreams parsers (proto/simplestreams.h) with the whole
+ * input as an index and as a products file. Invariants
  * (abort on violation): every item returned has a safe relative path, a
  * 64-digit lowercase sha256, a size > 0 and a canonical binary version that
  * parses back to itself; an index path returned is safe. */
@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "contrib/cli/simplestreams.h"
 #include "proto/binary.h"
 #include "proto/errors.h"
+#include "proto/simplestreams.h"
 #include "proto/version.h"
 
 #define CHECK(cond)                                                            \

@@ -1,5 +1,5 @@
 /* Simplestreams agent metadata parsing; see simplestreams.h. */
-#include "contrib/cli/simplestreams.h"
+#include "proto/simplestreams.h"
 
 #include <jansson.h>
 #include <stdarg.h>

@@ -17,8 +17,8 @@
  * error); items that are well-formed JSON but not usable agent binaries
  * (unknown arch, bad sha256, size 0, unsafe path) are skipped and reported
  * through the warn callback. */
-#ifndef UPSTAGE_CLI_SIMPLESTREAMS_H
-#define UPSTAGE_CLI_SIMPLESTREAMS_H
+#ifndef UPSTAGE_PROTO_SIMPLESTREAMS_H
+#define UPSTAGE_PROTO_SIMPLESTREAMS_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -174,7 +174,7 @@ static int fetch_agent_version(struct cli_ctx *ctx, struct ups_version *agent)
 }
 
 /* Auto-selection: keeps the variants of the version the rules choose. */
-static int autoselect(struct cli_ctx *ctx, struct ss_list *list,
+static int autoselect(struct cli_ctx *ctx, struct ups_ss_list *list,
                       const struct ups_version *client)
 {
 	char perr[UPS_ERRMSG_MAX], text[UPS_LIMIT_VERSION_LEN + 1];
@@ -305,7 +305,7 @@ int scmd_sync(struct cli_ctx *ctx)
 	struct oneshot_config ocfg;
 	struct source_filter filter;
 	struct ups_version client;
-	struct ss_list list = {0};
+	struct ups_ss_list list = {0};
 	struct upload_item *items = NULL;
 	struct progress progress;
 	enum source_kind kind;
@@ -448,7 +448,7 @@ int scmd_sync(struct cli_ctx *ctx)
 	progress_finish(&progress, uv_hrtime());
 out:
 	free(items);
-	ss_list_free(&list);
+	ups_ss_list_free(&list);
 	return rv;
 }
 

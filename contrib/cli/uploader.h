@@ -32,7 +32,7 @@ enum upload_status {
 };
 
 struct upload_item {
-	struct ss_item it;   /* binary version, size, sha256 (verified) */
+	struct ups_ss_item it; /* binary version, size, sha256 (verified) */
 	char file[PATH_MAX]; /* local file */
 	/* Outcome, filled by uploader_run(). */
 	enum upload_status status;

@@ -18,15 +18,15 @@
 			abort();                                               \
 	} while (0)
 
-static void check_item(const struct ss_item *it)
+static void check_item(const struct ups_ss_item *it)
 {
 	char again[UPS_LIMIT_BINARY_VERSION_LEN + 1], err[UPS_ERRMSG_MAX];
 	struct ups_binary_version bv;
 
-	CHECK(ss_path_is_safe(it->path));
+	CHECK(ups_ss_path_is_safe(it->path));
 	CHECK(it->size > 0);
-	CHECK(strlen(it->sha256) == SS_SHA256_HEX_LEN);
-	for (size_t i = 0; i < SS_SHA256_HEX_LEN; i++)
+	CHECK(strlen(it->sha256) == UPS_SHA256_HEX_LEN);
+	for (size_t i = 0; i < UPS_SHA256_HEX_LEN; i++)
 		CHECK((it->sha256[i] >= '0' && it->sha256[i] <= '9') ||
 		      (it->sha256[i] >= 'a' && it->sha256[i] <= 'f'));
 	CHECK(ups_binary_version_parse(it->binary_version, &bv, err,
@@ -38,15 +38,17 @@ static void check_item(const struct ss_item *it)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const streams[] = {"released", "devel"};
-	char path[SS_PATH_MAX + 1], err[UPS_ERRMSG_MAX];
-	struct ss_list l = {0};
+	char path[UPS_SS_PATH_MAX + 1], err[UPS_ERRMSG_MAX];
+	struct ups_ss_list l = {0};
 
 	for (size_t s = 0; s < 2; s++) {
-		if (ss_parse_index((const char *)data, size, streams[s], path,
-		                   sizeof(path), err, sizeof(err)) == 0)
-			CHECK(ss_path_is_safe(path));
-		if (ss_parse_products((const char *)data, size, streams[s], &l,
-		                      NULL, NULL, err, sizeof(err)) == 0) {
+		if (ups_ss_parse_index((const char *)data, size, streams[s],
+		                       path, sizeof(path), err,
+		                       sizeof(err)) == 0)
+			CHECK(ups_ss_path_is_safe(path));
+		if (ups_ss_parse_products((const char *)data, size, streams[s],
+		                          &l, NULL, NULL, err,
+		                          sizeof(err)) == 0) {
 			for (size_t i = 0; i < l.n; i++)
 				check_item(&l.items[i]);
 			/* No binary version twice. */
@@ -56,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					    strcmp(l.items[i].binary_version,
 					           l.items[j].binary_version));
 		}
-		ss_list_free(&l);
+		ups_ss_list_free(&l);
 	}
 	return 0;
 }

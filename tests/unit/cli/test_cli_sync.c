@@ -95,7 +95,7 @@ static void assert_contains(const char *hay, const char *needle)
 static void test_tarball_dir(void **state)
 {
 	struct warnings w = {0};
-	struct ss_list l = {0};
+	struct ups_ss_list l = {0};
 	enum source_kind kind;
 	char err[512];
 
@@ -125,12 +125,12 @@ static void test_tarball_dir(void **state)
 	assert_int_equal(
 	    source_verify(tmp, kind, &l.items[2], err, sizeof(err)), 0);
 	assert_string_equal(l.items[2].sha256, SHA_HELLO);
-	ss_list_free(&l);
+	ups_ss_list_free(&l);
 }
 
 static void test_missing_dir(void **state)
 {
-	struct ss_list l = {0};
+	struct ups_ss_list l = {0};
 	enum source_kind kind;
 	char err[512], path[300];
 
@@ -192,7 +192,7 @@ static void make_tree(const char *index_name, const char *index_text,
 static void test_simplestreams_tree(void **state)
 {
 	struct warnings w = {0};
-	struct ss_list l = {0};
+	struct ups_ss_list l = {0};
 	enum source_kind kind;
 	char err[512];
 
@@ -223,7 +223,7 @@ static void test_simplestreams_tree(void **state)
 	    source_verify(tmp, kind, &l.items[2], err, sizeof(err)),
 	    UPS_ERR_SIZE_MISMATCH);
 	assert_contains(err, "juju-2.9.2-linux-amd64.tgz");
-	ss_list_free(&l);
+	ups_ss_list_free(&l);
 
 	/* A stream the index does not list. */
 	assert_int_equal(source_scan(tmp, "proposed", &l, &kind, NULL, NULL,
@@ -234,7 +234,7 @@ static void test_simplestreams_tree(void **state)
 
 static void test_legacy_index(void **state)
 {
-	struct ss_list l = {0};
+	struct ups_ss_list l = {0};
 	enum source_kind kind;
 	char err[512];
 
@@ -245,7 +245,7 @@ static void test_legacy_index(void **state)
 	                 0);
 	assert_int_equal(kind, SOURCE_SIMPLESTREAMS);
 	assert_int_equal(l.n, 3);
-	ss_list_free(&l);
+	ups_ss_list_free(&l);
 }
 
 /* A malformed products file found through the directory scan is refused
@@ -253,7 +253,7 @@ static void test_legacy_index(void **state)
  * tests/unit/proto/test_simplestreams.c). */
 static void test_malformed_json(void **state)
 {
-	struct ss_list l = {0};
+	struct ups_ss_list l = {0};
 	enum source_kind kind;
 	char err[512];
 
@@ -326,8 +326,8 @@ static void test_filter_apply(void **state)
 {
 	struct source_filter f;
 	struct ups_version v, *vs;
-	struct ss_list l = {0};
-	struct ss_item it;
+	struct ups_ss_list l = {0};
+	struct ups_ss_item it;
 	char err[512];
 	size_t n;
 	static const char *const versions[] = {"2.8.9", "2.9.0", "2.9.1.1",
@@ -340,7 +340,7 @@ static void test_filter_apply(void **state)
 		snprintf(it.binary_version, sizeof(it.binary_version),
 		         "%s-ubuntu-%s", versions[i],
 		         i == 3 ? "arm64" : "amd64");
-		assert_int_equal(ss_list_append(&l, &it), 0);
+		assert_int_equal(ups_ss_list_append(&l, &it), 0);
 	}
 	assert_int_equal(source_versions(&l, &vs, &n), 0);
 	assert_int_equal(n, 4);
@@ -352,7 +352,7 @@ static void test_filter_apply(void **state)
 	source_keep_version(&l, &v);
 	assert_int_equal(l.n, 2);
 	assert_string_equal(l.items[1].binary_version, "2.9.1.1-ubuntu-arm64");
-	ss_list_free(&l);
+	ups_ss_list_free(&l);
 }
 
 static void test_juju_version_output(void **state)

@@ -47,7 +47,7 @@ static void assert_contains(const char *hay, const char *needle)
 	".tgz\",\"sha256\":\"" sha "\"}"
 
 /* Parses a products file of one product holding items[0..n). */
-static void parse(const char *const *items, size_t n, struct ss_list *l,
+static void parse(const char *const *items, size_t n, struct ups_ss_list *l,
                   struct warnings *w)
 {
 	char buf[4096], err[512];
@@ -62,8 +62,8 @@ static void parse(const char *const *items, size_t n, struct ss_list *l,
 		                        i ? "," : "", items[i]);
 	len += (size_t)snprintf(buf + len, sizeof(buf) - len, "}}}}}}");
 	assert_true(len < sizeof(buf));
-	if (ss_parse_products(buf, len, "released", l, count_warn, w, err,
-	                      sizeof(err)) != 0)
+	if (ups_ss_parse_products(buf, len, "released", l, count_warn, w, err,
+	                          sizeof(err)) != 0)
 		fail_msg("products: %s", err);
 }
 
@@ -75,19 +75,22 @@ static void test_index(void **state)
 	    "\"streams/v1/devel.json\",\"format\":\"products:1.0\"},"
 	    "\"com.ubuntu.juju:released:agents\":{\"path\":"
 	    "\"streams/v1/released.json\",\"format\":\"products:1.0\"}}}";
-	char path[SS_PATH_MAX + 1], err[512];
+	char path[UPS_SS_PATH_MAX + 1], err[512];
 
 	(void)state;
-	assert_int_equal(ss_parse_index(index2, strlen(index2), "released",
-	                                path, sizeof(path), err, sizeof(err)),
+	assert_int_equal(ups_ss_parse_index(index2, strlen(index2), "released",
+	                                    path, sizeof(path), err,
+	                                    sizeof(err)),
 	                 0);
 	assert_string_equal(path, "streams/v1/released.json");
-	assert_int_equal(ss_parse_index(index2, strlen(index2), "devel", path,
-	                                sizeof(path), err, sizeof(err)),
+	assert_int_equal(ups_ss_parse_index(index2, strlen(index2), "devel",
+	                                    path, sizeof(path), err,
+	                                    sizeof(err)),
 	                 0);
 	assert_string_equal(path, "streams/v1/devel.json");
-	assert_int_equal(ss_parse_index(index2, strlen(index2), "proposed",
-	                                path, sizeof(path), err, sizeof(err)),
+	assert_int_equal(ups_ss_parse_index(index2, strlen(index2), "proposed",
+	                                    path, sizeof(path), err,
+	                                    sizeof(err)),
 	                 UPS_ERR_NOT_FOUND);
 	assert_contains(err, "com.ubuntu.juju:proposed:agents");
 }
@@ -95,15 +98,17 @@ static void test_index(void **state)
 static void test_content_id(void **state)
 {
 	(void)state;
+	assert_true(ups_ss_content_id_is("com.ubuntu.juju:released:agents",
+	                                 "released"));
 	assert_true(
-	    ss_content_id_is("com.ubuntu.juju:released:agents", "released"));
-	assert_true(ss_content_id_is("com.ubuntu.juju:devel:agents", "devel"));
+	    ups_ss_content_id_is("com.ubuntu.juju:devel:agents", "devel"));
 	assert_false(
-	    ss_content_id_is("com.ubuntu.juju:released:agents", "devel"));
+	    ups_ss_content_id_is("com.ubuntu.juju:released:agents", "devel"));
+	assert_false(ups_ss_content_id_is("com.ubuntu.juju:released:agentsx",
+	                                  "released"));
 	assert_false(
-	    ss_content_id_is("com.ubuntu.juju:released:agentsx", "released"));
-	assert_false(ss_content_id_is("com.ubuntu.juju:released", "released"));
-	assert_false(ss_content_id_is("", "released"));
+	    ups_ss_content_id_is("com.ubuntu.juju:released", "released"));
+	assert_false(ups_ss_content_id_is("", "released"));
 }
 
 static void test_sorted_in_binary_version_order(void **state)
@@ -116,7 +121,7 @@ static void test_sorted_in_binary_version_order(void **state)
 	    ITEM("i5", "2.9-rc1", "ubuntu", "amd64", SHA_HELLO),
 	};
 	struct warnings w = {0};
-	struct ss_list l = {0};
+	struct ups_ss_list l = {0};
 
 	(void)state;
 	parse(items, 5, &l, &w);
@@ -131,7 +136,7 @@ static void test_sorted_in_binary_version_order(void **state)
 	assert_string_equal(l.items[4].binary_version, "2.10.0-ubuntu-amd64");
 	assert_string_equal(l.items[4].version, "2.10.0");
 	assert_string_equal(l.items[4].path, "a/i1.tgz");
-	ss_list_free(&l);
+	ups_ss_list_free(&l);
 }
 
 static void test_items_skipped(void **state)
@@ -147,7 +152,7 @@ static void test_items_skipped(void **state)
 	    ITEM("digits", "1234567890.0", "ubuntu", "amd64", SHA_HELLO),
 	};
 	struct warnings w = {0};
-	struct ss_list l = {0};
+	struct ups_ss_list l = {0};
 
 	(void)state;
 	parse(items, 4, &l, &w);
@@ -156,7 +161,7 @@ static void test_items_skipped(void **state)
 	assert_string_equal(l.items[0].sha256, SHA_HELLO);
 	assert_int_equal(w.n, 3);
 	assert_contains(w.last, "longer than 9 digits");
-	ss_list_free(&l);
+	ups_ss_list_free(&l);
 }
 
 static void test_index_traversal_refused(void **state)
@@ -167,22 +172,24 @@ static void test_index_traversal_refused(void **state)
 	static const char absolute[] =
 	    "{\"index\":{\"com.ubuntu.juju:released:agents\":{\"path\":"
 	    "\"/etc/passwd\"}}}";
-	char path[SS_PATH_MAX + 1], err[512];
+	char path[UPS_SS_PATH_MAX + 1], err[512];
 
 	(void)state;
-	assert_int_equal(ss_parse_index(evil, strlen(evil), "released", path,
-	                                sizeof(path), err, sizeof(err)),
+	assert_int_equal(ups_ss_parse_index(evil, strlen(evil), "released",
+	                                    path, sizeof(path), err,
+	                                    sizeof(err)),
 	                 UPS_ERR_BAD_REQUEST);
 	assert_contains(err, "unsafe path");
-	assert_int_equal(ss_parse_index(absolute, strlen(absolute), "released",
-	                                path, sizeof(path), err, sizeof(err)),
+	assert_int_equal(ups_ss_parse_index(absolute, strlen(absolute),
+	                                    "released", path, sizeof(path), err,
+	                                    sizeof(err)),
 	                 UPS_ERR_BAD_REQUEST);
 }
 
 static void test_malformed_json(void **state)
 {
-	struct ss_list l = {0};
-	char err[512], path[SS_PATH_MAX + 1];
+	struct ups_ss_list l = {0};
+	char err[512], path[UPS_SS_PATH_MAX + 1];
 	static const char *const bad_products[] = {
 	    "{\"products\": {",   /* truncated */
 	    "[]",                 /* not an object */
@@ -200,19 +207,20 @@ static void test_malformed_json(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad_products) / sizeof(*bad_products);
 	     i++) {
-		if (ss_parse_products(bad_products[i], strlen(bad_products[i]),
-		                      "released", &l, NULL, NULL, err,
-		                      sizeof(err)) != UPS_ERR_BAD_REQUEST)
+		if (ups_ss_parse_products(bad_products[i],
+		                          strlen(bad_products[i]), "released",
+		                          &l, NULL, NULL, err,
+		                          sizeof(err)) != UPS_ERR_BAD_REQUEST)
 			fail_msg("accepted %s", bad_products[i]);
 		assert_int_equal(l.n, 0);
 	}
-	assert_int_equal(ss_parse_index("{", 1, "released", path, sizeof(path),
-	                                err, sizeof(err)),
+	assert_int_equal(ups_ss_parse_index("{", 1, "released", path,
+	                                    sizeof(path), err, sizeof(err)),
 	                 UPS_ERR_BAD_REQUEST);
-	assert_int_equal(ss_parse_index("{\"index\":{\"com.ubuntu.juju:"
-	                                "released:agents\":{\"path\":7}}}",
-	                                59, "released", path, sizeof(path), err,
-	                                sizeof(err)),
+	assert_int_equal(ups_ss_parse_index("{\"index\":{\"com.ubuntu.juju:"
+	                                    "released:agents\":{\"path\":7}}}",
+	                                    59, "released", path, sizeof(path),
+	                                    err, sizeof(err)),
 	                 UPS_ERR_BAD_REQUEST);
 }
 
@@ -225,36 +233,36 @@ static void test_newest_date_wins(void **state)
 	    "\"sha256\":\"" SHA_HELLO "\"}}},"
 	    "\"20240202\":{\"items\":{\"a\":{\"size\":6,\"path\":\"new.tgz\","
 	    "\"sha256\":\"" SHA_OTHER "\"}}}}}}}";
-	struct ss_list l = {0};
+	struct ups_ss_list l = {0};
 	char err[512];
 
 	(void)state;
-	assert_int_equal(ss_parse_products(two_dates, strlen(two_dates),
-	                                   "released", &l, NULL, NULL, err,
-	                                   sizeof(err)),
+	assert_int_equal(ups_ss_parse_products(two_dates, strlen(two_dates),
+	                                       "released", &l, NULL, NULL, err,
+	                                       sizeof(err)),
 	                 0);
 	assert_int_equal(l.n, 1);
 	/* Inherited from the product. */
 	assert_string_equal(l.items[0].binary_version, "2.9.1-ubuntu-amd64");
 	assert_string_equal(l.items[0].path, "new.tgz");
-	ss_list_free(&l);
+	ups_ss_list_free(&l);
 }
 
 static void test_path_safety(void **state)
 {
 	(void)state;
-	assert_true(ss_path_is_safe("a/b/juju-2.9.1-ubuntu-amd64.tgz"));
-	assert_true(ss_path_is_safe("a..b/c"));
-	assert_false(ss_path_is_safe(""));
-	assert_false(ss_path_is_safe("/abs"));
-	assert_false(ss_path_is_safe("../x"));
-	assert_false(ss_path_is_safe("a/../x"));
-	assert_false(ss_path_is_safe("a/.."));
-	assert_false(ss_path_is_safe("./x"));
-	assert_false(ss_path_is_safe("a//b"));
-	assert_false(ss_path_is_safe("a/"));
-	assert_false(ss_path_is_safe("a\\b"));
-	assert_false(ss_path_is_safe("a\nb"));
+	assert_true(ups_ss_path_is_safe("a/b/juju-2.9.1-ubuntu-amd64.tgz"));
+	assert_true(ups_ss_path_is_safe("a..b/c"));
+	assert_false(ups_ss_path_is_safe(""));
+	assert_false(ups_ss_path_is_safe("/abs"));
+	assert_false(ups_ss_path_is_safe("../x"));
+	assert_false(ups_ss_path_is_safe("a/../x"));
+	assert_false(ups_ss_path_is_safe("a/.."));
+	assert_false(ups_ss_path_is_safe("./x"));
+	assert_false(ups_ss_path_is_safe("a//b"));
+	assert_false(ups_ss_path_is_safe("a/"));
+	assert_false(ups_ss_path_is_safe("a\\b"));
+	assert_false(ups_ss_path_is_safe("a\nb"));
 }
 
 int main(void)

@@ -12,7 +12,10 @@
 #include "proto/limits.h"
 #include "proto/version.h"
 
-static const char *const binaries_streams[] = {UPS_STORE_STREAMS};
+#define BINARIES_STREAM_NAME(id, name) name,
+static const char *const binaries_streams[] = {
+    UPS_STREAMS(BINARIES_STREAM_NAME)};
+#undef BINARIES_STREAM_NAME
 
 bool binaries_stream_is_valid(const char *s)
 {
@@ -33,7 +36,7 @@ bool binaries_sha256_is_valid(const char *s)
 		if (!((s[i] >= '0' && s[i] <= '9') ||
 		      (s[i] >= 'a' && s[i] <= 'f')))
 			return false;
-	return i == UPS_LIMIT_SHA256_HEX_LEN;
+	return i == UPS_SHA256_HEX_LEN;
 }
 
 int binaries_check_binary_version(const char *s, char *err, size_t errlen)
@@ -81,8 +84,8 @@ int binaries_parse_begin(const json_t *params, uint64_t max_size,
 	    {"stream", UPS_FIELD_STRING, true, 1, UPS_LIMIT_STREAM_LEN,
 	     &stream},
 	    {"size", UPS_FIELD_INT, true, 0, INT64_MAX, &size},
-	    {"sha256", UPS_FIELD_STRING, true, UPS_LIMIT_SHA256_HEX_LEN,
-	     UPS_LIMIT_SHA256_HEX_LEN, &sha},
+	    {"sha256", UPS_FIELD_STRING, true, UPS_SHA256_HEX_LEN,
+	     UPS_SHA256_HEX_LEN, &sha},
 	    {"force", UPS_FIELD_BOOL, false, 0, 0, &force},
 	};
 	int rv;

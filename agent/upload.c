@@ -51,7 +51,7 @@ struct upload {
 	uint64_t id; /* 0 until the catalog assigned one */
 	char stream[UPS_LIMIT_STREAM_LEN + 1];
 	char binary_version[UPS_LIMIT_BINARY_VERSION_LEN + 1];
-	char sha256[UPS_LIMIT_SHA256_HEX_LEN + 1];
+	char sha256[UPS_SHA256_HEX_LEN + 1];
 	uint64_t size;
 	bool force;
 	bool fresh;        /* no catalog row yet (a new UploadBegin) */

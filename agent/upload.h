@@ -33,6 +33,7 @@
 #include "agent/peer.h"
 #include "agent/plugin.h"
 #include "agent/staging.h"
+#include "proto/binary.h"
 #include "proto/limits.h"
 
 #define UPLOAD_STATES(X)                                                       \
@@ -72,7 +73,7 @@ struct upload_config {
 struct upload_begin_req {
 	char stream[UPS_LIMIT_STREAM_LEN + 1];
 	char binary_version[UPS_LIMIT_BINARY_VERSION_LEN + 1];
-	char sha256[UPS_LIMIT_SHA256_HEX_LEN + 1];
+	char sha256[UPS_SHA256_HEX_LEN + 1];
 	uint64_t size;
 	bool force;
 };

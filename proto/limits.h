@@ -56,8 +56,6 @@
 /* Bytes written between two fdatasyncs of a partial upload (the durable
  * offset a resume starts from advances by this much). */
 #define UPS_LIMIT_UPLOAD_SYNC_BYTES (32 * 1024 * 1024)
-/* SHA-256 as lowercase hex. */
-#define UPS_LIMIT_SHA256_HEX_LEN 64
 /* Stream names ("released", "proposed", "devel", "testing"). */
 #define UPS_LIMIT_STREAM_LEN 15
 

@@ -10,6 +10,7 @@
 #include "contrib/cli/output.h"
 #include "contrib/cli/sync_cmds.h"
 #include "contrib/cli/version_cmds.h"
+#include "proto/binary.h"
 
 static int help_run(struct cli_ctx *ctx);
 
@@ -45,7 +46,7 @@ static const struct cli_option sync_options[] = {
 };
 
 static const struct cli_option stream_option[] = {
-    {"stream", "S", "released, proposed, devel or testing", false},
+    {"stream", "S", UPS_STREAM_NAMES_TEXT, false},
     {NULL, NULL, NULL, false},
 };
 

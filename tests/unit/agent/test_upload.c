@@ -19,6 +19,7 @@
 #include "agent/upload.h"
 #include "proto/chunk.h"
 #include "proto/errors.h"
+#include "tests/lib/tmpdir.h"
 
 /* Parameter checks. */
 
@@ -176,7 +177,7 @@ static void rec_pause(struct peer *p, int pause)
 static const struct peer_ops rec_ops = {rec_send, rec_close, rec_pause};
 
 struct fx {
-	char dir[64];
+	char dir[TMPDIR_PATH_MAX];
 	uv_loop_t loop;
 	struct upload_engine eng;
 	struct rec_peer a, b;
@@ -230,8 +231,7 @@ static int setup(void **state)
 	unsigned char md[32];
 	unsigned len;
 
-	strcpy(f->dir, "/tmp/test_upload.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(tmpdir_make(f->dir, sizeof(f->dir), "test_upload"), 0);
 	f->size = 1000 * 1000 + 7;
 	f->file = malloc(f->size);
 	for (size_t i = 0; i < f->size; i++)
@@ -249,14 +249,12 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
 
 	fx_close(f);
 	json_decref(f->a.msgs);
 	json_decref(f->b.msgs);
 	free(f->file);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(tmpdir_remove(f->dir), 0);
 	free(f);
 	return 0;
 }

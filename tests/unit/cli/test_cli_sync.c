@@ -10,7 +10,6 @@
 
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include "contrib/cli/source.h"
 #include "proto/errors.h"
 #include "proto/simplestreams.h"
+#include "tests/lib/tmpdir.h"
 #include "tests/unit/cli/harness.h"
 
 /* SHA-256 of "hello" and of "HELLO". */
@@ -29,28 +29,18 @@
 #define SHA_OTHER                                                              \
 	"3733cd977ff8eb18b987357e22ced99f46097f31ecb239e878ae63760e83e4d5"
 
-static char tmp[256];
-
-static int rm_cb(const char *path, const struct stat *st, int flag,
-                 struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
+static char tmp[TMPDIR_PATH_MAX];
 
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(tmp, sizeof(tmp), "/tmp/test_cli_sync.XXXXXX");
-	return mkdtemp(tmp) ? 0 : -1;
+	return tmpdir_make(tmp, sizeof(tmp), "test_cli_sync");
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	return nftw(tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	return tmpdir_remove(tmp);
 }
 
 static void write_file(const char *rel, const char *text)

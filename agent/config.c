@@ -1,7 +1,6 @@
 /* The one config table and everything it drives. */
 #include "agent/config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -13,7 +12,8 @@
 #include "plugins/ups_fault.h"
 #include "proto/errors.h"
 #include "proto/limits.h"
-#include "proto/net/ws.h"
+#include "proto/net/addr.h"
+#include "proto/net/url.h"
 #include "proto/version.h"
 
 #define CONFIG_PATH_MAX 4096
@@ -168,78 +168,12 @@ static int config_parse_int(const char *s, int64_t *out)
 	return 0;
 }
 
-static int config_parse_port(const char *s, int *port)
-{
-	int64_t v;
-
-	if (config_parse_int(s, &v) || *s == '-' || v > 65535)
-		return UPS_ERR_BAD_REQUEST;
-	*port = (int)v;
-	return 0;
-}
-
-int config_parse_addr(const char *s, char *host, size_t hostlen, int *port,
-                      char *err, size_t errlen)
-{
-	const char *colon;
-	const char *h;
-	size_t hlen;
-	unsigned char buf[sizeof(struct in6_addr)];
-	char tmp[64];
-	bool v6 = false;
-
-	if (s[0] == '[') {
-		const char *close = strchr(s, ']');
-
-		if (!close || close[1] != ':')
-			return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-			                "expected [IPv6]:PORT, got \"%s\"", s);
-		h = s + 1;
-		hlen = (size_t)(close - h);
-		colon = close + 1;
-		v6 = true;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon)
-			return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-			                "expected ADDR:PORT, got \"%s\"", s);
-		h = s;
-		hlen = (size_t)(colon - s);
-	}
-	if (hlen == 0 || hlen >= sizeof(tmp) || hlen >= hostlen)
-		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		                "bad address in \"%s\"", s);
-	memcpy(tmp, h, hlen);
-	tmp[hlen] = '\0';
-	if (inet_pton(v6 ? AF_INET6 : AF_INET, tmp, buf) != 1)
-		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		                "\"%s\" is not a numeric %s address", tmp,
-		                v6 ? "IPv6" : "IPv4");
-	if (config_parse_port(colon + 1, port))
-		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		                "bad port in \"%s\" (0..65535)", s);
-	memcpy(host, tmp, hlen + 1);
-	return 0;
-}
-
-bool config_addr_is_loopback(const char *host)
-{
-	struct in_addr a4;
-	struct in6_addr a6;
-
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, host, &a6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&a6);
-	return false;
-}
-
 /* Checks value against k's type; 0 or UPS_ERR_BAD_REQUEST with a detail
  * that does not yet name the key (the caller prefixes it). */
 static int config_validate(const struct config_key *k, const char *value,
                            int64_t *ival, bool *bval, char *err, size_t errlen)
 {
-	char host[64];
+	char host[UPS_ADDR_HOST_LEN + 1];
 	int port;
 	struct ups_version v;
 	struct ups_url url;
@@ -271,8 +205,8 @@ static int config_validate(const struct config_key *k, const char *value,
 	case CONFIG_ADDR:
 		if (strcmp(value, "none") == 0)
 			return 0;
-		return config_parse_addr(value, host, sizeof(host), &port, err,
-		                         errlen);
+		return ups_addr_parse(value, host, sizeof(host), &port, err,
+		                      errlen);
 	case CONFIG_URL:
 		return ups_url_parse(value, &url, err, errlen);
 	case CONFIG_VERSION:
@@ -681,13 +615,12 @@ int config_check(struct config *cfg, char *err, size_t errlen)
 	cfg->listen_port = -1;
 	cfg->listen_loopback = false;
 	if (cfg->listen_enabled) {
-		rv = config_parse_addr(
-		    cfg->listen, cfg->listen_host, sizeof(cfg->listen_host),
-		    &cfg->listen_port, detail, sizeof(detail));
+		rv = ups_addr_parse(cfg->listen, cfg->listen_host,
+		                    sizeof(cfg->listen_host), &cfg->listen_port,
+		                    detail, sizeof(detail));
 		if (rv)
 			return ups_errf(rv, err, errlen, "listen: %s", detail);
-		cfg->listen_loopback =
-		    config_addr_is_loopback(cfg->listen_host);
+		cfg->listen_loopback = ups_addr_is_loopback(cfg->listen_host);
 	}
 	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,

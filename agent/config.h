@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "proto/log.h"
+#include "proto/net/addr.h"
 
 enum config_type {
 	CONFIG_STRING,
@@ -54,7 +55,7 @@ struct config {
 
 	/* Derived by config_check(). */
 	bool listen_enabled;
-	char listen_host[64]; /* numeric, without brackets */
+	char listen_host[UPS_ADDR_HOST_LEN + 1]; /* numeric, no brackets */
 	int listen_port;
 	bool listen_loopback;
 	enum ups_log_level log_level_value;
@@ -112,13 +113,5 @@ const char *config_key_name(size_t i);
 
 /* "true/yes/on/1" and "false/no/off/0"; 0 or UPS_ERR_BAD_REQUEST. */
 int config_parse_bool(const char *s, bool *out);
-
-/* Splits "ADDR:PORT" or "[IPv6]:PORT" with a numeric address. 0 or
- * UPS_ERR_BAD_REQUEST. host receives the address without brackets. */
-int config_parse_addr(const char *s, char *host, size_t hostlen, int *port,
-                      char *err, size_t errlen);
-
-/* True for 127.0.0.0/8 and ::1 (numeric addresses only). */
-bool config_addr_is_loopback(const char *host);
 
 #endif

@@ -23,15 +23,24 @@
  * whether a member exists before reading it.
  *
  * Return codes are the UPS_ERR_* values of proto/errors.h; that table is
- * append-only, so its numbers are part of this ABI. Every fallible call
- * also takes an err/errlen buffer that receives a one-line detail
- * message (always NUL-terminated when errlen > 0). */
+ * append-only, so its numbers are part of this ABI. So are the streams of
+ * proto/binary.h (UPS_STREAMS), whose names are store paths. Every
+ * fallible call also takes an err/errlen buffer that receives a one-line
+ * detail message (always NUL-terminated when errlen > 0).
+ *
+ * Installed, this header and the proto/ headers it includes live under
+ * <prefix>/include/upstage; build with -I<prefix>/include/upstage. Their
+ * macros, enums and structs need nothing else. The host exports no
+ * functions, so a plugin that calls ups_* functions (ups_errf,
+ * ups_stream_parse, ups_binary_version_check...) compiles their proto/
+ * sources in, as store-fs does. */
 #ifndef UPSTAGE_PLUGIN_H
 #define UPSTAGE_PLUGIN_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/binary.h"
 #include "proto/errors.h"
 
 #define UPS_PLUGIN_ABI_MAJOR 1
@@ -70,10 +79,6 @@ enum ups_plugin_kind {
 	UPS_PLUGIN_KIND_HEALTH = 3,
 };
 
-/* Streams the store accepts; plugins validate again before building any
- * path. */
-#define UPS_STORE_STREAMS "released", "proposed", "devel", "testing"
-
 /* A storage backend (kind UPS_PLUGIN_KIND_STORE).
  *
  * Threading: every call is synchronous and may block on disk I/O; the host
@@ -83,10 +88,12 @@ enum ups_plugin_kind {
  * free_space and staging_dir may run concurrently on the same state from
  * several threads; the plugin serializes what needs serializing.
  *
- * Names: stream is one of UPS_STORE_STREAMS; binary_version is the
- * canonical "<version>-<release>-<arch>" (proto/version.h); sha256_hex is
- * 64 lowercase hex digits. Anything else is UPS_ERR_BAD_REQUEST and no
- * path is built from it.
+ * Names are the words of proto/binary.h: stream is one of its streams
+ * (UPS_STREAMS: released, proposed, devel, testing); binary_version passes
+ * ups_binary_version_check() (canonical "<version>-<release>-<arch>");
+ * sha256_hex passes ups_sha256_hex_is_valid() (UPS_SHA256_HEX_LEN
+ * lowercase hex digits). Anything else is UPS_ERR_BAD_REQUEST and no path
+ * is built from it (plugins validate again before building any path).
  *
  * Staging: partial uploads live in the directory staging_dir() names. The
  * host owns them (creates, writes, fsyncs, re-hashes, removes); the store

@@ -1,7 +1,7 @@
 /* Upgrade target auto-selection: the documented rules from DESIGN.md
  * "Version rules", made exact. Pure function of its inputs so the CLI,
  * upstaged and the tests all agree. */
-#include "proto/version.h"
+#include "proto/autoselect.h"
 
 #include <string.h>
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "proto/errors.h"
+#include "proto/fields.h"
 
 /* Facade and method names, and error codes: [A-Za-z0-9_-]{1,64}. They end
  * up in logs and dispatch tables, so anything else is refused early. */

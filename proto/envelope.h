@@ -89,32 +89,4 @@ int ups_env_set_origin(json_t *env, uint32_t origin);
  * *len receives strlen. NULL on allocation failure. */
 char *ups_env_dump(const json_t *env, size_t *len);
 
-/* Declarative, strict unpacking of a params (or response) object: every
- * key must be listed, every listed required key present, types exact,
- * strings and integers within bounds. Unknown keys are errors. */
-enum ups_field_type {
-	UPS_FIELD_STRING, /* out: const char ** (borrowed from obj) */
-	UPS_FIELD_INT,    /* out: int64_t * */
-	UPS_FIELD_BOOL,   /* out: bool * */
-	UPS_FIELD_OBJECT, /* out: json_t ** (borrowed) */
-	UPS_FIELD_ARRAY,  /* out: json_t ** (borrowed) */
-};
-
-struct ups_field {
-	const char *name;
-	enum ups_field_type type;
-	bool required;
-	/* STRING: max length in bytes (0 means UPS_LIMIT_STRING_LEN), min
-	 * length in bytes (0 allows ""), and strings with NUL bytes are
-	 * always rejected. INT: inclusive range [min, max]. Others: unused. */
-	int64_t min;
-	int64_t max;
-	void *out; /* left untouched when an optional key is absent */
-};
-
-/* Returns 0 or UPS_ERR_BAD_REQUEST with err naming "<where>.<field>". */
-int ups_fields_unpack(const json_t *obj, const char *where,
-		      const struct ups_field *fields, size_t nfields,
-		      char *err, size_t errlen);
-
 #endif

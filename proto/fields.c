@@ -1,12 +1,13 @@
 /* Strict, declarative unpacking of params/response objects. Validation
  * runs to completion before any out pointer is written, so a rejected
  * object never leaves half-filled outputs behind. */
-#include "proto/envelope.h"
+#include "proto/fields.h"
 
 #include <inttypes.h>
 #include <string.h>
 
 #include "proto/errors.h"
+#include "proto/limits.h"
 
 /* Longest peer-supplied key echoed back in an error message. */
 #define KEY_ECHO_MAX 64

@@ -46,24 +46,14 @@
 /* Config file size. */
 #define UPS_LIMIT_CONFIG_FILE_BYTES (64 * 1024)
 
-/* Agent binary uploads (AgentBinaries, PROTOCOL.md). Defaults of the
- * matching upstaged config keys, and the fixed parts. */
-/* max-upload-size default: 4 GiB. */
-#define UPS_LIMIT_UPLOAD_SIZE_DEFAULT (4ULL * 1024 * 1024 * 1024)
-/* max-uploads default: uploads receiving at once. */
-#define UPS_LIMIT_UPLOADS_DEFAULT 8
-/* upload-window default: bytes a client may send beyond the last ack. */
-#define UPS_LIMIT_UPLOAD_WINDOW (8 * 1024 * 1024)
-/* free-space-reserve default: bytes kept free on the store's disk. */
-#define UPS_LIMIT_FREE_SPACE_RESERVE (64ULL * 1024 * 1024)
-/* upload-expiry default: seconds a detached partial upload is kept. */
-#define UPS_LIMIT_UPLOAD_EXPIRY_S 86400
+/* Agent binary uploads (AgentBinaries, PROTOCOL.md). The defaults of the
+ * upstaged keys (max-upload-size, upload-window...) live in the config
+ * table, agent/config.c, and nowhere else; these are the fixed parts. */
 /* Bytes written between two fdatasyncs of a partial upload (the durable
  * offset a resume starts from advances by this much). */
 #define UPS_LIMIT_UPLOAD_SYNC_BYTES (32 * 1024 * 1024)
-/* SHA-256 as lowercase hex. */
-#define UPS_LIMIT_SHA256_HEX_LEN 64
-/* Stream names ("released", "proposed", "devel", "testing"). */
+/* A stream name on the wire; proto/binary.c checks at compile time that
+ * every name of UPS_STREAMS fits. */
 #define UPS_LIMIT_STREAM_LEN 15
 
 #endif

@@ -1,6 +1,6 @@
-/* Juju version grammar, ordering and formatting; releases, arches and
- * binary versions. The parser is a hand-written cursor over a string whose
- * length is checked first, so no input can make it read or loop far. */
+/* Juju version grammar, ordering and formatting. The parser is a
+ * hand-written cursor over a string whose length is checked first, so no
+ * input can make it read or loop far. */
 #include "proto/version.h"
 
 #include <inttypes.h>
@@ -30,28 +30,31 @@ static char peek(const struct cursor *c)
 	return c->pos < c->len ? c->s[c->pos] : '\0';
 }
 
-/* One decimal number of at least one digit. Leading zeros are numeric:
- * Juju compares parsed integers, so "01" is 1. */
+/* One decimal number of 1..UPS_VERSION_NUMBER_DIGITS digits. Leading zeros
+ * are numeric (Juju compares parsed integers, so "01" is 1) but still count
+ * as digits: Juju's grammar is \d{1,9}, and a number that one side accepts
+ * and the other refuses would split the two on what a version is. */
 static int read_number(struct cursor *c, const char *what, uint32_t *out,
                        char *err, size_t errlen)
 {
-	uint64_t v = 0;
+	uint32_t v = 0;
 	size_t start = c->pos;
 
 	while (c->pos < c->len && is_digit(c->s[c->pos])) {
-		v = v * 10 + (uint64_t)(c->s[c->pos] - '0');
-		/* Bounded: the whole string is at most 64 digits, but stop
-		 * before v itself could wrap. */
-		if (v > UINT32_MAX)
+		if (c->pos - start == UPS_VERSION_NUMBER_DIGITS)
 			return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-			                "version: %s number too large", what);
+			                "version: %s number longer than %d "
+			                "digits",
+			                what, UPS_VERSION_NUMBER_DIGITS);
+		/* Nine digits stay below 10^9, far from UINT32_MAX. */
+		v = v * 10 + (uint32_t)(c->s[c->pos] - '0');
 		c->pos++;
 	}
 	if (c->pos == start)
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		                "version: expected %s number at position %zu",
 		                what, start);
-	*out = (uint32_t)v;
+	*out = v;
 	return 0;
 }
 
@@ -209,124 +212,4 @@ int ups_version_compare(const struct ups_version *a,
 	if (r != 0)
 		return r;
 	return cmp_u32(a->build, b->build);
-}
-
-bool ups_release_is_valid(const char *release)
-{
-	size_t i;
-
-	if (release == NULL || !is_lower(release[0]))
-		return false;
-	for (i = 1; release[i] != '\0'; i++) {
-		if (i >= UPS_LIMIT_RELEASE_LEN)
-			return false;
-		if (!is_lower(release[i]) && !is_digit(release[i]))
-			return false;
-	}
-	return true;
-}
-
-static const char *const known_arches[] = {
-    "amd64", "arm64", "ppc64el", "s390x", "riscv64",
-};
-
-bool ups_arch_is_valid(const char *arch)
-{
-	size_t i;
-
-	if (arch == NULL)
-		return false;
-	for (i = 0; i < sizeof(known_arches) / sizeof(known_arches[0]); i++) {
-		if (strcmp(arch, known_arches[i]) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* Copies s[0..n) into dst of size cap as a string; false if it won't fit. */
-static bool copy_part(char *dst, size_t cap, const char *s, size_t n)
-{
-	if (n >= cap)
-		return false;
-	memcpy(dst, s, n);
-	dst[n] = '\0';
-	return true;
-}
-
-int ups_binary_version_parse(const char *s, struct ups_binary_version *out,
-                             char *err, size_t errlen)
-{
-	struct ups_binary_version bv;
-	const char *arch_dash = NULL, *release_dash = NULL;
-	size_t len, i;
-	int rv;
-
-	memset(&bv, 0, sizeof(bv));
-	if (s == NULL || s[0] == '\0')
-		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		                "binary version: empty");
-	len = strnlen(s, UPS_LIMIT_BINARY_VERSION_LEN + 1);
-	if (len > UPS_LIMIT_BINARY_VERSION_LEN)
-		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		                "binary version: longer than %d",
-		                UPS_LIMIT_BINARY_VERSION_LEN);
-
-	/* The version may itself contain '-' (a tag), so split from the
-	 * right: the last '-' starts the arch, the one before the release. */
-	for (i = len; i > 0; i--) {
-		if (s[i - 1] != '-')
-			continue;
-		if (arch_dash == NULL) {
-			arch_dash = s + i - 1;
-		} else {
-			release_dash = s + i - 1;
-			break;
-		}
-	}
-	if (release_dash == NULL)
-		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		                "binary version: expected "
-		                "<version>-<release>-<arch>");
-
-	if (!copy_part(bv.arch, sizeof(bv.arch), arch_dash + 1,
-	               (size_t)(s + len - arch_dash - 1)) ||
-	    !ups_arch_is_valid(bv.arch))
-		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		                "binary version: unknown arch");
-	if (!copy_part(bv.release, sizeof(bv.release), release_dash + 1,
-	               (size_t)(arch_dash - release_dash - 1)) ||
-	    !ups_release_is_valid(bv.release))
-		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		                "binary version: bad release");
-	if ((size_t)(release_dash - s) > UPS_LIMIT_VERSION_LEN)
-		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		                "version: longer than %d",
-		                UPS_LIMIT_VERSION_LEN);
-	rv = parse_bounded(s, (size_t)(release_dash - s), &bv.version, err,
-	                   errlen);
-	if (rv != 0)
-		return rv;
-	*out = bv;
-	return 0;
-}
-
-int ups_binary_version_format(const struct ups_binary_version *bv, char *buf,
-                              size_t len)
-{
-	char version[UPS_LIMIT_VERSION_LEN + 1];
-	int n, rv;
-
-	rv = ups_version_format(&bv->version, version, sizeof(version));
-	if (rv != 0) {
-		if (len > 0)
-			buf[0] = '\0';
-		return rv;
-	}
-	n = snprintf(buf, len, "%s-%.*s-%.*s", version,
-	             (int)strnlen(bv->release, sizeof(bv->release)),
-	             bv->release, (int)strnlen(bv->arch, sizeof(bv->arch)),
-	             bv->arch);
-	if (n < 0 || (size_t)n >= len)
-		return UPS_ERR_TOO_LARGE;
-	return 0;
 }

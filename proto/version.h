@@ -1,9 +1,11 @@
-/* Juju versions, binary versions and the upgrade auto-selection rule.
+/* Juju versions (binary versions are in proto/binary.h, the upgrade
+ * auto-selection rule in proto/autoselect.h).
  *
  * Grammar (Juju's): major.minor[.patch[.build]] or
- * major.minor-tag[patch][.build], tag = [a-z]+, numbers decimal with
- * leading zeros allowed and numeric ("01.0.0" == "1.0.0"). "major.minor"
- * alone means patch 0. Examples: 2.9.1, 2.9.1.3, 2.9, 3.0-rc2,
+ * major.minor-tag[patch][.build], tag = [a-z]+, numbers decimal of 1 to
+ * 9 digits with leading zeros allowed and numeric ("01.0.0" == "1.0.0")
+ * but counted ("0000000001.0" has ten digits and is refused, as in Juju).
+ * "major.minor" alone means patch 0. Examples: 2.9.1, 2.9.1.3, 2.9, 3.0-rc2,
  * 2.9-beta1.1.
  *
  * Order: major, minor, then tag (no tag ranks above any tag; tags compare
@@ -17,6 +19,9 @@
 
 #include "proto/limits.h"
 
+/* Most digits in one number of a version (Juju's \d{1,9}). */
+#define UPS_VERSION_NUMBER_DIGITS 9
+
 struct ups_version {
 	uint32_t major;
 	uint32_t minor;
@@ -26,10 +31,11 @@ struct ups_version {
 };
 
 /* Parses all of s. Returns 0 or UPS_ERR_BAD_REQUEST (err says why): empty,
- * longer than UPS_LIMIT_VERSION_LEN, bad character, number > UINT32_MAX,
- * tag longer than UPS_LIMIT_VERSION_TAG_LEN, trailing text. */
+ * longer than UPS_LIMIT_VERSION_LEN, bad character, a number of more than
+ * UPS_VERSION_NUMBER_DIGITS digits, tag longer than
+ * UPS_LIMIT_VERSION_TAG_LEN, trailing text. */
 int ups_version_parse(const char *s, struct ups_version *out, char *err,
-		      size_t errlen);
+                      size_t errlen);
 
 /* Canonical form: "M.m.P" or "M.m-tagP", then ".B" when build > 0.
  * Returns 0, or UPS_ERR_TOO_LARGE if buf is too small (still
@@ -38,47 +44,11 @@ int ups_version_format(const struct ups_version *v, char *buf, size_t len);
 
 /* <0, 0 or >0 as a orders before, equal to, or after b. */
 int ups_version_compare(const struct ups_version *a,
-			const struct ups_version *b);
+                        const struct ups_version *b);
 
 static inline bool ups_version_is_stable(const struct ups_version *v)
 {
 	return v->tag[0] == '\0';
 }
-
-/* Releases: series or OS names, [a-z][a-z0-9]* up to
- * UPS_LIMIT_RELEASE_LEN. Arches: amd64 arm64 ppc64el s390x riscv64. */
-bool ups_release_is_valid(const char *release);
-bool ups_arch_is_valid(const char *arch);
-
-/* <version>-<release>-<arch>, e.g. 2.9.1-ubuntu-amd64 or
- * 3.0-rc2-jammy-arm64. */
-struct ups_binary_version {
-	struct ups_version version;
-	char release[UPS_LIMIT_RELEASE_LEN + 1];
-	char arch[UPS_LIMIT_ARCH_LEN + 1];
-};
-
-/* Parses all of s; 0 or UPS_ERR_BAD_REQUEST naming the bad part. */
-int ups_binary_version_parse(const char *s, struct ups_binary_version *out,
-			     char *err, size_t errlen);
-/* "<canonical version>-<release>-<arch>"; UPS_LIMIT_BINARY_VERSION_LEN + 1
- * always fits. 0 or UPS_ERR_TOO_LARGE. */
-int ups_binary_version_format(const struct ups_binary_version *bv, char *buf,
-			      size_t len);
-
-/* Auto-selection of the upgrade target (DESIGN.md "Version rules"):
- * client version C, current agent version G, available versions A[n].
- *  1. G.major != C.major: choose C; it must be in A, else
- *     UPS_ERR_NO_SUITABLE_VERSION.
- *  2. Else among stable versions of A with major.minor <= C's:
- *     a. those with G.major and G.minor + 1: the newest of them;
- *     b. else the smallest version > G with G's major.minor;
- *     c. else UPS_ERR_NO_SUITABLE_VERSION,
- *        "no more recent supported versions available".
- * Returns 0 with *out set, or the error with err filled in. */
-int ups_version_autoselect(const struct ups_version *client,
-			   const struct ups_version *agent,
-			   const struct ups_version *available, size_t n,
-			   struct ups_version *out, char *err, size_t errlen);
 
 #endif

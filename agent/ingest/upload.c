@@ -12,6 +12,7 @@
 
 #include <openssl/crypto.h>
 
+#include "proto/binary.h"
 #include "proto/errors.h"
 #include "proto/log.h"
 
@@ -48,7 +49,7 @@ struct upload {
 	uint64_t id; /* 0 until the catalog assigned one */
 	char stream[UPS_LIMIT_STREAM_LEN + 1];
 	char binary_version[UPS_LIMIT_BINARY_VERSION_LEN + 1];
-	char sha256[UPS_LIMIT_SHA256_HEX_LEN + 1];
+	char sha256[UPS_SHA256_HEX_LEN + 1];
 	uint64_t size;
 	bool force;
 	bool fresh;        /* no catalog row yet (a new UploadBegin) */
@@ -356,27 +357,6 @@ unsigned upload_active_count(const struct upload_engine *eng)
 	return n;
 }
 
-static int upload_hex_decode(const char *hex, uint8_t *out, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		int hi, lo;
-		char a = hex[2 * i], b = hex[2 * i + 1];
-
-		hi = a >= '0' && a <= '9'   ? a - '0'
-		     : a >= 'a' && a <= 'f' ? a - 'a' + 10
-		                            : -1;
-		lo = b >= '0' && b <= '9'   ? b - '0'
-		     : b >= 'a' && b <= 'f' ? b - 'a' + 10
-		                            : -1;
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
-
 /* Workers (thread pool). They read the upload's fixed fields and write
  * only fd, md and the job_* fields. */
 
@@ -628,7 +608,7 @@ static void upload_work_verify(struct upload *u)
 	if (rv)
 		goto out;
 	if (!EVP_DigestFinal_ex(u->md, digest, &dlen) || dlen != 32 ||
-	    upload_hex_decode(u->sha256, want, sizeof(want))) {
+	    ups_sha256_hex_decode(u->sha256, want)) {
 		rv = ups_errf(UPS_ERR_INTERNAL, err, errlen,
 		              "SHA-256 final failed");
 		goto out;

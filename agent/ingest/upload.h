@@ -107,7 +107,7 @@ struct upload_events {
 struct upload_begin_req {
 	char stream[UPS_LIMIT_STREAM_LEN + 1];
 	char binary_version[UPS_LIMIT_BINARY_VERSION_LEN + 1];
-	char sha256[UPS_LIMIT_SHA256_HEX_LEN + 1];
+	char sha256[UPS_SHA256_HEX_LEN + 1];
 	uint64_t size;
 	bool force;
 };
@@ -132,7 +132,7 @@ struct upload_info {
 	uint64_t upload_id;
 	char stream[UPS_LIMIT_STREAM_LEN + 1];
 	char binary_version[UPS_LIMIT_BINARY_VERSION_LEN + 1];
-	char sha256[UPS_LIMIT_SHA256_HEX_LEN + 1];
+	char sha256[UPS_SHA256_HEX_LEN + 1];
 	uint64_t size;
 	uint64_t offset;
 	uint64_t durable;

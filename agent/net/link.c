@@ -12,7 +12,9 @@
 #include "proto/chunk.h"
 #include "proto/envelope.h"
 #include "proto/errors.h"
+#include "proto/fields.h"
 #include "proto/log.h"
+#include "proto/net/url.h"
 
 static void link_connect_failed(struct link *l, const char *why);
 

@@ -28,6 +28,7 @@
 #include "proto/limits.h"
 #include "proto/net/outq.h"
 #include "proto/net/rxbuf.h"
+#include "proto/net/url.h"
 #include "proto/net/ws.h"
 
 enum link_state {

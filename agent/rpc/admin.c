@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "proto/errors.h"
-#include "proto/envelope.h" /* ups_fields_unpack */
+#include "proto/fields.h"
 #include "proto/limits.h"
 #include "proto/log.h"
 

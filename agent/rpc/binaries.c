@@ -6,65 +6,35 @@
 #include <time.h>
 
 #include "agent/rpc/reply.h"
+#include "proto/binary.h"
 #include "proto/envelope.h"
 #include "proto/errors.h"
+#include "proto/fields.h"
 #include "proto/limits.h"
-#include "proto/version.h"
 
-static const char *const binaries_streams[] = {UPS_STORE_STREAMS};
-
-bool binaries_stream_is_valid(const char *s)
+/* A field naming a binary version: canonical, known release and arch;
+ * err names the field. */
+static int binaries_check_bv(const char *field, const char *s, char *err,
+                             size_t errlen)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(binaries_streams) / sizeof(binaries_streams[0]);
-	     i++)
-		if (strcmp(s, binaries_streams[i]) == 0)
-			return true;
-	return false;
-}
-
-bool binaries_sha256_is_valid(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i]; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		      (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return i == UPS_LIMIT_SHA256_HEX_LEN;
-}
-
-int binaries_check_binary_version(const char *s, char *err, size_t errlen)
-{
-	struct ups_binary_version bv;
-	char canon[UPS_LIMIT_BINARY_VERSION_LEN + 1];
 	char detail[UPS_ERRMSG_MAX];
 
 	detail[0] = '\0';
-	if (ups_binary_version_parse(s, &bv, detail, sizeof(detail)))
+	if (ups_binary_version_check(s, NULL, detail, sizeof(detail)))
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		                "field \"params.binary-version\": %s",
+		                "field \"%s\": %s", field,
 		                detail[0] ? detail : "not a binary version");
-	if (!ups_release_is_valid(bv.release) || !ups_arch_is_valid(bv.arch))
-		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		                "field \"params.binary-version\": unknown "
-		                "release or arch");
-	if (ups_binary_version_format(&bv, canon, sizeof(canon)) ||
-	    strcmp(canon, s) != 0)
-		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		                "field \"params.binary-version\": not in "
-		                "canonical form (%s)",
-		                canon);
 	return 0;
 }
 
-static int binaries_check_stream(const char *stream, char *err, size_t errlen)
+/* A field naming a stream. */
+static int binaries_check_stream(const char *field, const char *stream,
+                                 char *err, size_t errlen)
 {
-	if (!binaries_stream_is_valid(stream))
+	if (!ups_stream_is_valid(stream))
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		                "field \"params.stream\": must be released, "
-		                "proposed, devel or testing");
+		                "field \"%s\": must be " UPS_STREAM_NAMES_TEXT,
+		                field);
 	return 0;
 }
 
@@ -80,8 +50,8 @@ int binaries_parse_begin(const json_t *params, uint64_t max_size,
 	    {"stream", UPS_FIELD_STRING, true, 1, UPS_LIMIT_STREAM_LEN,
 	     &stream},
 	    {"size", UPS_FIELD_INT, true, 0, INT64_MAX, &size},
-	    {"sha256", UPS_FIELD_STRING, true, UPS_LIMIT_SHA256_HEX_LEN,
-	     UPS_LIMIT_SHA256_HEX_LEN, &sha},
+	    {"sha256", UPS_FIELD_STRING, true, UPS_SHA256_HEX_LEN,
+	     UPS_SHA256_HEX_LEN, &sha},
 	    {"force", UPS_FIELD_BOOL, false, 0, 0, &force},
 	};
 	int rv;
@@ -91,13 +61,13 @@ int binaries_parse_begin(const json_t *params, uint64_t max_size,
 	                       sizeof(fields) / sizeof(fields[0]), err, errlen);
 	if (rv)
 		return rv;
-	rv = binaries_check_binary_version(bv, err, errlen);
+	rv = binaries_check_bv("params.binary-version", bv, err, errlen);
 	if (rv)
 		return rv;
-	rv = binaries_check_stream(stream, err, errlen);
+	rv = binaries_check_stream("params.stream", stream, err, errlen);
 	if (rv)
 		return rv;
-	if (!binaries_sha256_is_valid(sha))
+	if (!ups_sha256_hex_is_valid(sha))
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		                "field \"params.sha256\": must be 64 lowercase "
 		                "hex digits");
@@ -454,16 +424,17 @@ static int binaries_list(void *state, const struct rpc_request *req,
 	(void)info;
 	rv = ups_fields_unpack(req->params, "params", fields, 3, err, errlen);
 	if (!rv && stream)
-		rv = binaries_check_stream(stream, err, errlen);
+		rv = binaries_check_stream("params.stream", stream, err,
+		                           errlen);
 	if (!rv && after)
 		rv = ups_fields_unpack(after, "params.after", cursor_fields, 2,
 		                       err, errlen);
 	if (!rv && after)
-		rv = binaries_check_stream(after_stream, err, errlen);
-	if (!rv && after && binaries_check_binary_version(after_bv, NULL, 0))
-		rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		              "field \"params.after.binary-version\": not a "
-		              "binary version");
+		rv = binaries_check_stream("params.after.stream", after_stream,
+		                           err, errlen);
+	if (!rv && after)
+		rv = binaries_check_bv("params.after.binary-version", after_bv,
+		                       err, errlen);
 	if (!rv)
 		rv = binaries_defer(req, &r, err, errlen);
 	if (rv)
@@ -488,7 +459,7 @@ static int binaries_delete(void *state, const struct rpc_request *req,
 {
 	struct binaries *b = state;
 	const char *bv = NULL;
-	const char *stream = "released";
+	const char *stream = ups_stream_name(UPS_STREAM_RELEASED);
 	const struct ups_field fields[] = {
 	    {"binary-version", UPS_FIELD_STRING, true, 1,
 	     UPS_LIMIT_BINARY_VERSION_LEN, &bv},
@@ -502,9 +473,11 @@ static int binaries_delete(void *state, const struct rpc_request *req,
 	(void)info;
 	rv = ups_fields_unpack(req->params, "params", fields, 2, err, errlen);
 	if (!rv)
-		rv = binaries_check_binary_version(bv, err, errlen);
+		rv = binaries_check_bv("params.binary-version", bv, err,
+		                       errlen);
 	if (!rv)
-		rv = binaries_check_stream(stream, err, errlen);
+		rv = binaries_check_stream("params.stream", stream, err,
+		                           errlen);
 	if (!rv)
 		rv = binaries_defer(req, &r, err, errlen);
 	if (rv)

@@ -40,16 +40,6 @@ int binaries_parse_begin(const json_t *params, uint64_t max_size,
                          struct upload_begin_req *req, char *err,
                          size_t errlen);
 
-/* Whether s is one of the streams (released, proposed, devel, testing). */
-bool binaries_stream_is_valid(const char *s);
-
-/* Whether s is 64 lowercase hex digits. */
-bool binaries_sha256_is_valid(const char *s);
-
-/* Whether s is a binary version in canonical form ("2.9.1-ubuntu-amd64",
- * not "2.9.01-ubuntu-amd64"), with err saying why not. */
-int binaries_check_binary_version(const char *s, char *err, size_t errlen);
-
 /* The stored-binary record of PROTOCOL.md (new reference, NULL on
  * allocation failure). b is borrowed. */
 json_t *binaries_record_json(const struct catalog_binary *b);

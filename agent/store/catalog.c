@@ -468,18 +468,15 @@ static int catalog_bind_binary(struct catalog *cat, sqlite3_stmt *st,
                                size_t errlen)
 {
 	struct ups_binary_version bv;
-	char canon[UPS_LIMIT_BINARY_VERSION_LEN + 1];
 	char version[UPS_LIMIT_VERSION_LEN + 1];
 	int rv;
 
-	rv = ups_binary_version_parse(b->binary_version, &bv, err, errlen);
+	rv = ups_binary_version_check(b->binary_version, &bv, err, errlen);
 	if (rv < 0)
 		return rv;
-	if (ups_binary_version_format(&bv, canon, sizeof(canon)) < 0 ||
-	    strcmp(canon, b->binary_version) != 0 ||
-	    ups_version_format(&bv.version, version, sizeof(version)) < 0)
+	if (ups_version_format(&bv.version, version, sizeof(version)) < 0)
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		                "binary version %s is not canonical",
+		                "binary version %s: version too long",
 		                b->binary_version);
 	if ((rv = catalog_bind_text(cat, st, 1, b->stream, err, errlen)) < 0 ||
 	    (rv = catalog_bind_text(cat, st, 2, b->binary_version, err,
@@ -564,13 +561,7 @@ int catalog_binary_compare(const struct catalog_binary *a,
 {
 	int c = strcmp(a->stream, b->stream);
 
-	if (c == 0)
-		c = ups_version_compare(&a->parsed.version, &b->parsed.version);
-	if (c == 0)
-		c = strcmp(a->parsed.release, b->parsed.release);
-	if (c == 0)
-		c = strcmp(a->parsed.arch, b->parsed.arch);
-	return c;
+	return c ? c : ups_binary_version_compare(&a->parsed, &b->parsed);
 }
 
 static int catalog_binary_order(const void *pa, const void *pb)

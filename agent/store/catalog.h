@@ -20,12 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/binary.h"
 #include "proto/limits.h"
-#include "proto/version.h"
-
-/* Longest stream name ("released"). */
-#define CATALOG_STREAM_LEN     15
-#define CATALOG_SHA256_HEX_LEN 64
 
 /* Schema version this code writes; older databases are migrated. */
 #define CATALOG_SCHEMA_VERSION 2
@@ -33,10 +29,10 @@
 struct catalog;
 
 struct catalog_binary {
-	char stream[CATALOG_STREAM_LEN + 1];
+	char stream[UPS_LIMIT_STREAM_LEN + 1];
 	char binary_version[UPS_LIMIT_BINARY_VERSION_LEN + 1]; /* canonical */
 	struct ups_binary_version parsed; /* filled by get/list */
-	char sha256[CATALOG_SHA256_HEX_LEN + 1];
+	char sha256[UPS_SHA256_HEX_LEN + 1];
 	uint64_t size;
 	int64_t stored_at;
 };
@@ -48,9 +44,9 @@ struct catalog_binary {
 
 struct catalog_upload {
 	uint64_t id; /* assigned by upload_create; never reused */
-	char stream[CATALOG_STREAM_LEN + 1];
+	char stream[UPS_LIMIT_STREAM_LEN + 1];
 	char binary_version[UPS_LIMIT_BINARY_VERSION_LEN + 1];
-	char sha256[CATALOG_SHA256_HEX_LEN + 1];
+	char sha256[UPS_SHA256_HEX_LEN + 1];
 	uint64_t size;           /* announced total size */
 	uint64_t durable_offset; /* bytes fsynced in the staging file */
 	int64_t created_at;

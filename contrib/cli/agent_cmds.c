@@ -8,7 +8,7 @@
 #include "contrib/cli/output.h"
 #include "proto/errors.h"
 #include "proto/net/auth.h"
-#include "proto/net/ws.h"
+#include "proto/net/url.h"
 
 int acmd_config(struct cli_ctx *ctx, struct ups_url *url,
                 char token[UPS_LIMIT_TOKEN_LEN + 1], struct oneshot_config *cfg)

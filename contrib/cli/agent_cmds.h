@@ -8,7 +8,7 @@
 #include "contrib/cli/cli.h"
 #include "contrib/cli/oneshot.h"
 #include "proto/limits.h"
-#include "proto/net/ws.h"
+#include "proto/net/url.h"
 
 /* Command handlers; each returns an enum cli_exit value. */
 int acmd_ping(struct cli_ctx *ctx);

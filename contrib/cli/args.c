@@ -8,67 +8,21 @@
 #include <string.h>
 
 #include "contrib/cli/commands.h"
+#include "contrib/cli/flags.h"
 #include "proto/errors.h"
 #include "proto/net/auth.h"
-
-enum flag_id {
-	FLAG_AGENT,
-	FLAG_TOKEN,
-	FLAG_TOKEN_FILE,
-	FLAG_ROLE,
-	FLAG_CA_CERT,
-	FLAG_JSON,
-	FLAG_DEBUG,
-	FLAG_TIMEOUT,
-	FLAG__COUNT
-};
-
-/* Indexed by enum flag_id. */
-static const struct cli_flag flags[FLAG__COUNT] = {
-    [FLAG_AGENT] = {"agent", "URL",
-                    "upstaged or relay to talk to (default " CLI_DEFAULT_AGENT
-                    "; env UPSTAGE_AGENT)"},
-    [FLAG_TOKEN] = {"token", "TOKEN",
-                    "login token (env UPSTAGE_TOKEN; default empty)"},
-    [FLAG_TOKEN_FILE] = {"token-file", "FILE",
-                         "read the login token from FILE"},
-    [FLAG_ROLE] =
-        {"role", "ROLE",
-         "log in as client, machine or plugin (default " CLI_DEFAULT_ROLE ")"},
-    [FLAG_CA_CERT] = {"ca-cert", "FILE",
-                      "PEM CA bundle used to verify wss:// servers"},
-    [FLAG_JSON] = {"json", NULL, "print one JSON object per line"},
-    [FLAG_DEBUG] = {"debug", NULL,
-                    "log every envelope sent and received to stderr"},
-    [FLAG_TIMEOUT] = {"timeout", "SECS",
-                      "deadline for connecting and the request "
-                      "(default 30)"},
-};
-
-const struct cli_flag *cli_args_flags(size_t *n)
-{
-	*n = FLAG__COUNT;
-	return flags;
-}
-
-static int flag_find(const char *name, size_t len)
-{
-	for (int i = 0; i < FLAG__COUNT; i++)
-		if (strlen(flags[i].name) == len &&
-		    memcmp(flags[i].name, name, len) == 0)
-			return i;
-	return -1;
-}
 
 /* The flag name closest to the unknown one, among global flags, the
  * command's options and the built-in switches. */
 static const char *flag_suggest(const struct cli_command *cmd, const char *name)
 {
 	static const char *const builtin[] = {"help", "version"};
+	const struct cli_flag *flags;
 	const char *best = NULL;
-	size_t best_d = 3, d;
+	size_t best_d = 3, d, nflags;
 
-	for (int i = 0; i < FLAG__COUNT; i++) {
+	flags = cli_flag_table(&nflags);
+	for (size_t i = 0; i < nflags; i++) {
 		d = cli_edit_distance(name, flags[i].name);
 		if (d < best_d) {
 			best_d = d;
@@ -117,18 +71,18 @@ static int apply_flag(struct cli_ctx *ctx, int id, const char *value,
 	enum ups_role role;
 
 	switch (id) {
-	case FLAG_AGENT:
+	case CLI_FLAG_AGENT:
 		ctx->g.agent = value;
 		break;
-	case FLAG_TOKEN:
+	case CLI_FLAG_TOKEN:
 		ctx->g.token = value;
 		*token_given = true;
 		break;
-	case FLAG_TOKEN_FILE:
+	case CLI_FLAG_TOKEN_FILE:
 		ctx->g.token_file = value;
 		*token_file_given = true;
 		break;
-	case FLAG_ROLE:
+	case CLI_FLAG_ROLE:
 		if (ups_role_parse(value, &role) != 0)
 			return ups_errf(CLI_EXIT_USAGE, err, errlen,
 			                "bad --role \"%.32s\": use client, "
@@ -136,16 +90,16 @@ static int apply_flag(struct cli_ctx *ctx, int id, const char *value,
 			                value);
 		ctx->g.role = value;
 		break;
-	case FLAG_CA_CERT:
+	case CLI_FLAG_CA_CERT:
 		ctx->g.ca_cert = value;
 		break;
-	case FLAG_JSON:
+	case CLI_FLAG_JSON:
 		ctx->g.json = true;
 		break;
-	case FLAG_DEBUG:
+	case CLI_FLAG_DEBUG:
 		ctx->g.debug = true;
 		break;
-	case FLAG_TIMEOUT:
+	case CLI_FLAG_TIMEOUT:
 		if (parse_timeout(value, &ctx->g.timeout_ms) != 0)
 			return ups_errf(CLI_EXIT_USAGE, err, errlen,
 			                "bad --timeout \"%.32s\": give seconds "
@@ -190,6 +144,7 @@ static int parse_flag(int argc, char **argv, int *i, struct cli_ctx *ctx,
 	const char *eq = strchr(name, '=');
 	size_t len = eq ? (size_t)(eq - name) : strlen(name);
 	const char *value, *hint;
+	size_t nflags;
 	char bare[64];
 	int idx;
 
@@ -223,14 +178,16 @@ static int parse_flag(int argc, char **argv, int *i, struct cli_ctx *ctx,
 		ctx->opts[idx] = value;
 		return 0;
 	}
-	idx = flag_find(bare, len);
+	idx = cli_flag_find(bare, len);
 	if (idx >= 0) {
-		if (flags[idx].value) {
+		const struct cli_flag *flag = &cli_flag_table(&nflags)[idx];
+
+		if (flag->value) {
 			value = flag_value(argc, argv, i, eq);
 			if (!value)
 				return ups_errf(CLI_EXIT_USAGE, err, errlen,
 				                "--%s needs a value (%s)", bare,
-				                flags[idx].value);
+				                flag->value);
 		} else {
 			if (eq)
 				return ups_errf(CLI_EXIT_USAGE, err, errlen,

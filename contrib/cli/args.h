@@ -7,23 +7,14 @@
  * `upstage select-version --agent 2.9.1` --agent is the agent version,
  * while `upstage --agent URL select-version ...` sets the URL. "--" ends
  * the flags; everything after it is positional. Flags take their value as
- * the next argument or after '=' (--timeout=5). */
+ * the next argument or after '=' (--timeout=5). Commands come from
+ * commands.h, global flags from flags.h. */
 #ifndef UPSTAGE_CLI_ARGS_H
 #define UPSTAGE_CLI_ARGS_H
 
 #include <stddef.h>
 
 #include "contrib/cli/cli.h"
-
-/* A global flag, for help output. value is NULL for switches. */
-struct cli_flag {
-	const char *name; /* without the dashes */
-	const char *value;
-	const char *help;
-};
-
-/* The global flags in the order help lists them; static storage. */
-const struct cli_flag *cli_args_flags(size_t *n);
 
 /* Values taken from the environment; NULL when unset. */
 struct cli_env {

@@ -1,8 +1,13 @@
 /* Types shared by the parts of the upstage CLI: exit codes, the global
  * flags, the command table entry and the context a command runs with.
  *
- * One table of commands (commands.c) drives argument parsing (args.c),
- * help output and dispatch, so a command's syntax is written down once. */
+ * One table of commands (commands.c) and one of global flags (flags.c)
+ * drive argument parsing (args.c), help output (help.c) and dispatch, so a
+ * command's syntax is written down once. Calls run one way, down:
+ *   main -> args -> commands -> the handlers (agent_cmds.c, sync_cmds.c,
+ *   version_cmds.c) -> output -> help -> flags,
+ * where args also reads flags, and commands (the help command) also calls
+ * help and output; nothing below calls back up. */
 #ifndef UPSTAGE_CLI_CLI_H
 #define UPSTAGE_CLI_CLI_H
 

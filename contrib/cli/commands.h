@@ -1,9 +1,12 @@
-/* The command table of the upstage CLI and the help generated from it. */
+/* The command table of the upstage CLI, its lookup and suggestions.
+ *
+ * Calls run one way: args.c (parsing) looks commands up here; the table's
+ * handlers and the help command print through output.c and help.c, which
+ * never call back into this module or args.c. */
 #ifndef UPSTAGE_CLI_COMMANDS_H
 #define UPSTAGE_CLI_COMMANDS_H
 
 #include <stddef.h>
-#include <stdio.h>
 
 #include "contrib/cli/cli.h"
 
@@ -24,14 +27,5 @@ const char *cli_cmd_suggest(const char *name);
 /* Levenshtein distance of a and b (short strings only: capped at 64
  * bytes each, longer input counts as "far"). */
 size_t cli_edit_distance(const char *a, const char *b);
-
-/* The general help: usage, command list, global flags, exit codes. */
-void cli_cmd_print_overview(FILE *f);
-
-/* One command's full syntax and description. */
-void cli_cmd_print_help(FILE *f, const struct cli_command *cmd);
-
-/* The one-line usage of cmd ("upstage NAME [ARGS]"), for usage errors. */
-void cli_cmd_print_usage(FILE *f, const struct cli_command *cmd);
 
 #endif

@@ -9,7 +9,7 @@
 #include <stdio.h>
 
 #include "proto/limits.h"
-#include "proto/net/ws.h"
+#include "proto/net/url.h"
 
 struct oneshot_config {
 	const struct ups_url *url; /* borrowed */

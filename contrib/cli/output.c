@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "contrib/cli/commands.h"
+#include "contrib/cli/help.h"
 #include "proto/errors.h"
 
 int cli_out_error(const struct cli_ctx *ctx, int exit_code, const char *code,
@@ -35,7 +35,7 @@ int cli_out_usage(const struct cli_ctx *ctx, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', ctx->err);
 	if (ctx->cmd && strcmp(ctx->cmd->name, "help") != 0) {
-		cli_cmd_print_usage(ctx->err, ctx->cmd);
+		cli_help_print_usage(ctx->err, ctx->cmd);
 		fprintf(ctx->err, "Run 'upstage help %s' for details.\n",
 		        ctx->cmd->name);
 	} else {

@@ -1,7 +1,9 @@
 /* Output conventions of the upstage CLI, in one place so every command
  * prints alike: results on stdout (one JSON object per line with --json),
  * errors as "error: CODE: MESSAGE" on stderr (or {"error","error-code"} on
- * stdout with --json), usage errors in plain text on stderr with a hint. */
+ * stdout with --json), usage errors in plain text on stderr with a hint.
+ * Below the command table: it prints what it is handed (the usage line
+ * through help.h) and never looks a command up. */
 #ifndef UPSTAGE_CLI_OUTPUT_H
 #define UPSTAGE_CLI_OUTPUT_H
 

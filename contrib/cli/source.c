@@ -15,12 +15,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "proto/binary.h"
 #include "proto/errors.h"
 
 /* Hashing reads through one buffer of this size, whatever the file size. */
 #define SOURCE_READ_BUF (1024 * 1024)
 
-int source_file_path(const char *dir, const struct ss_item *it, char *buf,
+int source_file_path(const char *dir, const struct ups_ss_item *it, char *buf,
                      size_t len)
 {
 	int n = snprintf(buf, len, "%s/%s", dir, it->path);
@@ -77,21 +78,21 @@ out_close:
 }
 
 static int source_scan_streams(const char *dir, const char *index_path,
-                               const char *stream, struct ss_list *out,
-                               ss_warn_cb warn, void *warn_data, char *err,
+                               const char *stream, struct ups_ss_list *out,
+                               ups_ss_warn_cb warn, void *warn_data, char *err,
                                size_t errlen)
 {
-	char rel[SS_PATH_MAX + 1], path[PATH_MAX], detail[UPS_ERRMSG_MAX];
+	char rel[UPS_SS_PATH_MAX + 1], path[PATH_MAX], detail[UPS_ERRMSG_MAX];
 	char *buf;
 	size_t len;
 	int rv;
 
-	rv = source_slurp(index_path, SS_INDEX_MAX_BYTES, &buf, &len, err,
+	rv = source_slurp(index_path, UPS_SS_INDEX_MAX_BYTES, &buf, &len, err,
 	                  errlen);
 	if (rv)
 		return rv;
-	rv = ss_parse_index(buf, len, stream, rel, sizeof(rel), detail,
-	                    sizeof(detail));
+	rv = ups_ss_parse_index(buf, len, stream, rel, sizeof(rel), detail,
+	                        sizeof(detail));
 	free(buf);
 	if (rv)
 		return ups_errf(rv, err, errlen, "%s: %s", index_path, detail);
@@ -99,29 +100,30 @@ static int source_scan_streams(const char *dir, const char *index_path,
 	    (int)sizeof(path))
 		return ups_errf(UPS_ERR_TOO_LARGE, err, errlen,
 		                "%s/%s: path too long", dir, rel);
-	rv = source_slurp(path, SS_PRODUCTS_MAX_BYTES, &buf, &len, err, errlen);
+	rv = source_slurp(path, UPS_SS_PRODUCTS_MAX_BYTES, &buf, &len, err,
+	                  errlen);
 	if (rv)
 		return rv;
-	rv = ss_parse_products(buf, len, stream, out, warn, warn_data, detail,
-	                       sizeof(detail));
+	rv = ups_ss_parse_products(buf, len, stream, out, warn, warn_data,
+	                           detail, sizeof(detail));
 	free(buf);
 	if (rv)
 		return ups_errf(rv, err, errlen, "%s: %s", path, detail);
 	return 0;
 }
 
-static int source_scan_tarballs(const char *dir, struct ss_list *out,
-                                ss_warn_cb warn, void *warn_data, char *err,
+static int source_scan_tarballs(const char *dir, struct ups_ss_list *out,
+                                ups_ss_warn_cb warn, void *warn_data, char *err,
                                 size_t errlen)
 {
 	static const char prefix[] = "juju-", suffix[] = ".tgz";
 	const size_t plen = sizeof(prefix) - 1, slen = sizeof(suffix) - 1;
 	char name[UPS_LIMIT_BINARY_VERSION_LEN + 1], perr[UPS_ERRMSG_MAX];
 	char path[PATH_MAX];
-	struct ss_list found = {0};
+	struct ups_ss_list found = {0};
 	struct ups_binary_version bv;
 	struct dirent *de;
-	struct ss_item it;
+	struct ups_ss_item it;
 	struct stat st;
 	size_t len;
 	bool dup;
@@ -141,7 +143,7 @@ static int source_scan_tarballs(const char *dir, struct ss_list *out,
 		    strcmp(de->d_name + len - slen, suffix) != 0)
 			continue;
 		if (len - plen - slen >= sizeof(name)) {
-			ss_warn(warn, warn_data,
+			ups_ss_warn(warn, warn_data,
 			            "%.100s... skipped: name too long",
 			            de->d_name);
 			continue;
@@ -149,7 +151,7 @@ static int source_scan_tarballs(const char *dir, struct ss_list *out,
 		memcpy(name, de->d_name + plen, len - plen - slen);
 		name[len - plen - slen] = '\0';
 		if (ups_binary_version_parse(name, &bv, perr, sizeof(perr))) {
-			ss_warn(warn, warn_data,
+			ups_ss_warn(warn, warn_data,
 			            "%s skipped: not juju-<binary version>.tgz "
 			            "(%s)",
 			            de->d_name, perr);
@@ -159,7 +161,7 @@ static int source_scan_tarballs(const char *dir, struct ss_list *out,
 		        (int)sizeof(path) ||
 		    stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
 		    st.st_size <= 0) {
-			ss_warn(warn, warn_data,
+			ups_ss_warn(warn, warn_data,
 			            "%s skipped: not a non-empty regular file",
 			            de->d_name);
 			continue;
@@ -177,22 +179,22 @@ static int source_scan_tarballs(const char *dir, struct ss_list *out,
 			dup = strcmp(found.items[i].binary_version,
 			             it.binary_version) == 0;
 		if (dup) {
-			ss_warn(warn, warn_data,
+			ups_ss_warn(warn, warn_data,
 			            "%s skipped: another file already gives "
 			            "%s",
 			            de->d_name, it.binary_version);
 			continue;
 		}
-		rv = ss_list_append(&found, &it);
+		rv = ups_ss_list_append(&found, &it);
 		if (rv) {
 			ups_errf(rv, err, errlen, "%s: too many agent binaries",
 			         dir);
 			goto out;
 		}
 	}
-	ss_list_sort(&found);
+	ups_ss_list_sort(&found);
 	for (size_t i = 0; i < found.n; i++) {
-		rv = ss_list_append(out, &found.items[i]);
+		rv = ups_ss_list_append(out, &found.items[i]);
 		if (rv) {
 			ups_errf(rv, err, errlen, "%s: too many agent binaries",
 			         dir);
@@ -200,13 +202,13 @@ static int source_scan_tarballs(const char *dir, struct ss_list *out,
 		}
 	}
 out:
-	ss_list_free(&found);
+	ups_ss_list_free(&found);
 	closedir(d);
 	return rv;
 }
 
-int source_scan(const char *dir, const char *stream, struct ss_list *out,
-                enum source_kind *kind, ss_warn_cb warn, void *warn_data,
+int source_scan(const char *dir, const char *stream, struct ups_ss_list *out,
+                enum source_kind *kind, ups_ss_warn_cb warn, void *warn_data,
                 char *err, size_t errlen)
 {
 	static const char *const indexes[] = {"streams/v1/index2.json",
@@ -232,19 +234,8 @@ int source_scan(const char *dir, const char *stream, struct ss_list *out,
 	return source_scan_tarballs(dir, out, warn, warn_data, err, errlen);
 }
 
-static void source_hex(const unsigned char *md, unsigned n, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (unsigned i = 0; i < n; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 /* SHA-256 and size of the file at path. */
-static int source_hash(const char *path, char sha[SS_SHA256_HEX_LEN + 1],
+static int source_hash(const char *path, char sha[UPS_SHA256_HEX_LEN + 1],
                        uint64_t *size, char *err, size_t errlen)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -295,7 +286,7 @@ static int source_hash(const char *path, char sha[SS_SHA256_HEX_LEN + 1],
 		              "SHA-256 final failed");
 		goto out;
 	}
-	source_hex(md, mdlen, sha);
+	ups_sha256_hex_encode(md, sha);
 	*size = total;
 	rv = 0;
 out:
@@ -305,10 +296,10 @@ out:
 	return rv;
 }
 
-int source_verify(const char *dir, enum source_kind kind, struct ss_item *it,
-                  char *err, size_t errlen)
+int source_verify(const char *dir, enum source_kind kind,
+                  struct ups_ss_item *it, char *err, size_t errlen)
 {
-	char path[PATH_MAX], sha[SS_SHA256_HEX_LEN + 1];
+	char path[PATH_MAX], sha[UPS_SHA256_HEX_LEN + 1];
 	struct stat st;
 	uint64_t size = 0;
 	int rv;
@@ -438,7 +429,7 @@ bool source_filter_match(const struct source_filter *f,
 }
 
 /* Keeps the items for which keep() is true, in order. */
-static void source_keep(struct ss_list *l,
+static void source_keep(struct ups_ss_list *l,
                         bool (*keep)(const void *arg,
                                      const struct ups_version *v),
                         const void *arg)
@@ -467,18 +458,18 @@ static bool source_keep_equal(const void *arg, const struct ups_version *v)
 	return ups_version_compare(arg, v) == 0;
 }
 
-void source_filter_apply(struct ss_list *l, const struct source_filter *f)
+void source_filter_apply(struct ups_ss_list *l, const struct source_filter *f)
 {
 	if (f)
 		source_keep(l, source_keep_filter, f);
 }
 
-void source_keep_version(struct ss_list *l, const struct ups_version *v)
+void source_keep_version(struct ups_ss_list *l, const struct ups_version *v)
 {
 	source_keep(l, source_keep_equal, v);
 }
 
-int source_versions(const struct ss_list *l, struct ups_version **out,
+int source_versions(const struct ups_ss_list *l, struct ups_version **out,
                     size_t *n)
 {
 	char perr[UPS_ERRMSG_MAX];

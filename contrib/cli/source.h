@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "contrib/cli/simplestreams.h"
+#include "proto/simplestreams.h"
 #include "proto/version.h"
 
 enum source_kind {
@@ -27,12 +27,12 @@ enum source_kind {
  * UPS_ERR_NOT_FOUND (no such directory, stream not in the index),
  * UPS_ERR_BAD_REQUEST (malformed metadata), UPS_ERR_TOO_LARGE,
  * UPS_ERR_IO, UPS_ERR_NO_MEMORY. dir is borrowed. */
-int source_scan(const char *dir, const char *stream, struct ss_list *out,
-                enum source_kind *kind, ss_warn_cb warn, void *warn_data,
+int source_scan(const char *dir, const char *stream, struct ups_ss_list *out,
+                enum source_kind *kind, ups_ss_warn_cb warn, void *warn_data,
                 char *err, size_t errlen);
 
 /* dir + "/" + it->path into buf; UPS_ERR_TOO_LARGE if it does not fit. */
-int source_file_path(const char *dir, const struct ss_item *it, char *buf,
+int source_file_path(const char *dir, const struct ups_ss_item *it, char *buf,
                      size_t len);
 
 /* Reads the file of it through a fixed buffer and checks it: for a
@@ -40,8 +40,8 @@ int source_file_path(const char *dir, const struct ss_item *it, char *buf,
  * (else UPS_ERR_SIZE_MISMATCH / UPS_ERR_CHECKSUM_MISMATCH naming the file);
  * for tarballs it->size and it->sha256 are set from the file. UPS_ERR_IO
  * when it cannot be read. */
-int source_verify(const char *dir, enum source_kind kind, struct ss_item *it,
-                  char *err, size_t errlen);
+int source_verify(const char *dir, enum source_kind kind,
+                  struct ups_ss_item *it, char *err, size_t errlen);
 
 /* The --agent-version filter: "M" (every M.x.y), "M.m" (every M.m.x incl.
  * builds and tags) or a full version with a build number (exactly it). */
@@ -65,14 +65,14 @@ bool source_filter_match(const struct source_filter *f,
                          const struct ups_version *v);
 
 /* Keeps only the items whose version f matches (f NULL keeps all). */
-void source_filter_apply(struct ss_list *l, const struct source_filter *f);
+void source_filter_apply(struct ups_ss_list *l, const struct source_filter *f);
 
 /* Keeps only the items of version v (every release and arch). */
-void source_keep_version(struct ss_list *l, const struct ups_version *v);
+void source_keep_version(struct ups_ss_list *l, const struct ups_version *v);
 
 /* The distinct versions in l, in order, into a malloc'd array (*out, free()
  * it; NULL when l is empty). 0 or UPS_ERR_NO_MEMORY. */
-int source_versions(const struct ss_list *l, struct ups_version **out,
+int source_versions(const struct ups_ss_list *l, struct ups_version **out,
                     size_t *n);
 
 /* The leading version in the output of `juju version` ("2.9.1-ubuntu-amd64",

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "contrib/cli/agent_cmds.h"
 #include "contrib/cli/oneshot.h"
@@ -14,34 +15,24 @@
 #include "contrib/cli/progress.h"
 #include "contrib/cli/source.h"
 #include "contrib/cli/uploader.h"
+#include "proto/autoselect.h"
+#include "proto/binary.h"
 #include "proto/errors.h"
+#include "proto/net/url.h"
 #include "proto/version.h"
 
-#define SYNC_DEFAULT_STREAM  "released"
+#define SYNC_DEFAULT_STREAM  UPS_STREAM_RELEASED
 #define SYNC_DEFAULT_RETRIES 5u
 #define SYNC_MAX_RETRIES     1000u
 /* `juju version` prints one short line. */
 #define JUJU_VERSION_OUTPUT_MAX 256
 
-static const char *const streams[] = {"released", "proposed", "devel",
-                                      "testing"};
-
-bool scmd_stream_is_valid(const char *s)
-{
-	for (size_t i = 0; i < sizeof(streams) / sizeof(streams[0]); i++)
-		if (strcmp(s, streams[i]) == 0)
-			return true;
-	return false;
-}
-
 static int check_stream(struct cli_ctx *ctx, const char *s)
 {
-	if (scmd_stream_is_valid(s))
+	if (ups_stream_is_valid(s))
 		return CLI_EXIT_OK;
-	return cli_out_usage(ctx,
-	                     "bad --stream \"%.32s\": use released, "
-	                     "proposed, devel or testing",
-	                     s);
+	return cli_out_usage(
+	    ctx, "bad --stream \"%.32s\": use " UPS_STREAM_NAMES_TEXT, s);
 }
 
 static void warn_cb(void *data, const char *msg)
@@ -170,7 +161,7 @@ static int fetch_agent_version(struct cli_ctx *ctx, struct ups_version *agent)
 }
 
 /* Auto-selection: keeps the variants of the version the rules choose. */
-static int autoselect(struct cli_ctx *ctx, struct ss_list *list,
+static int autoselect(struct cli_ctx *ctx, struct ups_ss_list *list,
                       const struct ups_version *client)
 {
 	char perr[UPS_ERRMSG_MAX], text[UPS_LIMIT_VERSION_LEN + 1];
@@ -301,7 +292,7 @@ int scmd_sync(struct cli_ctx *ctx)
 	struct oneshot_config ocfg;
 	struct source_filter filter;
 	struct ups_version client;
-	struct ss_list list = {0};
+	struct ups_ss_list list = {0};
 	struct upload_item *items = NULL;
 	struct progress progress;
 	enum source_kind kind;
@@ -317,7 +308,7 @@ int scmd_sync(struct cli_ctx *ctx)
 		return cli_out_usage(ctx, "give --source DIR or set "
 		                          "JUJU_METADATA_SOURCE");
 	if (!stream)
-		stream = SYNC_DEFAULT_STREAM;
+		stream = ups_stream_name(SYNC_DEFAULT_STREAM);
 	run.stream = stream;
 	if ((rv = check_stream(ctx, stream)))
 		return rv;
@@ -444,7 +435,7 @@ int scmd_sync(struct cli_ctx *ctx)
 	progress_finish(&progress, uv_hrtime());
 out:
 	free(items);
-	ss_list_free(&list);
+	ups_ss_list_free(&list);
 	return rv;
 }
 
@@ -533,7 +524,8 @@ int scmd_list(struct cli_ctx *ctx)
 
 int scmd_remove(struct cli_ctx *ctx)
 {
-	const char *stream = ctx->opts[0] ? ctx->opts[0] : SYNC_DEFAULT_STREAM;
+	const char *stream =
+	    ctx->opts[0] ? ctx->opts[0] : ups_stream_name(SYNC_DEFAULT_STREAM);
 	char bvtext[UPS_LIMIT_BINARY_VERSION_LEN + 1], perr[UPS_ERRMSG_MAX];
 	struct ups_binary_version bv;
 	struct oneshot_result res;

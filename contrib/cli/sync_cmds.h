@@ -3,8 +3,6 @@
 #ifndef UPSTAGE_CLI_SYNC_CMDS_H
 #define UPSTAGE_CLI_SYNC_CMDS_H
 
-#include <stdbool.h>
-
 #include "contrib/cli/cli.h"
 
 /* Indexes into ctx->opts for sync-agent-binary, in the order of its option
@@ -23,8 +21,5 @@ enum scmd_sync_opt {
 int scmd_sync(struct cli_ctx *ctx);
 int scmd_list(struct cli_ctx *ctx);
 int scmd_remove(struct cli_ctx *ctx);
-
-/* True for released, proposed, devel and testing. */
-bool scmd_stream_is_valid(const char *s);
 
 #endif

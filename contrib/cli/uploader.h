@@ -20,9 +20,9 @@
 #include <stdio.h>
 
 #include "contrib/cli/progress.h"
-#include "contrib/cli/simplestreams.h"
 #include "proto/limits.h"
-#include "proto/net/ws.h"
+#include "proto/net/url.h"
+#include "proto/simplestreams.h"
 
 enum upload_status {
 	UPLOAD_PENDING,
@@ -32,7 +32,7 @@ enum upload_status {
 };
 
 struct upload_item {
-	struct ss_item it;   /* binary version, size, sha256 (verified) */
+	struct ups_ss_item it; /* binary version, size, sha256 (verified) */
 	char file[PATH_MAX]; /* local file */
 	/* Outcome, filled by uploader_run(). */
 	enum upload_status status;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "contrib/cli/output.h"
+#include "proto/autoselect.h"
 #include "proto/errors.h"
 #include "proto/version.h"
 

@@ -8,6 +8,7 @@
 #include "contrib/relay/relay.h"
 #include "proto/errors.h"
 #include "proto/log.h"
+#include "proto/net/addr.h"
 
 #define MOD "relay"
 
@@ -16,7 +17,7 @@
 #define RELAY_PING_INTERVAL 30
 
 struct relay_opts {
-	char host[64];
+	char host[UPS_ADDR_HOST_LEN + 1];
 	int port;
 	const char *auth_file;
 	const char *tls_cert;
@@ -42,33 +43,6 @@ static void usage(FILE *out)
 	        "\"ROLE TOKEN\" pair a line. PORT 0 picks a free port.\n");
 }
 
-/* ADDR:PORT with a numeric address ([v6] accepted); port 0..65535. */
-static int parse_listen(const char *arg, struct relay_opts *o)
-{
-	const char *colon = strrchr(arg, ':');
-	const char *host = arg;
-	size_t hlen;
-	char *end;
-	long port;
-
-	if (!colon || colon[1] == '\0')
-		return -1;
-	hlen = (size_t)(colon - arg);
-	if (hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']') {
-		host++;
-		hlen -= 2;
-	}
-	if (hlen == 0 || hlen >= sizeof(o->host))
-		return -1;
-	port = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || port < 0 || port > 65535)
-		return -1;
-	memcpy(o->host, host, hlen);
-	o->host[hlen] = '\0';
-	o->port = (int)port;
-	return 0;
-}
-
 static int parse_args(int argc, char **argv, struct relay_opts *o)
 {
 	static const struct option longopts[] = {
@@ -80,15 +54,17 @@ static int parse_args(int argc, char **argv, struct relay_opts *o)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
+	char err[UPS_ERRMSG_MAX];
 	bool have_listen = false;
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
-			if (parse_listen(optarg, o) != 0) {
-				fprintf(stderr, "upstage-relay: --listen: "
-				                "expected ADDR:PORT\n");
+			if (ups_addr_parse(optarg, o->host, sizeof(o->host),
+			                   &o->port, err, sizeof(err)) != 0) {
+				fprintf(stderr, "upstage-relay: --listen: %s\n",
+				        err);
 				return 2;
 			}
 			have_listen = true;

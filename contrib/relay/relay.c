@@ -7,6 +7,7 @@
 #include "proto/chunk.h"
 #include "proto/envelope.h"
 #include "proto/errors.h"
+#include "proto/fields.h"
 #include "proto/limits.h"
 #include "proto/log.h"
 #include "proto/net/outq.h"

@@ -34,14 +34,11 @@
 
 #include "plugins/ups_fault.h"
 #include "plugins/upstage_plugin.h"
+#include "proto/binary.h"
 #include "proto/errors.h"
 #include "proto/limits.h"
-#include "proto/version.h"
 
 #define STORE_NAME "store-fs"
-
-static const char *const store_streams[] = {UPS_STORE_STREAMS};
-#define STORE_NSTREAMS (sizeof(store_streams) / sizeof(store_streams[0]))
 
 /* Longest staging file name accepted from the host. */
 #define STORE_STAGING_NAME_MAX 128
@@ -52,7 +49,7 @@ struct store_fs {
 	int data_fd;    /* the data directory; holds the flock */
 	int blobs_fd;   /* blobs/sha256 */
 	int staging_fd; /* staging */
-	int tools_fd[STORE_NSTREAMS];
+	int tools_fd[UPS_STREAM__COUNT];
 	/* Serializes put and remove: both decide from link counts and entries
 	 * that the other changes. Reads (open_blob, free_space) do not take
 	 * it. */
@@ -159,52 +156,31 @@ static int store_dir(struct store_fs *s, int parent, const char *name,
 /* -------------------------------------------------------------------------
  * Validation of everything a path is built from. */
 
+/* The name of stream index si (as store_stream_index() returns it). */
+static const char *store_stream(int si)
+{
+	return ups_stream_name((enum ups_stream)si);
+}
+
 static int store_stream_index(const char *stream, char *err, size_t errlen)
 {
+	enum ups_stream st;
+
 	if (!stream)
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		                "stream missing");
-	for (size_t i = 0; i < STORE_NSTREAMS; i++)
-		if (strcmp(stream, store_streams[i]) == 0)
-			return (int)i;
-	return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-	                "stream must be released, proposed, devel or testing");
-}
-
-/* Accepts only the canonical spelling, so one binary has one file name. */
-static int store_check_binary_version(const char *bv, char *err, size_t errlen)
-{
-	struct ups_binary_version parsed;
-	char canon[UPS_LIMIT_BINARY_VERSION_LEN + 1];
-	int rv;
-
-	if (!bv || strnlen(bv, UPS_LIMIT_BINARY_VERSION_LEN + 1) >
-	               UPS_LIMIT_BINARY_VERSION_LEN)
+	if (ups_stream_parse(stream, &st) != 0)
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		                "binary version missing or too long");
-	rv = ups_binary_version_parse(bv, &parsed, err, errlen);
-	if (rv < 0)
-		return rv;
-	if (ups_binary_version_format(&parsed, canon, sizeof(canon)) < 0 ||
-	    strcmp(canon, bv) != 0)
-		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		                "binary version %s is not canonical (%s)", bv,
-		                canon);
-	return 0;
+		                "stream must be " UPS_STREAM_NAMES_TEXT);
+	return (int)st;
 }
 
 static int store_check_sha256(const char *hex, char *err, size_t errlen)
 {
-	size_t i;
-
 	if (!hex)
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		                "sha256 missing");
-	for (i = 0; i < 64; i++)
-		if (!((hex[i] >= '0' && hex[i] <= '9') ||
-		      (hex[i] >= 'a' && hex[i] <= 'f')))
-			break;
-	if (i != 64 || hex[64] != '\0')
+	if (!ups_sha256_hex_is_valid(hex))
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		                "sha256 must be 64 lowercase hex digits");
 	return 0;
@@ -243,7 +219,8 @@ static int store_juju_name(const char *stream, const char *bv, char *name,
 
 	if (si < 0)
 		return si;
-	rv = store_check_binary_version(bv, err, errlen);
+	/* Only the canonical spelling, so one binary has one file name. */
+	rv = ups_binary_version_check(bv, NULL, err, errlen);
 	if (rv < 0)
 		return rv;
 	if ((size_t)snprintf(name, len, "juju-%s.tgz", bv) >= len)
@@ -323,7 +300,7 @@ static void store_sweep(struct store_fs *s)
 		blobs += store_sweep_dir(s, ab_fd, store_orphan_blob);
 		close(ab_fd);
 	}
-	for (size_t i = 0; i < STORE_NSTREAMS; i++)
+	for (size_t i = 0; i < UPS_STREAM__COUNT; i++)
 		tmps += store_sweep_dir(s, s->tools_fd[i], store_stale_tmp);
 	if (blobs || tmps)
 		store_log(s, UPS_PLUGIN_LOG_INFO,
@@ -357,7 +334,7 @@ static int store_open(const struct ups_plugin_services *svc,
 		                "out of memory");
 	s->svc = svc;
 	s->data_fd = s->blobs_fd = s->staging_fd = -1;
-	for (size_t i = 0; i < STORE_NSTREAMS; i++)
+	for (size_t i = 0; i < UPS_STREAM__COUNT; i++)
 		s->tools_fd[i] = -1;
 	if (pthread_mutex_init(&s->lock, NULL) != 0) {
 		free(s);
@@ -407,12 +384,13 @@ static int store_open(const struct ups_plugin_services *svc,
 		                data_dir);
 		goto fail;
 	}
-	for (size_t i = 0; i < STORE_NSTREAMS; i++) {
-		s->tools_fd[i] = store_dir(s, tools_fd, store_streams[i], 0755);
+	for (size_t i = 0; i < UPS_STREAM__COUNT; i++) {
+		s->tools_fd[i] =
+		    store_dir(s, tools_fd, store_stream((int)i), 0755);
 		if (s->tools_fd[i] < 0) {
 			rv = store_fail(errno, err, errlen,
 			                "cannot create tools/",
-			                store_streams[i]);
+			                store_stream((int)i));
 			goto fail;
 		}
 	}
@@ -437,7 +415,7 @@ static void store_close(void *state)
 
 	if (!s)
 		return;
-	for (size_t i = 0; i < STORE_NSTREAMS; i++)
+	for (size_t i = 0; i < UPS_STREAM__COUNT; i++)
 		if (s->tools_fd[i] >= 0)
 			close(s->tools_fd[i]);
 	if (s->staging_fd >= 0)
@@ -526,13 +504,13 @@ static int store_put_name(struct store_fs *s, int ab_fd, const char *hex,
 	} else if (errno == EEXIST) {
 		return ups_errf(UPS_ERR_CONFLICT, err, errlen,
 		                "tools/%s/%s holds different content",
-		                store_streams[si], jname);
+		                store_stream(si), jname);
 	} else {
 		return store_fail(errno, err, errlen, "cannot link", jname);
 	}
 	if (store_fsync(s, tfd) < 0) {
 		rv = store_fail(errno, err, errlen, "fsync tools/",
-		                store_streams[si]);
+		                store_stream(si));
 		/* A new name may or may not survive a crash; take it back so
 		 * the caller's error is the truth. A replacement cannot be
 		 * taken back: the old bytes may be gone. */
@@ -684,7 +662,7 @@ static int store_holds(void *state, const char *stream,
 {
 	struct store_fs *s = state;
 	char jname[UPS_LIMIT_BINARY_VERSION_LEN + 16];
-	char path[3 + UPS_LIMIT_SHA256_HEX_LEN + 1];
+	char path[3 + UPS_SHA256_HEX_LEN + 1];
 	struct stat st_name, st_blob;
 	int si, rv;
 
@@ -757,7 +735,7 @@ static int store_remove_locked(struct store_fs *s, int si, const char *jname,
 	    0) {
 		if (errno == ENOENT)
 			return ups_errf(UPS_ERR_NOT_FOUND, err, errlen,
-			                "no tools/%s/%s", store_streams[si],
+			                "no tools/%s/%s", store_stream(si),
 			                jname);
 		return store_fail(errno, err, errlen, "cannot stat", jname);
 	}

@@ -1,9 +1,10 @@
 /* ws:// and wss:// URLs for the client side. */
+#include "proto/net/url.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 #include "proto/errors.h"
-#include "proto/net/ws.h"
 
 /* Host names and addresses: letters, digits, '.', '-', '_' and, inside
  * brackets, IPv6 hex and ':'. Anything else could smuggle a path or

@@ -6,6 +6,7 @@
 
 #include "proto/errors.h"
 #include "proto/log.h"
+#include "proto/net/url.h"
 
 #define WS_DEFAULT_RX_BUFFER (64 * 1024)
 

@@ -19,6 +19,8 @@
 
 #define UPS_WS_SUBPROTOCOL "upstage.v1"
 
+struct ups_url; /* proto/net/url.h */
+
 struct ups_ws_config {
 	uv_loop_t *loop; /* borrowed; must outlive the context */
 	/* NULL-terminated array, borrowed for the context's life. For the
@@ -63,19 +65,6 @@ int ups_ws_create(struct ups_ws *ws, const struct ups_ws_config *cfg,
 		  char *err, size_t errlen);
 void ups_ws_begin_destroy(struct ups_ws *ws);
 void ups_ws_finish_destroy(struct ups_ws *ws);
-
-/* ws://host[:port][/path] or wss://...; host is a name, IPv4 or [IPv6].
- * Default ports 80 / 443, default path "/". */
-struct ups_url {
-	bool tls;
-	char host[256];
-	int port;
-	char path[256];
-};
-
-/* 0 or UPS_ERR_BAD_REQUEST with err saying what is wrong. */
-int ups_url_parse(const char *url, struct ups_url *out, char *err,
-		  size_t errlen);
 
 /* Starts a client connection on ws->client to url, dialling address
  * (numeric; NULL = url->host, which lws resolves *blocking*: use it only in

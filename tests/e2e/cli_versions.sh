@@ -16,6 +16,11 @@ expect_match "$OUT" '^1\.0\.0$' "leading zeros are numeric"
 cli 0 parse-json --json parse-version 2.9-beta1.1
 expect_match "$OUT" '"major": *2' "parse-version --json major"
 cli 2 parse-bad parse-version 2.x.1
+# Juju allows at most nine digits in each number, leading zeros included.
+cli 0 parse-nine-digits parse-version 123456789.2.1
+[ "$OUT" = 123456789.2.1 ] || fail "parse-version 123456789.2.1 printed '$OUT'"
+cli 2 parse-ten-digits parse-version 1234567890.2.1
+cli 2 parse-ten-zeros parse-version 0000000001.2.1
 cli 2 parse-empty parse-version ''
 
 cli 0 cmp-lt compare-versions 2.9.1 2.10.0

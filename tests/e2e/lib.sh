@@ -220,7 +220,10 @@ cli() {
 
 # expect_match TEXT REGEX WHAT: asserts TEXT matches the extended REGEX.
 expect_match() {
-	printf '%s\n' "$1" | grep -Eq -- "$2" ||
+	# A here-string, not a pipe: grep -q exits at the first match, and
+	# under pipefail the writer's SIGPIPE would turn that match into a
+	# failure.
+	grep -Eq -- "$2" <<<"$1" ||
 		fail "$3: output does not match /$2/: $(printf '%s' "$1" |
 			head -c 1000)"
 }

@@ -72,6 +72,7 @@
 #include "proto/log.h"
 #include "proto/net/outq.h"
 #include "proto/net/rxbuf.h"
+#include "proto/net/url.h"
 #include "proto/net/ws.h"
 
 /* Bytes of chunk frames kept queued locally; more would only use memory. */

@@ -35,6 +35,7 @@
 #include "proto/log.h"
 #include "proto/net/outq.h"
 #include "proto/net/rxbuf.h"
+#include "proto/net/url.h"
 #include "proto/net/ws.h"
 
 #define STEP_TIMEOUT_MS  5000

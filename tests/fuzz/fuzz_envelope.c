@@ -8,6 +8,7 @@
 
 #include "proto/envelope.h"
 #include "proto/errors.h"
+#include "proto/fields.h"
 
 #define CHECK(cond)                                                            \
 	do {                                                                   \

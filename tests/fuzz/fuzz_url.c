@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "proto/errors.h"
-#include "proto/net/ws.h"
+#include "proto/net/url.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,13 +1,17 @@
-/* Fuzzes the version grammar, binary versions and auto-selection. The input
- * is split into lines; each line is parsed as a version and as a binary
- * version. Invariants (abort on violation): parse -> format -> parse gives
- * an equal version and the same text; compare is reflexive, antisymmetric
- * and transitive over the lines; autoselect only ever answers with an
- * available version that obeys the rules. */
+/* Fuzzes the version grammar, binary versions (and the other words of
+ * proto/binary.h) and auto-selection. The input is split into lines; each
+ * line is parsed as a version, a binary version, a stream and a SHA-256.
+ * Invariants (abort on violation): no accepted number has more than nine
+ * digits; parse -> format -> parse gives an equal version and the same
+ * text; the canonical check accepts exactly the canonical spelling; compare
+ * is reflexive, antisymmetric and transitive over the lines; autoselect
+ * only ever answers with an available version that obeys the rules. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/autoselect.h"
+#include "proto/binary.h"
 #include "proto/errors.h"
 #include "proto/version.h"
 
@@ -30,6 +34,8 @@ static void check_version_round_trip(const struct ups_version *v)
 	struct ups_version again;
 	char err[UPS_ERRMSG_MAX];
 
+	CHECK(v->major <= 999999999 && v->minor <= 999999999 &&
+	      v->patch <= 999999999 && v->build <= 999999999);
 	CHECK(ups_version_format(v, buf, sizeof(buf)) == 0);
 	CHECK(ups_version_parse(buf, &again, err, sizeof(err)) == 0);
 	CHECK(ups_version_compare(v, &again) == 0);
@@ -44,9 +50,25 @@ static void check_binary(const char *line)
 	char buf[UPS_LIMIT_BINARY_VERSION_LEN + 1];
 	struct ups_binary_version bv, again;
 	char err[UPS_ERRMSG_MAX];
+	uint8_t digest[32];
+	char hex[UPS_SHA256_HEX_LEN + 1];
 
-	if (ups_binary_version_parse(line, &bv, err, sizeof(err)) != 0)
+	/* A line that decodes as a digest encodes back to itself. */
+	if (ups_sha256_hex_decode(line, digest) == 0) {
+		ups_sha256_hex_encode(digest, hex);
+		CHECK(strcmp(hex, line) == 0);
+	}
+	if (ups_stream_is_valid(line)) {
+		enum ups_stream st;
+
+		CHECK(ups_stream_parse(line, &st) == 0);
+		CHECK(strcmp(ups_stream_name(st), line) == 0);
+	}
+	if (ups_binary_version_parse(line, &bv, err, sizeof(err)) != 0) {
+		CHECK(ups_binary_version_check(line, NULL, err, sizeof(err)) ==
+		      UPS_ERR_BAD_REQUEST);
 		return;
+	}
 	CHECK(ups_release_is_valid(bv.release));
 	CHECK(ups_arch_is_valid(bv.arch));
 	CHECK(ups_binary_version_format(&bv, buf, sizeof(buf)) == 0);
@@ -54,6 +76,11 @@ static void check_binary(const char *line)
 	CHECK(ups_version_compare(&bv.version, &again.version) == 0);
 	CHECK(strcmp(bv.release, again.release) == 0);
 	CHECK(strcmp(bv.arch, again.arch) == 0);
+	CHECK(ups_binary_version_compare(&bv, &again) == 0);
+	/* The canonical check accepts exactly the canonical spelling. */
+	CHECK(ups_binary_version_check(buf, NULL, err, sizeof(err)) == 0);
+	CHECK((ups_binary_version_check(line, NULL, err, sizeof(err)) == 0) ==
+	      (strcmp(buf, line) == 0));
 }
 
 static void check_autoselect(const struct ups_version *v, size_t n)

@@ -11,6 +11,7 @@
 
 #include "proto/envelope.h"
 #include "proto/errors.h"
+#include "proto/fields.h"
 
 struct out {
 	const char *token;

@@ -7,7 +7,6 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +18,10 @@
 
 #include "agent/ingest/staging.h"
 #include "proto/errors.h"
+#include "tests/lib/tmpdir.h"
 
 struct fx {
-	char dir[64];
+	char dir[TMPDIR_PATH_MAX];
 	struct staging stg;
 	char err[UPS_ERRMSG_MAX];
 };
@@ -31,19 +31,12 @@ static int setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	strcpy(f->dir, "/tmp/upstage-staging-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(tmpdir_make(f->dir, sizeof(f->dir), "upstage-staging"),
+	                 0);
 	assert_int_equal(
 	    staging_init(&f->stg, f->dir, NULL, f->err, sizeof(f->err)), 0);
 	*state = f;
 	return 0;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
 }
 
 static int teardown(void **state)
@@ -51,7 +44,7 @@ static int teardown(void **state)
 	struct fx *f = *state;
 
 	staging_close(&f->stg);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	assert_int_equal(tmpdir_remove(f->dir), 0);
 	free(f);
 	return 0;
 }

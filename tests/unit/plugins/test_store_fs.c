@@ -24,12 +24,13 @@
 #include "agent/store/plugin.h"
 #include "agent/ingest/staging.h"
 #include "proto/errors.h"
+#include "tests/lib/tmpdir.h"
 
 #define BV  "2.9.1-ubuntu-amd64"
 #define BV2 "2.9.1-ubuntu-arm64"
 
 struct fx {
-	char dir[64];
+	char dir[TMPDIR_PATH_MAX];
 	struct plugin plugin;
 	const struct ups_store_ops *ops;
 	struct ups_plugin_services svc;
@@ -55,8 +56,8 @@ static int setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	strcpy(f->dir, "/tmp/upstage-store-fs-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(
+	    tmpdir_make(f->dir, sizeof(f->dir), "upstage-store-fs"), 0);
 	assert_int_equal(plugin_load(STORE_FS_PLUGIN, UPS_PLUGIN_KIND_STORE,
 	                             &f->plugin, f->err, sizeof(f->err)),
 	                 0);
@@ -67,13 +68,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
 	struct fx *f = *state;
@@ -81,7 +75,7 @@ static int teardown(void **state)
 	if (f->store)
 		f->ops->close(f->store);
 	plugin_unload(&f->plugin);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	assert_int_equal(tmpdir_remove(f->dir), 0);
 	free(f);
 	return 0;
 }

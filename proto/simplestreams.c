@@ -1,5 +1,5 @@
 /* Simplestreams agent metadata parsing; see simplestreams.h. */
-#include "contrib/cli/simplestreams.h"
+#include "proto/simplestreams.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -7,30 +7,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/binary.h"
 #include "proto/errors.h"
 #include "proto/version.h"
 
 /* Version-date keys are compared to pick the newest; longer keys are cut
  * (real ones are "20240101" or "20240101_01"). */
-#define SS_DATE_LEN 32
+#define UPS_SS_DATE_LEN 32
 
-void ss_list_free(struct ss_list *l)
+void ups_ss_list_free(struct ups_ss_list *l)
 {
 	free(l->items);
 	memset(l, 0, sizeof(*l));
 }
 
-int ss_list_append(struct ss_list *l, const struct ss_item *it)
+int ups_ss_list_append(struct ups_ss_list *l, const struct ups_ss_item *it)
 {
-	struct ss_item *grown;
+	struct ups_ss_item *grown;
 	size_t cap;
 
-	if (l->n >= SS_MAX_ITEMS)
+	if (l->n >= UPS_SS_MAX_ITEMS)
 		return UPS_ERR_TOO_LARGE;
 	if (l->n == l->cap) {
 		cap = l->cap ? l->cap * 2 : 16;
-		if (cap > SS_MAX_ITEMS)
-			cap = SS_MAX_ITEMS;
+		if (cap > UPS_SS_MAX_ITEMS)
+			cap = UPS_SS_MAX_ITEMS;
 		grown = realloc(l->items, cap * sizeof(*grown));
 		if (!grown)
 			return UPS_ERR_NO_MEMORY;
@@ -41,11 +42,11 @@ int ss_list_append(struct ss_list *l, const struct ss_item *it)
 	return 0;
 }
 
-bool ss_path_is_safe(const char *p)
+bool ups_ss_path_is_safe(const char *p)
 {
 	size_t len = strlen(p), comp = 0;
 
-	if (len == 0 || len > SS_PATH_MAX || p[0] == '/')
+	if (len == 0 || len > UPS_SS_PATH_MAX || p[0] == '/')
 		return false;
 	for (size_t i = 0; i <= len; i++) {
 		unsigned char ch = (unsigned char)p[i];
@@ -66,7 +67,7 @@ bool ss_path_is_safe(const char *p)
 	return true;
 }
 
-bool ss_content_id_is(const char *s, const char *stream)
+bool ups_ss_content_id_is(const char *s, const char *stream)
 {
 	static const char prefix[] = "com.ubuntu.juju:";
 	static const char suffix[] = ":agents";
@@ -77,8 +78,8 @@ bool ss_content_id_is(const char *s, const char *stream)
 	       strcmp(s + plen + slen, suffix) == 0;
 }
 
-static json_t *ss_load(const char *buf, size_t len, size_t max,
-                       const char *what, char *err, size_t errlen)
+static json_t *ups_ss_load(const char *buf, size_t len, size_t max,
+                           const char *what, char *err, size_t errlen)
 {
 	json_error_t jerr;
 	json_t *root;
@@ -105,8 +106,9 @@ static json_t *ss_load(const char *buf, size_t len, size_t max,
 }
 
 /* An optional string member: NULL when absent, error when not a string. */
-static int ss_opt_string(const json_t *obj, const char *key, const char **out,
-                         const char *where, char *err, size_t errlen)
+static int ups_ss_opt_string(const json_t *obj, const char *key,
+                             const char **out, const char *where, char *err,
+                             size_t errlen)
 {
 	json_t *v = json_object_get(obj, key);
 
@@ -120,18 +122,19 @@ static int ss_opt_string(const json_t *obj, const char *key, const char **out,
 	return 0;
 }
 
-int ss_parse_index(const char *buf, size_t len, const char *stream, char *path,
-                   size_t pathlen, char *err, size_t errlen)
+int ups_ss_parse_index(const char *buf, size_t len, const char *stream,
+                       char *path, size_t pathlen, char *err, size_t errlen)
 {
 	const char *key, *p, *format;
 	json_t *root, *index, *entry;
 	int rv;
 
-	root = ss_load(buf, len, SS_INDEX_MAX_BYTES, "the index", err, errlen);
+	root = ups_ss_load(buf, len, UPS_SS_INDEX_MAX_BYTES, "the index", err,
+	                   errlen);
 	if (!root)
-		return len > SS_INDEX_MAX_BYTES ? UPS_ERR_TOO_LARGE
-		                                : UPS_ERR_BAD_REQUEST;
-	rv = ss_opt_string(root, "format", &format, "index", err, errlen);
+		return len > UPS_SS_INDEX_MAX_BYTES ? UPS_ERR_TOO_LARGE
+		                                    : UPS_ERR_BAD_REQUEST;
+	rv = ups_ss_opt_string(root, "format", &format, "index", err, errlen);
 	if (rv)
 		goto out;
 	if (format && strcmp(format, "index:1.0") != 0) {
@@ -148,14 +151,14 @@ int ss_parse_index(const char *buf, size_t len, const char *stream, char *path,
 	}
 	json_object_foreach(index, key, entry)
 	{
-		if (!ss_content_id_is(key, stream))
+		if (!ups_ss_content_id_is(key, stream))
 			continue;
 		if (!json_is_object(entry)) {
 			rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 			              "index: %.100s is not an object", key);
 			goto out;
 		}
-		rv = ss_opt_string(entry, "path", &p, key, err, errlen);
+		rv = ups_ss_opt_string(entry, "path", &p, key, err, errlen);
 		if (rv)
 			goto out;
 		if (!p) {
@@ -163,7 +166,7 @@ int ss_parse_index(const char *buf, size_t len, const char *stream, char *path,
 			              "index: %.100s has no \"path\"", key);
 			goto out;
 		}
-		if (!ss_path_is_safe(p) || strlen(p) >= pathlen) {
+		if (!ups_ss_path_is_safe(p) || strlen(p) >= pathlen) {
 			rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 			              "index: %.100s: unsafe path \"%.200s\" "
 			              "(must be relative, without \"..\")",
@@ -182,18 +185,18 @@ out:
 }
 
 /* A field of an item, else of its product; NULL when neither has it. */
-static int ss_field(const json_t *item, const json_t *product, const char *key,
-                    const char **out, const char *where, char *err,
-                    size_t errlen)
+static int ups_ss_field(const json_t *item, const json_t *product,
+                        const char *key, const char **out, const char *where,
+                        char *err, size_t errlen)
 {
-	int rv = ss_opt_string(item, key, out, where, err, errlen);
+	int rv = ups_ss_opt_string(item, key, out, where, err, errlen);
 
 	if (rv || *out)
 		return rv;
-	return ss_opt_string(product, key, out, where, err, errlen);
+	return ups_ss_opt_string(product, key, out, where, err, errlen);
 }
 
-void ss_warn(ss_warn_cb warn, void *data, const char *fmt, ...)
+void ups_ss_warn(ups_ss_warn_cb warn, void *data, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -206,28 +209,33 @@ void ss_warn(ss_warn_cb warn, void *data, const char *fmt, ...)
 	warn(data, msg);
 }
 
-static bool ss_sha256_normalise(const char *in, char out[SS_SHA256_HEX_LEN + 1])
+/* Lowers A-F first: metadata written with uppercase digests is still the
+ * same digest, and the store only knows the lowercase spelling. */
+static bool ups_ss_sha256_normalise(const char *in,
+                                    char out[UPS_SHA256_HEX_LEN + 1])
 {
-	if (strlen(in) != SS_SHA256_HEX_LEN)
-		return false;
-	for (size_t i = 0; i < SS_SHA256_HEX_LEN; i++) {
-		char ch = in[i];
+	char lower[UPS_SHA256_HEX_LEN + 1];
+	size_t n = strnlen(in, UPS_SHA256_HEX_LEN + 1);
 
-		if (ch >= 'A' && ch <= 'F')
-			ch = (char)(ch - 'A' + 'a');
-		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
-			return false;
-		out[i] = ch;
-	}
-	out[SS_SHA256_HEX_LEN] = '\0';
+	if (n != UPS_SHA256_HEX_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		lower[i] = (in[i] >= 'A' && in[i] <= 'F')
+		               ? (char)(in[i] - 'A' + 'a')
+		               : in[i];
+	lower[n] = '\0';
+	if (!ups_sha256_hex_is_valid(lower))
+		return false;
+	memcpy(out, lower, sizeof(lower));
 	return true;
 }
 
 /* Builds *it from one item. Returns 0 with *usable false when the item is
  * to be skipped (warned), or a structural error. */
-static int ss_item_read(const json_t *item, const json_t *product,
-                        const char *where, struct ss_item *it, bool *usable,
-                        ss_warn_cb warn, void *wdata, char *err, size_t errlen)
+static int ups_ss_item_read(const json_t *item, const json_t *product,
+                            const char *where, struct ups_ss_item *it,
+                            bool *usable, ups_ss_warn_cb warn, void *wdata,
+                            char *err, size_t errlen)
 {
 	const char *version, *release, *arch, *sha, *path;
 	char text[UPS_LIMIT_BINARY_VERSION_LEN * 2 + 8];
@@ -240,54 +248,57 @@ static int ss_item_read(const json_t *item, const json_t *product,
 	if (!json_is_object(item))
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		                "%.200s is not an object", where);
-	if ((rv = ss_field(item, product, "version", &version, where, err,
-	                   errlen)) ||
-	    (rv = ss_field(item, product, "release", &release, where, err,
-	                   errlen)) ||
-	    (rv = ss_field(item, product, "arch", &arch, where, err, errlen)) ||
-	    (rv = ss_opt_string(item, "sha256", &sha, where, err, errlen)) ||
-	    (rv = ss_opt_string(item, "path", &path, where, err, errlen)))
+	if ((rv = ups_ss_field(item, product, "version", &version, where, err,
+	                       errlen)) ||
+	    (rv = ups_ss_field(item, product, "release", &release, where, err,
+	                       errlen)) ||
+	    (rv = ups_ss_field(item, product, "arch", &arch, where, err,
+	                       errlen)) ||
+	    (rv =
+	         ups_ss_opt_string(item, "sha256", &sha, where, err, errlen)) ||
+	    (rv = ups_ss_opt_string(item, "path", &path, where, err, errlen)))
 		return rv;
 	size = json_object_get(item, "size");
 	if (size && !json_is_integer(size))
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		                "%.200s: \"size\" is not an integer", where);
 	if (!version || !release || !arch || !sha || !path || !size) {
-		ss_warn(warn, wdata,
-		        "%.200s skipped: it lacks version, release, arch, "
-		        "size, sha256 or path",
-		        where);
+		ups_ss_warn(warn, wdata,
+		            "%.200s skipped: it lacks version, release, arch, "
+		            "size, sha256 or path",
+		            where);
 		return 0;
 	}
 	if (strlen(version) > UPS_LIMIT_VERSION_LEN ||
 	    strlen(release) > UPS_LIMIT_RELEASE_LEN ||
 	    strlen(arch) > UPS_LIMIT_ARCH_LEN) {
-		ss_warn(warn, wdata, "%.200s skipped: a name is too long",
-		        where);
+		ups_ss_warn(warn, wdata, "%.200s skipped: a name is too long",
+		            where);
 		return 0;
 	}
 	snprintf(text, sizeof(text), "%s-%s-%s", version, release, arch);
 	if (ups_binary_version_parse(text, &bv, perr, sizeof(perr)) != 0) {
-		ss_warn(warn, wdata, "%.200s skipped: %.200s", where, perr);
+		ups_ss_warn(warn, wdata, "%.200s skipped: %.200s", where, perr);
 		return 0;
 	}
 	if (json_integer_value(size) <= 0) {
-		ss_warn(warn, wdata,
-		        "%.200s skipped: size %" JSON_INTEGER_FORMAT
-		        " is not positive",
-		        where, json_integer_value(size));
+		ups_ss_warn(warn, wdata,
+		            "%.200s skipped: size %" JSON_INTEGER_FORMAT
+		            " is not positive",
+		            where, json_integer_value(size));
 		return 0;
 	}
-	if (!ss_sha256_normalise(sha, it->sha256)) {
-		ss_warn(warn, wdata,
-		        "%.200s skipped: sha256 is not 64 hex digits", where);
+	if (!ups_ss_sha256_normalise(sha, it->sha256)) {
+		ups_ss_warn(warn, wdata,
+		            "%.200s skipped: sha256 is not 64 hex digits",
+		            where);
 		return 0;
 	}
-	if (!ss_path_is_safe(path)) {
-		ss_warn(warn, wdata,
-		        "%.200s skipped: unsafe path \"%.200s\" (must be "
-		        "relative, without \"..\")",
-		        where, path);
+	if (!ups_ss_path_is_safe(path)) {
+		ups_ss_warn(warn, wdata,
+		            "%.200s skipped: unsafe path \"%.200s\" (must be "
+		            "relative, without \"..\")",
+		            where, path);
 		return 0;
 	}
 	if (ups_binary_version_format(&bv, it->binary_version,
@@ -306,18 +317,19 @@ static int ss_item_read(const json_t *item, const json_t *product,
 
 /* Adds it, or replaces an item of the same binary version from an older
  * date. dates parallels l->items and has room for *dcap entries. */
-static int ss_add(struct ss_list *l, char (**dates)[SS_DATE_LEN + 1],
-                  size_t *dcap, const struct ss_item *it, const char *date)
+static int ups_ss_add(struct ups_ss_list *l,
+                      char (**dates)[UPS_SS_DATE_LEN + 1], size_t *dcap,
+                      const struct ups_ss_item *it, const char *date)
 {
-	char(*grown)[SS_DATE_LEN + 1];
+	char(*grown)[UPS_SS_DATE_LEN + 1];
 	int rv;
 
 	for (size_t i = 0; i < l->n; i++) {
 		if (strcmp(l->items[i].binary_version, it->binary_version) != 0)
 			continue;
-		if (strncmp(date, (*dates)[i], SS_DATE_LEN) > 0) {
+		if (strncmp(date, (*dates)[i], UPS_SS_DATE_LEN) > 0) {
 			l->items[i] = *it;
-			snprintf((*dates)[i], SS_DATE_LEN + 1, "%s", date);
+			snprintf((*dates)[i], UPS_SS_DATE_LEN + 1, "%s", date);
 		}
 		return 0;
 	}
@@ -330,60 +342,61 @@ static int ss_add(struct ss_list *l, char (**dates)[SS_DATE_LEN + 1],
 		*dates = grown;
 		*dcap = cap;
 	}
-	rv = ss_list_append(l, it);
+	rv = ups_ss_list_append(l, it);
 	if (rv)
 		return rv;
-	snprintf((*dates)[l->n - 1], SS_DATE_LEN + 1, "%s", date);
+	snprintf((*dates)[l->n - 1], UPS_SS_DATE_LEN + 1, "%s", date);
 	return 0;
 }
 
-static int ss_item_cmp(const void *pa, const void *pb)
+static int ups_ss_item_cmp(const void *pa, const void *pb)
 {
-	const struct ss_item *a = pa, *b = pb;
-	struct ups_version va, vb;
-	char e[UPS_ERRMSG_MAX];
-	int c;
+	const struct ups_ss_item *a = pa, *b = pb;
+	struct ups_binary_version va, vb;
+	bool a_ok, b_ok;
 
-	/* Both parsed before they were added; a failure cannot happen. */
-	if (ups_version_parse(a->version, &va, e, sizeof(e)) == 0 &&
-	    ups_version_parse(b->version, &vb, e, sizeof(e)) == 0) {
-		c = ups_version_compare(&va, &vb);
-		if (c)
-			return c;
-	}
-	c = strcmp(a->release, b->release);
-	return c ? c : strcmp(a->arch, b->arch);
+	/* Items hold binary versions parsed before they were added, so both
+	 * parse; an item built by hand that does not still gets a place,
+	 * after all others, so the order stays total for qsort. */
+	a_ok = ups_binary_version_parse(a->binary_version, &va, NULL, 0) == 0;
+	b_ok = ups_binary_version_parse(b->binary_version, &vb, NULL, 0) == 0;
+	if (a_ok && b_ok)
+		return ups_binary_version_compare(&va, &vb);
+	if (a_ok != b_ok)
+		return a_ok ? -1 : 1;
+	return strcmp(a->binary_version, b->binary_version);
 }
 
-void ss_list_sort(struct ss_list *l)
+void ups_ss_list_sort(struct ups_ss_list *l)
 {
 	if (l->n > 1)
-		qsort(l->items, l->n, sizeof(l->items[0]), ss_item_cmp);
+		qsort(l->items, l->n, sizeof(l->items[0]), ups_ss_item_cmp);
 }
 
-int ss_parse_products(const char *buf, size_t len, const char *stream,
-                      struct ss_list *out, ss_warn_cb warn, void *warn_data,
-                      char *err, size_t errlen)
+int ups_ss_parse_products(const char *buf, size_t len, const char *stream,
+                          struct ups_ss_list *out, ups_ss_warn_cb warn,
+                          void *warn_data, char *err, size_t errlen)
 {
 	const char *cid, *pkey, *dkey, *ikey;
 	json_t *root, *products, *product, *versions, *dated, *items, *item;
-	char(*dates)[SS_DATE_LEN + 1] = NULL;
-	struct ss_list found = {0};
+	char(*dates)[UPS_SS_DATE_LEN + 1] = NULL;
+	struct ups_ss_list found = {0};
 	size_t dcap = 0;
 	char where[600];
-	struct ss_item it;
+	struct ups_ss_item it;
 	bool usable;
 	int rv;
 
-	root = ss_load(buf, len, SS_PRODUCTS_MAX_BYTES, "the products file",
-	               err, errlen);
+	root = ups_ss_load(buf, len, UPS_SS_PRODUCTS_MAX_BYTES,
+	                   "the products file", err, errlen);
 	if (!root)
-		return len > SS_PRODUCTS_MAX_BYTES ? UPS_ERR_TOO_LARGE
-		                                   : UPS_ERR_BAD_REQUEST;
-	rv = ss_opt_string(root, "content_id", &cid, "products", err, errlen);
+		return len > UPS_SS_PRODUCTS_MAX_BYTES ? UPS_ERR_TOO_LARGE
+		                                       : UPS_ERR_BAD_REQUEST;
+	rv = ups_ss_opt_string(root, "content_id", &cid, "products", err,
+	                       errlen);
 	if (rv)
 		goto out;
-	if (cid && !ss_content_id_is(cid, stream)) {
+	if (cid && !ups_ss_content_id_is(cid, stream)) {
 		rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		              "the products file is for \"%.100s\", not "
 		              "com.ubuntu.juju:%s:agents",
@@ -430,14 +443,15 @@ int ss_parse_products(const char *buf, size_t len, const char *stream,
 				snprintf(where, sizeof(where),
 				         "item %.100s of %.100s/%.40s", ikey,
 				         pkey, dkey);
-				rv = ss_item_read(item, product, where, &it,
-				                  &usable, warn, warn_data, err,
-				                  errlen);
+				rv = ups_ss_item_read(item, product, where, &it,
+				                      &usable, warn, warn_data,
+				                      err, errlen);
 				if (rv)
 					goto out;
 				if (!usable)
 					continue;
-				rv = ss_add(&found, &dates, &dcap, &it, dkey);
+				rv = ups_ss_add(&found, &dates, &dcap, &it,
+				                dkey);
 				if (rv) {
 					ups_errf(rv, err, errlen,
 					         "products: %s at %s",
@@ -450,9 +464,9 @@ int ss_parse_products(const char *buf, size_t len, const char *stream,
 			}
 		}
 	}
-	ss_list_sort(&found);
+	ups_ss_list_sort(&found);
 	for (size_t i = 0; i < found.n; i++) {
-		rv = ss_list_append(out, &found.items[i]);
+		rv = ups_ss_list_append(out, &found.items[i]);
 		if (rv) {
 			out->n -= i;
 			ups_errf(rv, err, errlen, "products: too many items");
@@ -462,7 +476,7 @@ int ss_parse_products(const char *buf, size_t len, const char *stream,
 	rv = 0;
 out:
 	free(dates);
-	ss_list_free(&found);
+	ups_ss_list_free(&found);
 	json_decref(root);
 	return rv;
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "proto/errors.h"
-#include "proto/net/ws.h"
+#include "proto/net/url.h"
 
 static void test_defaults(void **state)
 {

@@ -460,6 +460,10 @@ static int binaries_call(struct cli_ctx *ctx, const char *method,
 	return CLI_EXIT_OK;
 }
 
+/* Pages of List the CLI follows before it calls the answer broken (a
+ * hundred binaries each). */
+#define CLI_LIST_PAGES_MAX 10000
+
 static const char *record_string(const json_t *rec, const char *key)
 {
 	const char *s = json_string_value(json_object_get(rec, key));
@@ -467,34 +471,70 @@ static const char *record_string(const json_t *rec, const char *key)
 	return s ? s : "-";
 }
 
+/* Every binary of stream (NULL: all), page after page: a new array in
+ * *out, or an exit status with the error printed. */
+static int list_all(struct cli_ctx *ctx, const char *stream, json_t **out)
+{
+	struct oneshot_result res;
+	json_t *all = json_array(), *params, *page, *next, *after = NULL;
+	size_t pages = 0;
+	int rv;
+
+	if (!all)
+		return cli_out_error(ctx, CLI_EXIT_FAILED,
+		                     ups_err_code(UPS_ERR_NO_MEMORY),
+		                     "out of memory");
+	for (;;) {
+		params = json_object();
+		if (params && stream)
+			json_object_set_new(params, "stream",
+			                    json_string(stream));
+		if (params && after)
+			json_object_set_new(params, "after", after);
+		after = NULL;
+		rv = binaries_call(ctx, "List", params, &res);
+		if (rv)
+			goto fail;
+		page = json_object_get(res.response, "binaries");
+		next = json_object_get(res.response, "next");
+		if (!json_is_array(page) || (next && !json_is_object(next)) ||
+		    (next && json_array_size(page) == 0) ||
+		    ++pages > CLI_LIST_PAGES_MAX) {
+			json_decref(res.response);
+			rv = cli_out_error(ctx, CLI_EXIT_FAILED,
+			                   ups_err_code(UPS_ERR_BAD_REQUEST),
+			                   "upstaged answered List with a bad "
+			                   "page");
+			goto fail;
+		}
+		json_array_extend(all, page);
+		after = next ? json_incref(next) : NULL;
+		json_decref(res.response);
+		if (!after)
+			break;
+	}
+	*out = all;
+	return CLI_EXIT_OK;
+fail:
+	json_decref(all);
+	return rv;
+}
+
 int scmd_list(struct cli_ctx *ctx)
 {
 	const char *stream = ctx->opts[0];
-	struct oneshot_result res;
-	json_t *params, *list, *rec;
+	json_t *list, *rec;
 	char size[PROGRESS_TEXT_LEN];
 	size_t i;
 	int rv;
 
 	if (stream && (rv = check_stream(ctx, stream)))
 		return rv;
-	params = stream ? json_pack("{s:s}", "stream", stream) : NULL;
-	rv = binaries_call(ctx, "List", params, &res);
+	rv = list_all(ctx, stream, &list);
 	if (rv)
 		return rv;
-	list = json_object_get(res.response, "binaries");
-	if (!json_is_array(list)) {
-		json_decref(res.response);
-		return cli_out_error(ctx, CLI_EXIT_FAILED,
-		                     ups_err_code(UPS_ERR_BAD_REQUEST),
-		                     "upstaged answered List without "
-		                     "\"binaries\"");
-	}
-	if (ctx->g.json) {
-		json_incref(list);
-		json_decref(res.response);
+	if (ctx->g.json)
 		return cli_out_json(ctx, list);
-	}
 	if (json_array_size(list) == 0) {
 		fprintf(ctx->out, "no agent binaries stored%s%s\n",
 		        stream ? " in stream " : "", stream ? stream : "");
@@ -518,7 +558,7 @@ int scmd_list(struct cli_ctx *ctx)
 		        record_string(rec, "sha256"),
 		        record_string(rec, "stored-at"));
 	}
-	json_decref(res.response);
+	json_decref(list);
 	return CLI_EXIT_OK;
 }
 

@@ -57,9 +57,11 @@ int ups_chunk_decode(const uint8_t *buf, size_t len,
 	if (h.flags != 0)
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		                "chunk: field \"flags\": must be 0");
-	if (h.upload_id == 0)
+	/* Upload ids travel in JSON too: they are JSON-safe integers. */
+	if (h.upload_id == 0 || h.upload_id > UPS_LIMIT_REQUEST_ID_MAX)
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		                "chunk: field \"upload-id\": must be > 0");
+		                "chunk: field \"upload-id\": must be 1..%llu",
+		                (unsigned long long)UPS_LIMIT_REQUEST_ID_MAX);
 	if (h.length == 0)
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		                "chunk: field \"length\": must be > 0");

@@ -22,6 +22,15 @@ struct ups_outq_msg {
 	unsigned char buf[];
 };
 
+/* What one message costs besides its payload: its header and lws's
+ * headroom, plus what malloc keeps around a block. */
+#define OUTQ_MSG_OVERHEAD (sizeof(struct ups_outq_msg) + LWS_PRE + 16)
+
+size_t ups_outq_cost(size_t payload)
+{
+	return payload + OUTQ_MSG_OVERHEAD;
+}
+
 void ups_outq_init(struct ups_outq *q, size_t max_bytes)
 {
 	memset(q, 0, sizeof(*q));
@@ -135,7 +144,7 @@ size_t ups_outq_drop_tag(struct ups_outq *q, uint32_t tag)
 	while ((m = *link) != NULL) {
 		if (m->tag == tag) {
 			*link = m->next;
-			q->bytes -= m->len;
+			q->bytes -= ups_outq_cost(m->len);
 			q->count--;
 			free(m);
 			dropped++;
@@ -157,9 +166,17 @@ void ups_outq_msg_free(struct ups_outq_msg *m)
 	free(m);
 }
 
+/* Whether a message of len payload bytes fits beside what is queued. */
+static bool outq_fits(const struct ups_outq *q, size_t len)
+{
+	size_t cost = ups_outq_cost(len);
+
+	return cost <= q->max_bytes && q->bytes <= q->max_bytes - cost;
+}
+
 int ups_outq_append(struct ups_outq *q, struct ups_outq_msg *m)
 {
-	if (m->len > q->max_bytes || q->bytes > q->max_bytes - m->len) {
+	if (!outq_fits(q, m->len)) {
 		free(m);
 		return UPS_ERR_BUSY;
 	}
@@ -168,7 +185,7 @@ int ups_outq_append(struct ups_outq *q, struct ups_outq_msg *m)
 	else
 		q->head = m;
 	q->tail = m;
-	q->bytes += m->len;
+	q->bytes += ups_outq_cost(m->len);
 	q->count++;
 	return 0;
 }
@@ -180,7 +197,7 @@ int ups_outq_push(struct ups_outq *q, bool binary, const void *a, size_t alen,
 	size_t len = alen + blen;
 
 	/* Checked before allocating, so a full queue costs nothing. */
-	if (len > q->max_bytes || q->bytes > q->max_bytes - len)
+	if (!outq_fits(q, len))
 		return UPS_ERR_BUSY;
 	m = ups_outq_msg_new(binary, len);
 	if (!m)
@@ -250,7 +267,7 @@ int ups_outq_write_one(struct ups_outq *q, struct lws *wsi)
 	q->head = m->next;
 	if (!q->head)
 		q->tail = NULL;
-	q->bytes -= m->len;
+	q->bytes -= ups_outq_cost(m->len);
 	q->count--;
 	free(m);
 	if (q->head) {

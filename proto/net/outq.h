@@ -4,7 +4,10 @@
  * and the session's WRITEABLE handler drains one message at a time. Each
  * message carries LWS_PRE bytes of headroom. The byte bound stops a peer
  * that does not read from growing our memory: a full queue is
- * UPS_ERR_BUSY and the caller decides (usually: close that session). */
+ * UPS_ERR_BUSY and the caller decides (usually: close that session). The
+ * bound counts what the queue really holds: every message costs its
+ * payload plus a fixed overhead (ups_outq_cost), so a flood of tiny
+ * messages is bounded like a few big ones. */
 #ifndef UPSTAGE_NET_OUTQ_H
 #define UPSTAGE_NET_OUTQ_H
 
@@ -19,13 +22,17 @@ struct ups_outq_msg;
 struct ups_outq {
 	struct ups_outq_msg *head; /* owned list */
 	struct ups_outq_msg *tail;
-	size_t bytes;     /* payload bytes queued */
+	size_t bytes;     /* memory held: ups_outq_cost() of each message */
 	size_t max_bytes; /* bound on bytes */
 	size_t count;
 	bool self_mask; /* client side: frame and mask binary messages here */
 };
 
 void ups_outq_init(struct ups_outq *q, size_t max_bytes);
+
+/* What a message of payload bytes costs in a queue: the payload and the
+ * message's own overhead (header, LWS_PRE headroom, allocator). */
+size_t ups_outq_cost(size_t payload);
 /* Client connections only: binary messages are framed and masked by
  * ups_ws_client_frame() (a word at a time) and handed to lws as raw bytes.
  * lws 4.1 masks client payloads a byte at a time, which caps bulk uploads

@@ -129,6 +129,29 @@ static void test_bad_fields(void **state)
 	buf = frame(&h, 3);
 	expect_reject(buf, len, UPS_ERR_BAD_REQUEST, "\"upload-id\"");
 	free(buf);
+	/* Ids beyond 2^53 - 1 could not be echoed in JSON: refused, up to
+	 * the largest, 2^64 - 1 (which a signed echo showed as -1). */
+	h.upload_id = UPS_LIMIT_REQUEST_ID_MAX + 1;
+	buf = frame(&h, 3);
+	expect_reject(buf, len, UPS_ERR_BAD_REQUEST, "\"upload-id\"");
+	free(buf);
+	h.upload_id = UINT64_MAX;
+	buf = frame(&h, 3);
+	expect_reject(buf, len, UPS_ERR_BAD_REQUEST, "\"upload-id\"");
+	free(buf);
+	h.upload_id = UPS_LIMIT_REQUEST_ID_MAX;
+	buf = frame(&h, 3);
+	{
+		struct ups_chunk_header got;
+		const uint8_t *payload;
+		char err[UPS_ERRMSG_MAX];
+
+		assert_int_equal(ups_chunk_decode(buf, len, &got, &payload, err,
+		                                  sizeof(err)),
+		                 0);
+		assert_int_equal(got.upload_id, UPS_LIMIT_REQUEST_ID_MAX);
+	}
+	free(buf);
 	h.upload_id = 7;
 
 	h.length = 0;

@@ -11,6 +11,9 @@
 #include "proto/errors.h"
 #include "proto/net/outq.h"
 
+/* C(n): what a message of n payload bytes costs. */
+#define C(n) ups_outq_cost(n)
+
 static void test_bound(void **state)
 {
 	struct ups_outq q;
@@ -18,16 +21,18 @@ static void test_bound(void **state)
 
 	(void)state;
 	memset(big, 'x', sizeof(big));
-	ups_outq_init(&q, 250);
+	/* Every message costs more than its payload. */
+	assert_true(C(1) > 1 + 32);
+	assert_int_equal(C(100) - C(0), 100);
+	ups_outq_init(&q, C(100) + C(100) + C(50));
 	assert_int_equal(ups_outq_push(&q, false, big, 100, NULL, 0), 0);
 	assert_int_equal(ups_outq_push(&q, true, big, 50, big, 50), 0);
-	assert_int_equal(q.bytes, 200);
+	assert_int_equal(q.bytes, 2 * C(100));
 	assert_int_equal(q.count, 2);
-	/* 200 + 51 > 250 */
 	assert_int_equal(ups_outq_push(&q, false, big, 51, NULL, 0),
 			 UPS_ERR_BUSY);
 	assert_int_equal(ups_outq_push(&q, false, big, 50, NULL, 0), 0);
-	assert_int_equal(q.bytes, 250);
+	assert_int_equal(q.bytes, q.max_bytes);
 	assert_int_equal(ups_outq_push(&q, false, big, 1, NULL, 0),
 			 UPS_ERR_BUSY);
 	assert_false(ups_outq_empty(&q));
@@ -43,11 +48,15 @@ static void test_oversized_single(void **state)
 	char b[8] = {0};
 
 	(void)state;
-	ups_outq_init(&q, 4);
+	ups_outq_init(&q, C(4));
 	assert_int_equal(ups_outq_push(&q, false, b, 5, NULL, 0),
 			 UPS_ERR_BUSY);
 	assert_int_equal(ups_outq_push(&q, false, b, 3, b, 2), UPS_ERR_BUSY);
 	assert_true(ups_outq_empty(&q));
+	/* A bound smaller than one message's overhead takes nothing. */
+	ups_outq_init(&q, C(0) - 1);
+	assert_int_equal(ups_outq_push(&q, false, b, 1, NULL, 0),
+			 UPS_ERR_BUSY);
 }
 
 static void test_json(void **state)
@@ -72,7 +81,7 @@ static void test_drop_tag(void **state)
 	char b[10] = {0};
 
 	(void)state;
-	ups_outq_init(&q, 1000);
+	ups_outq_init(&q, 10000);
 	for (size_t i = 0; i < 5; i++) {
 		b[0] = (char)i;
 		assert_int_equal(ups_outq_push(&q, false, b, i + 1, NULL, 0), 0);
@@ -84,14 +93,14 @@ static void test_drop_tag(void **state)
 	/* lengths 1, 3 and 5 carry tag 1 */
 	assert_int_equal(ups_outq_drop_tag(&q, 1), 3);
 	assert_int_equal(q.count, 2);
-	assert_int_equal(q.bytes, 2 + 4);
+	assert_int_equal(q.bytes, C(2) + C(4));
 	/* the tail is right: a new message goes after the survivors */
 	assert_int_equal(ups_outq_push(&q, false, b, 7, NULL, 0), 0);
 	assert_int_equal(q.count, 3);
-	assert_int_equal(q.bytes, 2 + 4 + 7);
+	assert_int_equal(q.bytes, C(2) + C(4) + C(7));
 	assert_int_equal(ups_outq_drop_tag(&q, 2), 1);
 	assert_int_equal(ups_outq_drop_tag(&q, 2), 0);
-	assert_int_equal(q.bytes, 4 + 7);
+	assert_int_equal(q.bytes, C(4) + C(7));
 	ups_outq_clear(&q);
 	/* dropping everything leaves an empty, usable queue */
 	assert_int_equal(ups_outq_push(&q, false, b, 1, NULL, 0), 0);

@@ -29,6 +29,10 @@
 #define AGENT_EXIT_FAILED 1
 #define AGENT_EXIT_USAGE  2
 
+/* A session whose reads are paused because it does not read its answers
+ * is closed after this long. */
+#define AGENT_STUCK_TIMEOUT_MS (30 * 1000)
+
 /* Per-read buffer of sessions: large enough for a whole envelope. */
 #define AGENT_RX_BUFFER (64 * 1024)
 
@@ -43,6 +47,7 @@ struct agent {
 	struct upload_engine uploads;
 	bool uploads_ready;
 	struct dispatch dispatch;
+	struct ups_throttle throttle;
 	struct admin admin;
 	struct binaries binaries;
 	struct server server;
@@ -296,6 +301,9 @@ static int agent_start_engines(struct agent *a, char *err, size_t errlen)
 	memset(&ucfg, 0, sizeof(ucfg));
 	ucfg.fault = cfg->store_fault;
 	ucfg.max_uploads = (unsigned)cfg->max_uploads;
+	ucfg.max_per_owner = (unsigned)cfg->max_uploads_per_client;
+	ucfg.max_partials = (unsigned)cfg->max_partials;
+	ucfg.stall_s = cfg->upload_stall_timeout;
 	ucfg.window = (uint64_t)cfg->upload_window;
 	ucfg.reserve = (uint64_t)cfg->free_space_reserve;
 	ucfg.expiry_s = cfg->upload_expiry;
@@ -324,6 +332,8 @@ static int agent_start_rpc(struct agent *a, char *err, size_t errlen)
 	a->admin.auth = a->have_auth ? &a->auth : NULL;
 	a->admin.agent_version = cfg->agent_version;
 	a->admin.dispatch = &a->dispatch;
+	ups_throttle_init(&a->throttle);
+	a->admin.throttle = &a->throttle;
 	a->admin.now_ms = agent_now_ms;
 	a->admin.link_state = agent_link_state;
 	a->admin.user = a;
@@ -343,6 +353,7 @@ static int agent_start_rpc(struct agent *a, char *err, size_t errlen)
 static int agent_start(struct agent *a, char *err, size_t errlen)
 {
 	const struct config *cfg = &a->cfg;
+	struct server_config scfg;
 	struct ups_ws_config wcfg;
 	int rv;
 
@@ -352,11 +363,16 @@ static int agent_start(struct agent *a, char *err, size_t errlen)
 	if (rv)
 		return rv;
 
-	rv = server_init(&a->server, &a->loop, &a->dispatch,
-	                 (unsigned)cfg->max_sessions,
-	                 cfg->listen_enabled ? (unsigned)cfg->idle_timeout : 0);
+	memset(&scfg, 0, sizeof(scfg));
+	scfg.max_sessions = (unsigned)cfg->max_sessions;
+	scfg.max_pending = (unsigned)cfg->max_pending_sessions;
+	scfg.login_timeout_ms = (uint64_t)cfg->login_timeout * 1000;
+	scfg.idle_timeout_ms = (uint64_t)cfg->idle_timeout * 1000;
+	scfg.stuck_timeout_ms = AGENT_STUCK_TIMEOUT_MS;
+	scfg.throttle = &a->throttle;
+	rv = server_init(&a->server, &a->loop, &a->dispatch, &scfg);
 	if (rv)
-		return ups_errf(rv, err, errlen, "cannot start the idle timer");
+		return ups_errf(rv, err, errlen, "cannot start the sweep timer");
 	a->server_ready = true;
 
 	a->protocols[0].name = UPS_WS_SUBPROTOCOL;

@@ -43,6 +43,8 @@ struct config {
 	int64_t idle_timeout;
 	int64_t ping_interval;
 	int64_t max_sessions;
+	int64_t max_pending_sessions;
+	int64_t login_timeout;
 	char *agent_version;
 	char *log_level;
 	char *store_plugin; /* NULL: found next to the executable */
@@ -51,6 +53,9 @@ struct config {
 	int64_t upload_window;
 	int64_t free_space_reserve;
 	int64_t upload_expiry;
+	int64_t max_uploads_per_client;
+	int64_t upload_stall_timeout;
+	int64_t max_partials;
 	char *store_fault;
 
 	/* Derived by config_check(). */

@@ -38,6 +38,9 @@
 #define UPS_LIMIT_BINARY_RECORD_JSON 512
 /* Bytes queued for sending to one peer before it is treated as stuck. */
 #define UPS_LIMIT_OUTQ_BYTES (8 * 1024 * 1024)
+/* Bytes (as proto/net/outq.h counts them) queued for a peer that has not
+ * logged in: enough for the answers a login takes, and no more. */
+#define UPS_LIMIT_PRELOGIN_OUTQ_BYTES (16 * 1024)
 /* Failed logins before a connection is closed. */
 #define UPS_LIMIT_LOGIN_FAILURES 3
 /* Lines and line length of an auth file. */

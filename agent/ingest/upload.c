@@ -59,6 +59,7 @@ struct upload {
 	uint64_t durable;  /* bytes fsynced and recorded */
 	uint64_t acked;    /* offset of the last ack */
 	int64_t touched_s; /* last activity, for expiry */
+	int64_t rx_s;      /* last chunk (or begin), for the stall timeout */
 	bool paused;       /* owner's reads paused (window overrun) */
 	struct upload_chunk *q_head, *q_tail;
 	/* Callbacks owed (at most one each). */
@@ -85,6 +86,7 @@ struct upload {
 	uint64_t job_id;
 	uint64_t job_written;
 	uint64_t job_durable;
+	uint64_t job_reserved; /* bytes other uploads still claim */
 	struct catalog_binary job_bin;
 };
 
@@ -499,8 +501,11 @@ static void upload_work_begin(struct upload *u)
 		u->job_rv = rv;
 		return;
 	}
-	rv = upload_check_space(eng, u->size - durable + eng->cfg.reserve, err,
-	                        errlen);
+	/* What this upload still needs, beside what the others still claim
+	 * (their declared sizes not yet written), and the reserve. */
+	rv = upload_check_space(
+	    eng, u->size - durable + u->job_reserved + eng->cfg.reserve, err,
+	    errlen);
 	if (!rv)
 		rv = u->fresh ? upload_work_create(u, err, errlen)
 		              : upload_work_reopen(u, durable, err, errlen);
@@ -709,6 +714,21 @@ static int upload_queue(struct upload *u, uv_work_t *w, uv_work_cb cb)
 	return rv;
 }
 
+/* Bytes the uploads other than self still claim on the disk: what each
+ * declared and has not written yet. */
+static uint64_t upload_claimed(const struct upload_engine *eng,
+                               const struct upload *self)
+{
+	const struct upload *u;
+	uint64_t sum = 0;
+
+	for (u = eng->uploads; u; u = u->next)
+		if (u != self && u->state != UPLOAD_REMOVING &&
+		    u->size > u->written)
+			sum += u->size - u->written;
+	return sum;
+}
+
 /* Starts u's next job, if it has one and none is running. */
 static void upload_kick(struct upload *u)
 {
@@ -731,6 +751,8 @@ static void upload_kick(struct upload *u)
 		return;
 	if (job == UPLOAD_JOB_WRITE)
 		upload_take_batch(u);
+	if (job == UPLOAD_JOB_BEGIN)
+		u->job_reserved = upload_claimed(u->eng, u);
 	u->job = job;
 	u->job_rv = 0;
 	u->job_err[0] = '\0';
@@ -797,6 +819,7 @@ static void upload_after_begin(struct upload *u)
 			return;
 		}
 		upload_move(u, UPLOAD_RECEIVING);
+		u->rx_s = u->eng->now_s();
 		LOG_INFO("upload",
 		         "upload %" PRIu64 ": %s (%s), %" PRIu64
 		         " bytes, from offset %" PRIu64,
@@ -962,6 +985,8 @@ static void upload_after_work(uv_work_t *w, int status)
 	upload_kick(u);
 }
 
+static void upload_enforce_partials(struct upload_engine *eng);
+
 /* Chunks. */
 
 void upload_chunk(struct upload_engine *eng, void *owner,
@@ -1021,6 +1046,7 @@ void upload_chunk(struct upload_engine *eng, void *owner,
 		u->q_head = c;
 	u->q_tail = c;
 	u->offset += hdr->length;
+	u->rx_s = eng->now_s();
 	/* A client ignoring its window: stop reading from it until the
 	 * queue drained. */
 	if (u->offset - u->written > eng->cfg.window)
@@ -1048,6 +1074,7 @@ void upload_owner_gone(struct upload_engine *eng, const void *owner)
 			upload_kick(u);
 		}
 	}
+	upload_enforce_partials(eng);
 }
 
 /* Requests. */
@@ -1064,23 +1091,48 @@ int upload_find_own(struct upload_engine *eng, const void *owner,
 	return 0;
 }
 
+/* Uploads owner owns (not being removed). */
+static unsigned upload_owned_count(const struct upload_engine *eng,
+                                   const void *owner)
+{
+	const struct upload *u;
+	unsigned n = 0;
+
+	for (u = eng->uploads; u; u = u->next)
+		if (u->owner == owner && u->state != UPLOAD_REMOVING)
+			n++;
+	return n;
+}
+
 int upload_begin(struct upload_engine *eng, void *owner,
                  const struct upload_begin_req *req, upload_begin_cb cb,
-                 void *data)
+                 void *data, char *err, size_t errlen)
 {
 	struct upload *u;
 
 	if (eng->stopping)
-		return UPS_ERR_UNAVAILABLE;
+		return ups_errf(UPS_ERR_UNAVAILABLE, err, errlen,
+		                "upstaged is shutting down");
 	u = upload_find_file(eng, req);
 	if (u && u->state != UPLOAD_DETACHED)
-		return UPS_ERR_CONFLICT;
+		return ups_errf(UPS_ERR_CONFLICT, err, errlen,
+		                "this file is being uploaded by another "
+		                "connection");
+	if (upload_owned_count(eng, owner) >= eng->cfg.max_per_owner)
+		return ups_errf(UPS_ERR_BUSY, err, errlen,
+		                "this connection has %u uploads running "
+		                "(max-uploads-per-client); retry later",
+		                eng->cfg.max_per_owner);
 	if (upload_active_count(eng) >= eng->cfg.max_uploads)
-		return UPS_ERR_BUSY;
+		return ups_errf(UPS_ERR_BUSY, err, errlen,
+		                "%u uploads are running (max-uploads); retry "
+		                "later",
+		                eng->cfg.max_uploads);
 	if (!u) {
 		u = upload_new(eng, UPLOAD_BEGINNING);
 		if (!u)
-			return UPS_ERR_NO_MEMORY;
+			return ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
+			                "out of memory");
 		u->fresh = true;
 		memcpy(u->stream, req->stream, sizeof(u->stream));
 		memcpy(u->binary_version, req->binary_version,
@@ -1088,7 +1140,8 @@ int upload_begin(struct upload_engine *eng, void *owner,
 		memcpy(u->sha256, req->sha256, sizeof(u->sha256));
 		u->size = req->size;
 	} else if (upload_move(u, UPLOAD_BEGINNING)) {
-		return UPS_ERR_INTERNAL;
+		return ups_errf(UPS_ERR_INTERNAL, err, errlen,
+		                "bad upload state");
 	}
 	u->force = req->force;
 	u->owner = owner;
@@ -1147,16 +1200,66 @@ int upload_status(struct upload_engine *eng, uint64_t upload_id,
 	return 0;
 }
 
-/* Expiry. */
+/* The sweep: expiry, stalls, and the cap on partials. */
 
-static void upload_on_expiry(uv_timer_t *t)
+/* Detaches u (receiving, owned): the owner is told why and may resume it
+ * with UploadBegin; the slot it held is free. */
+static void upload_detach(struct upload *u, int code, const char *why)
 {
-	struct upload_engine *eng = t->data;
+	upload_tell_error(u->eng, u->owner, u->id, code, why, &u->offset);
+	upload_set_paused(u, false);
+	u->owner = NULL;
+	u->touched_s = u->eng->now_s();
+	upload_move(u, UPLOAD_DETACHED);
+	upload_kick(u);
+}
+
+/* Keeps at most max_partials detached uploads: the oldest go first. */
+static void upload_enforce_partials(struct upload_engine *eng)
+{
+	struct upload *u, *oldest;
+	unsigned n;
+
+	for (;;) {
+		n = 0;
+		oldest = NULL;
+		for (u = eng->uploads; u; u = u->next) {
+			if (u->state != UPLOAD_DETACHED)
+				continue;
+			n++;
+			if (!oldest || u->touched_s < oldest->touched_s)
+				oldest = u;
+		}
+		if (n <= eng->cfg.max_partials)
+			return;
+		LOG_INFO("upload",
+		         "upload %" PRIu64 " (%s): more than %u interrupted "
+		         "uploads (max-partials); the oldest goes",
+		         oldest->id, oldest->binary_version,
+		         eng->cfg.max_partials);
+		upload_doom(oldest, 0, "max-partials");
+	}
+}
+
+void upload_engine_sweep(struct upload_engine *eng)
+{
 	int64_t now = eng->now_s();
 	struct upload *u, *next;
+	char why[UPS_ERRMSG_MAX];
 
 	for (u = eng->uploads; u; u = next) {
 		next = u->next;
+		if (u->state == UPLOAD_RECEIVING && !u->busy && !u->q_head &&
+		    eng->cfg.stall_s > 0 && now - u->rx_s >= eng->cfg.stall_s) {
+			ups_errf(0, why, sizeof(why),
+			         "no data for %" PRId64 " s (upload-stall-"
+			         "timeout); detached: resume with UploadBegin",
+			         now - u->rx_s);
+			LOG_INFO("upload", "upload %" PRIu64 " (%s): %s", u->id,
+			         u->binary_version, why);
+			upload_detach(u, UPS_ERR_TIMEOUT, why);
+			continue;
+		}
 		if (u->state != UPLOAD_DETACHED || u->busy ||
 		    now - u->touched_s < eng->cfg.expiry_s)
 			continue;
@@ -1166,6 +1269,12 @@ static void upload_on_expiry(uv_timer_t *t)
 		         u->id, u->binary_version, eng->cfg.expiry_s);
 		upload_doom(u, 0, "expired");
 	}
+	upload_enforce_partials(eng);
+}
+
+static void upload_on_sweep(uv_timer_t *t)
+{
+	upload_engine_sweep(t->data);
 }
 
 /* Start-up and shutdown. */
@@ -1263,6 +1372,10 @@ int upload_engine_open(struct upload_engine *eng, uv_loop_t *loop,
 	eng->cat = store_catalog(store);
 	eng->events = events;
 	eng->cfg = *cfg;
+	if (eng->cfg.max_per_owner == 0)
+		eng->cfg.max_per_owner = eng->cfg.max_uploads;
+	if (eng->cfg.max_partials == 0)
+		eng->cfg.max_partials = UINT32_MAX;
 	eng->now_s = upload_now_default;
 	if (eng->cfg.sync_bytes == 0)
 		eng->cfg.sync_bytes = UPS_LIMIT_UPLOAD_SYNC_BYTES;
@@ -1286,6 +1399,7 @@ int upload_engine_open(struct upload_engine *eng, uv_loop_t *loop,
 	rv = upload_recover(eng, err, errlen);
 	if (rv)
 		goto fail;
+	upload_enforce_partials(eng);
 	return 0;
 
 fail:
@@ -1303,15 +1417,18 @@ int upload_engine_start(struct upload_engine *eng)
 		return UPS_ERR_IO;
 	eng->expiry.data = eng;
 	eng->expiry_open = true;
-	/* Often enough that a partial outlives its expiry by at most half
-	 * of it (or a minute). */
+	/* Often enough that a partial outlives its expiry, and a stalled
+	 * upload its stall timeout, by at most half of it (or a minute). */
 	period_ms = (uint64_t)eng->cfg.expiry_s * 1000 / 2;
+	if (eng->cfg.stall_s > 0 &&
+	    (uint64_t)eng->cfg.stall_s * 1000 / 2 < period_ms)
+		period_ms = (uint64_t)eng->cfg.stall_s * 1000 / 2;
 	if (period_ms < 1000)
 		period_ms = 1000;
 	if (period_ms > 60000)
 		period_ms = 60000;
-	rv = uv_timer_start(&eng->expiry, upload_on_expiry, period_ms,
-	                    period_ms);
+	rv =
+	    uv_timer_start(&eng->expiry, upload_on_sweep, period_ms, period_ms);
 	return rv ? UPS_ERR_IO : 0;
 }
 

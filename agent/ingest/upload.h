@@ -84,6 +84,9 @@ struct upload_config {
 	/* Fault spec for staging files (tests only); NULL: none. Copied. */
 	const char *fault;
 	unsigned max_uploads; /* uploads with an owner at once */
+	unsigned max_per_owner; /* of those, one owner's (0: max_uploads) */
+	unsigned max_partials;  /* detached kept; the oldest go (0: all) */
+	int64_t stall_s; /* detach an owned upload silent this long (0: no) */
 	uint64_t window;      /* bytes a client may send beyond the ack */
 	uint64_t reserve;     /* free bytes to keep on the store's disk */
 	int64_t expiry_s;     /* detached partials older than this go */
@@ -175,8 +178,14 @@ int upload_engine_open(struct upload_engine *eng, uv_loop_t *loop,
                        const struct upload_events *events, char *err,
                        size_t errlen);
 
-/* Starts the expiry timer. 0 or UPS_ERR_IO. */
+/* Starts the sweep timer (upload_engine_sweep). 0 or UPS_ERR_IO. */
 int upload_engine_start(struct upload_engine *eng);
+
+/* One sweep, by the clock now_s: an owned upload that received nothing
+ * for stall_s is detached (its owner told UPS_ERR_TIMEOUT); a detached
+ * one older than expiry_s goes; beyond max_partials detached ones, the
+ * oldest go. The timer's work; tests call it. */
+void upload_engine_sweep(struct upload_engine *eng);
 
 /* Shutdown begins: no new uploads; the expiry timer closes. Jobs in
  * flight finish and detached uploads record their durable offsets as the
@@ -194,14 +203,17 @@ int upload_find_own(struct upload_engine *eng, const void *owner,
                     struct upload_begun *res);
 
 /* Starts (or resumes, when a detached partial of the same file exists)
- * an upload of req (copied) owned by owner. Refused at once with
- * UPS_ERR_UNAVAILABLE (shutting down), UPS_ERR_CONFLICT (another owner
- * is uploading this file), UPS_ERR_BUSY (max-uploads owned uploads) or
- * UPS_ERR_NO_MEMORY. Through cb: the upload, exists, or UPS_ERR_CONFLICT
- * (stored with another sha256 and no force), UPS_ERR_NO_SPACE, ... */
+ * an upload of req (copied) owned by owner. Refused at once, with err
+ * saying why, with UPS_ERR_UNAVAILABLE (shutting down), UPS_ERR_CONFLICT
+ * (another owner is uploading this file), UPS_ERR_BUSY (max_uploads owned
+ * uploads, or max_per_owner of this owner's) or UPS_ERR_NO_MEMORY.
+ * Through cb: the upload, exists, or UPS_ERR_CONFLICT (stored with
+ * another sha256 and no force), UPS_ERR_NO_SPACE (the free space does not
+ * hold what this upload and every other one still need, plus the
+ * reserve), ... */
 int upload_begin(struct upload_engine *eng, void *owner,
                  const struct upload_begin_req *req, upload_begin_cb cb,
-                 void *data);
+                 void *data, char *err, size_t errlen);
 
 /* One chunk for owner's upload hdr->upload_id; payload (borrowed) holds
  * hdr->length bytes. Problems are told through events.error. */

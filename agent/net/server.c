@@ -6,45 +6,80 @@
 #include "proto/errors.h"
 #include "proto/log.h"
 
-/* How often idle sessions are looked for. The timeout is then honoured
- * within this much. */
+/* How often the sweep runs: the times are honoured within this much. */
 #define SERVER_SWEEP_MS 1000
+/* How often failed logins are reported. */
+#define SERVER_REPORT_MS 10000
 
-static void server_sweep(uv_timer_t *t)
+static void server_report_failures(void *arg, const char *addr, uint64_t count)
 {
-	struct server *srv = t->data;
+	(void)arg;
+	LOG_WARN("server", "%llu failed logins from %s in the last %d s",
+	         (unsigned long long)count, addr, SERVER_REPORT_MS / 1000);
+}
+
+void server_sweep_now(struct server *srv)
+{
+	const struct server_config *cfg = &srv->cfg;
 	uint64_t now = uv_now(srv->loop);
 	struct session *s;
 
 	for (s = srv->sessions; s; s = s->next) {
-		if (s->closing || now - s->last_rx_ms < srv->idle_timeout_ms)
+		if (s->closing)
 			continue;
-		LOG_INFO("server", "session %llu: idle for %llu s; closing",
-		         (unsigned long long)s->peer.id,
-		         (unsigned long long)(srv->idle_timeout_ms / 1000));
-		session_close(s, "idle timeout");
+		if (s->peer.role == UPS_ROLE_NONE &&
+		    now - s->connected_ms >= cfg->login_timeout_ms) {
+			LOG_INFO(
+			    "server",
+			    "session %llu (%s): not logged in after %llu "
+			    "s; closing",
+			    (unsigned long long)s->peer.id, s->peer.addr,
+			    (unsigned long long)(cfg->login_timeout_ms / 1000));
+			session_close(s, "login timeout");
+		} else if (cfg->idle_timeout_ms &&
+		           now - s->last_rx_ms >= cfg->idle_timeout_ms) {
+			LOG_INFO(
+			    "server", "session %llu: idle for %llu s; closing",
+			    (unsigned long long)s->peer.id,
+			    (unsigned long long)(cfg->idle_timeout_ms / 1000));
+			session_close(s, "idle timeout");
+		} else if ((s->paused & SESSION_PAUSE_OUTPUT) &&
+		           now - s->output_paused_ms >= cfg->stuck_timeout_ms) {
+			LOG_WARN("server",
+			         "session %llu: reads none of its %zu bytes of "
+			         "answers; closing",
+			         (unsigned long long)s->peer.id, s->outq.bytes);
+			session_close(s, "not reading");
+		}
+	}
+	if (cfg->throttle && now - srv->last_report_ms >= SERVER_REPORT_MS) {
+		srv->last_report_ms = now;
+		ups_throttle_report(cfg->throttle, server_report_failures, srv);
 	}
 }
 
+static void server_on_sweep(uv_timer_t *t)
+{
+	server_sweep_now(t->data);
+}
+
 int server_init(struct server *srv, uv_loop_t *loop, struct dispatch *dispatch,
-                unsigned max_sessions, unsigned idle_timeout_s)
+                const struct server_config *cfg)
 {
 	int rv;
 
 	memset(srv, 0, sizeof(*srv));
 	srv->loop = loop;
 	srv->dispatch = dispatch;
-	srv->max_sessions = max_sessions;
-	srv->idle_timeout_ms = (uint64_t)idle_timeout_s * 1000;
+	srv->cfg = *cfg;
 	srv->next_id = 1;
-	if (idle_timeout_s == 0)
-		return 0;
+	srv->last_report_ms = uv_now(loop);
 	rv = uv_timer_init(loop, &srv->sweep);
 	if (rv)
 		return UPS_ERR_IO;
 	srv->sweep.data = srv;
 	srv->sweep_open = true;
-	rv = uv_timer_start(&srv->sweep, server_sweep, SERVER_SWEEP_MS,
+	rv = uv_timer_start(&srv->sweep, server_on_sweep, SERVER_SWEEP_MS,
 	                    SERVER_SWEEP_MS);
 	if (rv) {
 		uv_close((uv_handle_t *)&srv->sweep, NULL);
@@ -54,8 +89,46 @@ int server_init(struct server *srv, uv_loop_t *loop, struct dispatch *dispatch,
 	return 0;
 }
 
+/* The pending list: sessions not logged in yet, oldest first. */
+
+static void server_pend_remove(struct server *srv, struct session *s)
+{
+	if (!s->pending)
+		return;
+	if (s->pend_prev)
+		s->pend_prev->pend_next = s->pend_next;
+	else
+		srv->pend_head = s->pend_next;
+	if (s->pend_next)
+		s->pend_next->pend_prev = s->pend_prev;
+	else
+		srv->pend_tail = s->pend_prev;
+	s->pend_prev = s->pend_next = NULL;
+	s->pending = false;
+	srv->pending--;
+}
+
+static void server_pend_add(struct server *srv, struct session *s)
+{
+	s->pend_prev = srv->pend_tail;
+	s->pend_next = NULL;
+	if (srv->pend_tail)
+		srv->pend_tail->pend_next = s;
+	else
+		srv->pend_head = s;
+	srv->pend_tail = s;
+	s->pending = true;
+	srv->pending++;
+}
+
+static void server_on_login(void *arg, struct session *s)
+{
+	server_pend_remove(arg, s);
+}
+
 static void server_unlink(struct server *srv, struct session *s)
 {
+	server_pend_remove(srv, s);
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -74,23 +147,40 @@ static int server_established(struct server *srv, struct lws *wsi,
 	*slot = NULL;
 	if (srv->stopping)
 		return -1;
-	if (srv->count >= srv->max_sessions) {
+	if (srv->count >= srv->cfg.max_sessions) {
 		LOG_WARN("server",
 		         "refusing a connection: max-sessions (%u) "
 		         "reached",
-		         srv->max_sessions);
+		         srv->cfg.max_sessions);
 		return -1;
 	}
-	s = session_new(wsi, srv->next_id++, uv_now(srv->loop));
+	/* Too many not logged in: the oldest of them has had the longest
+	 * to do it and makes room. */
+	if (srv->pending >= srv->cfg.max_pending && srv->pend_head) {
+		struct session *old = srv->pend_head;
+
+		LOG_INFO("server",
+		         "max-pending-sessions (%u) reached; closing session "
+		         "%llu (%s), the oldest not logged in",
+		         srv->cfg.max_pending, (unsigned long long)old->peer.id,
+		         old->peer.addr);
+		server_pend_remove(srv, old);
+		session_close(old, "too many sessions not logged in");
+	}
+	s = session_new(wsi, srv->next_id++, srv->loop);
 	if (!s) {
 		LOG_ERROR("server", "out of memory for a new session");
 		return -1;
 	}
+	lws_get_peer_simple(wsi, s->peer.addr, sizeof(s->peer.addr));
+	s->on_login = server_on_login;
+	s->on_login_arg = srv;
 	s->next = srv->sessions;
 	if (s->next)
 		s->next->prev = s;
 	srv->sessions = s;
 	srv->count++;
+	server_pend_add(srv, s);
 	*slot = s;
 	LOG_DEBUG("server", "session %llu: connected (%u open)",
 	          (unsigned long long)s->peer.id, srv->count);

@@ -12,6 +12,38 @@
  * does not read. */
 #define SESSION_CLOSE_GRACE_S 5
 
+/* Pauses (reason set) or resumes reading; lws is told only when the
+ * session goes from no reason to some, or back. */
+static void session_set_paused(struct session *s, unsigned reason, bool on)
+{
+	unsigned before = s->paused;
+
+	if (on)
+		s->paused |= reason;
+	else
+		s->paused &= ~reason;
+	if (s->closing || !before == !s->paused)
+		return;
+	lws_rx_flow_control(s->wsi, s->paused ? 0 : 1);
+}
+
+/* Our answers to s pile up: stop reading it above half its budget. */
+static void session_check_output(struct session *s)
+{
+	size_t high = s->outq.max_bytes / 2, low = s->outq.max_bytes / 4;
+
+	if (!(s->paused & SESSION_PAUSE_OUTPUT) && s->outq.bytes > high) {
+		LOG_DEBUG("session",
+		          "session %llu: %zu bytes of answers queued; "
+		          "pausing reads",
+		          (unsigned long long)s->peer.id, s->outq.bytes);
+		s->output_paused_ms = uv_now(s->loop);
+		session_set_paused(s, SESSION_PAUSE_OUTPUT, true);
+	} else if ((s->paused & SESSION_PAUSE_OUTPUT) && s->outq.bytes < low) {
+		session_set_paused(s, SESSION_PAUSE_OUTPUT, false);
+	}
+}
+
 static int session_peer_send(struct peer *p, json_t *env)
 {
 	struct session *s = session_from_peer(p);
@@ -22,13 +54,17 @@ static int session_peer_send(struct peer *p, json_t *env)
 	rv = ups_outq_send_json(&s->outq, s->wsi, env);
 	if (rv == UPS_ERR_BUSY) {
 		/* The peer stopped reading: its queue would only grow. */
-		LOG_WARN("session",
-		         "session %llu: output queue full (%zu "
-		         "bytes); dropping the connection",
-		         (unsigned long long)p->id, s->outq.bytes);
+		LOG_WARN(
+		    "session",
+		    "session %llu: output queue full (%zu of %zu bytes%s); "
+		    "dropping the connection",
+		    (unsigned long long)p->id, s->outq.bytes, s->outq.max_bytes,
+		    p->role == UPS_ROLE_NONE ? ", not logged in" : "");
 		s->closing = true;
 		lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK,
 		                LWS_TO_KILL_ASYNC);
+	} else if (rv == 0) {
+		session_check_output(s);
 	}
 	return rv;
 }
@@ -40,19 +76,30 @@ static void session_peer_close(struct peer *p, const char *why)
 
 static void session_peer_rx_pause(struct peer *p, int pause)
 {
+	session_set_paused(session_from_peer(p), SESSION_PAUSE_UPLOAD,
+	                   pause != 0);
+}
+
+/* Logged in: the full output budget, and the server is told. */
+static void session_peer_role_set(struct peer *p)
+{
 	struct session *s = session_from_peer(p);
 
-	if (!s->closing)
-		lws_rx_flow_control(s->wsi, pause ? 0 : 1);
+	if (p->role == UPS_ROLE_NONE)
+		return;
+	s->outq.max_bytes = UPS_LIMIT_OUTQ_BYTES;
+	if (s->on_login)
+		s->on_login(s->on_login_arg, s);
 }
 
 static const struct peer_ops session_peer_ops = {
     .send = session_peer_send,
     .close = session_peer_close,
     .rx_pause = session_peer_rx_pause,
+    .role_set = session_peer_role_set,
 };
 
-struct session *session_new(struct lws *wsi, uint64_t id, uint64_t now_ms)
+struct session *session_new(struct lws *wsi, uint64_t id, uv_loop_t *loop)
 {
 	struct session *s = calloc(1, sizeof(*s));
 
@@ -63,8 +110,9 @@ struct session *session_new(struct lws *wsi, uint64_t id, uint64_t now_ms)
 	s->peer.role = UPS_ROLE_NONE;
 	s->peer.id = id;
 	s->wsi = wsi;
-	s->last_rx_ms = now_ms;
-	ups_outq_init(&s->outq, UPS_LIMIT_OUTQ_BYTES);
+	s->loop = loop;
+	s->connected_ms = s->last_rx_ms = uv_now(loop);
+	ups_outq_init(&s->outq, UPS_LIMIT_PRELOGIN_OUTQ_BYTES);
 	return s;
 }
 
@@ -97,6 +145,8 @@ int session_writeable(struct session *s)
 		rv = ups_outq_write_one(&s->outq, s->wsi);
 		if (rv < 0)
 			return -1;
+		if (!s->closing)
+			session_check_output(s);
 		/* The last message may still sit in lws's send buffer; the
 		 * next WRITEABLE comes once it has gone, and closes then. */
 		if (rv == 0 && s->closing)

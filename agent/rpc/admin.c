@@ -17,6 +17,8 @@ static int admin_login(void *state, const struct rpc_request *req,
 	struct peer *p = req->peer;
 	const char *role_name = NULL;
 	const char *token = NULL;
+	bool throttled = a->throttle && p->addr[0];
+	uint64_t now = a->now_ms(a->user), retry = 0;
 	enum ups_role role;
 	const struct ups_field fields[] = {
 	    {"role", UPS_FIELD_STRING, true, 0, UPS_LIMIT_ROLE_LEN, &role_name},
@@ -24,7 +26,6 @@ static int admin_login(void *state, const struct rpc_request *req,
 	};
 	int rv;
 
-	(void)info;
 	if (p->kind == PEER_RELAYED)
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		                "the relay handles Admin.Login");
@@ -32,6 +33,15 @@ static int admin_login(void *state, const struct rpc_request *req,
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		                "already logged in as %s",
 		                ups_role_name(p->role));
+	if (throttled &&
+	    !ups_throttle_allowed(a->throttle, p->addr, now, &retry)) {
+		p->login_failures++;
+		*info = json_pack("{s:I}", "retry-ms", (json_int_t)retry);
+		return ups_errf(UPS_ERR_BUSY, err, errlen,
+		                "too many failed logins from %s; retry in %llu "
+		                "ms",
+		                p->addr, (unsigned long long)retry);
+	}
 	rv = ups_fields_unpack(req->params, "params", fields,
 	                       sizeof(fields) / sizeof(fields[0]), err, errlen);
 	if (rv)
@@ -53,15 +63,20 @@ static int admin_login(void *state, const struct rpc_request *req,
 		return ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
 		                "out of memory");
 	dispatch_set_role(a->dispatch, p, role);
+	if (throttled)
+		ups_throttle_succeeded(a->throttle, p->addr);
 	LOG_INFO("admin", "peer %llu: logged in as %s",
 	         (unsigned long long)p->id, ups_role_name(role));
 	return 0;
 
 fail:
 	p->login_failures++;
-	LOG_INFO("admin", "peer %llu: login failed (%u of %d): %s",
-	         (unsigned long long)p->id, p->login_failures,
-	         UPS_LIMIT_LOGIN_FAILURES, err);
+	if (throttled)
+		ups_throttle_failed(a->throttle, p->addr, now);
+	/* The server reports failures per address once per interval. */
+	LOG_DEBUG("admin", "peer %llu (%s): login failed (%u of %d): %s",
+	          (unsigned long long)p->id, p->addr, p->login_failures,
+	          UPS_LIMIT_LOGIN_FAILURES, err);
 	return rv;
 }
 

@@ -1,6 +1,8 @@
 /* The Admin and Agent facades (PROTOCOL.md): Admin.Login, Agent.Ping and
  * Agent.Info. Login sets the peer's role through the dispatcher, which
- * also keeps the per-role counts Info reports. */
+ * also keeps the per-role counts Info reports. After a failed login its
+ * source address must wait (proto/net/throttle.h) before the next is
+ * looked at: meanwhile logins from there are answered busy. */
 #ifndef UPSTAGE_AGENT_RPC_ADMIN_H
 #define UPSTAGE_AGENT_RPC_ADMIN_H
 
@@ -9,6 +11,7 @@
 #include "agent/rpc/dispatch.h"
 #include "agent/rpc/facade.h"
 #include "proto/net/auth.h"
+#include "proto/net/throttle.h"
 
 struct admin {
 	/* Tokens to check logins against; NULL accepts any token (upstaged
@@ -16,6 +19,9 @@ struct admin {
 	const struct ups_auth *auth;
 	const char *agent_version; /* NULL: not reported; borrowed */
 	struct dispatch *dispatch; /* borrowed: roles and their counts */
+	/* Failed logins per source address (direct sessions); borrowed,
+	 * NULL: none. */
+	struct ups_throttle *throttle;
 	uint64_t start_ms;         /* now_ms() when upstaged started */
 	uint64_t (*now_ms)(void *user);
 	/* "connected", "disconnected" or "disabled". */

@@ -295,29 +295,15 @@ static int binaries_upload_begin(void *state, const struct rpc_request *req,
 	rv = binaries_defer(req, &r, err, errlen);
 	if (rv)
 		return rv;
-	rv = upload_begin(b->uploads, req->peer, &ureq, binaries_begun, r);
-	switch (rv) {
-	case 0:
+	rv = upload_begin(b->uploads, req->peer, &ureq, binaries_begun, r, err,
+	                  errlen);
+	if (rv == 0)
 		return RPC_DEFERRED;
-	case UPS_ERR_UNAVAILABLE:
-		return binaries_undefer(r, rv, "upstaged is shutting down", err,
-		                        errlen);
-	case UPS_ERR_CONFLICT:
+	/* Refused at once: the reply goes, err says why. */
+	reply_cancel(r);
+	if (rv == UPS_ERR_CONFLICT)
 		*info = json_pack("{s:s}", "reason", "upload in progress");
-		return binaries_undefer(r, rv,
-		                        "this file is being uploaded by "
-		                        "another connection",
-		                        err, errlen);
-	case UPS_ERR_BUSY:
-		reply_cancel(r);
-		return ups_errf(rv, err, errlen,
-		                "%u uploads are running (max-uploads); retry "
-		                "later",
-		                b->uploads->cfg.max_uploads);
-	default:
-		return binaries_undefer(r, rv, ups_err_message(rv), err,
-		                        errlen);
-	}
+	return rv;
 }
 
 static int binaries_upload_commit(void *state, const struct rpc_request *req,
@@ -424,8 +410,8 @@ static int binaries_list(void *state, const struct rpc_request *req,
 	(void)info;
 	rv = ups_fields_unpack(req->params, "params", fields, 3, err, errlen);
 	if (!rv && stream)
-		rv = binaries_check_stream("params.stream", stream, err,
-		                           errlen);
+		rv =
+		    binaries_check_stream("params.stream", stream, err, errlen);
 	if (!rv && after)
 		rv = ups_fields_unpack(after, "params.after", cursor_fields, 2,
 		                       err, errlen);
@@ -473,11 +459,11 @@ static int binaries_delete(void *state, const struct rpc_request *req,
 	(void)info;
 	rv = ups_fields_unpack(req->params, "params", fields, 2, err, errlen);
 	if (!rv)
-		rv = binaries_check_bv("params.binary-version", bv, err,
-		                       errlen);
+		rv =
+		    binaries_check_bv("params.binary-version", bv, err, errlen);
 	if (!rv)
-		rv = binaries_check_stream("params.stream", stream, err,
-		                           errlen);
+		rv =
+		    binaries_check_stream("params.stream", stream, err, errlen);
 	if (!rv)
 		rv = binaries_defer(req, &r, err, errlen);
 	if (rv)

@@ -63,6 +63,8 @@ void dispatch_set_role(struct dispatch *d, struct peer *p, enum ups_role role)
 	p->role = role;
 	if (role != UPS_ROLE_NONE)
 		d->sessions[role]++;
+	if (p->ops->role_set)
+		p->ops->role_set(p);
 }
 
 void dispatch_forget(struct dispatch *d, struct peer *p)

@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "proto/net/addr.h"
 #include "proto/net/auth.h"
 
 enum peer_kind {
@@ -34,6 +35,9 @@ struct peer_ops {
 	 * resumes reading from the peer: the backstop for a client that
 	 * sends more upload data than its window. */
 	void (*rx_pause)(struct peer *p, int pause);
+	/* Optional: p's role was just set (dispatch_set_role); a session
+	 * grows its output budget when it logs in. */
+	void (*role_set)(struct peer *p);
 };
 
 struct peer {
@@ -42,6 +46,9 @@ struct peer {
 	enum ups_role role; /* UPS_ROLE_NONE until logged in */
 	unsigned login_failures;
 	uint64_t id; /* for logs: session number or relay origin */
+	/* Numeric source address of a direct session (failed logins are
+	 * throttled per address); "" for relayed peers. */
+	char addr[UPS_ADDR_HOST_LEN + 1];
 	/* Answers still owed to this peer (agent/rpc/reply.h); the
 	 * transport zero-initialises it and never touches it. */
 	struct reply *replies;

@@ -10,6 +10,11 @@
 static int client_lws_cb(struct lws *wsi, enum lws_callback_reasons reason,
                          void *user, void *in, size_t len);
 static void client_deferred(uv_timer_t *t);
+static int client_send_login(struct client *c);
+
+/* The longest wait before logging in again that the client accepts when
+ * upstaged throttles its address. */
+#define CLIENT_RELOGIN_MAX_MS 10000
 
 /* The client vhost's protocols; the name selects the websocket
  * subprotocol offered to the server. */
@@ -63,6 +68,15 @@ static void client_fail(struct client *c, int status, const char *fmt, ...)
 static void client_deferred(uv_timer_t *t)
 {
 	struct client *c = t->data;
+
+	if (c->relogin_pending && c->state == CLIENT_LOGGING_IN) {
+		c->relogin_pending = false;
+		if (client_send_login(c))
+			client_fail(c, UPS_ERR_NO_MEMORY,
+			            "cannot send the login again");
+		return;
+	}
+	c->relogin_pending = false;
 
 	if (c->state == CLIENT_CLOSING) {
 		if (c->destroy_started)
@@ -156,6 +170,22 @@ static struct client_pending *client_take_pending(struct client *c, uint64_t id)
 static void client_on_login_answer(struct client *c,
                                    const struct ups_envelope *env)
 {
+	json_t *retry = env->error_info
+	                    ? json_object_get(env->error_info, "retry-ms")
+	                    : NULL;
+
+	/* Throttled after failed logins from this address (another user's
+	 * typos, say): try once more when told, if the wait is short. */
+	if (env->kind == UPS_ENV_ERROR && env->error_code == UPS_ERR_BUSY &&
+	    json_is_integer(retry) && json_integer_value(retry) >= 0 &&
+	    json_integer_value(retry) <= CLIENT_RELOGIN_MAX_MS &&
+	    !c->relogin_done) {
+		c->relogin_done = true;
+		c->relogin_pending = true;
+		uv_timer_start(&c->defer, client_deferred,
+		               (uint64_t)json_integer_value(retry) + 1, 0);
+		return;
+	}
 	if (env->kind == UPS_ENV_ERROR) {
 		client_fail(
 		    c, env->error_code ? env->error_code : UPS_ERR_UNAUTHORIZED,

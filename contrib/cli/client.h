@@ -108,6 +108,8 @@ struct client {
 	FILE *debug;
 	/* Failures are reported from a zero timer, outside lws callbacks. */
 	uv_timer_t defer;
+	bool relogin_pending; /* the defer timer means: log in again */
+	bool relogin_done;    /* once per session */
 	bool ready_reported;
 	bool fail_reported;
 	bool destroy_started;

@@ -71,12 +71,18 @@ if [ "$TMPFS" = 1 ]; then
 	[ "$fill" -gt 0 ] || fail "tmpfs already full"
 	head -c "$fill" /dev/zero >"$MNT/filler" 2>/dev/null || true
 	log "filled: $(free_bytes "$MNT") bytes left"
-	# A small upload while the big one is stuck: it fits and completes.
+	# A small upload while the big one is stuck: the free space would
+	# hold it alone, but not beside the 12 MiB the big one still
+	# claims, so it is refused at begin (no byte is sent) rather than
+	# starving the upload that came first.
 	head -c $((256 * 1024)) /dev/urandom >"$T/small1.tgz"
 	uc 0 small1 --agent "$URL" --file "$T/small1.tgz" \
 		--binary-version 2.9.3-ubuntu-amd64
-	expect_code small1 commit ok
-	expect_stored "$DATA" released 2.9.3-ubuntu-amd64 "$T/small1.tgz"
+	expect_code small1 begin no-space
+	expect_match "$(uc_line small1 begin)" 'bytes free' \
+		"the refusal says how much is free and needed"
+	[ ! -e "$(stored "$DATA" released 2.9.3-ubuntu-amd64)" ] ||
+		fail "small1 stored although refused"
 	# A concurrent one started with the resume: space may or may not
 	# allow; either it is stored intact or refused cleanly (an error
 	# answer at any step, nothing under its name).

@@ -176,21 +176,26 @@ struct fx {
 	char sha[65];
 };
 
+/* Knobs a test may turn before fx_open (reset by setup). */
+static struct upload_config test_cfg;
+static const char *test_fault;
+static int64_t fake_now_s;
+
+static int64_t fake_clock(void)
+{
+	return fake_now_s;
+}
+
 static void fx_open(struct fx *f)
 {
 	struct store_config scfg;
-	struct upload_config cfg;
+	struct upload_config cfg = test_cfg;
 	char err[UPS_ERRMSG_MAX];
 
 	memset(&scfg, 0, sizeof(scfg));
 	scfg.data_dir = f->dir;
 	scfg.plugin = STORE_FS_PLUGIN;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.max_uploads = 2;
-	cfg.window = 256 * 1024;
-	cfg.reserve = 0;
-	cfg.expiry_s = 3600;
-	cfg.sync_bytes = 128 * 1024;
+	scfg.fault = test_fault;
 	assert_int_equal(uv_loop_init(&f->loop), 0);
 	err[0] = '\0';
 	if (store_open(&f->store, &f->loop, &scfg, err, sizeof(err)))
@@ -198,6 +203,8 @@ static void fx_open(struct fx *f)
 	if (upload_engine_open(&f->eng, &f->loop, &f->store, &cfg, &events, err,
 	                       sizeof(err)))
 		fail_msg("upload_engine_open: %s", err);
+	if (fake_now_s)
+		f->eng.now_s = fake_clock;
 	assert_int_equal(upload_engine_start(&f->eng), 0);
 }
 
@@ -216,6 +223,13 @@ static int setup(void **state)
 	unsigned char md[32];
 	unsigned len;
 
+	memset(&test_cfg, 0, sizeof(test_cfg));
+	test_cfg.max_uploads = 2;
+	test_cfg.window = 256 * 1024;
+	test_cfg.expiry_s = 3600;
+	test_cfg.sync_bytes = 128 * 1024;
+	test_fault = NULL;
+	fake_now_s = 0;
 	strcpy(f->dir, "/tmp/test_upload.XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	f->size = 1000 * 1000 + 7;
@@ -269,7 +283,8 @@ static struct answer begin(struct fx *f, struct owner *o)
 	struct answer a;
 
 	memset(&a, 0, sizeof(a));
-	assert_int_equal(upload_begin(&f->eng, o, &req, on_begun, &a), 0);
+	assert_int_equal(upload_begin(&f->eng, o, &req, on_begun, &a, NULL, 0),
+	                 0);
 	assert_int_equal(a.calls, 0); /* never before the call returned */
 	run(f);
 	assert_int_equal(a.calls, 1);
@@ -329,8 +344,9 @@ static void test_upload_commit(void **state)
 	assert_int_equal(upload_find_own(&f->eng, &f->b, &req, &own),
 	                 UPS_ERR_NOT_FOUND);
 	/* The same file from someone else: refused at once. */
-	assert_int_equal(upload_begin(&f->eng, &f->b, &req, on_begun, &c),
-	                 UPS_ERR_CONFLICT);
+	assert_int_equal(
+	    upload_begin(&f->eng, &f->b, &req, on_begun, &c, NULL, 0),
+	    UPS_ERR_CONFLICT);
 	/* A wrong offset is refused with the expected one. */
 	send_chunks(f, &f->a, id, 10, 20, 10);
 	assert_int_equal(f->a.last_error, UPS_ERR_OFFSET_MISMATCH);
@@ -366,7 +382,8 @@ static void test_upload_commit(void **state)
 	/* Other content under the same name: conflict without force. */
 	strcpy(req.sha256, SHA_A);
 	memset(&a, 0, sizeof(a));
-	assert_int_equal(upload_begin(&f->eng, &f->b, &req, on_begun, &a), 0);
+	assert_int_equal(
+	    upload_begin(&f->eng, &f->b, &req, on_begun, &a, NULL, 0), 0);
 	run(f);
 	assert_int_equal(a.rv, UPS_ERR_CONFLICT);
 	assert_int_equal(upload_count(&f->eng), 0);
@@ -433,7 +450,8 @@ static void test_owner_gone_during_begin(void **state)
 	struct answer a;
 
 	memset(&a, 0, sizeof(a));
-	assert_int_equal(upload_begin(&f->eng, &f->a, &req, on_begun, &a), 0);
+	assert_int_equal(
+	    upload_begin(&f->eng, &f->a, &req, on_begun, &a, NULL, 0), 0);
 	upload_owner_gone(&f->eng, &f->a);
 	run(f);
 	assert_int_equal(a.calls, 1);
@@ -485,13 +503,15 @@ static void test_abort_and_busy(void **state)
 	strcpy(req.sha256, SHA_A);
 	req.size = 10;
 	memset(&b, 0, sizeof(b));
-	assert_int_equal(upload_begin(&f->eng, &f->b, &req, on_begun, &b), 0);
+	assert_int_equal(
+	    upload_begin(&f->eng, &f->b, &req, on_begun, &b, NULL, 0), 0);
 	run(f);
 	assert_int_equal(b.rv, 0);
 	memset(&third, 0, sizeof(third));
 	strcpy(req.binary_version, "2.9.3-ubuntu-amd64");
-	assert_int_equal(upload_begin(&f->eng, &third, &req, on_begun, &b),
-	                 UPS_ERR_BUSY);
+	assert_int_equal(
+	    upload_begin(&f->eng, &third, &req, on_begun, &b, NULL, 0),
+	    UPS_ERR_BUSY);
 	/* Only the owner may abort an owned upload. */
 	assert_int_equal(upload_abort(&f->eng, &f->b, id), UPS_ERR_NOT_FOUND);
 	assert_int_equal(upload_abort(&f->eng, &f->a, id), 0);
@@ -501,8 +521,9 @@ static void test_abort_and_busy(void **state)
 	assert_int_equal(upload_abort(&f->eng, &f->a, id), UPS_ERR_NOT_FOUND);
 	/* While stopping, nothing new begins. */
 	upload_engine_stop(&f->eng);
-	assert_int_equal(upload_begin(&f->eng, &third, &req, on_begun, &b),
-	                 UPS_ERR_UNAVAILABLE);
+	assert_int_equal(
+	    upload_begin(&f->eng, &third, &req, on_begun, &b, NULL, 0),
+	    UPS_ERR_UNAVAILABLE);
 }
 
 /* A client that ignores its window is paused, then resumed. */
@@ -528,6 +549,166 @@ static void test_window_overrun_pauses(void **state)
 	assert_int_equal(f->a.errors, 0);
 }
 
+/* Reopens the engine with the knobs the test set. */
+static void fx_reopen(struct fx *f)
+{
+	fx_close(f);
+	fx_open(f);
+}
+
+static struct upload_begin_req req_sized(const char *bv, uint64_t size)
+{
+	struct upload_begin_req req;
+
+	memset(&req, 0, sizeof(req));
+	strcpy(req.stream, "released");
+	strcpy(req.binary_version, bv);
+	strcpy(req.sha256, SHA_A);
+	req.size = size;
+	return req;
+}
+
+/* One connection may own max_per_owner uploads; others still may. */
+static void test_per_owner_share(void **state)
+{
+	struct fx *f = *state;
+	struct upload_begin_req req;
+	struct answer a;
+	char err[UPS_ERRMSG_MAX];
+
+	test_cfg.max_uploads = 4;
+	test_cfg.max_per_owner = 2;
+	fx_reopen(f);
+	for (int i = 0; i < 2; i++) {
+		char bv[64];
+
+		snprintf(bv, sizeof(bv), "2.9.%d-ubuntu-amd64", i + 1);
+		req = req_sized(bv, 10);
+		memset(&a, 0, sizeof(a));
+		assert_int_equal(upload_begin(&f->eng, &f->a, &req, on_begun,
+		                              &a, err, sizeof(err)),
+		                 0);
+		run(f);
+		assert_int_equal(a.rv, 0);
+	}
+	req = req_sized("2.9.3-ubuntu-amd64", 10);
+	assert_int_equal(
+	    upload_begin(&f->eng, &f->a, &req, on_begun, &a, err, sizeof(err)),
+	    UPS_ERR_BUSY);
+	assert_non_null(strstr(err, "max-uploads-per-client"));
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(
+	    upload_begin(&f->eng, &f->b, &req, on_begun, &a, err, sizeof(err)),
+	    0);
+	run(f);
+	assert_int_equal(a.rv, 0);
+}
+
+/* An owned upload that receives nothing for stall_s is detached: its
+ * owner is told (timeout, with where to resume), its slot is free, and
+ * it resumes from what is durable. */
+static void test_stall_detaches(void **state)
+{
+	struct fx *f = *state;
+	struct answer a;
+	uint64_t id;
+
+	test_cfg.stall_s = 60;
+	fake_now_s = 1000;
+	fx_reopen(f);
+	a = begin(f, &f->a);
+	id = a.begun.upload_id;
+	send_chunks(f, &f->a, id, 0, 300000, 50000);
+	fake_now_s += 59;
+	upload_engine_sweep(&f->eng);
+	assert_int_equal(f->a.errors, 0);
+	assert_int_equal(upload_active_count(&f->eng), 1);
+	fake_now_s += 1;
+	upload_engine_sweep(&f->eng);
+	run(f);
+	assert_int_equal(f->a.errors, 1);
+	assert_int_equal(f->a.last_error, UPS_ERR_TIMEOUT);
+	assert_true(f->a.had_expected);
+	assert_int_equal(f->a.expected, 300000);
+	assert_int_equal(upload_active_count(&f->eng), 0);
+	assert_int_equal(upload_count(&f->eng), 1);
+	/* Chunks for it are refused now; a begin resumes it. */
+	send_chunks(f, &f->a, id, 300000, 300010, 10);
+	assert_int_equal(f->a.last_error, UPS_ERR_NOT_FOUND);
+	a = begin(f, &f->a);
+	assert_int_equal(a.begun.upload_id, id);
+	assert_int_equal(a.begun.offset, 300000);
+}
+
+/* At most max_partials detached uploads: the oldest goes first. */
+static void test_partials_cap(void **state)
+{
+	struct fx *f = *state;
+	struct owner o[3];
+	uint64_t ids[3];
+	struct upload_info info;
+
+	test_cfg.max_uploads = 8;
+	test_cfg.max_partials = 2;
+	fake_now_s = 5000;
+	fx_reopen(f);
+	memset(o, 0, sizeof(o));
+	for (int i = 0; i < 3; i++) {
+		char bv[64];
+		struct upload_begin_req req;
+		struct answer a;
+
+		snprintf(bv, sizeof(bv), "2.9.%d-ubuntu-amd64", i + 1);
+		req = req_sized(bv, 1000);
+		memset(&a, 0, sizeof(a));
+		assert_int_equal(
+		    upload_begin(&f->eng, &o[i], &req, on_begun, &a, NULL, 0),
+		    0);
+		run(f);
+		ids[i] = a.begun.upload_id;
+		fake_now_s += 10;
+		upload_owner_gone(&f->eng, &o[i]);
+		run(f);
+	}
+	assert_int_equal(upload_count(&f->eng), 2);
+	assert_int_equal(upload_status(&f->eng, ids[0], &info),
+	                 UPS_ERR_NOT_FOUND);
+	assert_int_equal(upload_status(&f->eng, ids[1], &info), 0);
+	assert_int_equal(upload_status(&f->eng, ids[2], &info), 0);
+	assert_int_equal(info.state, UPLOAD_DETACHED);
+}
+
+/* The free-space check counts what the other uploads still claim: with
+ * 3,000,000 bytes free, 1,000,007 + 1,500,000 fit but a third 1,000,000
+ * does not, although it alone would. */
+static void test_space_counts_claims(void **state)
+{
+	struct fx *f = *state;
+	struct upload_begin_req req;
+	struct owner third;
+	struct answer a;
+
+	test_cfg.max_uploads = 8;
+	test_cfg.max_per_owner = 8;
+	test_fault = "free=3000000";
+	fx_reopen(f);
+	a = begin(f, &f->a);
+	assert_int_equal(a.rv, 0);
+	req = req_sized("2.9.2-ubuntu-amd64", 1500000);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(
+	    upload_begin(&f->eng, &f->b, &req, on_begun, &a, NULL, 0), 0);
+	run(f);
+	assert_int_equal(a.rv, 0);
+	memset(&third, 0, sizeof(third));
+	req = req_sized("2.9.3-ubuntu-amd64", 1000000);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(
+	    upload_begin(&f->eng, &third, &req, on_begun, &a, NULL, 0), 0);
+	run(f);
+	assert_int_equal(a.rv, UPS_ERR_NO_SPACE);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -542,6 +723,10 @@ int main(void)
 	    T(test_resume_after_restart),
 	    T(test_abort_and_busy),
 	    T(test_window_overrun_pauses),
+	    T(test_per_owner_share),
+	    T(test_stall_detaches),
+	    T(test_partials_cap),
+	    T(test_space_counts_claims),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -131,7 +131,8 @@ static void rec_pause(struct peer *p, int pause)
 	((struct rec_peer *)p)->pauses += pause ? 1 : 0;
 }
 
-static const struct peer_ops rec_ops = {rec_send, rec_close, rec_pause};
+static const struct peer_ops rec_ops = {
+    .send = rec_send, .close = rec_close, .rx_pause = rec_pause};
 
 struct fx {
 	char dir[64];

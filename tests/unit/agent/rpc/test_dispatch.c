@@ -49,7 +49,8 @@ static void test_close(struct peer *p, const char *why)
 	((struct test_peer *)p)->closes++;
 }
 
-static const struct peer_ops test_ops = {test_send, test_close, NULL};
+static const struct peer_ops test_ops = {.send = test_send,
+                                         .close = test_close};
 
 static uint64_t fake_now;
 
@@ -679,6 +680,53 @@ static void test_reply_after_peer_gone(void **state)
 	assert_int_equal(json_array_size(f->tp.sent), sent + 1);
 }
 
+/* Failed logins from one address make the next wait: answered busy
+ * without looking at the token, until the wait is over; a success
+ * forgets. Another address is not affected. */
+static void test_login_throttled_per_address(void **state)
+{
+	struct fixture *f = *state;
+	struct ups_throttle *t = calloc(1, sizeof(*t));
+	const char *bad = "{\"request-id\":3,\"type\":\"Admin\","
+	                  "\"version\":1,\"request\":\"Login\",\"params\":"
+	                  "{\"role\":\"client\",\"token\":\"nope\"}}";
+	const char *good = "{\"request-id\":4,\"type\":\"Admin\","
+	                   "\"version\":1,\"request\":\"Login\",\"params\":"
+	                   "{\"role\":\"client\",\"token\":\"c-secret\"}}";
+
+	ups_throttle_init(t);
+	f->admin.throttle = t;
+	use_auth_file(f);
+	strcpy(f->tp.peer.addr, "192.0.2.7");
+	for (int i = 0; i <= UPS_THROTTLE_FREE; i++) {
+		f->tp.peer.login_failures = 0;
+		send_text(f, bad);
+		expect_error(f, 3, "unauthorized");
+	}
+	/* At once again, even with the right token: busy, with the wait. */
+	f->tp.peer.login_failures = 0;
+	send_text(f, good);
+	expect_error(f, 4, "busy");
+	assert_non_null(strstr(
+	    json_string_value(json_object_get(last(f), "error")), "retry in"));
+	assert_int_equal(
+	    json_integer_value(json_object_get(
+	        json_object_get(last(f), "error-info"), "retry-ms")),
+	    UPS_THROTTLE_BASE_MS);
+	assert_int_equal(f->tp.peer.role, UPS_ROLE_NONE);
+	/* Another address may try meanwhile. */
+	strcpy(f->tp.peer.addr, "192.0.2.8");
+	f->tp.peer.login_failures = 0;
+	f->tp.closes = 0;
+	assert_true(ups_throttle_allowed(t, "192.0.2.8", fake_now, NULL));
+	/* Once the wait is over, the right token logs in. */
+	strcpy(f->tp.peer.addr, "192.0.2.7");
+	fake_now += UPS_THROTTLE_BASE_MS;
+	login(f, "client", "c-secret");
+	assert_true(ups_throttle_allowed(t, "192.0.2.7", fake_now, NULL));
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -692,6 +740,8 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_login_failures_close, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_login_throttled_per_address,
+	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_login_strict_params, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_after_login, setup, teardown),

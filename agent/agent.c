@@ -29,10 +29,6 @@
 #define AGENT_EXIT_FAILED 1
 #define AGENT_EXIT_USAGE  2
 
-/* A session whose reads are paused because it does not read its answers
- * is closed after this long. */
-#define AGENT_STUCK_TIMEOUT_MS (30 * 1000)
-
 /* Per-read buffer of sessions: large enough for a whole envelope. */
 #define AGENT_RX_BUFFER (64 * 1024)
 
@@ -368,7 +364,7 @@ static int agent_start(struct agent *a, char *err, size_t errlen)
 	scfg.max_pending = (unsigned)cfg->max_pending_sessions;
 	scfg.login_timeout_ms = (uint64_t)cfg->login_timeout * 1000;
 	scfg.idle_timeout_ms = (uint64_t)cfg->idle_timeout * 1000;
-	scfg.stuck_timeout_ms = AGENT_STUCK_TIMEOUT_MS;
+	scfg.stuck_timeout_ms = (uint64_t)cfg->stuck_timeout * 1000;
 	scfg.throttle = &a->throttle;
 	rv = server_init(&a->server, &a->loop, &a->dispatch, &scfg);
 	if (rv)

@@ -71,6 +71,9 @@ static const struct config_key config_keys[] = {
      "oldest, so connections without a token cannot lock others out"},
     {"login-timeout", CONFIG_INT, STR(login_timeout), "10", 1, 3600, "SECS",
      "close a session that has not logged in after this long"},
+    {"stuck-timeout", CONFIG_INT, STR(stuck_timeout), "30", 1, 3600, "SECS",
+     "close a session that reads none of its piled-up answers (its "
+     "reads paused) for this long"},
     {"agent-version", CONFIG_VERSION, STR(agent_version), NULL, 0, 0, "VERSION",
      "Juju agent version reported by Agent.Info"},
     {"log-level", CONFIG_LOG_LEVEL, STR(log_level), "info", 0, 0, "LEVEL",

@@ -45,6 +45,7 @@ struct config {
 	int64_t max_sessions;
 	int64_t max_pending_sessions;
 	int64_t login_timeout;
+	int64_t stuck_timeout;
 	char *agent_version;
 	char *log_level;
 	char *store_plugin; /* NULL: found next to the executable */

@@ -22,9 +22,19 @@ void server_sweep_now(struct server *srv)
 {
 	const struct server_config *cfg = &srv->cfg;
 	uint64_t now = uv_now(srv->loop);
-	struct session *s;
+	struct session *s, *next;
 
-	for (s = srv->sessions; s; s = s->next) {
+	for (s = srv->sessions; s; s = next) {
+		next = s->next; /* a kill frees s */
+		if (session_overdue(s, now)) {
+			LOG_INFO("server",
+			         "session %llu: still open past its close; "
+			         "dropping it",
+			         (unsigned long long)s->peer.id);
+			session_kill(s, s->close_why ? s->close_why : "overdue",
+			             true);
+			continue;
+		}
 		if (s->closing)
 			continue;
 		if (s->peer.role == UPS_ROLE_NONE &&
@@ -49,7 +59,8 @@ void server_sweep_now(struct server *srv)
 			         "session %llu: reads none of its %zu bytes of "
 			         "answers; closing",
 			         (unsigned long long)s->peer.id, s->outq.bytes);
-			session_close(s, "not reading");
+			/* A flush would wait on it: drop it now. */
+			session_kill(s, "not reading", true);
 		}
 	}
 	if (cfg->throttle && now - srv->last_report_ms >= SERVER_REPORT_MS) {

@@ -27,11 +27,21 @@ static void session_set_paused(struct session *s, unsigned reason, bool on)
 	lws_rx_flow_control(s->wsi, s->paused ? 0 : 1);
 }
 
-/* Our answers to s pile up: stop reading it above half its budget. */
+/* Our answers to s pile up: stop reading it above half its budget. One
+ * that has not logged in and does not read its answers is no client: it
+ * goes at once. */
 static void session_check_output(struct session *s)
 {
 	size_t high = s->outq.max_bytes / 2, low = s->outq.max_bytes / 4;
 
+	if (s->peer.role == UPS_ROLE_NONE && s->outq.bytes > high) {
+		LOG_INFO("session",
+		         "session %llu (%s): not logged in and not reading "
+		         "its answers; closing",
+		         (unsigned long long)s->peer.id, s->peer.addr);
+		session_kill(s, "not reading before login", false);
+		return;
+	}
 	if (!(s->paused & SESSION_PAUSE_OUTPUT) && s->outq.bytes > high) {
 		LOG_DEBUG("session",
 		          "session %llu: %zu bytes of answers queued; "
@@ -133,8 +143,26 @@ void session_close(struct session *s, const char *why)
 	          (unsigned long long)s->peer.id, why);
 	s->closing = true;
 	s->close_why = why;
+	s->close_deadline_ms =
+	    uv_now(s->loop) + (SESSION_CLOSE_GRACE_S + 1) * 1000;
 	lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, SESSION_CLOSE_GRACE_S);
 	lws_callback_on_writable(s->wsi);
+}
+
+void session_kill(struct session *s, const char *why, bool now)
+{
+	LOG_DEBUG("session", "session %llu: dropping: %s",
+	          (unsigned long long)s->peer.id, why);
+	s->closing = true;
+	s->close_why = why;
+	s->close_deadline_ms = uv_now(s->loop) + 1000;
+	lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK,
+	                now ? LWS_TO_KILL_SYNC : LWS_TO_KILL_ASYNC);
+}
+
+bool session_overdue(const struct session *s, uint64_t now_ms)
+{
+	return s->closing && now_ms >= s->close_deadline_ms;
 }
 
 int session_writeable(struct session *s)

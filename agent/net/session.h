@@ -44,7 +44,11 @@ struct session {
 	/* Set once a close was asked for: the queue is flushed, then the
 	 * connection closed. */
 	bool closing;
-	const char *close_why;       /* static string, for the log */
+	const char *close_why; /* static string, for the log */
+	/* Loop time after which a closing session is dropped whatever lws
+	 * still waits for (a peer that never reads keeps lws's own send
+	 * buffer from draining); see session_overdue(). */
+	uint64_t close_deadline_ms;
 	struct session *prev, *next; /* the server's list */
 	/* The server's list of sessions not logged in yet, oldest first. */
 	struct session *pend_prev, *pend_next;
@@ -60,6 +64,17 @@ void session_free(struct session *s);
 /* Asks for the connection to close once queued messages have gone. A
  * peer that does not read gets 5 s. why: static string for the log. */
 void session_close(struct session *s, const char *why);
+
+/* Drops the connection without flushing what is queued: for a peer that
+ * does not read (a flush would wait on it). From inside one of s's own
+ * lws callbacks it is dropped as soon as lws is back in its loop; from
+ * anywhere else (now: true) before this returns, and s is then freed
+ * (through LWS_CALLBACK_CLOSED). why: static string for the log. */
+void session_kill(struct session *s, const char *why, bool now);
+
+/* Whether s was asked to close and is still there past its deadline:
+ * the caller then drops it with session_kill(s, ..., true). */
+bool session_overdue(const struct session *s, uint64_t now_ms);
 
 /* The LWS_CALLBACK_SERVER_WRITEABLE work: 0 to keep going, -1 when lws
  * must close the connection now. */

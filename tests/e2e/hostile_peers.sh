@@ -1,0 +1,72 @@
+#!/bin/bash
+# Hostile peers against upstaged (hostile.c): each kind is closed, in the
+# time its limit says, and what it costs stays bounded; meanwhile a client
+# with a token is served.
+#   spam   not logged in, never reads, sends 1-byte frames: closed once its
+#          answers pass half of the pre-login budget (well before the
+#          login deadline);
+#   idle   never logs in, sends nothing: closed at the login deadline;
+#   chat   never logs in, sends a refused request every 200 ms (which kept
+#          it alive before): closed at the login deadline all the same;
+#   flood  logged in, stops reading, floods requests: reads paused, then
+#          closed after stuck-timeout;
+#   many   more connections without a token than max-pending-sessions:
+#          the oldest make room, so an operator still gets in.
+# And failed logins: throttled per address, reported once per interval.
+. "$(dirname "$0")/lib.sh" "$@"
+
+command -v jq >/dev/null || fail "jq is needed"
+HOSTILE=$(find_bin hostile tests/e2e/hostile)
+write_auth "$T/auth"
+start_upstaged agent --listen 127.0.0.1:0 --auth-file "$T/auth" \
+	--login-timeout 2 --stuck-timeout 2 --max-pending-sessions 20
+URL=ws://127.0.0.1:$PORT
+TOK=(--token "$CLIENT_TOKEN")
+
+# hostile_run NAME MODE N [ARGS...]: sets CLOSED and SLOWEST (ms).
+hostile_run() {
+	local name=$1 mode=$2 n=$3
+	shift 3
+	run 0 "$name" "$HOSTILE" --url "$URL" --connections "$n" \
+		--mode "$mode" --timeout 30 "$@"
+	CLOSED=$(jq -r .closed <<<"$OUT")
+	SLOWEST=$(jq -r '."slowest-close-ms"' <<<"$OUT")
+	[ "$CLOSED" -eq "$n" ] || fail "$name: $CLOSED of $n closed: $OUT"
+	log "$name: $OUT"
+}
+
+hostile_run spam spam 10
+[ "$SLOWEST" -lt 1500 ] ||
+	fail "spam: closed after $SLOWEST ms, not by its budget"
+hostile_run idle idle 10
+[ "$SLOWEST" -ge 1900 ] && [ "$SLOWEST" -lt 4500 ] ||
+	fail "idle: closed after $SLOWEST ms, not at the 2 s login deadline"
+hostile_run chat chat 10
+[ "$SLOWEST" -ge 1900 ] && [ "$SLOWEST" -lt 4500 ] ||
+	fail "chat: closed after $SLOWEST ms, not at the 2 s login deadline"
+hostile_run flood flood 3 --token "$CLIENT_TOKEN"
+[ "$SLOWEST" -lt 20000 ] || fail "flood: closed only after $SLOWEST ms"
+grep -q "reads none of its" "$T/agent.err" ||
+	fail "flood: not closed as a peer that does not read"
+
+# More pending connections than the cap, held while an operator logs in.
+start crowd "$HOSTILE" --url "$URL" --connections 60 --mode idle \
+	--timeout 30
+cli 0 ping-crowd --agent "$URL" "${TOK[@]}" ping
+wait_exit crowd 30
+grep -q "max-pending-sessions (20) reached" "$T/agent.err" ||
+	fail "the pending cap was never reached"
+
+# Failed logins: after the free ones the address waits; the CLI waits
+# with it once and gets in; the failures are reported with their count.
+for i in $(seq 1 8); do
+	cli 3 "wrong-$i" --agent "$URL" --token "wrong-$i" ping
+done
+cli 3 wrong-busy --agent "$URL" --token wrong-9 --debug ping
+expect_match "$ERR" '"busy"|retry-ms' "a throttled login is told to wait"
+cli 0 right-after --agent "$URL" "${TOK[@]}" ping
+await agent.err 'failed logins from [^ ]*127\.0\.0\.1 in the last 10 s' 25
+
+alive agent || fail "upstaged died"
+cli 0 info --agent "$URL" "${TOK[@]}" --json info
+stop agent TERM 3000

@@ -21,6 +21,9 @@ ctest --test-dir "$top/build" --output-on-failure -j"$jobs"
 step "benchmark smoke (INGEST_MB=${INGEST_MB:-64}; figures only)"
 INGEST_MB=${INGEST_MB:-64} bash "$top/contrib/bench/ingest.sh" "$top/build"
 
+step "hostile peers benchmark smoke (HOSTILE_N=${HOSTILE_N:-100}; figures only)"
+HOSTILE_N=${HOSTILE_N:-100} bash "$top/contrib/bench/hostile.sh" "$top/build"
+
 step "ASan + UBSan build"
 cmake -S "$top" -B "$top/build-asan" -DCMAKE_BUILD_TYPE=Debug \
 	-DUPSTAGE_SANITIZE=ON >/dev/null

@@ -170,7 +170,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		}
 		return 0;
 	case LWS_CALLBACK_CLIENT_CLOSED:
-		if (c->up && !c->closed) {
+		/* After the timeout we close them ourselves: not counted. */
+		if (c->up && !c->closed && !H.done) {
 			uint64_t took = now_ms() - c->established_ms;
 
 			c->closed = true;

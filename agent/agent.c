@@ -19,6 +19,7 @@
 #include "agent/rpc/admin.h"
 #include "agent/rpc/binaries.h"
 #include "agent/rpc/dispatch.h"
+#include "agent/service.h"
 #include "agent/store/store.h"
 #include "proto/errors.h"
 #include "proto/log.h"
@@ -54,6 +55,10 @@ struct agent {
 	bool link_ready;
 	uv_signal_t sigint;
 	uv_signal_t sigterm;
+	uv_signal_t sighup;
+	struct service service;
+	int argc;
+	char **argv; /* borrowed from main(): re-read on SIGHUP */
 	bool signals_ready;
 	bool stopping;
 	struct lws_protocols protocols[2];
@@ -162,6 +167,7 @@ static void agent_stop(struct agent *a)
 		return;
 	a->stopping = true;
 	LOG_INFO("agent", "stopping");
+	service_stopping(&a->service);
 	if (a->uploads_ready)
 		upload_engine_stop(&a->uploads);
 	if (a->server_ready)
@@ -173,8 +179,101 @@ static void agent_stop(struct agent *a)
 	if (a->signals_ready) {
 		uv_close((uv_handle_t *)&a->sigint, NULL);
 		uv_close((uv_handle_t *)&a->sigterm, NULL);
+		uv_close((uv_handle_t *)&a->sighup, NULL);
 		a->signals_ready = false;
 	}
+}
+
+/* SIGHUP: reads the configuration again (file and flags) and applies what
+ * can change while running: the log level and format, and the auth file
+ * (read again even when its name is the same). A configuration or auth
+ * file that does not load changes nothing; keys that need a restart are
+ * named in the log. */
+static void agent_reload(struct agent *a)
+{
+	struct config next;
+	enum config_action action;
+	struct ups_auth auth;
+	const char *changed[64];
+	char err[UPS_ERRMSG_MAX];
+	size_t n;
+	int rv;
+
+	service_reloading(&a->service, false);
+	err[0] = '\0';
+	if (config_init(&next)) {
+		LOG_ERROR("agent", "reload: out of memory");
+		goto out;
+	}
+	rv = config_parse_args(&next, a->argc, a->argv, &action, err,
+	                       sizeof(err));
+	if (rv) {
+		LOG_ERROR("agent",
+		          "reload: %s; keeping the running "
+		          "configuration",
+		          err);
+		goto out_free;
+	}
+	if (next.auth_file) {
+		rv = ups_auth_load(&auth, next.auth_file, err, sizeof(err));
+		if (rv) {
+			LOG_ERROR("agent",
+			          "reload: %s; keeping the tokens "
+			          "loaded before",
+			          err);
+			goto out_free;
+		}
+		if (a->have_auth)
+			ups_auth_free(&a->auth);
+		a->auth = auth;
+		a->have_auth = true;
+		a->admin.auth = &a->auth;
+		LOG_INFO("agent", "reload: tokens read again from %s",
+		         next.auth_file);
+	}
+	ups_log_threshold = next.log_level_value;
+	ups_log_format = next.log_format_value;
+	n = config_changed(&a->cfg, &next, changed,
+	                   sizeof(changed) / sizeof(changed[0]));
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(changed[i], "log-level") == 0 ||
+		    strcmp(changed[i], "log-format") == 0 ||
+		    (strcmp(changed[i], "auth-file") == 0 && next.auth_file)) {
+			LOG_INFO("agent", "reload: %s applied", changed[i]);
+			continue;
+		}
+		LOG_WARN("agent",
+		         "reload: %s changed; it takes effect after a "
+		         "restart",
+		         changed[i]);
+	}
+out_free:
+	config_free(&next);
+out:
+	service_reloading(&a->service, true);
+}
+
+static void agent_on_hup(uv_signal_t *h, int signum)
+{
+	(void)signum;
+	LOG_INFO("agent", "got SIGHUP: reloading");
+	agent_reload(h->data);
+}
+
+/* The status systemd shows (STATUS=). */
+static void agent_status(void *user, char *buf, size_t len)
+{
+	struct agent *a = user;
+
+	snprintf(buf, len,
+	         "%u sessions (%u not logged in), %u uploads in flight, "
+	         "%zu interrupted",
+	         a->server_ready ? a->server.count : 0,
+	         a->server_ready ? a->server.pending : 0,
+	         a->uploads_ready ? upload_active_count(&a->uploads) : 0,
+	         a->uploads_ready ? upload_count(&a->uploads) -
+	                                upload_active_count(&a->uploads)
+	                          : 0);
 }
 
 static void agent_on_signal(uv_signal_t *h, int signum)
@@ -197,12 +296,21 @@ static int agent_start_signals(struct agent *a, char *err, size_t errlen)
 		uv_close((uv_handle_t *)&a->sigint, NULL);
 		goto err;
 	}
+	rv = uv_signal_init(&a->loop, &a->sighup);
+	if (rv) {
+		uv_close((uv_handle_t *)&a->sigint, NULL);
+		uv_close((uv_handle_t *)&a->sigterm, NULL);
+		goto err;
+	}
 	a->sigint.data = a;
 	a->sigterm.data = a;
+	a->sighup.data = a;
 	a->signals_ready = true;
 	rv = uv_signal_start(&a->sigint, agent_on_signal, SIGINT);
 	if (!rv)
 		rv = uv_signal_start(&a->sigterm, agent_on_signal, SIGTERM);
+	if (!rv)
+		rv = uv_signal_start(&a->sighup, agent_on_hup, SIGHUP);
 	if (rv)
 		goto err;
 	return 0;
@@ -368,7 +476,8 @@ static int agent_start(struct agent *a, char *err, size_t errlen)
 	scfg.throttle = &a->throttle;
 	rv = server_init(&a->server, &a->loop, &a->dispatch, &scfg);
 	if (rv)
-		return ups_errf(rv, err, errlen, "cannot start the sweep timer");
+		return ups_errf(rv, err, errlen,
+		                "cannot start the sweep timer");
 	a->server_ready = true;
 
 	a->protocols[0].name = UPS_WS_SUBPROTOCOL;
@@ -419,7 +528,14 @@ static int agent_start(struct agent *a, char *err, size_t errlen)
 		a->link_ready = true;
 		link_start(&a->link);
 	}
-	return agent_start_signals(a, err, errlen);
+	rv = agent_start_signals(a, err, errlen);
+	if (rv)
+		return rv;
+	if (service_start(&a->service, &a->loop, agent_status, a))
+		return ups_errf(UPS_ERR_IO, err, errlen,
+		                "cannot start the systemd timer");
+	service_ready(&a->service);
+	return 0;
 }
 
 static int agent_run(struct agent *a)
@@ -477,6 +593,8 @@ int agent_main(int argc, char **argv)
 	int status;
 	int rv;
 
+	a->argc = argc;
+	a->argv = argv;
 	if (config_init(&a->cfg)) {
 		fprintf(stderr, "upstaged: cannot set up the configuration\n");
 		return AGENT_EXIT_FAILED;
@@ -505,6 +623,7 @@ int agent_main(int argc, char **argv)
 		break;
 	}
 	ups_log_threshold = a->cfg.log_level_value;
+	ups_log_format = a->cfg.log_format_value;
 	/* Peers that vanish must not kill the process on write. */
 	signal(SIGPIPE, SIG_IGN);
 	agent_raise_nofile();

@@ -76,6 +76,8 @@ static const struct config_key config_keys[] = {
      "reads paused) for this long"},
     {"agent-version", CONFIG_VERSION, STR(agent_version), NULL, 0, 0, "VERSION",
      "Juju agent version reported by Agent.Info"},
+    {"log-format", CONFIG_LOG_FORMAT, STR(log_format), "text", 0, 0, "FORMAT",
+     "text, or json (one object a line, for log shippers)"},
     {"log-level", CONFIG_LOG_LEVEL, STR(log_level), "info", 0, 0, "LEVEL",
      "error, warn, info or debug"},
     {"store-plugin", CONFIG_PATH, STR(store_plugin), NULL, 0, 0, "FILE",
@@ -196,6 +198,7 @@ static int config_validate(const struct config_key *k, const char *value,
 	struct ups_version v;
 	struct ups_url url;
 	enum ups_log_level level;
+	enum ups_log_format format;
 
 	switch (k->type) {
 	case CONFIG_STRING:
@@ -234,6 +237,12 @@ static int config_validate(const struct config_key *k, const char *value,
 			return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 			                "must be error, warn, info or debug, "
 			                "got \"%s\"",
+			                value);
+		return 0;
+	case CONFIG_LOG_FORMAT:
+		if (ups_log_format_parse(value, &format))
+			return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+			                "must be text or json, got \"%s\"",
 			                value);
 		return 0;
 	}
@@ -628,6 +637,10 @@ int config_check(struct config *cfg, char *err, size_t errlen)
 	if (ups_log_level_parse(cfg->log_level, &cfg->log_level_value))
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		                "log-level: bad value \"%s\"", cfg->log_level);
+	if (ups_log_format_parse(cfg->log_format ? cfg->log_format : "text",
+	                         &cfg->log_format_value))
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "log-format: bad value \"%s\"", cfg->log_format);
 	cfg->listen_enabled = strcmp(cfg->listen, "none") != 0;
 	cfg->listen_host[0] = '\0';
 	cfg->listen_port = -1;
@@ -780,6 +793,45 @@ static void config_dump_quoted(FILE *out, const char *s)
 		p++;
 	}
 	fputc('"', out);
+}
+
+/* The text form of key k's value in cfg: what config_set() would take. */
+static void config_text(const struct config *cfg, const struct config_key *k,
+                        char *buf, size_t len)
+{
+	const char *str;
+
+	switch (k->type) {
+	case CONFIG_INT:
+		snprintf(buf, len, "%" PRId64,
+		         *(const int64_t *)((const char *)cfg + k->offset));
+		break;
+	case CONFIG_BOOL:
+		snprintf(buf, len, "%s",
+		         *(const bool *)((const char *)cfg + k->offset)
+		             ? "true"
+		             : "false");
+		break;
+	default:
+		str = *config_cstr(cfg, k);
+		snprintf(buf, len, "%s", str ? str : "");
+		break;
+	}
+}
+
+size_t config_changed(const struct config *a, const struct config *b,
+                      const char **keys, size_t max)
+{
+	char x[CONFIG_PATH_MAX + 1], y[CONFIG_PATH_MAX + 1];
+	size_t n = 0;
+
+	for (size_t i = 0; i < CONFIG_KEY_COUNT && n < max; i++) {
+		config_text(a, &config_keys[i], x, sizeof(x));
+		config_text(b, &config_keys[i], y, sizeof(y));
+		if (strcmp(x, y) != 0)
+			keys[n++] = config_keys[i].name;
+	}
+	return n;
 }
 
 int config_dump(const struct config *cfg, FILE *out)

@@ -26,6 +26,7 @@ enum config_type {
 	CONFIG_URL,       /* ws:// or wss:// URL */
 	CONFIG_VERSION,   /* a Juju version */
 	CONFIG_LOG_LEVEL, /* error | warn | info | debug */
+	CONFIG_LOG_FORMAT, /* text | json */
 };
 
 struct config {
@@ -48,6 +49,7 @@ struct config {
 	int64_t stuck_timeout;
 	char *agent_version;
 	char *log_level;
+	char *log_format;
 	char *store_plugin; /* NULL: found next to the executable */
 	int64_t max_upload_size;
 	int64_t max_uploads;
@@ -65,6 +67,7 @@ struct config {
 	int listen_port;
 	bool listen_loopback;
 	enum ups_log_level log_level_value;
+	enum ups_log_format log_format_value;
 };
 
 /* What the command line asks for. */
@@ -112,6 +115,11 @@ void config_print_help(FILE *out, const char *prog);
 /* The effective configuration as YAML that config_load_yaml() reads back
  * to the same values. 0, or UPS_ERR_IO if out fails. */
 int config_dump(const struct config *cfg, FILE *out);
+
+/* The keys whose values differ between a and b (borrowed), in table
+ * order: their names (static strings) in keys[0..returned), at most max. */
+size_t config_changed(const struct config *a, const struct config *b,
+                      const char **keys, size_t max);
 
 /* Number of keys in the table and their names (tests, help). */
 size_t config_key_count(void);

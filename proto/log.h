@@ -12,6 +12,19 @@ enum ups_log_level {
 
 extern enum ups_log_level ups_log_threshold;
 
+/* Record format: text (default) or one JSON object a line, for log
+ * shippers: {"ts": "...", "level": "info", "module": "upload",
+ * "msg": "..."}. */
+enum ups_log_format {
+	UPS_LOG_TEXT = 0,
+	UPS_LOG_JSON = 1,
+};
+
+extern enum ups_log_format ups_log_format;
+
+/* Parses "text" or "json"; 0 or UPS_ERR_BAD_REQUEST. */
+int ups_log_format_parse(const char *name, enum ups_log_format *out);
+
 /* Parses "error", "warn", "info", "debug"; returns 0 or UPS_ERR_BAD_REQUEST. */
 int ups_log_level_parse(const char *name, enum ups_log_level *out);
 const char *ups_log_level_name(enum ups_log_level level);

@@ -7,7 +7,7 @@ packages=(
 	build-essential cmake pkg-config
 	libwebsockets-dev libwebsockets-evlib-uv
 	libjansson-dev libssl-dev libuv1-dev libsqlite3-dev libyaml-dev
-	libcmocka-dev
+	libcmocka-dev libsystemd-dev
 	openssl
 )
 # Tests additionally fuzz with clang's libFuzzer.

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "proto/errors.h"
 #include "proto/log.h"
@@ -128,12 +129,67 @@ static void test_long_record_truncated(void **state)
 	assert_null(memchr(buf, '\n', n - 1));
 }
 
+static void log_json_some(void)
+{
+	ups_log_threshold = UPS_LOG_INFO;
+	ups_log_format = UPS_LOG_JSON;
+	LOG_WARN("upload", "id %d: \"quoted\" \\ tab\there\x01", 7);
+	ups_log_format = UPS_LOG_TEXT;
+}
+
+static void log_json_long(void)
+{
+	ups_log_format = UPS_LOG_JSON;
+	log_long();
+	ups_log_format = UPS_LOG_TEXT;
+}
+
+/* One JSON object a line, escaped so that a JSON parser reads it back
+ * exactly, even when truncated. */
+static void test_json_format(void **state)
+{
+	char buf[8192];
+	json_t *obj;
+	json_error_t jerr;
+	size_t n;
+	enum ups_log_format f;
+
+	(void)state;
+	assert_int_equal(ups_log_format_parse("json", &f), 0);
+	assert_int_equal(f, UPS_LOG_JSON);
+	assert_int_equal(ups_log_format_parse("TEXT", &f), 0);
+	assert_int_equal(f, UPS_LOG_TEXT);
+	assert_int_equal(ups_log_format_parse("xml", &f), UPS_ERR_BAD_REQUEST);
+	n = capture(log_json_some, buf, sizeof(buf));
+	assert_int_equal(buf[n - 1], '\n');
+	obj = json_loadb(buf, n, 0, &jerr);
+	if (!obj)
+		fail_msg("not JSON: %s: %s", jerr.text, buf);
+	assert_string_equal(json_string_value(json_object_get(obj, "level")),
+	                    "warn");
+	assert_string_equal(json_string_value(json_object_get(obj, "module")),
+	                    "upload");
+	assert_string_equal(json_string_value(json_object_get(obj, "msg")),
+	                    "id 7: \"quoted\" \\ tab\there\x01");
+	assert_int_equal(strlen(json_string_value(json_object_get(obj, "ts"))),
+	                 24);
+	json_decref(obj);
+	n = capture(log_json_long, buf, sizeof(buf));
+	obj = json_loadb(buf, n, 0, &jerr);
+	if (!obj)
+		fail_msg("a long record is not JSON: %s", jerr.text);
+	assert_true(strlen(json_string_value(json_object_get(obj, "msg"))) >
+	            1000);
+	json_decref(obj);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_level_parse),
 	    cmocka_unit_test(test_record_format),
 	    cmocka_unit_test(test_long_record_truncated),
+	    cmocka_unit_test(test_json_format),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

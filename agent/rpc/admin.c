@@ -143,16 +143,6 @@ static const struct rpc_method agent_methods[] = {
 
 void admin_init(struct admin *a)
 {
-	memset(&a->admin_facade, 0, sizeof(a->admin_facade));
-	a->admin_facade.name = "Admin";
-	a->admin_facade.methods = admin_methods;
-	a->admin_facade.nmethods =
-	    sizeof(admin_methods) / sizeof(admin_methods[0]);
-	a->admin_facade.state = a;
-	memset(&a->agent_facade, 0, sizeof(a->agent_facade));
-	a->agent_facade.name = "Agent";
-	a->agent_facade.methods = agent_methods;
-	a->agent_facade.nmethods =
-	    sizeof(agent_methods) / sizeof(agent_methods[0]);
-	a->agent_facade.state = a;
+	a->admin_facade = RPC_FACADE("Admin", admin_methods, a);
+	a->agent_facade = RPC_FACADE("Agent", agent_methods, a);
 }

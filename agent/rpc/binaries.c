@@ -265,13 +265,15 @@ static int binaries_defer(const struct rpc_request *req, struct reply **r,
 	return 0;
 }
 
-/* A deferred reply whose operation refused at once: the reply goes, the
- * refusal is the handler's answer. */
-static int binaries_undefer(struct reply *r, int rv, const char *text,
-                            char *err, size_t errlen)
+/* What a handler returns once it started an operation that finishes r:
+ * RPC_DEFERRED; or, when the operation refused at once (rv), the reply
+ * goes and the refusal is the handler's answer. */
+static int binaries_started(struct reply *r, int rv, char *err, size_t errlen)
 {
+	if (rv == 0)
+		return RPC_DEFERRED;
 	reply_cancel(r);
-	return ups_errf(rv, err, errlen, "%s", text);
+	return ups_errf(rv, err, errlen, "%s", ups_err_message(rv));
 }
 
 static int binaries_upload_begin(void *state, const struct rpc_request *req,
@@ -330,10 +332,7 @@ static int binaries_upload_commit(void *state, const struct rpc_request *req,
 		                "connection",
 		                id);
 	}
-	if (rv)
-		return binaries_undefer(r, rv, ups_err_message(rv), err,
-		                        errlen);
-	return RPC_DEFERRED;
+	return binaries_started(r, rv, err, errlen);
 }
 
 static int binaries_upload_abort(void *state, const struct rpc_request *req,
@@ -433,10 +432,7 @@ static int binaries_list(void *state, const struct rpc_request *req,
 	}
 	rv = store_list(b->store, stream, after ? &cursor : NULL, (size_t)limit,
 	                binaries_listed, r);
-	if (rv)
-		return binaries_undefer(r, rv, ups_err_message(rv), err,
-		                        errlen);
-	return RPC_DEFERRED;
+	return binaries_started(r, rv, err, errlen);
 }
 
 static int binaries_delete(void *state, const struct rpc_request *req,
@@ -469,10 +465,7 @@ static int binaries_delete(void *state, const struct rpc_request *req,
 	if (rv)
 		return rv;
 	rv = store_delete(b->store, stream, bv, binaries_deleted, r);
-	if (rv)
-		return binaries_undefer(r, rv, ups_err_message(rv), err,
-		                        errlen);
-	return RPC_DEFERRED;
+	return binaries_started(r, rv, err, errlen);
 }
 
 /* Chunk frames and departing peers. */
@@ -513,12 +506,7 @@ static const struct rpc_method binaries_methods[] = {
 
 void binaries_init(struct binaries *b)
 {
-	memset(&b->facade, 0, sizeof(b->facade));
-	b->facade.name = "AgentBinaries";
-	b->facade.methods = binaries_methods;
-	b->facade.nmethods =
-	    sizeof(binaries_methods) / sizeof(binaries_methods[0]);
-	b->facade.state = b;
+	b->facade = RPC_FACADE("AgentBinaries", binaries_methods, b);
 	b->facade.binary = binaries_chunk;
 	b->facade.peer_gone = binaries_peer_gone;
 }

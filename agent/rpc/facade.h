@@ -56,4 +56,13 @@ struct rpc_facade {
 	void (*peer_gone)(void *state, struct peer *p);
 };
 
+/* A facade of name with the methods of the array methods (not a pointer:
+ * its size is taken) and state; the hooks are NULL:
+ *   a->facade = RPC_FACADE("Admin", admin_methods, a); */
+#define RPC_FACADE(name_, methods_, state_)                                    \
+	((struct rpc_facade){.name = (name_),                                  \
+	                     .methods = (methods_),                            \
+	                     .nmethods = sizeof(methods_) / sizeof((methods_)[0]), \
+	                     .state = (state_)})
+
 #endif

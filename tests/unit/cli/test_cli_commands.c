@@ -8,12 +8,7 @@
 
 #include "contrib/cli/commands.h"
 #include "tests/unit/cli/harness.h"
-
-static void assert_contains(const char *hay, const char *needle)
-{
-	if (!strstr(hay, needle))
-		fail_msg("\"%s\" not found in:\n%s", needle, hay);
-}
+#include "tests/lib/checks.h"
 
 /* Help must fit an 80-column terminal. */
 static void assert_lines_fit(const char *text)
@@ -80,12 +75,12 @@ static void test_overview(void **state)
 		char line[64];
 
 		snprintf(line, sizeof(line), "\n  %-22s ", t[i].name);
-		assert_contains(r.out, line);
+		tl_assert_contains(r.out, line);
 	}
-	assert_contains(r.out, "--agent URL");
-	assert_contains(r.out, "--token-file FILE");
-	assert_contains(r.out, "--timeout SECS");
-	assert_contains(r.out, "Exit status: 0 success; 1 the operation "
+	tl_assert_contains(r.out, "--agent URL");
+	tl_assert_contains(r.out, "--token-file FILE");
+	tl_assert_contains(r.out, "--timeout SECS");
+	tl_assert_contains(r.out, "Exit status: 0 success; 1 the operation "
 	                       "failed; 2 usage error");
 	assert_lines_fit(r.out);
 	run_free(&r);
@@ -93,7 +88,7 @@ static void test_overview(void **state)
 	/* upstage --help is the same text. */
 	r = RUN("--help");
 	assert_int_equal(r.exit, CLI_EXIT_OK);
-	assert_contains(r.out, "Commands:");
+	tl_assert_contains(r.out, "Commands:");
 	run_free(&r);
 }
 
@@ -114,8 +109,8 @@ static void test_command_help(void **state)
 		assert_string_equal(a.out, b.out);
 		snprintf(usage, sizeof(usage), "Usage: upstage %s", t[i].name);
 		assert_true(strncmp(a.out, usage, strlen(usage)) == 0);
-		assert_contains(a.out, t[i].help);
-		assert_contains(a.out, "Exit status:");
+		tl_assert_contains(a.out, t[i].help);
+		tl_assert_contains(a.out, "Exit status:");
 		assert_lines_fit(a.out);
 		run_free(&a);
 		run_free(&b);
@@ -127,12 +122,12 @@ static void test_select_version_usage_line(void **state)
 	struct run r = RUN("select-version", "--help");
 
 	(void)state;
-	assert_contains(r.out, "Usage: upstage select-version --client C "
+	tl_assert_contains(r.out, "Usage: upstage select-version --client C "
 	                       "--agent G --available V1,V2,...\n");
 	run_free(&r);
 	r = RUN("help", "ping");
-	assert_contains(r.out, "Usage: upstage ping [FLAGS]\n");
-	assert_contains(r.out, "--ca-cert FILE");
+	tl_assert_contains(r.out, "Usage: upstage ping [FLAGS]\n");
+	tl_assert_contains(r.out, "--ca-cert FILE");
 	run_free(&r);
 }
 
@@ -143,9 +138,9 @@ static void test_help_unknown(void **state)
 	(void)state;
 	assert_int_equal(r.exit, CLI_EXIT_USAGE);
 	assert_string_equal(r.out, "");
-	assert_contains(r.err, "usage error: unknown command \"pnig\" (did "
+	tl_assert_contains(r.err, "usage error: unknown command \"pnig\" (did "
 	                       "you mean ping?)");
-	assert_contains(r.err, "Run 'upstage help' for the list");
+	tl_assert_contains(r.err, "Run 'upstage help' for the list");
 	run_free(&r);
 }
 

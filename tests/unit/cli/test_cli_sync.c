@@ -22,6 +22,7 @@
 #include "proto/simplestreams.h"
 #include "tests/lib/tmpdir.h"
 #include "tests/unit/cli/harness.h"
+#include "tests/lib/checks.h"
 
 /* SHA-256 of "hello" and of "HELLO". */
 #define SHA_HELLO                                                              \
@@ -63,28 +64,9 @@ static void make_dir(const char *rel)
 	assert_int_equal(mkdir(path, 0755), 0);
 }
 
-struct warnings {
-	int n;
-	char last[512];
-};
-
-static void count_warn(void *data, const char *msg)
-{
-	struct warnings *w = data;
-
-	w->n++;
-	snprintf(w->last, sizeof(w->last), "%s", msg);
-}
-
-static void assert_contains(const char *hay, const char *needle)
-{
-	if (!strstr(hay, needle))
-		fail_msg("\"%s\" not found in \"%s\"", needle, hay);
-}
-
 static void test_tarball_dir(void **state)
 {
-	struct warnings w = {0};
+	struct tl_warnings w = {0};
 	struct ups_ss_list l = {0};
 	enum source_kind kind;
 	char err[512];
@@ -99,7 +81,7 @@ static void test_tarball_dir(void **state)
 	write_file("juju-2.9.1-ubuntu-sparc.tgz", "x");
 	write_file("README", "not an agent");
 	write_file("juju-2.9.1-ubuntu-amd64.tar.gz", "ignored");
-	assert_int_equal(source_scan(tmp, "released", &l, &kind, count_warn, &w,
+	assert_int_equal(source_scan(tmp, "released", &l, &kind, tl_count_warn, &w,
 	                             err, sizeof(err)),
 	                 0);
 	assert_int_equal(kind, SOURCE_TARBALLS);
@@ -129,7 +111,7 @@ static void test_missing_dir(void **state)
 	assert_int_equal(source_scan(path, "released", &l, &kind, NULL, NULL,
 	                             err, sizeof(err)),
 	                 UPS_ERR_NOT_FOUND);
-	assert_contains(err, "nope");
+	tl_assert_contains(err, "nope");
 }
 
 static const char index2[] =
@@ -181,20 +163,20 @@ static void make_tree(const char *index_name, const char *index_text,
 
 static void test_simplestreams_tree(void **state)
 {
-	struct warnings w = {0};
+	struct tl_warnings w = {0};
 	struct ups_ss_list l = {0};
 	enum source_kind kind;
 	char err[512];
 
 	(void)state;
 	make_tree("index2.json", index2, products);
-	assert_int_equal(source_scan(tmp, "released", &l, &kind, count_warn, &w,
+	assert_int_equal(source_scan(tmp, "released", &l, &kind, tl_count_warn, &w,
 	                             err, sizeof(err)),
 	                 0);
 	assert_int_equal(kind, SOURCE_SIMPLESTREAMS);
 	assert_int_equal(l.n, 3);
 	assert_int_equal(w.n, 1); /* the traversal item */
-	assert_contains(w.last, "unsafe path");
+	tl_assert_contains(w.last, "unsafe path");
 	assert_string_equal(l.items[0].binary_version, "2.9.1-ubuntu-amd64");
 	assert_string_equal(l.items[0].path,
 	                    "agent/juju-2.9.1-linux-amd64.tgz");
@@ -206,20 +188,20 @@ static void test_simplestreams_tree(void **state)
 	assert_int_equal(
 	    source_verify(tmp, kind, &l.items[1], err, sizeof(err)),
 	    UPS_ERR_CHECKSUM_MISMATCH);
-	assert_contains(err, "juju-2.9.1-linux-arm64.tgz");
+	tl_assert_contains(err, "juju-2.9.1-linux-arm64.tgz");
 	/* A size mismatch is found without hashing. */
 	write_file("agent/juju-2.9.2-linux-amd64.tgz", "hello!");
 	assert_int_equal(
 	    source_verify(tmp, kind, &l.items[2], err, sizeof(err)),
 	    UPS_ERR_SIZE_MISMATCH);
-	assert_contains(err, "juju-2.9.2-linux-amd64.tgz");
+	tl_assert_contains(err, "juju-2.9.2-linux-amd64.tgz");
 	ups_ss_list_free(&l);
 
 	/* A stream the index does not list. */
 	assert_int_equal(source_scan(tmp, "proposed", &l, &kind, NULL, NULL,
 	                             err, sizeof(err)),
 	                 UPS_ERR_NOT_FOUND);
-	assert_contains(err, "proposed");
+	tl_assert_contains(err, "proposed");
 }
 
 static void test_legacy_index(void **state)
@@ -252,7 +234,7 @@ static void test_malformed_json(void **state)
 	assert_int_equal(source_scan(tmp, "released", &l, &kind, NULL, NULL,
 	                             err, sizeof(err)),
 	                 UPS_ERR_BAD_REQUEST);
-	assert_contains(err, "com.ubuntu.juju-released-agents.json");
+	tl_assert_contains(err, "com.ubuntu.juju-released-agents.json");
 }
 
 static void test_filter(void **state)
@@ -294,13 +276,13 @@ static void test_filter(void **state)
 
 	assert_int_equal(source_filter_parse("2.9.1", &f, err, sizeof(err)),
 	                 UPS_ERR_BAD_REQUEST);
-	assert_contains(err, "use 2.9 or 2.9.1.1, not 2.9.1");
+	tl_assert_contains(err, "use 2.9 or 2.9.1.1, not 2.9.1");
 	assert_int_equal(source_filter_parse("2.03.1", &f, err, sizeof(err)),
 	                 UPS_ERR_BAD_REQUEST);
-	assert_contains(err, "use 2.03 or 2.03.1.1, not 2.03.1");
+	tl_assert_contains(err, "use 2.03 or 2.03.1.1, not 2.03.1");
 	assert_int_equal(source_filter_parse("2.9-beta1", &f, err, sizeof(err)),
 	                 UPS_ERR_BAD_REQUEST);
-	assert_contains(err, "2.9-beta1.1");
+	tl_assert_contains(err, "2.9-beta1.1");
 	static const char *const bad[] = {"",   "garbage", "2.",
 	                                  ".9", "2..9",    "2.9.1.3.4",
 	                                  "-1", "2.9.x",   "99999999999"};
@@ -308,7 +290,7 @@ static void test_filter(void **state)
 		if (source_filter_parse(bad[i], &f, err, sizeof(err)) !=
 		    UPS_ERR_BAD_REQUEST)
 			fail_msg("accepted \"%s\"", bad[i]);
-		assert_contains(err, "major[.minor]");
+		tl_assert_contains(err, "major[.minor]");
 	}
 }
 
@@ -441,13 +423,13 @@ static void test_usage_errors(void **state)
 	r = run_cli_env(&env, (const char *const[]){"sync-agent-binary",
 	                                            "--dry-run", NULL});
 	assert_int_equal(r.exit, CLI_EXIT_USAGE);
-	assert_contains(r.err, "JUJU_METADATA_SOURCE");
+	tl_assert_contains(r.err, "JUJU_METADATA_SOURCE");
 	run_free(&r);
 
 	r = RUN("sync-agent-binary", "--source", tmp, "--agent-version",
 	        "2.9.1");
 	assert_int_equal(r.exit, CLI_EXIT_USAGE);
-	assert_contains(r.err, "use 2.9 or 2.9.1.1, not 2.9.1");
+	tl_assert_contains(r.err, "use 2.9 or 2.9.1.1, not 2.9.1");
 	run_free(&r);
 
 	r = RUN("sync-agent-binary", "--source", tmp, "--stream", "nightly");
@@ -467,8 +449,8 @@ static void test_usage_errors(void **state)
 	setenv("PATH", "/nonexistent", 1);
 	r = RUN("sync-agent-binary", "--source", tmp, "--dry-run");
 	assert_int_equal(r.exit, CLI_EXIT_USAGE);
-	assert_contains(r.err, "--client-version");
-	assert_contains(r.err, "juju");
+	tl_assert_contains(r.err, "--client-version");
+	tl_assert_contains(r.err, "juju");
 	run_free(&r);
 
 	r = RUN("remove-agent-binary", "2.9.1-ubuntu");
@@ -508,7 +490,7 @@ static void test_dry_run(void **state)
 	r = RUN("sync-agent-binary", "--source", tmp, "--agent-version", "7",
 	        "--dry-run");
 	assert_int_equal(r.exit, CLI_EXIT_FAILED);
-	assert_contains(r.err, "not-found");
+	tl_assert_contains(r.err, "not-found");
 	run_free(&r);
 }
 
@@ -521,15 +503,15 @@ static void test_dry_run_refuses_mismatch(void **state)
 	r = RUN("sync-agent-binary", "--source", tmp, "--agent-version", "2",
 	        "--dry-run");
 	assert_int_equal(r.exit, CLI_EXIT_FAILED);
-	assert_contains(r.err, "checksum-mismatch");
-	assert_contains(r.err, "juju-2.9.1-linux-arm64.tgz");
+	tl_assert_contains(r.err, "checksum-mismatch");
+	tl_assert_contains(r.err, "juju-2.9.1-linux-arm64.tgz");
 	assert_string_equal(r.out, "");
 	run_free(&r);
 	/* Only the good version: fine. */
 	r = RUN("sync-agent-binary", "--source", tmp, "--agent-version",
 	        "2.9.2.0", "--dry-run");
 	assert_int_equal(r.exit, CLI_EXIT_OK);
-	assert_contains(r.out, "would-upload 2.9.2-ubuntu-amd64");
+	tl_assert_contains(r.out, "would-upload 2.9.2-ubuntu-amd64");
 	run_free(&r);
 }
 

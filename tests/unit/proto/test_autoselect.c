@@ -11,17 +11,9 @@
 #include "proto/autoselect.h"
 #include "proto/errors.h"
 #include "proto/version.h"
+#include "tests/lib/checks.h"
 
 #define MAX_AVAIL 16
-
-static struct ups_version V(const char *s) {
-	struct ups_version v;
-	char err[UPS_ERRMSG_MAX];
-
-	if (ups_version_parse(s, &v, err, sizeof(err)) != 0)
-		fail_msg("parse %s: %s", s, err);
-	return v;
-}
 
 /* Runs the selection on NULL-terminated avail; returns rv, the choice in
  * canonical form in chosen (or "" on error), the message in err. */
@@ -30,13 +22,13 @@ select_v(const char *client, const char *agent, const char *const *avail,
          char *chosen, size_t chosen_len, char *err)
 {
 	struct ups_version a[MAX_AVAIL];
-	struct ups_version c = V(client), g = V(agent), out;
+	struct ups_version c = tl_version(client), g = tl_version(agent), out;
 	size_t n = 0;
 	int rv;
 
 	while (avail[n] != NULL) {
 		assert_true(n < MAX_AVAIL);
-		a[n] = V(avail[n]);
+		a[n] = tl_version(avail[n]);
 		n++;
 	}
 	memset(&out, 0, sizeof(out));

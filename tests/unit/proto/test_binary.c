@@ -12,25 +12,7 @@
 
 #include "proto/binary.h"
 #include "proto/errors.h"
-
-static struct ups_version V(const char *s) {
-	struct ups_version v;
-	char err[UPS_ERRMSG_MAX];
-
-	if (ups_version_parse(s, &v, err, sizeof(err)) != 0)
-		fail_msg("parse %s: %s", s, err);
-	return v;
-}
-
-static struct ups_binary_version
-BV(const char *s) {
-	struct ups_binary_version bv;
-	char err[UPS_ERRMSG_MAX];
-
-	if (ups_binary_version_parse(s, &bv, err, sizeof(err)) != 0)
-		fail_msg("parse %s: %s", s, err);
-	return bv;
-}
+#include "tests/lib/checks.h"
 
 static void
 test_streams(void **state)
@@ -223,7 +205,7 @@ static void test_binary_version(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct ups_binary_version bv, again;
-		struct ups_version want = V(cases[i].version);
+		struct ups_version want = tl_version(cases[i].version);
 		char buf[UPS_LIMIT_BINARY_VERSION_LEN + 1];
 		char err[UPS_ERRMSG_MAX];
 
@@ -387,10 +369,10 @@ static void test_binary_version_order(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < n; i++) {
-		struct ups_binary_version a = BV(asc[i]);
+		struct ups_binary_version a = tl_binary_version(asc[i]);
 
 		for (size_t j = 0; j < n; j++) {
-			struct ups_binary_version b = BV(asc[j]);
+			struct ups_binary_version b = tl_binary_version(asc[j]);
 			int c = ups_binary_version_compare(&a, &b);
 
 			if ((i < j && c != -1) || (i > j && c != 1) ||
@@ -403,8 +385,8 @@ static void test_binary_version_order(void **state)
 
 static void test_binary_version_order_equal(void **state)
 {
-	struct ups_binary_version a = BV("02.9-ubuntu-amd64");
-	struct ups_binary_version b = BV("2.9.0-ubuntu-amd64");
+	struct ups_binary_version a = tl_binary_version("02.9-ubuntu-amd64");
+	struct ups_binary_version b = tl_binary_version("2.9.0-ubuntu-amd64");
 
 	(void)state;
 	/* Different spellings of one binary are one place in the order. */
@@ -431,7 +413,7 @@ static void test_binary_version_order_sorts(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < 5; i++)
-		v[i] = BV(in[i]);
+		v[i] = tl_binary_version(in[i]);
 	qsort(v, 5, sizeof(v[0]), cmp_bv);
 	for (size_t i = 0; i < 5; i++) {
 		assert_int_equal(

@@ -14,31 +14,13 @@
 
 #include "proto/errors.h"
 #include "proto/simplestreams.h"
+#include "tests/lib/checks.h"
 
 /* SHA-256 of "hello" and of "HELLO". */
 #define SHA_HELLO                                                              \
 	"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
 #define SHA_OTHER                                                              \
 	"3733cd977ff8eb18b987357e22ced99f46097f31ecb239e878ae63760e83e4d5"
-
-struct warnings {
-	int n;
-	char last[512];
-};
-
-static void count_warn(void *data, const char *msg)
-{
-	struct warnings *w = data;
-
-	w->n++;
-	snprintf(w->last, sizeof(w->last), "%s", msg);
-}
-
-static void assert_contains(const char *hay, const char *needle)
-{
-	if (!strstr(hay, needle))
-		fail_msg("\"%s\" not found in \"%s\"", needle, hay);
-}
 
 /* One product item: the name of the item, then its fields. */
 #define ITEM(key, version, release, arch, sha)                                 \
@@ -48,7 +30,7 @@ static void assert_contains(const char *hay, const char *needle)
 
 /* Parses a products file of one product holding items[0..n). */
 static void parse(const char *const *items, size_t n, struct ups_ss_list *l,
-                  struct warnings *w)
+                  struct tl_warnings *w)
 {
 	char buf[4096], err[512];
 	size_t len;
@@ -62,7 +44,7 @@ static void parse(const char *const *items, size_t n, struct ups_ss_list *l,
 		                        i ? "," : "", items[i]);
 	len += (size_t)snprintf(buf + len, sizeof(buf) - len, "}}}}}}");
 	assert_true(len < sizeof(buf));
-	if (ups_ss_parse_products(buf, len, "released", l, count_warn, w, err,
+	if (ups_ss_parse_products(buf, len, "released", l, tl_count_warn, w, err,
 	                          sizeof(err)) != 0)
 		fail_msg("products: %s", err);
 }
@@ -92,7 +74,7 @@ static void test_index(void **state)
 	                                    path, sizeof(path), err,
 	                                    sizeof(err)),
 	                 UPS_ERR_NOT_FOUND);
-	assert_contains(err, "com.ubuntu.juju:proposed:agents");
+	tl_assert_contains(err, "com.ubuntu.juju:proposed:agents");
 }
 
 static void test_content_id(void **state)
@@ -120,7 +102,7 @@ static void test_sorted_in_binary_version_order(void **state)
 	    ITEM("i4", "2.9.1", "focal", "s390x", SHA_HELLO),
 	    ITEM("i5", "2.9-rc1", "ubuntu", "amd64", SHA_HELLO),
 	};
-	struct warnings w = {0};
+	struct tl_warnings w = {0};
 	struct ups_ss_list l = {0};
 
 	(void)state;
@@ -151,7 +133,7 @@ static void test_items_skipped(void **state)
 	    ITEM("arch", "2.9.3", "ubuntu", "sparc", SHA_HELLO),
 	    ITEM("digits", "1234567890.0", "ubuntu", "amd64", SHA_HELLO),
 	};
-	struct warnings w = {0};
+	struct tl_warnings w = {0};
 	struct ups_ss_list l = {0};
 
 	(void)state;
@@ -160,7 +142,7 @@ static void test_items_skipped(void **state)
 	assert_string_equal(l.items[0].binary_version, "2.9.1-ubuntu-amd64");
 	assert_string_equal(l.items[0].sha256, SHA_HELLO);
 	assert_int_equal(w.n, 3);
-	assert_contains(w.last, "longer than 9 digits");
+	tl_assert_contains(w.last, "longer than 9 digits");
 	ups_ss_list_free(&l);
 }
 
@@ -179,7 +161,7 @@ static void test_index_traversal_refused(void **state)
 	                                    path, sizeof(path), err,
 	                                    sizeof(err)),
 	                 UPS_ERR_BAD_REQUEST);
-	assert_contains(err, "unsafe path");
+	tl_assert_contains(err, "unsafe path");
 	assert_int_equal(ups_ss_parse_index(absolute, strlen(absolute),
 	                                    "released", path, sizeof(path), err,
 	                                    sizeof(err)),

@@ -10,15 +10,7 @@
 
 #include "proto/errors.h"
 #include "proto/version.h"
-
-static struct ups_version V(const char *s) {
-	struct ups_version v;
-	char err[UPS_ERRMSG_MAX];
-
-	if (ups_version_parse(s, &v, err, sizeof(err)) != 0)
-		fail_msg("parse %s: %s", s, err);
-	return v;
-}
+#include "tests/lib/checks.h"
 
 static void
 test_parse_valid(void **state)
@@ -72,7 +64,7 @@ test_parse_valid(void **state)
 		assert_int_equal(ups_version_format(&v, buf, sizeof(buf)), 0);
 		assert_string_equal(buf, cases[i].canonical);
 		/* Canonical text parses back to an equal version. */
-		again = V(buf);
+		again = tl_version(buf);
 		assert_int_equal(ups_version_compare(&v, &again), 0);
 	}
 }
@@ -185,10 +177,10 @@ static void test_order(void **state)
 	/* "rc10" < "rc2"? No: tags compare as strings, numbers are the
 	 * patch, so rc2 < rc10 by patch. */
 	for (i = 0; i < n; i++) {
-		struct ups_version a = V(asc[i]);
+		struct ups_version a = tl_version(asc[i]);
 
 		for (j = 0; j < n; j++) {
-			struct ups_version b = V(asc[j]);
+			struct ups_version b = tl_version(asc[j]);
 			int c = ups_version_compare(&a, &b);
 
 			if ((i < j && c >= 0) || (i > j && c <= 0) ||
@@ -210,7 +202,7 @@ static void test_equal(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
-		struct ups_version a = V(pairs[i][0]), b = V(pairs[i][1]);
+		struct ups_version a = tl_version(pairs[i][0]), b = tl_version(pairs[i][1]);
 
 		assert_int_equal(ups_version_compare(&a, &b), 0);
 		assert_int_equal(ups_version_compare(&b, &a), 0);
@@ -219,8 +211,8 @@ static void test_equal(void **state)
 
 static void test_tags_compare_as_strings(void **state)
 {
-	struct ups_version a = V("2.9-rc9"), b = V("2.9-beta10");
-	struct ups_version c = V("2.9-alpha5"), d = V("2.9-alphb1");
+	struct ups_version a = tl_version("2.9-rc9"), b = tl_version("2.9-beta10");
+	struct ups_version c = tl_version("2.9-alpha5"), d = tl_version("2.9-alphb1");
 
 	(void)state;
 	/* "beta" < "rc" whatever the patch numbers. */
@@ -231,7 +223,7 @@ static void test_tags_compare_as_strings(void **state)
 
 static void test_format_small_buffer(void **state)
 {
-	struct ups_version v = V("2.9.1.3");
+	struct ups_version v = tl_version("2.9.1.3");
 	char buf[16];
 
 	(void)state;

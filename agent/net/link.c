@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/net/backoff.h"
+#include "proto/net/backoff.h"
 #include "proto/chunk.h"
 #include "proto/envelope.h"
 #include "proto/errors.h"

@@ -1,5 +1,5 @@
 /* Capped exponential backoff with full jitter. */
-#include "agent/net/backoff.h"
+#include "proto/net/backoff.h"
 
 uint64_t backoff_ceiling_ms(unsigned attempt, uint64_t initial_ms,
                             uint64_t max_ms)

@@ -25,11 +25,15 @@
 /* The longest wait after being replaced by another agent of the same
  * id: two of them must not take turns forever at full speed. */
 #define MAGENT_REPLACED_BACKOFF_MS 60000
+/* A dial that has not registered by then is given up and tried again:
+ * whatever lws did or did not report, no session waits forever. */
+#define MAGENT_DIAL_TIMEOUT_MS 10000
 
 static int magent_lws_cb(struct lws *wsi, enum lws_callback_reasons reason,
                          void *user, void *in, size_t len);
 static void magent_dial_next(struct magent_hub *h);
 static void magent_schedule(struct magent *m, uint64_t delay_ms);
+static void magent_lost(struct magent *m, const char *why, uint64_t min_ms);
 
 static uint64_t magent_random(void *user)
 {
@@ -209,6 +213,16 @@ static void magent_on_timer(uv_timer_t *t)
 		magent_report_now(m);
 		return;
 	}
+	if (m->conn == MAGENT_CONNECTING || m->conn == MAGENT_LOGIN ||
+	    m->conn == MAGENT_REGISTER) {
+		struct lws *wsi = m->wsi;
+
+		magent_lost(m, "no registration in time", 0);
+		if (wsi)
+			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK,
+			                LWS_TO_KILL_ASYNC);
+		return;
+	}
 	if (m->conn != MAGENT_WAITING || m->queued)
 		return;
 	m->queued = true;
@@ -281,6 +295,9 @@ static void magent_dial(struct magent *m)
 	h->connecting++;
 	m->wsi = NULL;
 	ups_outq_init(&m->outq, MAGENT_OUTQ_MAX);
+	if (m->timer_open)
+		uv_timer_start(&m->timer, magent_on_timer,
+		               MAGENT_DIAL_TIMEOUT_MS, 0);
 	wsi = ups_ws_connect(&h->ws, &h->url, h->address, m);
 	/* lws may have reported the failure already (then we moved on). */
 	if (!wsi) {

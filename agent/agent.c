@@ -402,6 +402,9 @@ static int agent_start_rpc(struct agent *a, char *err, size_t errlen)
 	if (cfg->idle_timeout > 0 &&
 	    a->machines.heartbeat_s > (unsigned)cfg->idle_timeout / 3)
 		a->machines.heartbeat_s = (unsigned)cfg->idle_timeout / 3;
+	/* Nor may a healthy idle machine ever look lost. */
+	if (a->machines.heartbeat_s > (unsigned)cfg->machine_lost_after / 3)
+		a->machines.heartbeat_s = (unsigned)cfg->machine_lost_after / 3;
 	if (a->machines.heartbeat_s == 0)
 		a->machines.heartbeat_s = 1;
 	machines_init(&a->machines);

@@ -92,7 +92,8 @@ static const struct config_key config_keys[] = {
     {"machine-heartbeat", CONFIG_INT, STR(machine_heartbeat), "30", 1, 3600,
      "SECS",
      "how often machine agents report when nothing happens (at most "
-     "idle-timeout / 3, so an idle machine is never dropped)"},
+     "idle-timeout / 3 and machine-lost-after / 3, so an idle machine is "
+     "never dropped or taken for lost)"},
     {"machine-lost-after", CONFIG_INT, STR(machine_lost_after), "300", 5,
      31536000, "SECS",
      "a machine not heard from for this long is shown lost (and kept)"},

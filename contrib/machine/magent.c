@@ -27,7 +27,7 @@
 #define MAGENT_REPLACED_BACKOFF_MS 60000
 /* A dial that has not registered by then is given up and tried again:
  * whatever lws did or did not report, no session waits forever. */
-#define MAGENT_DIAL_TIMEOUT_MS 10000
+#define MAGENT_DIAL_TIMEOUT_MS 5000
 
 static int magent_lws_cb(struct lws *wsi, enum lws_callback_reasons reason,
                          void *user, void *in, size_t len);
@@ -305,8 +305,12 @@ static void magent_dial(struct magent *m)
 			magent_lost(m, "cannot start a connection", 0);
 		return;
 	}
-	if (m->conn == MAGENT_CONNECTING)
+	if (m->conn == MAGENT_CONNECTING) {
 		m->wsi = wsi;
+		/* Some of lws's failure reports come without the user
+		 * pointer; this one always finds its session. */
+		lws_set_opaque_user_data(wsi, m);
+	}
 }
 
 static void magent_dial_next(struct magent_hub *h)
@@ -370,9 +374,9 @@ void magent_stop(struct magent *m)
 		uv_close((uv_handle_t *)&m->timer, NULL);
 		m->timer_open = false;
 	}
-	if (m->wsi)
-		lws_set_timeout(m->wsi, PENDING_TIMEOUT_USER_OK,
-		                LWS_TO_KILL_ASYNC);
+	/* The connection is closed by the hub's context destroy: killing
+	 * it here as well races that destroy in lws 4.1 (a poll handle
+	 * stopped while it closes). */
 }
 
 void magent_free(struct magent *m)
@@ -510,13 +514,16 @@ static void magent_text(struct magent *m, const char *buf, size_t len)
 static int magent_lws_cb(struct lws *wsi, enum lws_callback_reasons reason,
                          void *user, void *in, size_t len)
 {
-	struct magent *m = user;
+	struct magent *m = user ? user : lws_get_opaque_user_data(wsi);
 	struct ups_rxmsg msg;
 	json_t *params;
 	int rv;
 
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		if (!user)
+			LOG_INFO("magent", "connection error without user (%s)",
+			         m ? m->id : "unknown");
 		if (m && m->conn == MAGENT_CONNECTING &&
 		    (!m->wsi || m->wsi == wsi))
 			magent_lost(m,

@@ -144,7 +144,8 @@ void magent_status(struct magent *m, enum ups_machine_state state,
  * after a backoff. */
 void magent_kill(struct magent *m);
 
-/* Stops m for good: closes its timer and connection. */
+/* Stops m for good: closes its timer; its connection goes with the
+ * hub's context (magent_hub_stop()). */
 void magent_stop(struct magent *m);
 
 /* After the loop ended: frees m's buffers. */

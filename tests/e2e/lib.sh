@@ -90,7 +90,7 @@ cleanup() {
 	else
 		log "ok"
 	fi
-	rm -rf "$T"
+	[ -n "${KEEP_T:-}" ] || rm -rf "$T"
 	exit "$rc"
 }
 trap cleanup EXIT

@@ -40,7 +40,7 @@ int main(int argc, char **argv)
 	           *version = NULL, *prefix = "m-", *work = "0",
 	           *fd = "0", *fv = "0", *fh = "0", *fc = "0", *fs = "0",
 	           *seed = "1", *report = NULL, *ca = NULL, *level = "warn",
-	           *maxconn = "128", *bo_initial = "250", *bo_max = "10000";
+	           *maxconn = "512", *bo_initial = "250", *bo_max = "10000";
 	const struct mopt opts[] = {
 	    {"agent", &agent, "URL of upstaged or the relay"},
 	    {"token", &token, "machine token"},
@@ -59,7 +59,7 @@ int main(int argc, char **argv)
 	    {"silent", &fs, "probability of going silent on an order"},
 	    {"seed", &seed, "seed of the fault draws (default 1)"},
 	    {"report", &report, "file getting one JSON line per event"},
-	    {"max-connecting", &maxconn, "dials in flight at once (128)"},
+	    {"max-connecting", &maxconn, "dials in flight at once (512)"},
 	    {"backoff-initial-ms", &bo_initial,
 	     "first reconnect delay ceiling (default 250)"},
 	    {"backoff-max-ms", &bo_max,

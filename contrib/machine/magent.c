@@ -560,6 +560,12 @@ static int magent_lws_cb(struct lws *wsi, enum lws_callback_reasons reason,
 		if (m && m->wsi == wsi)
 			magent_lost(m, "connection closed", 0);
 		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		/* Whatever lws reported before (or failed to), the pointer
+		 * dies here: never keep it. */
+		if (m && m->wsi == wsi)
+			magent_lost(m, "connection destroyed", 0);
+		return 0;
 	default:
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	}

@@ -21,6 +21,10 @@ ctest --test-dir "$top/build" --output-on-failure -j"$jobs"
 step "benchmark smoke (INGEST_MB=${INGEST_MB:-64}; figures only)"
 INGEST_MB=${INGEST_MB:-64} bash "$top/contrib/bench/ingest.sh" "$top/build"
 
+step "machines benchmark smoke (MACHINES=${MACHINES:-500}; figures only)"
+MACHINES=${MACHINES:-500} IDLE_SECONDS=${IDLE_SECONDS:-5} \
+	bash "$top/contrib/bench/machines.sh" "$top/build"
+
 step "ASan + UBSan build"
 cmake -S "$top" -B "$top/build-asan" -DCMAKE_BUILD_TYPE=Debug \
 	-DUPSTAGE_SANITIZE=ON >/dev/null

@@ -16,7 +16,8 @@
  * silent (stops reporting and heartbeating).
  *
  * report_path gets one JSON line per order received and per state
- * reported (see PROTOCOL.md "Fleet reports"). Loop thread only. */
+ * reported (README "Machine agents" gives the format). Loop thread only.
+ */
 #ifndef UPSTAGE_CONTRIB_FLEET_FLEET_H
 #define UPSTAGE_CONTRIB_FLEET_FLEET_H
 

@@ -8,11 +8,7 @@
 #include "contrib/fleet/fleet.h"
 #include "contrib/machine/mopts.h"
 #include "proto/binary.h"
-#include "proto/errors.h"
-#include "proto/log.h"
 #include "proto/machine.h"
-#include "proto/net/auth.h"
-#include "proto/version.h"
 
 #define FLEET_EXIT_USAGE 2
 #define FLEET_MACHINES_MAX 19000
@@ -35,21 +31,16 @@ static int fleet_list(char *s, const char **out, size_t *n,
 
 int main(int argc, char **argv)
 {
-	const char *agent = NULL, *token = NULL, *token_file = NULL,
-	           *machines = NULL, *releases = NULL, *arches = NULL,
-	           *version = NULL, *prefix = "m-", *work = "0",
-	           *fd = "0", *fv = "0", *fh = "0", *fc = "0", *fs = "0",
-	           *seed = "1", *report = NULL, *ca = NULL, *level = "warn",
-	           *maxconn = "512", *bo_initial = "250", *bo_max = "10000";
-	const struct mopt opts[] = {
-	    {"agent", &agent, "URL of upstaged or the relay"},
-	    {"token", &token, "machine token"},
-	    {"token-file", &token_file, "file holding the machine token"},
-	    {"ca-cert", &ca, "PEM CA bundle to verify wss://"},
+	struct mopt_common c;
+	const char *machines = NULL, *releases = NULL, *arches = NULL,
+	           *prefix = "m-", *work = "0", *fd = "0", *fv = "0",
+	           *fh = "0", *fc = "0", *fs = "0", *seed = "1",
+	           *report = NULL, *maxconn = "512";
+	struct mopt opts[] = {
+	    MOPT_COMMON(&c),
 	    {"machines", &machines, "how many machines (1..19000)"},
 	    {"release", &releases, "releases, comma-separated (focal,jammy)"},
 	    {"arch", &arches, "arches, comma-separated (amd64,arm64)"},
-	    {"version", &version, "the version every machine runs at start"},
 	    {"id-prefix", &prefix, "machine ids are PREFIX<n> (default m-)"},
 	    {"work-ms", &work, "what a restart or a health check takes (ms)"},
 	    {"fail-download", &fd, "probability of a download error"},
@@ -60,42 +51,31 @@ int main(int argc, char **argv)
 	    {"seed", &seed, "seed of the fault draws (default 1)"},
 	    {"report", &report, "file getting one JSON line per event"},
 	    {"max-connecting", &maxconn, "dials in flight at once (512)"},
-	    {"backoff-initial-ms", &bo_initial,
-	     "first reconnect delay ceiling (default 250)"},
-	    {"backoff-max-ms", &bo_max,
-	     "largest reconnect delay (default 10000)"},
-	    {"log-level", &level, "error, warn (default), info or debug"},
 	    {NULL, NULL, NULL},
 	};
-	char tok[UPS_LIMIT_TOKEN_LEN + 1], canon[UPS_LIMIT_VERSION_LEN + 1];
-	char err[UPS_ERRMSG_MAX];
+	char probe[UPS_LIMIT_MACHINE_ID_LEN + 16];
 	struct fleet_config cfg;
-	struct ups_version v;
-	enum ups_log_level lv;
 	uint64_t n;
 	int rv;
 
+	mopt_common_init(&c, "warn");
 	rv = mopt_parse(argc, argv, opts, "upstage-fleet",
 	                "--agent URL --token T --machines N --release R1[,R2] "
 	                "--arch A1[,A2] --version V [options]");
 	if (rv)
 		return rv > 0 ? 0 : FLEET_EXIT_USAGE;
-	memset(&cfg, 0, sizeof(cfg));
-	if (!agent || !machines || !releases || !arches || !version) {
-		fprintf(stderr, "upstage-fleet: --agent, --machines, --release, "
-		                "--arch and --version are required\n");
+	if (mopt_common_check(&c, "upstage-fleet"))
 		return FLEET_EXIT_USAGE;
-	}
-	if (mopt_uint(machines, 1, FLEET_MACHINES_MAX, &n) ||
+	memset(&cfg, 0, sizeof(cfg));
+	if (!machines || !releases || !arches ||
+	    mopt_uint(machines, 1, FLEET_MACHINES_MAX, &n) ||
 	    fleet_list((char *)releases, cfg.releases, &cfg.nreleases,
 	               ups_release_is_valid) ||
 	    fleet_list((char *)arches, cfg.arches, &cfg.narches,
-	               ups_arch_is_valid) ||
-	    ups_version_parse(version, &v, err, sizeof(err)) ||
-	    ups_version_format(&v, canon, sizeof(canon)) ||
-	    ups_log_level_parse(level, &lv)) {
-		fprintf(stderr, "upstage-fleet: bad --machines, --release, "
-		                "--arch, --version or --log-level\n");
+	               ups_arch_is_valid)) {
+		fprintf(stderr, "upstage-fleet: --machines (1..%d), --release "
+		                "and --arch are required; check them\n",
+		        FLEET_MACHINES_MAX);
 		return FLEET_EXIT_USAGE;
 	}
 	cfg.machines = (unsigned)n;
@@ -106,40 +86,24 @@ int main(int argc, char **argv)
 	    mopt_probability(fc, &cfg.p_crash) ||
 	    mopt_probability(fs, &cfg.p_silent) ||
 	    mopt_uint(seed, 0, UINT64_MAX, &cfg.seed) ||
-	    mopt_uint(maxconn, 1, 10000, &n) ||
-	    mopt_uint(bo_initial, 10, 600000, &cfg.backoff_initial_ms) ||
-	    mopt_uint(bo_max, 10, 600000, &cfg.backoff_max_ms)) {
+	    mopt_uint(maxconn, 1, 10000, &n)) {
 		fprintf(stderr, "upstage-fleet: bad --work-ms, probability, "
-		                "--seed, --max-connecting or backoff\n");
+		                "--seed or --max-connecting\n");
 		return FLEET_EXIT_USAGE;
 	}
 	cfg.max_connecting = (unsigned)n;
 	/* The longest id must stay a machine id. */
-	{
-		char probe[UPS_LIMIT_MACHINE_ID_LEN + 16];
-
-		snprintf(probe, sizeof(probe), "%s%u", prefix,
-		         cfg.machines - 1);
-		if (!ups_machine_id_is_valid(probe)) {
-			fprintf(stderr, "upstage-fleet: bad --id-prefix\n");
-			return FLEET_EXIT_USAGE;
-		}
+	snprintf(probe, sizeof(probe), "%s%u", prefix, cfg.machines - 1);
+	if (!ups_machine_id_is_valid(probe)) {
+		fprintf(stderr, "upstage-fleet: bad --id-prefix\n");
+		return FLEET_EXIT_USAGE;
 	}
-	tok[0] = '\0';
-	if (token_file) {
-		if (ups_token_file_read(token_file, tok, sizeof(tok), err,
-		                        sizeof(err))) {
-			fprintf(stderr, "upstage-fleet: %s\n", err);
-			return FLEET_EXIT_USAGE;
-		}
-	} else if (token) {
-		snprintf(tok, sizeof(tok), "%s", token);
-	}
-	ups_log_threshold = lv;
-	cfg.agent_url = agent;
-	cfg.token = tok;
-	cfg.ca_cert = ca;
-	cfg.version = canon;
+	cfg.agent_url = c.agent;
+	cfg.token = c.token_buf;
+	cfg.ca_cert = c.ca_cert;
+	cfg.version = c.version_buf;
+	cfg.backoff_initial_ms = c.backoff_initial_ms;
+	cfg.backoff_max_ms = c.backoff_max_ms;
 	cfg.id_prefix = prefix;
 	cfg.report_path = report;
 	signal(SIGPIPE, SIG_IGN);

@@ -38,13 +38,8 @@ static void magent_lost(struct magent *m, const char *why, uint64_t min_ms);
 static uint64_t magent_random(void *user)
 {
 	struct magent_hub *h = user;
-	uint64_t x = h->rng;
 
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	h->rng = x;
-	return x;
+	return backoff_xorshift(&h->rng);
 }
 
 int magent_hub_init(struct magent_hub *h, const struct magent_hub_config *cfg,

@@ -7,6 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/errors.h"
+#include "proto/log.h"
+#include "proto/net/auth.h"
+#include "proto/version.h"
+
 #define MOPT_DAY_MS (86400ULL * 1000)
 
 int mopt_duration_ms(const char *s, uint64_t *ms)
@@ -115,5 +120,53 @@ int mopt_parse(int argc, char **argv, const struct mopt *opts,
 		}
 		*opts[k].value = value;
 	}
+	return 0;
+}
+
+void mopt_common_init(struct mopt_common *c, const char *log_level)
+{
+	memset(c, 0, sizeof(*c));
+	c->log_level = log_level;
+	c->backoff_initial = "250";
+	c->backoff_max = "10000";
+}
+
+int mopt_common_check(struct mopt_common *c, const char *prog)
+{
+	char err[UPS_ERRMSG_MAX];
+	struct ups_version v;
+	enum ups_log_level lv;
+
+	if (!c->agent || !c->version) {
+		fprintf(stderr, "%s: --agent and --version are required\n",
+		        prog);
+		return -1;
+	}
+	if (ups_version_parse(c->version, &v, err, sizeof(err)) ||
+	    ups_version_format(&v, c->version_buf, sizeof(c->version_buf)) ||
+	    ups_log_level_parse(c->log_level, &lv) ||
+	    mopt_uint(c->backoff_initial, 10, 600000,
+	              &c->backoff_initial_ms) ||
+	    mopt_uint(c->backoff_max, 10, 600000, &c->backoff_max_ms)) {
+		fprintf(stderr, "%s: bad --version, --log-level or backoff\n",
+		        prog);
+		return -1;
+	}
+	c->token_buf[0] = '\0';
+	if (c->token_file) {
+		if (ups_token_file_read(c->token_file, c->token_buf,
+		                        sizeof(c->token_buf), err,
+		                        sizeof(err))) {
+			fprintf(stderr, "%s: %s\n", prog, err);
+			return -1;
+		}
+	} else if (c->token) {
+		if (strlen(c->token) > UPS_LIMIT_TOKEN_LEN) {
+			fprintf(stderr, "%s: --token is too long\n", prog);
+			return -1;
+		}
+		snprintf(c->token_buf, sizeof(c->token_buf), "%s", c->token);
+	}
+	ups_log_threshold = lv;
 	return 0;
 }

@@ -109,15 +109,13 @@ static int unpack_check(struct archive *a, char *err, size_t errlen)
 	return 0;
 }
 
-int unpack_check_memory(const void *buf, size_t len, char *err, size_t errlen)
+/* Checks a after its open returned r, and frees it. */
+static int unpack_check_opened(struct archive *a, int r, char *err,
+                               size_t errlen)
 {
-	struct archive *a = unpack_reader();
 	int rv;
 
-	if (!a)
-		return ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
-		                "out of memory");
-	if (archive_read_open_memory(a, buf, len) != ARCHIVE_OK)
+	if (r != ARCHIVE_OK)
 		rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		              "refused tarball: %s",
 		              archive_error_string(a) ? archive_error_string(a)
@@ -126,6 +124,17 @@ int unpack_check_memory(const void *buf, size_t len, char *err, size_t errlen)
 		rv = unpack_check(a, err, errlen);
 	archive_read_free(a);
 	return rv;
+}
+
+int unpack_check_memory(const void *buf, size_t len, char *err, size_t errlen)
+{
+	struct archive *a = unpack_reader();
+
+	if (!a)
+		return ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
+		                "out of memory");
+	return unpack_check_opened(a, archive_read_open_memory(a, buf, len),
+	                           err, errlen);
 }
 
 static int unpack_fsync_path(const char *path, char *err, size_t errlen)
@@ -247,14 +256,8 @@ int unpack_install(const char *tarball, const char *tools_dir, const char *bv,
 	if (!a)
 		return ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
 		                "out of memory");
-	if (archive_read_open_filename(a, tarball, 64 * 1024) != ARCHIVE_OK)
-		rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		              "refused tarball: %s",
-		              archive_error_string(a) ? archive_error_string(a)
-		                                      : "unreadable");
-	else
-		rv = unpack_check(a, err, errlen);
-	archive_read_free(a);
+	rv = unpack_check_opened(
+	    a, archive_read_open_filename(a, tarball, 64 * 1024), err, errlen);
 	if (rv)
 		return rv;
 

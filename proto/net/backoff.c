@@ -23,3 +23,14 @@ uint64_t backoff_delay_ms(unsigned attempt, uint64_t initial_ms,
 		return rnd(user);
 	return rnd(user) % (ceiling + 1);
 }
+
+uint64_t backoff_xorshift(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*state = x;
+	return x;
+}

@@ -19,6 +19,10 @@ typedef uint64_t (*backoff_random_fn)(void *user);
 uint64_t backoff_ceiling_ms(unsigned attempt, uint64_t initial_ms,
                             uint64_t max_ms);
 
+/* xorshift64 on *state (never 0): a jitter source that only has to
+ * differ between processes. */
+uint64_t backoff_xorshift(uint64_t *state);
+
 /* A delay in [0, backoff_ceiling_ms(...)]. */
 uint64_t backoff_delay_ms(unsigned attempt, uint64_t initial_ms,
                           uint64_t max_ms, backoff_random_fn rnd, void *user);

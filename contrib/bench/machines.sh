@@ -13,7 +13,9 @@
 #
 #   contrib/bench/machines.sh BUILD_DIR     (MACHINES=10000, IDLE_SECONDS=30
 #                                            by default; CI smoke:
-#                                            MACHINES=500 IDLE_SECONDS=5)
+#                                            MACHINES=500 IDLE_SECONDS=5;
+#                                            UPSTAGED_ARGS: more flags, e.g.
+#                                            "--ping-interval 0")
 # Targets: <= 16 KiB RSS per connected machine; all 10,000 registered
 # within 30 s. Mind the open-files hard limit (20,000 here): upstaged and
 # the fleet each hold one socket per machine, in two processes.
@@ -62,7 +64,7 @@ wait_line() {
 start_up() {
 	"$UPSTAGED" --listen "127.0.0.1:${PORT:-0}" --data-dir "$D/data" \
 		--max-sessions $((N + 100)) --log-level warn \
-		>"$D/up.out" 2>"$D/up.err" &
+		${UPSTAGED_ARGS:-} >"$D/up.out" 2>"$D/up.err" &
 	UP_PID=$!
 	wait_line "$D/up.out" '^listening ws://' 1 30
 	PORT=$(sed -n 's|^listening ws://.*:\([0-9]*\)$|\1|p' "$D/up.out")
@@ -102,9 +104,9 @@ rows=$(sqlite3 "$D/data/upstage.db" 'SELECT COUNT(*) FROM machines' 2>/dev/null 
 awk -v n="$N" -v rss0="$rss0" -v rss1="$rss1" -v rss2="$rss2" \
 	-v c0="$c0" -v c1="$c1" -v hz="$hz" -v idle="$IDLE" \
 	-v treg="$t_reg" -v trereg="$t_rereg" -v frss="$fleet_rss" \
-	-v rows="$rows" 'BEGIN {
+	-v rows="$rows" -v args="${UPSTAGED_ARGS:+; }${UPSTAGED_ARGS:-}" 'BEGIN {
 	per = (rss2 - rss0) / n
-	printf "machines: %d simulated machines, 4 groups, one upstaged (loopback ws)\n", n
+	printf "machines: %d simulated machines, 4 groups, one upstaged (loopback ws%s)\n", n, args
 	printf "  all registered:                  %.2f s (target <= 30 s for 10,000)\n", treg / 1000
 	printf "  upstaged RSS before / with fleet: %.1f MiB / %.1f MiB\n", rss0 / 1024, rss2 / 1024
 	printf "  upstaged RSS per machine:        %.1f KiB (target <= 16 KiB)\n", per

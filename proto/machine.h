@@ -30,8 +30,8 @@ bool ups_order_id_is_valid(const char *id);
  * "Rollouts"). The names are on the wire and in the registry, so they
  * never change; append only. */
 #define UPS_MST_REPORTABLE 1u /* a machine may report it */
-#define UPS_MST_FINAL 2u      /* an order ends in it */
-#define UPS_MST_IN_ORDER 4u   /* only within an order (needs an order id) */
+#define UPS_MST_FINAL      2u /* an order ends in it */
+#define UPS_MST_IN_ORDER   4u /* only within an order (needs an order id) */
 #define UPS_MACHINE_STATES(X)                                                  \
 	X(IDLE, "idle", UPS_MST_REPORTABLE)                                    \
 	X(PENDING, "pending", 0)                                               \

@@ -73,8 +73,8 @@ static const char *const regdb_sql[REGDB__NSTMTS] = {
                     ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
     [REGDB_O_PUT] = "INSERT OR REPLACE INTO machine_orders (" REGDB_ORDER_COLS
                     ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
-    [REGDB_O_GET] = "SELECT " REGDB_ORDER_COLS
-                    " FROM machine_orders WHERE id = ?1",
+    [REGDB_O_GET] =
+        "SELECT " REGDB_ORDER_COLS " FROM machine_orders WHERE id = ?1",
 };
 
 struct regdb {
@@ -178,11 +178,11 @@ static int regdb_load_epoch(struct regdb *db, char *err, size_t errlen)
 	bool found;
 	int rv;
 
-	rv = regdb_query_text(db,
-	                      "SELECT value FROM rollout_meta WHERE key = "
-	                      "'epoch'",
-	                      db->epoch, sizeof(db->epoch), &found, err,
-	                      errlen);
+	rv =
+	    regdb_query_text(db,
+	                     "SELECT value FROM rollout_meta WHERE key = "
+	                     "'epoch'",
+	                     db->epoch, sizeof(db->epoch), &found, err, errlen);
 	if (rv || (found && strlen(db->epoch) == 16))
 		return rv;
 	if (RAND_bytes(bytes, sizeof(bytes)) != 1)
@@ -303,8 +303,8 @@ static int regdb_read_machine(sqlite3_stmt *st, struct regdb_machine *m,
 	    (rv = regdb_col(st, 3, m->version, sizeof(m->version), err,
 	                    errlen)) ||
 	    (rv = regdb_col_state(st, 4, &m->state, err, errlen)) ||
-	    (rv = regdb_col(st, 6, m->reason, sizeof(m->reason), err,
-	                    errlen)) ||
+	    (rv =
+	         regdb_col(st, 6, m->reason, sizeof(m->reason), err, errlen)) ||
 	    (rv = regdb_col(st, 7, m->last_order, sizeof(m->last_order), err,
 	                    errlen)))
 		return rv;
@@ -319,8 +319,8 @@ static int regdb_read_machine(sqlite3_stmt *st, struct regdb_machine *m,
 	return 0;
 }
 
-static int regdb_read_order(sqlite3_stmt *st, struct regdb_order *o,
-                            char *err, size_t errlen)
+static int regdb_read_order(sqlite3_stmt *st, struct regdb_order *o, char *err,
+                            size_t errlen)
 {
 	char kind[16];
 	int rv;
@@ -330,21 +330,20 @@ static int regdb_read_order(sqlite3_stmt *st, struct regdb_order *o,
 	    (rv = regdb_col(st, 2, o->machine_id, sizeof(o->machine_id), err,
 	                    errlen)) ||
 	    (rv = regdb_col(st, 3, kind, sizeof(kind), err, errlen)) ||
-	    (rv = regdb_col(st, 4, o->binary_version,
-	                    sizeof(o->binary_version), err, errlen)) ||
-	    (rv = regdb_col(st, 5, o->stream, sizeof(o->stream), err,
-	                    errlen)) ||
-	    (rv = regdb_col(st, 7, o->sha256, sizeof(o->sha256), err,
-	                    errlen)) ||
+	    (rv = regdb_col(st, 4, o->binary_version, sizeof(o->binary_version),
+	                    err, errlen)) ||
+	    (rv =
+	         regdb_col(st, 5, o->stream, sizeof(o->stream), err, errlen)) ||
+	    (rv =
+	         regdb_col(st, 7, o->sha256, sizeof(o->sha256), err, errlen)) ||
 	    (rv = regdb_col(st, 8, o->from_version, sizeof(o->from_version),
 	                    err, errlen)) ||
 	    (rv = regdb_col_state(st, 9, &o->state, err, errlen)) ||
-	    (rv = regdb_col(st, 10, o->reason, sizeof(o->reason), err,
-	                    errlen)))
+	    (rv = regdb_col(st, 10, o->reason, sizeof(o->reason), err, errlen)))
 		return rv;
 	o->seq = (uint64_t)sqlite3_column_int64(st, 1);
-	o->kind = strcmp(kind, "revert") == 0 ? UPS_ORDER_REVERT
-	                                      : UPS_ORDER_UPGRADE;
+	o->kind =
+	    strcmp(kind, "revert") == 0 ? UPS_ORDER_REVERT : UPS_ORDER_UPGRADE;
 	o->size = (uint64_t)sqlite3_column_int64(st, 6);
 	o->created_at = sqlite3_column_int64(st, 11);
 	o->updated_at = sqlite3_column_int64(st, 12);
@@ -401,8 +400,8 @@ static int regdb_order_row(sqlite3_stmt *st, void *row, char *err,
 }
 
 int regdb_load(struct regdb *db, struct regdb_machine **machines,
-               size_t *nmachines, struct regdb_order **orders,
-               size_t *norders, uint64_t *max_seq, char *err, size_t errlen)
+               size_t *nmachines, struct regdb_order **orders, size_t *norders,
+               uint64_t *max_seq, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	void *m = NULL, *o = NULL;
@@ -474,7 +473,8 @@ static int regdb_exec(struct regdb *db, enum regdb_stmt id, char *err,
 
 #define BIND_TEXT(st, i, s)                                                    \
 	(sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT) != SQLITE_OK)
-#define BIND_INT(st, i, v) (sqlite3_bind_int64(st, i, (int64_t)(v)) != SQLITE_OK)
+#define BIND_INT(st, i, v)                                                     \
+	(sqlite3_bind_int64(st, i, (int64_t)(v)) != SQLITE_OK)
 
 static int regdb_put_machine(struct regdb *db, const struct regdb_machine *m,
                              char *err, size_t errlen)
@@ -552,8 +552,8 @@ int regdb_order_get(struct regdb *db, const char *id, struct regdb_order *out,
 	if (rc == SQLITE_ROW)
 		rv = regdb_read_order(st, out, err, errlen);
 	else if (rc == SQLITE_DONE)
-		rv = ups_errf(UPS_ERR_NOT_FOUND, err, errlen, "no order %s",
-		              id);
+		rv =
+		    ups_errf(UPS_ERR_NOT_FOUND, err, errlen, "no order %s", id);
 	else
 		rv = regdb_err(db, err, errlen, "get order");
 	regdb_done(st);

@@ -80,8 +80,8 @@ const char *regdb_epoch(const struct regdb *db);
  * has one, and the highest order seq ever stored. Arrays are the
  * caller's (free()); NULL when empty. */
 int regdb_load(struct regdb *db, struct regdb_machine **machines,
-               size_t *nmachines, struct regdb_order **orders,
-               size_t *norders, uint64_t *max_seq, char *err, size_t errlen);
+               size_t *nmachines, struct regdb_order **orders, size_t *norders,
+               uint64_t *max_seq, char *err, size_t errlen);
 
 /* Writes machines and orders (inserting or replacing by id) in one
  * transaction: all of it is durable when it returns 0, none of it

@@ -53,7 +53,7 @@ struct registry_lookup {
 	struct registry *r;
 	struct registry_lookup *prev, *next;
 	enum ups_order_kind kind;
-	char version[UPS_LIMIT_VERSION_LEN + 1]; /* "" with a bv */
+	char version[UPS_LIMIT_VERSION_LEN + 1];   /* "" with a bv */
 	char bv[UPS_LIMIT_BINARY_VERSION_LEN + 1]; /* "" with a version */
 	char stream[UPS_LIMIT_STREAM_LEN + 1];
 	registry_order_cb cb;
@@ -485,8 +485,8 @@ static void registry_on_tick(uv_timer_t *t)
 		if (m->row.lost || now - m->row.last_seen < r->cfg.lost_after_s)
 			continue;
 		m->row.lost = true;
-		LOG_INFO("registry", "machine %s: not seen for %" PRId64
-		                     " s; lost",
+		LOG_INFO("registry",
+		         "machine %s: not seen for %" PRId64 " s; lost",
 		         m->row.id, now - m->row.last_seen);
 		registry_mark(r, m, false);
 		if (r->ev.changed)
@@ -689,8 +689,9 @@ int registry_register(struct registry *r, void *session, const char *id,
 		void *old = m->session;
 
 		registry_unbind_session(r, m);
-		LOG_INFO("registry", "machine %s: registered again; the "
-		                     "older session is replaced",
+		LOG_INFO("registry",
+		         "machine %s: registered again; the "
+		         "older session is replaced",
 		         id);
 		if (r->ev.replaced)
 			r->ev.replaced(r->ev.data, old, id);
@@ -884,8 +885,7 @@ static bool registry_same_target(const struct registry_lookup *l,
 }
 
 /* The binary version m runs now, as a revert names it. */
-static void registry_current_bv(const struct machine *m, char *buf,
-                                size_t len)
+static void registry_current_bv(const struct machine *m, char *buf, size_t len)
 {
 	if (m->order && m->order->kind == UPS_ORDER_UPGRADE &&
 	    m->order->state == UPS_MST_HEALTHY)
@@ -960,8 +960,8 @@ static int registry_make_orders(struct registry *r, struct registry_lookup *l)
 
 			memset(&fresh, 0, sizeof(fresh));
 			fresh.seq = r->next_seq++;
-			snprintf(fresh.id, sizeof(fresh.id),
-			         "o-%s-%" PRIu64, r->epoch, fresh.seq);
+			snprintf(fresh.id, sizeof(fresh.id), "o-%s-%" PRIu64,
+			         r->epoch, fresh.seq);
 			snprintf(fresh.machine_id, sizeof(fresh.machine_id),
 			         "%s", m->row.id);
 			fresh.kind = l->kind;
@@ -1163,10 +1163,9 @@ static int registry_lookup_start(struct registry *r, const char *const *ids,
 	return 0;
 }
 
-int registry_order_upgrade(struct registry *r, const char *const *ids,
-                           size_t n, const char *version,
-                           const char *binary_version, const char *stream,
-                           registry_order_cb cb, void *data)
+int registry_order_upgrade(struct registry *r, const char *const *ids, size_t n,
+                           const char *version, const char *binary_version,
+                           const char *stream, registry_order_cb cb, void *data)
 {
 	if ((version == NULL) == (binary_version == NULL))
 		return UPS_ERR_BAD_REQUEST;
@@ -1174,8 +1173,8 @@ int registry_order_upgrade(struct registry *r, const char *const *ids,
 	                             binary_version, stream, cb, data);
 }
 
-int registry_order_revert(struct registry *r, const char *const *ids,
-                          size_t n, registry_order_cb cb, void *data)
+int registry_order_revert(struct registry *r, const char *const *ids, size_t n,
+                          registry_order_cb cb, void *data)
 {
 	return registry_lookup_start(r, ids, n, UPS_ORDER_REVERT, NULL, NULL,
 	                             NULL, cb, data);

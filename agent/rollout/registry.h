@@ -46,7 +46,7 @@
 /* Seconds between two write-behind batches of heartbeats. */
 #define REGISTRY_LAZY_TICKS 5
 /* Most download URL bases (one per HTTP address). */
-#define REGISTRY_URL_BASES UPS_ORDER_URLS_MAX
+#define REGISTRY_URL_BASES    UPS_ORDER_URLS_MAX
 #define REGISTRY_URL_BASE_LEN 256
 
 /* One machine; owned by the registry, borrowed by whoever is handed it
@@ -65,7 +65,8 @@ struct machine {
 
 struct registry_events {
 	/* Send o to session (the machine's). */
-	void (*send_order)(void *data, void *session, const struct ups_order *o);
+	void (*send_order)(void *data, void *session,
+	                   const struct ups_order *o);
 	/* session is no longer machine_id's: a newer session registered
 	 * it. The caller tells the old session and closes it. */
 	void (*replaced)(void *data, void *session, const char *machine_id);
@@ -103,9 +104,9 @@ struct registry {
 	/* Sorted view for List, rebuilt when a machine is added. */
 	struct machine **sorted;
 	bool sorted_stale;
-	struct machine *dirty;    /* machines to write */
+	struct machine *dirty;           /* machines to write */
 	struct registry_waiter *waiting; /* until the next write commits */
-	struct registry_job *job; /* the write in flight, or NULL */
+	struct registry_job *job;        /* the write in flight, or NULL */
 	struct registry_lookup *lookups; /* binary lookups in flight */
 	uv_timer_t tick;
 	bool tick_open;
@@ -219,15 +220,15 @@ typedef void (*registry_order_cb)(void *data, int rv, const char *err,
  * Nothing is ordered unless everything can be. Immediate errors:
  * UPS_ERR_UNAVAILABLE (stopping), UPS_ERR_NO_MEMORY,
  * UPS_ERR_BAD_REQUEST (bad arguments). */
-int registry_order_upgrade(struct registry *r, const char *const *ids,
-                           size_t n, const char *version,
-                           const char *binary_version, const char *stream,
-                           registry_order_cb cb, void *data);
+int registry_order_upgrade(struct registry *r, const char *const *ids, size_t n,
+                           const char *version, const char *binary_version,
+                           const char *stream, registry_order_cb cb,
+                           void *data);
 
 /* Orders machines back to the binary version they ran before their last
  * upgrade, which must have ended healthy (else UPS_ERR_CONFLICT through
  * cb). Same contract as registry_order_upgrade(). */
-int registry_order_revert(struct registry *r, const char *const *ids,
-                          size_t n, registry_order_cb cb, void *data);
+int registry_order_revert(struct registry *r, const char *const *ids, size_t n,
+                          registry_order_cb cb, void *data);
 
 #endif

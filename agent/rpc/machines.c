@@ -42,11 +42,11 @@ static void machines_time(int64_t t, char *buf, size_t len)
 
 static json_t *machines_order_json(const struct regdb_order *o)
 {
-	json_t *j = json_pack(
-	    "{s:s, s:s, s:s, s:s}", "order-id", o->id, "kind",
-	    o->kind == UPS_ORDER_REVERT ? "revert" : "upgrade",
-	    "binary-version", o->binary_version, "state",
-	    ups_machine_state_name(o->state));
+	json_t *j =
+	    json_pack("{s:s, s:s, s:s, s:s}", "order-id", o->id, "kind",
+	              o->kind == UPS_ORDER_REVERT ? "revert" : "upgrade",
+	              "binary-version", o->binary_version, "state",
+	              ups_machine_state_name(o->state));
 
 	if (j && o->reason[0] &&
 	    json_object_set_new(j, "reason", json_string(o->reason))) {
@@ -93,10 +93,10 @@ static void machines_push_progress(struct peer *p, const struct machine *m)
 {
 	const struct regdb_machine *row = &m->row;
 	const struct regdb_order *o = m->order;
-	json_t *params = json_pack(
-	    "{s:s, s:s, s:s, s:s, s:b}", "machine-id", row->id, "order-id",
-	    o->id, "state", ups_machine_state_name(o->state), "version",
-	    row->version, "connected", row->connected);
+	json_t *params = json_pack("{s:s, s:s, s:s, s:s, s:b}", "machine-id",
+	                           row->id, "order-id", o->id, "state",
+	                           ups_machine_state_name(o->state), "version",
+	                           row->version, "connected", row->connected);
 
 	if (!params)
 		return;
@@ -123,8 +123,7 @@ static void machines_send_order(void *data, void *session,
 		LOG_ERROR("machines", "out of memory sending order %s", o->id);
 		return;
 	}
-	(void)reply_push(session,
-	                 "Machine",
+	(void)reply_push(session, "Machine",
 	                 o->kind == UPS_ORDER_REVERT ? "Revert" : "Order",
 	                 params);
 }
@@ -223,9 +222,9 @@ static void machines_registered(void *data, int rv, const char *err,
 	json_t *answer = NULL;
 
 	if (!rv) {
-		answer = json_pack("{s:s, s:i}", "machine-id", m->row.id,
-		                   "heartbeat-seconds",
-		                   (int)p->ms->heartbeat_s);
+		answer =
+		    json_pack("{s:s, s:i}", "machine-id", m->row.id,
+		              "heartbeat-seconds", (int)p->ms->heartbeat_s);
 		if (!answer)
 			rv = UPS_ERR_NO_MEMORY;
 	}
@@ -472,12 +471,11 @@ static void machines_ordered(void *data, int rv, const char *err,
 			const struct registry_ordered *o = &res->orders[i];
 
 			if (json_array_append_new(
-			        arr,
-			        json_pack("{s:s, s:s, s:s, s:b}", "machine-id",
-			                  o->machine_id, "order-id",
-			                  o->order_id, "binary-version",
-			                  o->binary_version, "again",
-			                  o->again))) {
+			        arr, json_pack(
+			                 "{s:s, s:s, s:s, s:b}", "machine-id",
+			                 o->machine_id, "order-id", o->order_id,
+			                 "binary-version", o->binary_version,
+			                 "again", o->again))) {
 				json_decref(arr);
 				arr = NULL;
 			}
@@ -486,11 +484,10 @@ static void machines_ordered(void *data, int rv, const char *err,
 		if (!answer)
 			rv = UPS_ERR_NO_MEMORY;
 	} else if (rv == UPS_ERR_NOT_FOUND) {
-		info = json_pack(
-		    "{s:o, s:o}", "missing",
-		    machines_strings(res->missing, res->nmissing),
-		    "unknown-machines",
-		    machines_strings(res->unknown, res->nunknown));
+		info = json_pack("{s:o, s:o}", "missing",
+		                 machines_strings(res->missing, res->nmissing),
+		                 "unknown-machines",
+		                 machines_strings(res->unknown, res->nunknown));
 	}
 	reply_finish(p->reply, rv, err, answer, info);
 	/* The answer first, then where each order stands. */
@@ -517,10 +514,11 @@ static int machines_ids(const json_t *arr, const char **ids, size_t *n,
 		const char *id = json_string_value(json_array_get(arr, i));
 
 		if (!id || !ups_machine_id_is_valid(id))
-			return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-			                "field \"params.machine-ids[%zu]\": not "
-			                "a machine id",
-			                i);
+			return ups_errf(
+			    UPS_ERR_BAD_REQUEST, err, errlen,
+			    "field \"params.machine-ids[%zu]\": not "
+			    "a machine id",
+			    i);
 		for (size_t k = 0; k < i; k++)
 			if (strcmp(ids[k], id) == 0)
 				return ups_errf(UPS_ERR_BAD_REQUEST, err,
@@ -534,8 +532,8 @@ static int machines_ids(const json_t *arr, const char **ids, size_t *n,
 	return 0;
 }
 
-static int machines_start_failed(struct machines_pending *p, int rv,
-                                 char *err, size_t errlen)
+static int machines_start_failed(struct machines_pending *p, int rv, char *err,
+                                 size_t errlen)
 {
 	machines_undefer(p);
 	if (rv == UPS_ERR_UNAVAILABLE)
@@ -587,15 +585,15 @@ static int machines_order(void *state, const struct rpc_request *req,
 	                                      sizeof(canon), err, errlen)))
 		return rv;
 	if (!ups_stream_is_valid(stream))
-		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		                "field \"params.stream\": must be "
-		                UPS_STREAM_NAMES_TEXT);
+		return ups_errf(
+		    UPS_ERR_BAD_REQUEST, err, errlen,
+		    "field \"params.stream\": must be " UPS_STREAM_NAMES_TEXT);
 	rv = machines_defer(ms, req, watch, &p, err, errlen);
 	if (rv)
 		return rv;
-	rv = registry_order_upgrade(ms->registry, ids, n,
-	                            version ? canon : NULL, bv, stream,
-	                            machines_ordered, p);
+	rv =
+	    registry_order_upgrade(ms->registry, ids, n, version ? canon : NULL,
+	                           bv, stream, machines_ordered, p);
 	if (rv)
 		return machines_start_failed(p, rv, err, errlen);
 	return RPC_DEFERRED;

@@ -16,8 +16,8 @@
 struct machines_watch;
 
 struct machines {
-	struct registry *registry; /* borrowed */
-	unsigned heartbeat_s;      /* told to machines at Register */
+	struct registry *registry;         /* borrowed */
+	unsigned heartbeat_s;              /* told to machines at Register */
 	struct rpc_facade machine_facade;  /* "Machine" */
 	struct rpc_facade machines_facade; /* "Machines" */
 	struct machines_watch *watches;    /* owned */

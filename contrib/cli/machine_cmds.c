@@ -18,7 +18,7 @@
 #define MCMD_PAGES_MAX 10000
 /* --wait-timeout's default and largest value, seconds. */
 #define MCMD_WAIT_DEFAULT_S 600
-#define MCMD_WAIT_MAX_S 86400
+#define MCMD_WAIT_MAX_S     86400
 
 static const char *mcmd_str(const json_t *rec, const char *key)
 {
@@ -165,8 +165,8 @@ static void mcmd_on_answer(struct client *c, void *data, int status,
 		char msg[UPS_LIMIT_ERROR_TEXT_LEN + 1];
 		json_t *info = env ? env->error_info : NULL;
 		const json_t *missing = json_object_get(info, "missing");
-		const json_t *unknown = json_object_get(info,
-		                                        "unknown-machines");
+		const json_t *unknown =
+		    json_object_get(info, "unknown-machines");
 
 		snprintf(msg, sizeof(msg), "%s",
 		         env && env->error_text ? env->error_text
@@ -188,8 +188,7 @@ static void mcmd_on_answer(struct client *c, void *data, int status,
 	}
 	w->orders = json_incref(json_object_get(env->response, "orders"));
 	w->open = json_array_size(w->orders);
-	json_array_foreach(w->orders, i, o)
-	    mcmd_print_order(w, o);
+	json_array_foreach(w->orders, i, o) mcmd_print_order(w, o);
 	if (!w->wait || w->open == 0)
 		mcmd_finish(w, CLI_EXIT_OK);
 }
@@ -200,8 +199,8 @@ static void mcmd_on_push(struct client *c, const struct ups_envelope *env)
 	struct mcmd_wait *w = c->data;
 	enum ups_machine_state st;
 	const json_t *p = env->params;
-	const char *want = strcmp(w->method, "Revert") == 0 ? "reverted"
-	                                                    : "healthy";
+	const char *want =
+	    strcmp(w->method, "Revert") == 0 ? "reverted" : "healthy";
 
 	if (w->done || strcmp(env->type, "Machines") != 0 ||
 	    strcmp(env->request, "Progress") != 0)
@@ -213,11 +212,11 @@ static void mcmd_on_push(struct client *c, const struct ups_envelope *env)
 		                               "progress", "progress", p));
 	} else {
 		json_t *pct = json_object_get(p, "progress");
-		const char *reason = json_string_value(
-		    json_object_get(p, "reason"));
+		const char *reason =
+		    json_string_value(json_object_get(p, "reason"));
 
-		fprintf(w->ctx->out, "machine %s: %s", mcmd_str(p, "machine-id"),
-		        ups_machine_state_name(st));
+		fprintf(w->ctx->out, "machine %s: %s",
+		        mcmd_str(p, "machine-id"), ups_machine_state_name(st));
 		if (json_is_integer(pct))
 			fprintf(w->ctx->out, " %d%%",
 			        (int)json_integer_value(pct));
@@ -357,10 +356,11 @@ static int mcmd_ids(struct cli_ctx *ctx, json_t **out)
 	for (int i = 0; i < ctx->nargs; i++) {
 		if (!ups_machine_id_is_valid(ctx->args[i])) {
 			json_decref(ids);
-			return cli_out_usage(ctx,
-			                     "bad machine id \"%.64s\" ([a-z0-9-], "
-			                     "e.g. 0 or 12)",
-			                     ctx->args[i]);
+			return cli_out_usage(
+			    ctx,
+			    "bad machine id \"%.64s\" ([a-z0-9-], "
+			    "e.g. 0 or 12)",
+			    ctx->args[i]);
 		}
 		json_array_append_new(ids, json_string(ctx->args[i]));
 	}
@@ -368,8 +368,7 @@ static int mcmd_ids(struct cli_ctx *ctx, json_t **out)
 	return CLI_EXIT_OK;
 }
 
-static int mcmd_wait_timeout(struct cli_ctx *ctx, const char *s,
-                             uint64_t *ms)
+static int mcmd_wait_timeout(struct cli_ctx *ctx, const char *s, uint64_t *ms)
 {
 	char *end;
 	unsigned long v;
@@ -380,8 +379,9 @@ static int mcmd_wait_timeout(struct cli_ctx *ctx, const char *s,
 	errno = 0;
 	v = strtoul(s, &end, 10);
 	if (errno || end == s || *end || v == 0 || v > MCMD_WAIT_MAX_S)
-		return cli_out_usage(ctx, "bad --wait-timeout \"%.32s\" "
-		                          "(seconds, 1..86400)",
+		return cli_out_usage(ctx,
+		                     "bad --wait-timeout \"%.32s\" "
+		                     "(seconds, 1..86400)",
 		                     s);
 	*ms = (uint64_t)v * 1000;
 	return CLI_EXIT_OK;
@@ -402,9 +402,9 @@ int mcmd_upgrade(struct cli_ctx *ctx)
 		return cli_out_usage(ctx, "bad --agent-version \"%.64s\": %s",
 		                     version, perr);
 	if (stream && !ups_stream_is_valid(stream))
-		return cli_out_usage(ctx, "bad --stream \"%.32s\": use "
-		                          UPS_STREAM_NAMES_TEXT,
-		                     stream);
+		return cli_out_usage(
+		    ctx, "bad --stream \"%.32s\": use " UPS_STREAM_NAMES_TEXT,
+		    stream);
 	rv = mcmd_wait_timeout(ctx, ctx->opts[MCMD_UPGRADE_WAIT_TIMEOUT],
 	                       &wait_ms);
 	if (rv || (rv = mcmd_ids(ctx, &ids)))
@@ -426,7 +426,6 @@ int mcmd_revert(struct cli_ctx *ctx)
 	                       &wait_ms);
 	if (rv || (rv = mcmd_ids(ctx, &ids)))
 		return rv;
-	return mcmd_order(ctx, "Revert",
-	                  json_pack("{s:o}", "machine-ids", ids),
+	return mcmd_order(ctx, "Revert", json_pack("{s:o}", "machine-ids", ids),
 	                  ctx->opts[MCMD_REVERT_WAIT] != NULL, wait_ms);
 }

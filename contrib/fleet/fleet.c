@@ -124,12 +124,13 @@ static void fleet_log_order(struct fleet_machine *fm, const struct ups_order *o)
 
 	if (!f->report)
 		return;
-	fprintf(f->report,
-	        "{\"t\":%llu,\"event\":\"order\",\"machine-id\":\"%s\","
-	        "\"order-id\":\"%s\",\"kind\":\"%s\",\"binary-version\":\"%s\"}\n",
-	        (unsigned long long)fleet_ms(f), fm->m.id, o->id,
-	        o->kind == UPS_ORDER_REVERT ? "revert" : "upgrade",
-	        o->binary_version);
+	fprintf(
+	    f->report,
+	    "{\"t\":%llu,\"event\":\"order\",\"machine-id\":\"%s\","
+	    "\"order-id\":\"%s\",\"kind\":\"%s\",\"binary-version\":\"%s\"}\n",
+	    (unsigned long long)fleet_ms(f), fm->m.id, o->id,
+	    o->kind == UPS_ORDER_REVERT ? "revert" : "upgrade",
+	    o->binary_version);
 }
 
 /* Reports the machine's status to upstaged and the file. */
@@ -289,8 +290,8 @@ static void fleet_download(struct fleet_machine *fm, const struct ups_order *o)
 	snprintf(path, sizeof(path), "%s/juju-%s.tgz", f->scratch,
 	         o->binary_version);
 	dl->running = true;
-	rv = fetch_start(&f->fetch, path, o->urls, o->nurls, o->size,
-	                 o->sha256, NULL, fleet_dl_done, dl);
+	rv = fetch_start(&f->fetch, path, o->urls, o->nurls, o->size, o->sha256,
+	                 NULL, fleet_dl_done, dl);
 	if (rv) {
 		dl->running = false;
 		dl->waiters = fm->dl_next;

@@ -10,7 +10,7 @@
 #include "proto/binary.h"
 #include "proto/machine.h"
 
-#define FLEET_EXIT_USAGE 2
+#define FLEET_EXIT_USAGE   2
 #define FLEET_MACHINES_MAX 19000
 
 /* Splits a comma list (modified in place) into out[], checking each. */
@@ -33,9 +33,9 @@ int main(int argc, char **argv)
 {
 	struct mopt_common c;
 	const char *machines = NULL, *releases = NULL, *arches = NULL,
-	           *prefix = "m-", *work = "0", *fd = "0", *fv = "0",
-	           *fh = "0", *fc = "0", *fs = "0", *seed = "1",
-	           *report = NULL, *maxconn = "512";
+	           *prefix = "m-", *work = "0", *fd = "0", *fv = "0", *fh = "0",
+	           *fc = "0", *fs = "0", *seed = "1", *report = NULL,
+	           *maxconn = "512";
 	struct mopt opts[] = {
 	    MOPT_COMMON(&c),
 	    {"machines", &machines, "how many machines (1..19000)"},
@@ -73,8 +73,9 @@ int main(int argc, char **argv)
 	               ups_release_is_valid) ||
 	    fleet_list((char *)arches, cfg.arches, &cfg.narches,
 	               ups_arch_is_valid)) {
-		fprintf(stderr, "upstage-fleet: --machines (1..%d), --release "
-		                "and --arch are required; check them\n",
+		fprintf(stderr,
+		        "upstage-fleet: --machines (1..%d), --release "
+		        "and --arch are required; check them\n",
 		        FLEET_MACHINES_MAX);
 		return FLEET_EXIT_USAGE;
 	}

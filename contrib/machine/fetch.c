@@ -17,7 +17,7 @@
 /* A transfer that ends early is resumed this many times from the same
  * URL before the next one is tried. */
 #define FETCH_RESUMES_PER_URL 3
-#define FETCH_READ_CHUNK (256 * 1024)
+#define FETCH_READ_CHUNK      (256 * 1024)
 
 enum fetch_phase {
 	FETCH_PREPARING, /* hashing what the partial file holds */
@@ -86,8 +86,8 @@ static void fetch_poll_cb(uv_poll_t *h, int status, int events)
 	fetch_check(fs->e);
 }
 
-static int fetch_socket_cb(CURL *easy, curl_socket_t s, int action,
-                           void *userp, void *socketp)
+static int fetch_socket_cb(CURL *easy, curl_socket_t s, int action, void *userp,
+                           void *socketp)
 {
 	struct fetch_engine *e = userp;
 	struct fetch_sock *fs = socketp;
@@ -229,10 +229,9 @@ static void fetch_verify(struct fetch *f)
 	unsigned dlen = 0;
 
 	if (f->have != f->size) {
-		snprintf(f->err, sizeof(f->err),
-		         "got %llu bytes, expected %llu",
-		         (unsigned long long)f->have,
-		         (unsigned long long)f->size);
+		snprintf(
+		    f->err, sizeof(f->err), "got %llu bytes, expected %llu",
+		    (unsigned long long)f->have, (unsigned long long)f->size);
 		fetch_finish(f, UPS_ERR_SIZE_MISMATCH, f->err);
 		return;
 	}
@@ -332,8 +331,8 @@ static void fetch_transfer_done(struct fetch *f, CURLcode code)
 	f->easy = NULL;
 	curl_slist_free_all(f->headers);
 	f->headers = NULL;
-	if (f->abort_rv == UPS_ERR_SIZE_MISMATCH ||
-	    f->abort_rv == UPS_ERR_IO || f->abort_rv == UPS_ERR_INTERNAL) {
+	if (f->abort_rv == UPS_ERR_SIZE_MISMATCH || f->abort_rv == UPS_ERR_IO ||
+	    f->abort_rv == UPS_ERR_INTERNAL) {
 		fetch_finish(f, f->abort_rv, f->err);
 		return;
 	}
@@ -478,7 +477,8 @@ static void fetch_prepare_work(uv_work_t *req)
 	return;
 io:
 	f->work_rv = UPS_ERR_IO;
-	snprintf(f->err, sizeof(f->err), "%.200s: %s", f->path, strerror(errno));
+	snprintf(f->err, sizeof(f->err), "%.200s: %s", f->path,
+	         strerror(errno));
 	free(buf);
 }
 

@@ -212,8 +212,7 @@ static void machine_job_after(uv_work_t *req, int status)
 /* Runs job with a snapshot of the state as it is now, then `then`. */
 static void machine_job(struct machine_agent *ma, enum machine_job job,
                         const char *bv,
-                        void (*then)(struct machine_agent *, int,
-                                     const char *))
+                        void (*then)(struct machine_agent *, int, const char *))
 {
 	ma->job = job;
 	snprintf(ma->job_bv, sizeof(ma->job_bv), "%s", bv ? bv : "");
@@ -229,8 +228,8 @@ static void machine_job(struct machine_agent *ma, enum machine_job job,
 }
 
 /* Moves the order to state (recorded before anything else happens). */
-static void machine_step(struct machine_agent *ma,
-                         enum ups_machine_state state, const char *reason)
+static void machine_step(struct machine_agent *ma, enum ups_machine_state state,
+                         const char *reason)
 {
 	ma->st.order_state = state;
 	snprintf(ma->st.reason, sizeof(ma->st.reason), "%s",
@@ -348,7 +347,8 @@ static void machine_health_done(struct runcmd *rc, int status)
 	snprintf(why, sizeof(why),
 	         "health check did not pass within %llu ms (last: %s %d)",
 	         (unsigned long long)ma->cfg->health_timeout_ms,
-	         status == -1 ? "killed at the deadline, status" : "exit status",
+	         status == -1 ? "killed at the deadline, status"
+	                      : "exit status",
 	         status);
 	machine_health_result(ma, false, why);
 }
@@ -367,9 +367,8 @@ static void machine_health_run(struct machine_agent *ma)
 	machine_env(ma, env, ptrs);
 	ma->run_busy = true;
 	rv = runcmd_start(&ma->run, &ma->loop, ma->cfg->health_cmd, ptrs,
-	                  ma->health_deadline > now
-	                      ? ma->health_deadline - now
-	                      : 1,
+	                  ma->health_deadline > now ? ma->health_deadline - now
+	                                            : 1,
 	                  machine_health_done, ma);
 	if (rv) {
 		ma->run_busy = false;
@@ -423,8 +422,7 @@ static void machine_restart(struct machine_agent *ma)
 	}
 }
 
-static void machine_switched(struct machine_agent *ma, int rv,
-                             const char *err)
+static void machine_switched(struct machine_agent *ma, int rv, const char *err)
 {
 	if (rv) {
 		if (ma->falling_back) {
@@ -472,8 +470,7 @@ static void machine_fail(struct machine_agent *ma, const char *reason)
 /* -------------------------------------------------------------------------
  * Download and unpack. */
 
-static void machine_unpacked(struct machine_agent *ma, int rv,
-                             const char *err)
+static void machine_unpacked(struct machine_agent *ma, int rv, const char *err)
 {
 	if (rv) {
 		(void)unlink(ma->tarball);
@@ -556,14 +553,15 @@ static void machine_continue(struct machine_agent *ma)
 {
 	struct mstate *s = &ma->st;
 	struct ups_order *o = &s->order;
-	char version[UPS_LIMIT_VERSION_LEN + 1], want[UPS_LIMIT_VERSION_LEN + 1];
+	char version[UPS_LIMIT_VERSION_LEN + 1],
+	    want[UPS_LIMIT_VERSION_LEN + 1];
 	char back[UPS_LIMIT_BINARY_VERSION_LEN + 1];
 
 	if (ma->busy || ma->run_busy || ma->stopping)
 		return;
-	if (ma->have_pending && (!s->has_order ||
-	                         (ups_machine_state_flags(s->order_state) &
-	                          UPS_MST_FINAL))) {
+	if (ma->have_pending &&
+	    (!s->has_order ||
+	     (ups_machine_state_flags(s->order_state) & UPS_MST_FINAL))) {
 		ma->have_pending = false;
 		mstate_retire(s);
 		s->has_order = true;

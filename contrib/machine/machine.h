@@ -28,9 +28,9 @@ struct machine_config {
 	const char *ca_cert;    /* NULL: system */
 	const char *machine_id; /* checked */
 	const char *data_dir;
-	const char *release; /* checked */
-	const char *arch;    /* checked */
-	const char *version; /* canonical */
+	const char *release;     /* checked */
+	const char *arch;        /* checked */
+	const char *version;     /* canonical */
 	const char *restart_cmd; /* NULL: none */
 	const char *health_cmd;  /* NULL: always healthy */
 	uint64_t health_timeout_ms;

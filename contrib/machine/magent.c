@@ -161,14 +161,13 @@ static void magent_report_now(struct magent *m)
 
 	if (m->conn != MAGENT_UP || m->silent)
 		return;
-	params = json_pack("{s:s, s:s}", "state",
-	                   ups_machine_state_name(m->state), "version",
-	                   m->version);
+	params =
+	    json_pack("{s:s, s:s}", "state", ups_machine_state_name(m->state),
+	              "version", m->version);
 	if (!params)
 		return;
-	if ((m->order_id[0] &&
-	     json_object_set_new(params, "order-id",
-	                         json_string(m->order_id))) ||
+	if ((m->order_id[0] && json_object_set_new(params, "order-id",
+	                                           json_string(m->order_id))) ||
 	    (m->progress >= 0 &&
 	     json_object_set_new(params, "progress",
 	                         json_integer(m->progress))) ||
@@ -428,7 +427,8 @@ static void magent_answer(struct magent *m, const struct ups_envelope *env)
 	if (m->conn == MAGENT_LOGIN && env->request_id == m->login_id) {
 		if (!ok) {
 			LOG_ERROR("magent", "machine %s: login refused: %s",
-			          m->id, env->error_text ? env->error_text : "");
+			          m->id,
+			          env->error_text ? env->error_text : "");
 			magent_drop(m, "login refused");
 			return;
 		}
@@ -466,8 +466,9 @@ static void magent_push(struct magent *m, const struct ups_envelope *env)
 		return;
 	}
 	if (strcmp(env->request, "Replaced") == 0) {
-		LOG_ERROR("magent", "machine %s: another agent registered "
-		                    "this machine id; backing off",
+		LOG_ERROR("magent",
+		          "machine %s: another agent registered "
+		          "this machine id; backing off",
 		          m->id);
 		magent_lost(m, "replaced", MAGENT_REPLACED_BACKOFF_MS);
 		return;
@@ -521,8 +522,7 @@ static int magent_lws_cb(struct lws *wsi, enum lws_callback_reasons reason,
 			         m ? m->id : "unknown");
 		if (m && m->conn == MAGENT_CONNECTING &&
 		    (!m->wsi || m->wsi == wsi))
-			magent_lost(m,
-			            in ? (const char *)in : "cannot connect",
+			magent_lost(m, in ? (const char *)in : "cannot connect",
 			            0);
 		return 0;
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
@@ -532,8 +532,8 @@ static int magent_lws_cb(struct lws *wsi, enum lws_callback_reasons reason,
 		m->conn = MAGENT_LOGIN;
 		params = json_pack("{s:s, s:s}", "role", "machine", "token",
 		                   m->hub->token);
-		if (!params || magent_request(m, "Admin", "Login", params,
-		                              &m->login_id))
+		if (!params ||
+		    magent_request(m, "Admin", "Login", params, &m->login_id))
 			return -1;
 		return 0;
 	case LWS_CALLBACK_CLIENT_RECEIVE:

@@ -35,9 +35,9 @@
 struct magent;
 
 struct magent_hub_config {
-	uv_loop_t *loop;   /* borrowed */
-	const char *url;   /* ws:// or wss:// of upstaged or the relay */
-	const char *token; /* machine token */
+	uv_loop_t *loop;     /* borrowed */
+	const char *url;     /* ws:// or wss:// of upstaged or the relay */
+	const char *token;   /* machine token */
 	const char *ca_cert; /* PEM CA for wss; NULL: system */
 	uint64_t backoff_initial_ms;
 	uint64_t backoff_max_ms;
@@ -58,7 +58,7 @@ struct magent_hub {
 	unsigned max_connecting;
 	unsigned connecting;
 	struct magent *queue_head, *queue_tail; /* waiting to dial */
-	unsigned registered; /* sessions registered now */
+	unsigned registered;                    /* sessions registered now */
 	bool stopping;
 };
 

@@ -81,8 +81,8 @@ static void mopt_usage(const struct mopt *opts, const char *prog,
 	printf("  --help\n      print this help and exit\n");
 }
 
-int mopt_parse(int argc, char **argv, const struct mopt *opts,
-               const char *prog, const char *synopsis)
+int mopt_parse(int argc, char **argv, const struct mopt *opts, const char *prog,
+               const char *synopsis)
 {
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i], *eq, *value;
@@ -145,8 +145,7 @@ int mopt_common_check(struct mopt_common *c, const char *prog)
 	if (ups_version_parse(c->version, &v, err, sizeof(err)) ||
 	    ups_version_format(&v, c->version_buf, sizeof(c->version_buf)) ||
 	    ups_log_level_parse(c->log_level, &lv) ||
-	    mopt_uint(c->backoff_initial, 10, 600000,
-	              &c->backoff_initial_ms) ||
+	    mopt_uint(c->backoff_initial, 10, 600000, &c->backoff_initial_ms) ||
 	    mopt_uint(c->backoff_max, 10, 600000, &c->backoff_max_ms)) {
 		fprintf(stderr, "%s: bad --version, --log-level or backoff\n",
 		        prog);

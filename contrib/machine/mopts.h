@@ -30,15 +30,15 @@ struct mopt {
 /* Walks argv[1..argc): every argument must be one of opts (NULL-name
  * terminated). Returns 0, 1 for --help (usage printed to stdout), or -1
  * with the problem printed to stderr. prog names the program. */
-int mopt_parse(int argc, char **argv, const struct mopt *opts,
-               const char *prog, const char *synopsis);
+int mopt_parse(int argc, char **argv, const struct mopt *opts, const char *prog,
+               const char *synopsis);
 
 /* The options both programs take: where and how to log in, the version
  * they start at, logging and reconnect backoff. Fill the raw strings
  * through MOPT_COMMON(c) in an option table, then mopt_common_check(). */
 struct mopt_common {
-	const char *agent, *token, *token_file, *ca_cert, *version,
-	    *log_level, *backoff_initial, *backoff_max;
+	const char *agent, *token, *token_file, *ca_cert, *version, *log_level,
+	    *backoff_initial, *backoff_max;
 	/* Results of mopt_common_check(). */
 	char token_buf[UPS_LIMIT_TOKEN_LEN + 1];
 	char version_buf[UPS_LIMIT_VERSION_LEN + 1]; /* canonical */
@@ -47,9 +47,11 @@ struct mopt_common {
 };
 
 #define MOPT_COMMON(c)                                                         \
-	{"agent", &(c)->agent, "URL of upstaged or the relay (ws:// or wss://)"}, \
+	{"agent", &(c)->agent,                                                 \
+	 "URL of upstaged or the relay (ws:// or wss://)"},                    \
 	    {"token", &(c)->token, "machine token"},                           \
-	    {"token-file", &(c)->token_file, "file holding the machine token"}, \
+	    {"token-file", &(c)->token_file,                                   \
+	     "file holding the machine token"},                                \
 	    {"ca-cert", &(c)->ca_cert, "PEM CA bundle to verify wss://"},      \
 	    {"version", &(c)->version, "the agent version installed now"},     \
 	    {"log-level", &(c)->log_level, "error, warn, info or debug"},      \

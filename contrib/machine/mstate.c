@@ -36,8 +36,8 @@ int mstate_parse(const char *text, size_t len, struct mstate *out, char *err,
 	           *reason = NULL, *kind = NULL;
 	json_t *root, *order = NULL, *done = NULL;
 	const struct ups_field fields[] = {
-	    {"current", UPS_FIELD_STRING, true, 0,
-	     UPS_LIMIT_BINARY_VERSION_LEN, &current},
+	    {"current", UPS_FIELD_STRING, true, 0, UPS_LIMIT_BINARY_VERSION_LEN,
+	     &current},
 	    {"previous", UPS_FIELD_STRING, true, 0,
 	     UPS_LIMIT_BINARY_VERSION_LEN, &previous},
 	    {"order", UPS_FIELD_OBJECT, false, 0, 0, &order},
@@ -62,8 +62,8 @@ int mstate_parse(const char *text, size_t len, struct mstate *out, char *err,
 	memset(&s, 0, sizeof(s));
 	rv = ups_fields_unpack(root, "", fields, 7, err, errlen);
 	if (!rv)
-		rv = mstate_bv("current", current, s.current,
-		               sizeof(s.current), err, errlen);
+		rv = mstate_bv("current", current, s.current, sizeof(s.current),
+		               err, errlen);
 	if (!rv)
 		rv = mstate_bv("previous", previous, s.previous,
 		               sizeof(s.previous), err, errlen);
@@ -79,8 +79,8 @@ int mstate_parse(const char *text, size_t len, struct mstate *out, char *err,
 			                         : UPS_ORDER_UPGRADE,
 			                     &s.order, err, errlen);
 		if (!rv)
-			rv = mstate_state("order-state", ostate,
-			                  &s.order_state, err, errlen);
+			rv = mstate_state("order-state", ostate, &s.order_state,
+			                  err, errlen);
 		s.has_order = rv == 0;
 	}
 	if (!rv && reason)
@@ -101,8 +101,8 @@ int mstate_parse(const char *text, size_t len, struct mstate *out, char *err,
 		};
 		struct mstate_done *d = &s.done[s.ndone];
 
-		rv = ups_fields_unpack(json_array_get(done, i), "done",
-		                       dfields, 3, err, errlen);
+		rv = ups_fields_unpack(json_array_get(done, i), "done", dfields,
+		                       3, err, errlen);
 		if (!rv && !ups_order_id_is_valid(id))
 			rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 			              "field \"done.order-id\": not an order "
@@ -130,10 +130,11 @@ char *mstate_format(const struct mstate *s)
 	done = json_array();
 	for (size_t i = 0; done && i < s->ndone; i++)
 		if (json_array_append_new(
-		        done, json_pack("{s:s, s:s, s:s}", "order-id",
-		                        s->done[i].id, "state",
-		                        ups_machine_state_name(s->done[i].state),
-		                        "reason", s->done[i].reason))) {
+		        done,
+		        json_pack("{s:s, s:s, s:s}", "order-id", s->done[i].id,
+		                  "state",
+		                  ups_machine_state_name(s->done[i].state),
+		                  "reason", s->done[i].reason))) {
 			json_decref(done);
 			done = NULL;
 		}

@@ -14,7 +14,7 @@
 #include "proto/machine.h"
 
 /* Outcomes kept. */
-#define MSTATE_DONE_MAX 16
+#define MSTATE_DONE_MAX   16
 #define MSTATE_REASON_LEN 256
 /* Largest state file read. */
 #define MSTATE_FILE_MAX (64 * 1024)

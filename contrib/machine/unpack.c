@@ -15,7 +15,7 @@
 
 #include "proto/errors.h"
 
-#define UNPACK_RECORD "downloaded-tools.txt"
+#define UNPACK_RECORD   "downloaded-tools.txt"
 #define UNPACK_NAME_MAX 255
 
 static struct archive *unpack_reader(void)
@@ -98,11 +98,10 @@ static int unpack_check(struct archive *a, char *err, size_t errlen)
 			break;
 	}
 	if (r != ARCHIVE_EOF)
-		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		                "refused tarball: %s",
-		                archive_error_string(a)
-		                    ? archive_error_string(a)
-		                    : "unreadable");
+		return ups_errf(
+		    UPS_ERR_BAD_REQUEST, err, errlen, "refused tarball: %s",
+		    archive_error_string(a) ? archive_error_string(a)
+		                            : "unreadable");
 	if (n == 0)
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		                "refused tarball: no files");
@@ -208,17 +207,16 @@ static int unpack_file(struct archive *a, struct archive_entry *e,
 		if (lseek(fd, (off_t)offset, SEEK_SET) < 0 ||
 		    unpack_write_all(fd, block, size)) {
 			close(fd);
-			return ups_errf(UPS_ERR_IO, err, errlen,
-			                "write %s: %s", path, strerror(errno));
+			return ups_errf(UPS_ERR_IO, err, errlen, "write %s: %s",
+			                path, strerror(errno));
 		}
 	}
 	if (r != ARCHIVE_EOF) {
 		close(fd);
-		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		                "refused tarball: %s",
-		                archive_error_string(a)
-		                    ? archive_error_string(a)
-		                    : "unreadable");
+		return ups_errf(
+		    UPS_ERR_BAD_REQUEST, err, errlen, "refused tarball: %s",
+		    archive_error_string(a) ? archive_error_string(a)
+		                            : "unreadable");
 	}
 	if (fsync(fd) != 0) {
 		close(fd);
@@ -319,8 +317,8 @@ fail:
 	return rv;
 }
 
-int layout_switch(const char *tools_dir, const char *machine_id,
-                  const char *bv, char *err, size_t errlen)
+int layout_switch(const char *tools_dir, const char *machine_id, const char *bv,
+                  char *err, size_t errlen)
 {
 	char link[4096], tmp[4096];
 

@@ -24,7 +24,7 @@
 
 /* Most entries and most bytes a tarball may unpack to. */
 #define UNPACK_MAX_ENTRIES 1024
-#define UNPACK_MAX_BYTES (8ULL * 1024 * 1024 * 1024)
+#define UNPACK_MAX_BYTES   (8ULL * 1024 * 1024 * 1024)
 
 /* Checks every entry of the tarball held in buf (len bytes, borrowed)
  * without writing anything. UPS_ERR_BAD_REQUEST naming the entry and
@@ -42,8 +42,8 @@ int unpack_install(const char *tarball, const char *tools_dir, const char *bv,
 bool unpack_has(const char *tools_dir, const char *bv);
 
 /* Points tools_dir/machine-<id> at bv, atomically. */
-int layout_switch(const char *tools_dir, const char *machine_id,
-                  const char *bv, char *err, size_t errlen);
+int layout_switch(const char *tools_dir, const char *machine_id, const char *bv,
+                  char *err, size_t errlen);
 
 /* The binary version tools_dir/machine-<id> points at, into bv (len
  * bytes). UPS_ERR_NOT_FOUND when there is no link. */

@@ -19,8 +19,8 @@ static void test_ids(void **state)
 {
 	static const char *const good[] = {"0", "12", "0-lxd-3", "m-00001",
 	                                   "a"};
-	static const char *const bad[] = {"", "-1", "0/lxd/3", "M1", "a.b",
-	                                  "..", "a b", "a_b", "é"};
+	static const char *const bad[] = {"",   "-1",  "0/lxd/3", "M1", "a.b",
+	                                  "..", "a b", "a_b",     "é"};
 	char longest[UPS_LIMIT_MACHINE_ID_LEN + 2];
 
 	(void)state;

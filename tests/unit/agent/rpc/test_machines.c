@@ -122,8 +122,8 @@ static int setup(void **state)
 	machines_init(&f->machines);
 	fx_open_registry(f);
 	dispatch_init(&f->dispatch);
-	assert_int_equal(dispatch_add(&f->dispatch, &f->machines.machine_facade),
-	                 0);
+	assert_int_equal(
+	    dispatch_add(&f->dispatch, &f->machines.machine_facade), 0);
 	assert_int_equal(
 	    dispatch_add(&f->dispatch, &f->machines.machines_facade), 0);
 	peer_init(f, &f->m1, 1, UPS_ROLE_MACHINE);
@@ -189,7 +189,8 @@ static json_t *call(struct fx *f, struct rec_peer *r, const char *facade,
 
 static const char *code_of(const json_t *answer)
 {
-	const char *c = json_string_value(json_object_get(answer, "error-code"));
+	const char *c =
+	    json_string_value(json_object_get(answer, "error-code"));
 
 	return c ? c : "ok";
 }
@@ -229,10 +230,10 @@ static void test_register_survives_reopen(void **state)
 
 	a = call(f, &f->m1, "Machine", "Register", REG("0", "focal", "amd64"));
 	assert_string_equal(code_of(a), "ok");
-	assert_int_equal(json_integer_value(json_object_get(
-	                     json_object_get(a, "response"),
-	                     "heartbeat-seconds")),
-	                 7);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(a, "response"),
+	                                       "heartbeat-seconds")),
+	    7);
 	/* The version is kept canonical. */
 	a = call(f, &f->m2, "Machine", "Register",
 	         "{\"machine-id\":\"1\",\"version\":\"2.09\","
@@ -333,20 +334,20 @@ static void test_orders(void **state)
 	assert_string_equal(code_of(a), "ok");
 	a = json_array_get(
 	    json_object_get(json_object_get(a, "response"), "orders"), 0);
-	assert_string_equal(json_string_value(json_object_get(
-	                        a, "binary-version")),
-	                    "2.9.1-ubuntu-amd64");
+	assert_string_equal(
+	    json_string_value(json_object_get(a, "binary-version")),
+	    "2.9.1-ubuntu-amd64");
 	oid = json_string_value(json_object_get(a, "order-id"));
 	assert_non_null(oid);
 	assert_int_equal(strncmp(oid, "o-", 2), 0);
 	push = push_of(&f->m1, "Machine", "Order", &n);
 	assert_int_equal(n, 1);
 	push = json_object_get(push, "params");
-	assert_string_equal(json_string_value(json_object_get(push, "order-id")),
-	                    oid);
-	assert_string_equal(json_string_value(json_array_get(
-	                        json_object_get(push, "urls"), 0)),
-	                    "http://127.0.0.1:9/tools/2.9.1-ubuntu-amd64");
+	assert_string_equal(
+	    json_string_value(json_object_get(push, "order-id")), oid);
+	assert_string_equal(
+	    json_string_value(json_array_get(json_object_get(push, "urls"), 0)),
+	    "http://127.0.0.1:9/tools/2.9.1-ubuntu-amd64");
 	assert_string_equal(json_string_value(json_object_get(push, "sha256")),
 	                    SHA_A);
 	assert_int_equal(json_integer_value(json_object_get(push, "size")),
@@ -389,19 +390,16 @@ static void test_orders(void **state)
 	         "{\"state\":\"healthy\",\"order-id\":\"%s\","
 	         "\"version\":\"2.9.1\"}",
 	         oid);
-	assert_string_equal(code_of(call(f, &f->m1, "Machine", "Report",
-	                                 report)),
-	                    "ok");
-	assert_string_equal(code_of(call(f, &f->m1, "Machine", "Report",
-	                                 report)),
-	                    "ok");
+	assert_string_equal(
+	    code_of(call(f, &f->m1, "Machine", "Report", report)), "ok");
+	assert_string_equal(
+	    code_of(call(f, &f->m1, "Machine", "Report", report)), "ok");
 	snprintf(report, sizeof(report),
 	         "{\"state\":\"failed\",\"order-id\":\"%s\","
 	         "\"version\":\"2.9.1\"}",
 	         oid);
-	assert_string_equal(code_of(call(f, &f->m1, "Machine", "Report",
-	                                 report)),
-	                    "conflict");
+	assert_string_equal(
+	    code_of(call(f, &f->m1, "Machine", "Report", report)), "conflict");
 	/* An open order is sent again, same id, when the machine comes
 	 * back after a restart of upstaged; an ended one is not. */
 	a = call(f, &f->client, "Machines", "Order",
@@ -414,10 +412,9 @@ static void test_orders(void **state)
 	    "order-id"));
 	push = push_of(&f->client, "Machines", "Progress", &n);
 	assert_int_equal(n, 1);
-	assert_string_equal(
-	    json_string_value(json_object_get(json_object_get(push, "params"),
-	                                      "state")),
-	    "ordered");
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_object_get(push, "params"), "state")),
+	                    "ordered");
 	{
 		char keep[UPS_LIMIT_ORDER_ID_LEN + 1];
 
@@ -431,10 +428,10 @@ static void test_orders(void **state)
 		     REG("0", "focal", "amd64"));
 		push = push_of(&f->m1, "Machine", "Order", &n);
 		assert_int_equal(n, 1);
-		assert_string_equal(json_string_value(json_object_get(
-		                        json_object_get(push, "params"),
-		                        "order-id")),
-		                    keep);
+		assert_string_equal(
+		    json_string_value(json_object_get(
+		        json_object_get(push, "params"), "order-id")),
+		    keep);
 		assert_string_equal(
 		    json_string_value(json_object_get(
 		        json_object_get(push, "params"), "binary-version")),
@@ -478,8 +475,8 @@ static void test_list_and_roles(void **state)
 	assert_int_equal(json_array_size(list), 1);
 	assert_null(json_object_get(json_object_get(a, "response"), "next"));
 	/* The role matrix. */
-	assert_string_equal(
-	    code_of(call(f, &f->m1, "Machines", "List", "{}")), "forbidden");
+	assert_string_equal(code_of(call(f, &f->m1, "Machines", "List", "{}")),
+	                    "forbidden");
 	assert_string_equal(code_of(call(f, &f->client, "Machine", "Register",
 	                                 REG("4", "focal", "amd64"))),
 	                    "forbidden");

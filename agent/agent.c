@@ -20,6 +20,8 @@
 #include "agent/rpc/binaries.h"
 #include "agent/rpc/dispatch.h"
 #include "agent/service.h"
+#include "agent/rpc/machines.h"
+#include "agent/rollout/registry.h"
 #include "agent/store/store.h"
 #include "proto/errors.h"
 #include "proto/log.h"
@@ -47,6 +49,9 @@ struct agent {
 	struct ups_throttle throttle;
 	struct admin admin;
 	struct binaries binaries;
+	struct registry registry;
+	bool registry_ready;
+	struct machines machines;
 	struct server server;
 	bool server_ready;
 	struct ups_ws ws;
@@ -170,6 +175,8 @@ static void agent_stop(struct agent *a)
 	service_stopping(&a->service);
 	if (a->uploads_ready)
 		upload_engine_stop(&a->uploads);
+	if (a->registry_ready)
+		registry_stop(&a->registry);
 	if (a->server_ready)
 		server_stop(&a->server);
 	if (a->link_ready)
@@ -380,6 +387,62 @@ static void agent_default_plugin(char *buf, size_t len)
 	         AGENT_STORE_PLUGIN);
 }
 
+/* The machine registry, on the store's binaries. */
+static int agent_start_registry(struct agent *a, char *err, size_t errlen)
+{
+	struct registry_config rcfg;
+	struct registry_events ev;
+	int rv;
+
+	memset(&rcfg, 0, sizeof(rcfg));
+	rcfg.data_dir = a->cfg.data_dir;
+	rcfg.lost_after_s = a->cfg.machine_lost_after;
+	machines_events(&a->machines, &ev);
+	rv = registry_open(&a->registry, &a->loop, &a->store, &rcfg, &ev, err,
+	                   errlen);
+	if (rv)
+		return rv;
+	a->registry_ready = true;
+	if (registry_start(&a->registry))
+		return ups_errf(UPS_ERR_IO, err, errlen,
+		                "cannot start the registry timer");
+	return 0;
+}
+
+/* Where machines download binaries: upstaged's own listen address
+ * (unless it is a wildcard, which names no host), then advertise-http. */
+static int agent_url_bases(struct agent *a, char *err, size_t errlen)
+{
+	char bases[REGISTRY_URL_BASES][REGISTRY_URL_BASE_LEN];
+	const char *ptrs[REGISTRY_URL_BASES];
+	const char *p = a->cfg.advertise_http;
+	size_t n = 0;
+
+	if (a->cfg.listen_enabled && strcmp(a->cfg.listen_host, "0.0.0.0") &&
+	    strcmp(a->cfg.listen_host, "::")) {
+		bool v6 = strchr(a->cfg.listen_host, ':') != NULL;
+
+		snprintf(bases[n++], sizeof(bases[0]), "http://%s%s%s:%d",
+		         v6 ? "[" : "", a->cfg.listen_host, v6 ? "]" : "",
+		         a->ws.port);
+	}
+	while (p && *p && n < REGISTRY_URL_BASES) {
+		size_t len = strcspn(p, ",");
+
+		snprintf(bases[n++], sizeof(bases[0]), "http://%.*s",
+		         (int)len, p);
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	for (size_t i = 0; i < n; i++)
+		ptrs[i] = bases[i];
+	if (registry_set_url_bases(&a->registry, ptrs, n))
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "advertise-http: too many or too long");
+	return 0;
+}
+
 /* The engines: the store, then the upload engine on it. */
 static int agent_start_engines(struct agent *a, char *err, size_t errlen)
 {
@@ -423,7 +486,7 @@ static int agent_start_engines(struct agent *a, char *err, size_t errlen)
 	if (cfg->store_fault)
 		LOG_WARN("agent", "store-fault is set (%s): for tests only",
 		         cfg->store_fault);
-	return 0;
+	return agent_start_registry(a, err, errlen);
 }
 
 /* The facades, registered with the dispatcher. */
@@ -447,9 +510,23 @@ static int agent_start_rpc(struct agent *a, char *err, size_t errlen)
 	a->binaries.store = &a->store;
 	a->binaries.max_size = (uint64_t)cfg->max_upload_size;
 	binaries_init(&a->binaries);
+	a->machines.registry = &a->registry;
+	/* Idle machines must never meet the idle timeout. */
+	a->machines.heartbeat_s = (unsigned)cfg->machine_heartbeat;
+	if (cfg->idle_timeout > 0 &&
+	    a->machines.heartbeat_s > (unsigned)cfg->idle_timeout / 3)
+		a->machines.heartbeat_s = (unsigned)cfg->idle_timeout / 3;
+	/* Nor may a healthy idle machine ever look lost. */
+	if (a->machines.heartbeat_s > (unsigned)cfg->machine_lost_after / 3)
+		a->machines.heartbeat_s = (unsigned)cfg->machine_lost_after / 3;
+	if (a->machines.heartbeat_s == 0)
+		a->machines.heartbeat_s = 1;
+	machines_init(&a->machines);
 	if ((rv = dispatch_add(&a->dispatch, &a->admin.admin_facade)) ||
 	    (rv = dispatch_add(&a->dispatch, &a->admin.agent_facade)) ||
-	    (rv = dispatch_add(&a->dispatch, &a->binaries.facade)))
+	    (rv = dispatch_add(&a->dispatch, &a->binaries.facade)) ||
+	    (rv = dispatch_add(&a->dispatch, &a->machines.machine_facade)) ||
+	    (rv = dispatch_add(&a->dispatch, &a->machines.machines_facade)))
 		return ups_errf(rv, err, errlen, "cannot register a facade");
 	return 0;
 }
@@ -504,6 +581,9 @@ static int agent_start(struct agent *a, char *err, size_t errlen)
 	if (rv)
 		return rv;
 	a->ws_ready = true;
+	rv = agent_url_bases(a, err, errlen);
+	if (rv)
+		return rv;
 
 	if (cfg->listen_enabled) {
 		bool v6 = strchr(cfg->listen_host, ':') != NULL;
@@ -572,6 +652,9 @@ static int agent_run(struct agent *a)
 	uv_run(&a->loop, UV_RUN_DEFAULT);
 	if (a->uploads_ready)
 		upload_engine_close(&a->uploads);
+	if (a->registry_ready)
+		registry_close(&a->registry);
+	machines_free(&a->machines);
 	if (a->store_ready)
 		store_close(&a->store);
 	rv = uv_loop_close(&a->loop);

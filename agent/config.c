@@ -109,6 +109,19 @@ static const struct config_key config_keys[] = {
     {"store-fault", CONFIG_STRING, STR(store_fault), NULL, 0, 0, "SPEC",
      "TESTING ONLY: inject file-system faults into the store and staging "
      "(plugins/ups_fault.h, e.g. write=ENOSPC@1048576,free=4096)"},
+    {"machine-heartbeat", CONFIG_INT, STR(machine_heartbeat), "30", 1, 3600,
+     "SECS",
+     "how often machine agents report when nothing happens (at most "
+     "idle-timeout / 3 and machine-lost-after / 3, so an idle machine is "
+     "never dropped or taken for lost)"},
+    {"machine-lost-after", CONFIG_INT, STR(machine_lost_after), "300", 5,
+     31536000, "SECS",
+     "a machine not heard from for this long is shown lost (and kept)"},
+    {"advertise-http", CONFIG_STRING, STR(advertise_http), NULL, 0, 0,
+     "HOST:PORT,...",
+     "more addresses machines download agent binaries from "
+     "(http://HOST:PORT/tools/<binary version>), after upstaged's own "
+     "listen address; e.g. a relay or a load balancer"},
 };
 
 #define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -626,6 +639,74 @@ out:
 	return rv;
 }
 
+/* "HOST:PORT[,HOST:PORT...]": a host name or IPv4 address of
+ * [A-Za-z0-9.-], or [IPv6]; a port 1..65535; at most
+ * CONFIG_ADVERTISE_MAX entries. */
+#define CONFIG_ADVERTISE_MAX 7
+int config_check_hostports(const char *list, char *err, size_t errlen)
+{
+	const char *p = list;
+	size_t n = 0;
+
+	for (;;) {
+		const char *end = strchr(p, ','), *colon, *h, *he;
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		long port = 0;
+
+		if (++n > CONFIG_ADVERTISE_MAX)
+			return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+			                "at most %d addresses",
+			                CONFIG_ADVERTISE_MAX);
+		colon = NULL;
+		for (const char *q = p; q < p + len; q++)
+			if (*q == ':')
+				colon = q;
+		if (!colon || colon == p || colon == p + len - 1 ||
+		    len > 200)
+			return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+			                "\"%.*s\" is not HOST:PORT",
+			                (int)(len > 64 ? 64 : len), p);
+		for (const char *q = colon + 1; q < p + len; q++) {
+			if (*q < '0' || *q > '9' || port > 65535)
+				return ups_errf(UPS_ERR_BAD_REQUEST, err,
+				                errlen, "bad port in \"%.*s\"",
+				                (int)len, p);
+			port = port * 10 + (*q - '0');
+		}
+		if (port < 1 || port > 65535)
+			return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+			                "bad port in \"%.*s\"", (int)len, p);
+		h = p;
+		he = colon;
+		if (*h == '[') {
+			if (he[-1] != ']' || he - h < 3)
+				return ups_errf(UPS_ERR_BAD_REQUEST, err,
+				                errlen,
+				                "bad IPv6 address in \"%.*s\"",
+				                (int)len, p);
+			for (h++, he--; h < he; h++)
+				if (!strchr("0123456789abcdefABCDEF:.", *h))
+					return ups_errf(
+					    UPS_ERR_BAD_REQUEST, err, errlen,
+					    "bad IPv6 address in \"%.*s\"",
+					    (int)len, p);
+		} else {
+			for (; h < he; h++)
+				if (!((*h >= 'a' && *h <= 'z') ||
+				      (*h >= 'A' && *h <= 'Z') ||
+				      (*h >= '0' && *h <= '9') || *h == '.' ||
+				      *h == '-'))
+					return ups_errf(
+					    UPS_ERR_BAD_REQUEST, err, errlen,
+					    "bad host in \"%.*s\"", (int)len,
+					    p);
+		}
+		if (!end)
+			return 0;
+		p = end + 1;
+	}
+}
+
 int config_check(struct config *cfg, char *err, size_t errlen)
 {
 	char detail[UPS_ERRMSG_MAX];
@@ -688,6 +769,11 @@ int config_check(struct config *cfg, char *err, size_t errlen)
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		                "listen: \"none\" needs controller, or "
 		                "upstaged would serve nobody");
+	if (cfg->advertise_http &&
+	    config_check_hostports(cfg->advertise_http, detail,
+	                           sizeof(detail)))
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "advertise-http: %s", detail);
 	/* Without tokens to check, anyone who can connect is in: only
 	 * tolerable when that means processes on this machine. */
 	if (cfg->listen_enabled && !cfg->auth_file && !cfg->listen_loopback)

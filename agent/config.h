@@ -60,6 +60,9 @@ struct config {
 	int64_t upload_stall_timeout;
 	int64_t max_partials;
 	char *store_fault;
+	int64_t machine_heartbeat;
+	int64_t machine_lost_after;
+	char *advertise_http; /* "HOST:PORT[,HOST:PORT...]" or NULL */
 
 	/* Derived by config_check(). */
 	bool listen_enabled;
@@ -108,6 +111,10 @@ int config_parse_args(struct config *cfg, int argc, char **argv,
 /* Cross-key rules (both TLS files or neither, a controller needs a token
  * file, ...) and the derived fields. 0 or UPS_ERR_BAD_REQUEST. */
 int config_check(struct config *cfg, char *err, size_t errlen);
+
+/* Checks an advertise-http value: "HOST:PORT[,HOST:PORT...]". 0 or
+ * UPS_ERR_BAD_REQUEST with err saying which entry is wrong. */
+int config_check_hostports(const char *list, char *err, size_t errlen);
 
 /* --help text, generated from the table. */
 void config_print_help(FILE *out, const char *prog);

@@ -23,6 +23,9 @@ INGEST_MB=${INGEST_MB:-64} bash "$top/contrib/bench/ingest.sh" "$top/build"
 
 step "hostile peers benchmark smoke (HOSTILE_N=${HOSTILE_N:-100}; figures only)"
 HOSTILE_N=${HOSTILE_N:-100} bash "$top/contrib/bench/hostile.sh" "$top/build"
+step "machines benchmark smoke (MACHINES=${MACHINES:-500}; figures only)"
+MACHINES=${MACHINES:-500} IDLE_SECONDS=${IDLE_SECONDS:-5} \
+	bash "$top/contrib/bench/machines.sh" "$top/build"
 
 step "ASan + UBSan build"
 cmake -S "$top" -B "$top/build-asan" -DCMAKE_BUILD_TYPE=Debug \

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/net/backoff.h"
+#include "proto/net/backoff.h"
 #include "proto/chunk.h"
 #include "proto/envelope.h"
 #include "proto/errors.h"
@@ -46,14 +46,8 @@ static void link_set_state(struct link *l, enum link_state state)
 static uint64_t link_xorshift(void *user)
 {
 	struct link *l = user;
-	uint64_t x = l->rng;
 
-	/* xorshift64: the jitter only has to differ between processes. */
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	l->rng = x;
-	return x;
+	return backoff_xorshift(&l->rng);
 }
 
 /* Relayed peers. */

@@ -22,7 +22,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "agent/net/backoff.h"
+#include "proto/net/backoff.h"
 #include "agent/rpc/dispatch.h"
 #include "agent/rpc/peer.h"
 #include "proto/limits.h"

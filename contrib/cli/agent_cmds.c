@@ -45,9 +45,8 @@ int acmd_config(struct cli_ctx *ctx, struct ups_url *url,
 	return CLI_EXIT_OK;
 }
 
-/* Runs Agent.METHOD; on failure prints the error. */
-static int agent_call(struct cli_ctx *ctx, const char *method,
-                      struct oneshot_result *res)
+int acmd_call(struct cli_ctx *ctx, const char *facade, const char *method,
+              json_t *params, struct oneshot_result *res)
 {
 	char token[UPS_LIMIT_TOKEN_LEN + 1];
 	struct oneshot_config cfg;
@@ -55,14 +54,23 @@ static int agent_call(struct cli_ctx *ctx, const char *method,
 	int rv;
 
 	rv = acmd_config(ctx, &url, token, &cfg);
-	if (rv)
+	if (rv) {
+		json_decref(params);
 		return rv;
-	rv = oneshot_call(&cfg, "Agent", method, NULL, res);
+	}
+	rv = oneshot_call(&cfg, facade, method, params, res);
 	/* The token is a secret; do not leave it on the stack. */
 	explicit_bzero(token, sizeof(token));
 	if (rv)
 		return cli_out_error(ctx, rv, res->code, res->message);
 	return CLI_EXIT_OK;
+}
+
+/* Runs Agent.METHOD; on failure prints the error. */
+static int agent_call(struct cli_ctx *ctx, const char *method,
+                      struct oneshot_result *res)
+{
+	return acmd_call(ctx, "Agent", method, NULL, res);
 }
 
 int acmd_ping(struct cli_ctx *ctx)

@@ -27,4 +27,10 @@ int acmd_config(struct cli_ctx *ctx, struct ups_url *url,
                 char token[UPS_LIMIT_TOKEN_LEN + 1],
                 struct oneshot_config *cfg);
 
+/* Sends facade.method with params (stolen; NULL = {}) through
+ * oneshot_call(); on failure prints the error and returns its exit
+ * status, else CLI_EXIT_OK with res->response to release. */
+int acmd_call(struct cli_ctx *ctx, const char *facade, const char *method,
+              json_t *params, struct oneshot_result *res);
+
 #endif

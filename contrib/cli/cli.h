@@ -29,7 +29,7 @@ enum cli_exit {
 #define CLI_MAX_TIMEOUT_MS (86400u * 1000u)
 
 /* Most positional arguments and own options any command takes. */
-#define CLI_MAX_ARGS 4
+#define CLI_MAX_ARGS 64 /* upgrade-machine ID... (UPS_LIMIT_ORDER_MACHINES) */
 #define CLI_MAX_OPTS 8
 
 /* Global flags, after defaults and the environment were applied. Strings

@@ -7,6 +7,7 @@
 
 #include "contrib/cli/agent_cmds.h"
 #include "contrib/cli/help.h"
+#include "contrib/cli/machine_cmds.h"
 #include "contrib/cli/output.h"
 #include "contrib/cli/sync_cmds.h"
 #include "contrib/cli/version_cmds.h"
@@ -52,6 +53,22 @@ static const struct cli_option stream_option[] = {
 
 static const struct cli_option remove_options[] = {
     {"stream", "S", "released (default), proposed, devel or testing", false},
+    {NULL, NULL, NULL, false},
+};
+
+/* Indexed by enum mcmd_upgrade_opt. */
+static const struct cli_option upgrade_machine_options[] = {
+    {"agent-version", "V", "the version to move to (e.g. 2.9.2)", true},
+    {"stream", "S", "released (default), proposed, devel or testing", false},
+    {"wait", NULL, "follow the orders until every machine is done", false},
+    {"wait-timeout", "SECS", "how long --wait waits (default 600)", false},
+    {NULL, NULL, NULL, false},
+};
+
+/* Indexed by enum mcmd_revert_opt. */
+static const struct cli_option revert_machine_options[] = {
+    {"wait", NULL, "follow the orders until every machine is done", false},
+    {"wait-timeout", "SECS", "how long --wait waits (default 600)", false},
     {NULL, NULL, NULL, false},
 };
 
@@ -205,6 +222,61 @@ static const struct cli_command commands[] = {
         .max_args = 1,
         .online = true,
         .run = scmd_remove,
+    },
+    {
+        .name = "list-machines",
+        .synopsis = "",
+        .summary = "list the machine agents upstaged knows",
+        .help = "Prints one line per machine, sorted by id (digits as "
+                "numbers):\n"
+                "machine id, release, arch, version, state (idle outside "
+                "an order;\nlost when not heard from for "
+                "machine-lost-after), last seen, connected,\nand the "
+                "reason of a failed order. With --json the array of "
+                "records:\n"
+                "  {\"machine-id\",\"release\",\"arch\",\"version\","
+                "\"state\",\"reported-state\",\n"
+                "   \"last-seen\",\"connected\",\"lost\",\"progress\","
+                "\"reason\",\"order\"}.",
+        .online = true,
+        .run = mcmd_list,
+    },
+    {
+        .name = "upgrade-machine",
+        .synopsis = "ID...",
+        .summary = "order machines to move to an agent version",
+        .help = "Orders each machine ID to the stored binary "
+                "<version>-<release>-<arch>\n"
+                "of its own release and arch (a series such as focal "
+                "also takes the\nbinary stored under its OS, ubuntu). "
+                "Nothing is ordered unless every\nmachine has its "
+                "binary: otherwise exit 1, not-found, naming what is\n"
+                "missing. A machine carrying out another order is "
+                "upgrade-in-progress.\n"
+                "--wait follows the orders (Machines.Progress) until each "
+                "machine ends:\nexit 0 when all are healthy, 1 "
+                "otherwise. With --json one object a line.",
+        .options = upgrade_machine_options,
+        .min_args = 1,
+        .max_args = 64,
+        .online = true,
+        .run = mcmd_upgrade,
+    },
+    {
+        .name = "revert-machine",
+        .synopsis = "ID...",
+        .summary = "order machines back to the version before their last "
+                   "upgrade",
+        .help = "Orders each machine ID back to the binary version it ran "
+                "before its\nlast upgrade, which must have ended healthy "
+                "(else exit 1, conflict).\nThe machine keeps that version "
+                "on disk: nothing is downloaded.\n--wait as for "
+                "upgrade-machine; success is reverted.",
+        .options = revert_machine_options,
+        .min_args = 1,
+        .max_args = 64,
+        .online = true,
+        .run = mcmd_revert,
     },
     {
         .name = "help",

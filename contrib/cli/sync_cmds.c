@@ -443,21 +443,7 @@ out:
 static int binaries_call(struct cli_ctx *ctx, const char *method,
                          json_t *params, struct oneshot_result *res)
 {
-	char token[UPS_LIMIT_TOKEN_LEN + 1];
-	struct oneshot_config cfg;
-	struct ups_url url;
-	int rv;
-
-	rv = acmd_config(ctx, &url, token, &cfg);
-	if (rv) {
-		json_decref(params);
-		return rv;
-	}
-	rv = oneshot_call(&cfg, "AgentBinaries", method, params, res);
-	explicit_bzero(token, sizeof(token));
-	if (rv)
-		return cli_out_error(ctx, rv, res->code, res->message);
-	return CLI_EXIT_OK;
+	return acmd_call(ctx, "AgentBinaries", method, params, res);
 }
 
 /* Pages of List the CLI follows before it calls the answer broken (a

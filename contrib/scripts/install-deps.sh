@@ -8,11 +8,17 @@ packages=(
 	libwebsockets-dev libwebsockets-evlib-uv
 	libjansson-dev libssl-dev libuv1-dev libsqlite3-dev libyaml-dev
 	libcmocka-dev libsystemd-dev
+	libcurl4-openssl-dev libarchive-dev
 	openssl
 )
 # Tests additionally fuzz with clang's libFuzzer.
 if [ "${1:-}" = "--test" ]; then
 	packages+=(clang libclang-rt-14-dev)
+	# The e2e tests read JSON with jq and serve agent binaries over HTTP
+	# with nginx (any of Debian's nginx flavours will do), and the
+	# machines benchmark counts registry rows with sqlite3.
+	packages+=(jq python3 curl sqlite3)
+	command -v nginx >/dev/null || packages+=(nginx-light)
 fi
 
 missing=()

@@ -90,7 +90,7 @@ cleanup() {
 	else
 		log "ok"
 	fi
-	rm -rf "$T"
+	[ -n "${KEEP_T:-}" ] || rm -rf "$T"
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -408,4 +408,83 @@ sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 uc_expected_offset() {
 	jq -r 'select(.step == "chunk" and .code == "offset-mismatch") |
 		.message.params."expected-offset"' "$T/$1.stdout"
+}
+
+# ---- machines (machine_*.sh) ----
+
+# The machine programs, found when a test first needs them.
+machine_bins() {
+	UPSTAGE_MACHINE=$(find_bin upstage-machine contrib/machine/upstage-machine)
+	UPSTAGE_FLEET=$(find_bin upstage-fleet contrib/fleet/upstage-fleet)
+}
+
+# free_port: a TCP port nothing listens on now (for servers that need one
+# in their configuration file).
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_tools_server DATA_DIR: serves DATA_DIR's released binaries at
+# http://127.0.0.1:PORT/tools/<binary version> (Range, 206/200/416, the
+# standard HTTP a machine agent relies on) and sets TOOLS_ARGS to the
+# upstaged flags that advertise it. A stand-in until upstaged serves
+# /tools/ itself: then this sets TOOLS_ARGS="" and starts nothing (one
+# line), since upstaged's own address is always the first URL of an
+# order. Downloads are slowed to 64 KiB/s while $T/slow exists.
+start_tools_server() {
+	local data=$1 port
+	port=$(free_port)
+	mkdir -p "$T/nginx-tmp"
+	cat >"$T/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+$([ "$(id -u)" -eq 0 ] && echo "user root root;")
+pid $T/nginx.pid;
+error_log $T/nginx.errlog warn;
+events { worker_connections 256; }
+http {
+	log_format ranges '\$status \$body_bytes_sent "\$http_range" \$uri';
+	access_log $T/nginx-access.log ranges;
+	client_body_temp_path $T/nginx-tmp;
+	proxy_temp_path $T/nginx-tmp;
+	fastcgi_temp_path $T/nginx-tmp;
+	uwsgi_temp_path $T/nginx-tmp;
+	scgi_temp_path $T/nginx-tmp;
+	server {
+		listen 127.0.0.1:$port;
+		location ~ "^/tools/([a-z0-9.-]+)\$" {
+			if (-f $T/slow) {
+				set \$limit_rate 64k;
+			}
+			alias $data/tools/released/juju-\$1.tgz;
+		}
+	}
+}
+CONF
+	start tools nginx -c "$T/nginx.conf" -p "$T"
+	poll_until "$WAIT" "nginx on port $port" \
+		curl -s -o /dev/null "http://127.0.0.1:$port/"
+	TOOLS_PORT=$port
+	TOOLS_ARGS="--advertise-http 127.0.0.1:$port"
+}
+
+# make_agent_tarball DIR BV KIB: DIR/juju-BV.tgz holding a flat jujud
+# script and KIB KiB of random data (so a download takes a while).
+make_agent_tarball() {
+	local dir=$1 bv=$2 kib=$3 src
+	src=$(mktemp -d "$T/src.XXXXXX")
+	printf '#!/bin/sh\necho %s\n' "$bv" >"$src/jujud"
+	chmod 755 "$src/jujud"
+	head -c "$((kib * 1024))" /dev/urandom >"$src/payload"
+	mkdir -p "$dir"
+	tar -C "$src" -czf "$dir/juju-$bv.tgz" jujud payload
+	rm -rf "$src"
+}
+
+# machine_json ID: the list-machines --json record of machine ID.
+machine_json() {
+	cli 0 list --agent "ws://127.0.0.1:$PORT" \
+		--token "$CLIENT_TOKEN" list-machines --json
+	jq -c --arg id "$1" '.[] | select(."machine-id" == $id)' \
+		<<<"$OUT"
 }

@@ -17,12 +17,13 @@
  *     [--chunk-size N] [--chunk-offset-skew N] [--skew-at BYTES]
  *     [--chunk-bad-id] [--chunk-upload-id N] [--stop-after BYTES]
  *     [--no-commit] [--abort] [--status] [--hold]
- *     [--call METHOD --params JSON] [--timeout SECS]
+ *     [--call METHOD --params JSON [--facade F]] [--timeout SECS]
  *     [--pause-at BYTES --resume-when FILE] [--ignore-window]
  *
  * Scenario:
  *   1. Admin.Login (role client unless --role).
- *   2. --call: one AgentBinaries.METHOD with the raw params, then done.
+ *   2. --call: one METHOD of --facade (default AgentBinaries) with the
+ *      raw params, then done.
  *   3. UploadBegin with the claimed (default: true) size and SHA-256 of
  *      --file, or the raw params of --raw-begin (sent verbatim, so a test
  *      can put \u0000 or anything else in them).
@@ -109,6 +110,7 @@ static const char *const phase_names[] = {
 struct opts {
 	const char *agent, *token, *role, *file, *bv, *stream;
 	const char *claim_sha, *raw_begin, *call, *params, *resume_when;
+	const char *facade; /* of --call; AgentBinaries by default */
 	bool has_claim_size, force, no_commit, abort, status, hold, bad_id;
 	bool ignore_window;
 	uint64_t claim_size, stop_after, skew_at, foreign_id;
@@ -528,7 +530,7 @@ static void on_answer(json_t *root, bool is_error, const char *code)
 			return;
 		}
 		if (U.o.call) {
-			send_request(PH_CALL, "AgentBinaries", U.o.call,
+			send_request(PH_CALL, U.o.facade, U.o.call,
 			             U.o.params ? U.o.params : "{}");
 			return;
 		}
@@ -828,6 +830,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	    {"status", no_argument, NULL, 'u'},
 	    {"hold", no_argument, NULL, 'h'},
 	    {"call", required_argument, NULL, 'C'},
+	    {"facade", required_argument, NULL, 'X'},
 	    {"params", required_argument, NULL, 'P'},
 	    {"timeout", required_argument, NULL, 'T'},
 	    {"pause-at", required_argument, NULL, 'w'},
@@ -840,6 +843,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 
 	o->token = "";
 	o->role = "client";
+	o->facade = "AgentBinaries";
 	o->stream = "released";
 	o->chunk = 512 * 1024;
 	o->timeout = 60;
@@ -847,6 +851,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		switch (ch) {
 		case 'a':
 			o->agent = optarg;
+			break;
+		case 'X':
+			o->facade = optarg;
 			break;
 		case 't':
 			o->token = optarg;

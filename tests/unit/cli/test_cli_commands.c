@@ -36,6 +36,9 @@ static void test_table_complete(void **state)
 	                                "sync-agent-binary",
 	                                "list-agent-binaries",
 	                                "remove-agent-binary",
+	                                "list-machines",
+	                                "upgrade-machine",
+	                                "revert-machine",
 	                                "help"};
 	const struct cli_command *t;
 	size_t n;

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/net/backoff.h"
+#include "proto/net/backoff.h"
 #include "agent/net/link.h"
 #include "agent/rpc/dispatch.h"
 #include "agent/rpc/facade.h"

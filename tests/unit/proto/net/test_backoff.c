@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "agent/net/backoff.h"
+#include "proto/net/backoff.h"
 
 static uint64_t fixed_random(void *user)
 {

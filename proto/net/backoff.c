@@ -1,5 +1,5 @@
 /* Capped exponential backoff with full jitter. */
-#include "agent/net/backoff.h"
+#include "proto/net/backoff.h"
 
 uint64_t backoff_ceiling_ms(unsigned attempt, uint64_t initial_ms,
                             uint64_t max_ms)
@@ -22,4 +22,15 @@ uint64_t backoff_delay_ms(unsigned attempt, uint64_t initial_ms,
 	if (ceiling == UINT64_MAX)
 		return rnd(user);
 	return rnd(user) % (ceiling + 1);
+}
+
+uint64_t backoff_xorshift(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*state = x;
+	return x;
 }

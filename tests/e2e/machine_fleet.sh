@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# upstage-fleet carrying out real orders: each binary version is
+# downloaded once for all its machines (nginx serves it once); seeded
+# faults hit the same machines in a second run with the same seed; every
+# order and state lands in the report, one order per machine; machines
+# that crash mid-order come back with their old version, get the same
+# order id again and finish it.
+. "$(dirname "$0")/lib.sh" "$@"
+machine_bins
+command -v nginx >/dev/null || fail "nginx is not installed (install-deps.sh --test)"
+
+write_auth "$T/auth"
+N=40
+SRC=$T/src
+make_agent_tarball "$SRC" 2.9.1-ubuntu-amd64 256
+ids=$(seq -f 'f-%g' 0 $((N - 1)) | tr '\n' ' ')
+
+# run_fleet NAME EXTRA...: a fresh upstaged and fleet; orders 2.9.1 for
+# all; leaves the fleet's failed machine ids in $T/NAME.failed.
+run_fleet() {
+	local name=$1
+	shift
+	start_tools_server "$T/data-$name"
+	# shellcheck disable=SC2086
+	start_upstaged "$name" --auth-file "$T/auth" --listen 127.0.0.1:0 $TOOLS_ARGS
+	cli 0 "sync-$name" --agent "ws://127.0.0.1:$PORT" --token "$CLIENT_TOKEN" \
+		sync-agent-binary --source "$SRC" --agent-version 2.9
+	start "fleet-$name" "$UPSTAGE_FLEET" --agent "ws://127.0.0.1:$PORT" \
+		--token "$MACHINE_TOKEN" --machines $N --release focal \
+		--arch amd64 --version 2.9.0 --id-prefix f- --work-ms 20 \
+		--report "$T/$name.jsonl" --backoff-initial-ms 50 \
+		--backoff-max-ms 300 "$@"
+	await "fleet-$name" "^registered $N\$"
+	# shellcheck disable=SC2086
+	cli "0|1" "order-$name" --agent "ws://127.0.0.1:$PORT" \
+		--token "$CLIENT_TOKEN" upgrade-machine $ids \
+		--agent-version 2.9.1 --wait --wait-timeout 60
+	{ grep -o 'machine f-[0-9]*: failed' "$T/order-$name.stdout" || true; } |
+		sed 's/machine \(f-[0-9]*\):.*/\1/' | sort >"$T/$name.failed"
+	stop "fleet-$name" TERM 5000
+	stop "$name" TERM 5000
+	# The tarball left nginx once for the whole fleet.
+	served=$(grep -c '^200 .* /tools/2.9.1-ubuntu-amd64$' "$T/nginx-access.log" || true)
+	[ "$served" -eq 1 ] || fail "$name: the binary was served $served times"
+	stop tools TERM 5000
+	rm -f "$T/nginx-access.log"
+}
+
+faults=(--fail-download 0.1 --fail-verify 0.15 --fail-health 0.15 --seed 7)
+run_fleet a "${faults[@]}"
+nfail=$(wc -l <"$T/a.failed")
+log "seed 7: $nfail of $N machines failed"
+[ "$nfail" -gt 0 ] && [ "$nfail" -lt $N ] || fail "$nfail failures: the faults did not apply"
+# Reasons of each kind made it to the operator.
+for why in 'download failed (injected)' 'checksum-mismatch (injected)' \
+	'never healthy (injected)'; do
+	grep -qF "$why" "$T/order-a.stdout" || fail "no \"$why\" failure"
+done
+# The report: one order per machine, and every machine ended.
+[ "$(jq -s '[.[] | select(.event == "order")] | length' "$T/a.jsonl")" -eq $N ] ||
+	fail "report: not one order per machine"
+[ "$(jq -s '[.[] | select(.event == "state" and (.state == "healthy" or .state == "failed"))] | length' "$T/a.jsonl")" -eq $N ] ||
+	fail "report: not one final state per machine"
+# The same seed: the same machines fail.
+run_fleet b "${faults[@]}"
+cmp -s "$T/a.failed" "$T/b.failed" ||
+	fail "seed 7 failed other machines the second time: $(diff "$T/a.failed" "$T/b.failed" | head -5)"
+
+# Crashes mid-order: each machine comes back with 2.9.0, gets the same
+# order id again and ends healthy; never two different orders.
+run_fleet c --crash 1 --seed 3
+[ ! -s "$T/c.failed" ] || fail "crashed machines failed: $(head -3 "$T/c.failed")"
+jq -s 'map(select(.event == "order")) | group_by(."machine-id") |
+	map({n: length, ids: (map(."order-id") | unique | length)})' \
+	"$T/c.jsonl" >"$T/c.orders"
+[ "$(jq 'map(select(.ids != 1)) | length' "$T/c.orders")" -eq 0 ] ||
+	fail "a machine got two different orders"
+[ "$(jq 'map(select(.n >= 2)) | length' "$T/c.orders")" -eq $N ] ||
+	fail "not every crashed machine got its order again"

@@ -1,8 +1,12 @@
 #!/bin/bash
-# Resumable uploads: SIGKILL the CLI mid-upload of a 200 MiB file and rerun
-# it (it resumes: resumed-from > 0, sent-bytes < size, stored file
-# correct); then SIGKILL upstaged mid-upload, restart it on the same data
-# directory and rerun (resumes, file correct, catalog lists it once).
+# Resumable uploads without a digest up front (the CLI names a tarball's
+# partial by its upload token and hashes while sending): SIGKILL the CLI
+# mid-upload of a 200 MiB file and rerun it (it resumes: resumed-from > 0,
+# sent-bytes < size, stored file correct, so the digest it rebuilt from
+# the local bytes before the offset was right); the same with the local
+# file changed before the offset (caught, started over); then SIGKILL
+# upstaged mid-upload, restart it on the same data directory and rerun
+# (resumes after the restart, file correct, catalog lists it once).
 #
 # "Mid-upload" is an observed condition, not a sleep: we poll the size of
 # upstaged's partial file. --max-rate keeps the upload slow enough that the
@@ -37,6 +41,32 @@ sent=$(jq -r '."sent-bytes"' <<<"$line")
 expect_stored "$DATA" released 2.9.1-ubuntu-amd64 "$T/src/juju-2.9.1-ubuntu-amd64.tgz"
 log "CLI kill: resumed from $resumed, sent $sent"
 
+# 1b. The CLI dies, and the local file changes before the bytes upstaged
+# kept (its modification time put back, so that the rerun finds the same
+# partial): the rerun sees the partial is not this file's, starts over,
+# and stores the file as it is now; nothing stitched is stored.
+make_tarballs "$T/src3" $((SIZE_MB * 1024)) 2.9.3-ubuntu-amd64
+F3=$T/src3/juju-2.9.3-ubuntu-amd64.tgz
+start cli3 "$UPSTAGE" --agent "$URL" --json sync-agent-binary \
+	--source "$T/src3" --agent-version 2.9.3.0 --max-rate 40
+await_partial "$DATA" $((48 * 1024 * 1024)) 60
+kill -KILL "$(pid_of cli3)"
+wait_exit cli3 10
+touch -r "$F3" "$T/stamp"
+printf 'corrupt' | dd of="$F3" bs=1 seek=4096 conv=notrunc status=none
+touch -r "$T/stamp" "$F3"
+cli 0 rerun3 --agent "$URL" --json sync-agent-binary --source "$T/src3" \
+	--agent-version 2.9.3.0
+line=$(json_of "$T/rerun3.stdout" 2.9.3-ubuntu-amd64)
+[ "$(jq -r .status <<<"$line")" = uploaded ] || fail "rerun3: $line"
+[ "$(jq -r '."resumed-from"' <<<"$line")" -gt 0 ] ||
+	fail "rerun3 did not find the partial: $line"
+[ "$(jq -r '."sent-bytes"' <<<"$line")" -eq "$SIZE" ] ||
+	fail "rerun3 did not start over: $line"
+expect_match "$ERR" "not this file's.*starting over" "rerun3 says why"
+expect_stored "$DATA" released 2.9.3-ubuntu-amd64 "$F3"
+log "changed local file: caught by prefix-sha256, started over"
+
 # 2. upstaged dies (SIGKILL: no chance to tidy up).
 start cli2 "$UPSTAGE" --agent "$URL" --json sync-agent-binary \
 	--source "$T/src" --agent-version 2.9.2.0 --max-rate 40 --retries 0
@@ -65,7 +95,7 @@ log "upstaged kill: resumed from $resumed, sent $sent"
 # The catalog lists each binary exactly once, with the right digests, and no
 # partial is left behind.
 cli 0 list --agent "$URL" --json list-agent-binaries
-[ "$(jq length <<<"$OUT")" -eq 2 ] || fail "list: $OUT"
+[ "$(jq length <<<"$OUT")" -eq 3 ] || fail "list: $OUT"
 for bv in 2.9.1-ubuntu-amd64 2.9.2-ubuntu-amd64; do
 	sha=$(sha256sum "$T/src/juju-$bv.tgz" | cut -d' ' -f1)
 	jq -e --arg bv "$bv" --arg sha "$sha" \

@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 
 #include "proto/binary.h"
+#include "proto/digest.h"
 #include "proto/errors.h"
 #include "proto/log.h"
 
@@ -428,25 +429,6 @@ static int upload_md_reset(struct upload *u, char *err, size_t errlen)
 	return 0;
 }
 
-/* The hex SHA-256 of what u's digest state has seen so far, leaving the
- * state as it is (a copy is finished). */
-static int upload_md_peek(struct upload *u, char hex[UPS_SHA256_HEX_LEN + 1],
-                          char *err, size_t errlen)
-{
-	uint8_t digest[EVP_MAX_MD_SIZE];
-	unsigned dlen = 0;
-	EVP_MD_CTX *copy = EVP_MD_CTX_new();
-	int ok = copy && EVP_MD_CTX_copy_ex(copy, u->md) &&
-	         EVP_DigestFinal_ex(copy, digest, &dlen) && dlen == 32;
-
-	EVP_MD_CTX_free(copy);
-	if (!ok)
-		return ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
-		                "cannot copy the SHA-256 state");
-	ups_sha256_hex_encode(digest, hex);
-	return 0;
-}
-
 /* A fresh upload: its catalog row and staging file. */
 static int upload_work_create(struct upload *u, char *err, size_t errlen)
 {
@@ -525,9 +507,10 @@ static int upload_work_reopen(struct upload *u, uint64_t durable, char *err,
 			return rv;
 	}
 	if (durable > 0) {
-		rv = upload_md_peek(u, u->job_prefix, err, errlen);
+		rv = ups_digest_peek_hex(u->md, u->job_prefix);
 		if (rv)
-			return rv;
+			return ups_errf(rv, err, errlen,
+			                "cannot copy the SHA-256 state");
 	}
 	if (durable != u->durable)
 		(void)catalog_upload_set_offset(eng->cat, u->id, durable,

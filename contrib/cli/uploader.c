@@ -26,6 +26,7 @@
 #include "contrib/cli/client.h"
 #include "contrib/cli/source.h"
 #include "proto/chunk.h"
+#include "proto/digest.h"
 #include "proto/envelope.h"
 #include "proto/errors.h"
 #include "proto/log.h"
@@ -138,6 +139,8 @@ struct uploader {
 static void up_pump_all(struct uploader *u);
 static void slot_begin(struct slot *s);
 static void slot_take_next(struct slot *s);
+static void slot_abort(struct slot *s, enum slot_phase phase,
+                       client_reply_cb cb);
 
 static struct upload_item *slot_item(struct slot *s)
 {
@@ -437,23 +440,14 @@ static int job_pread(struct slot *s, unsigned char *buf, size_t len,
 	return 0;
 }
 
-/* The digest of everything hashed so far into local_sha (md is left as
- * it was: a copy is finished). */
+/* The digest of everything hashed so far (md is left as it was). */
 static int job_peek(struct slot *s, char hex[UPS_SHA256_HEX_LEN + 1])
 {
-	unsigned char d[EVP_MAX_MD_SIZE];
-	unsigned dlen = 0;
-	EVP_MD_CTX *copy = EVP_MD_CTX_new();
-	int ok = copy && EVP_MD_CTX_copy_ex(copy, s->md) &&
-	         EVP_DigestFinal_ex(copy, d, &dlen) && dlen == 32;
+	int rv = ups_digest_peek_hex(s->md, hex);
 
-	EVP_MD_CTX_free(copy);
-	if (!ok) {
+	if (rv)
 		snprintf(s->job_err, sizeof(s->job_err), "SHA-256 failed");
-		return UPS_ERR_INTERNAL;
-	}
-	ups_sha256_hex_encode(d, hex);
-	return 0;
+	return rv;
 }
 
 /* One chunk: read it into the message after its header, hash it, frame
@@ -562,17 +556,7 @@ static void slot_on_refused(struct client *c, void *data, int status,
  * partial goes, and the item fails naming the file. */
 static void slot_refuse(struct slot *s)
 {
-	struct uploader *u = s->up;
-	int rv;
-
-	s->phase = SLOT_COMMIT;
-	rv = client_request(
-	    &u->client, UPS_FACADE_AGENT_BINARIES, "UploadAbort",
-	    json_pack("{s:I}", "upload-id", (json_int_t)s->upload_id),
-	    slot_on_refused, s, NULL);
-	if (rv)
-		up_retry(u, CLI_EXIT_FAILED, ups_err_code(rv),
-		         "cannot send UploadAbort: %s", ups_err_message(rv));
+	slot_abort(s, SLOT_COMMIT, slot_on_refused);
 }
 
 static void job_after(uv_work_t *w, int status);
@@ -618,6 +602,31 @@ static void slot_hash_to(struct slot *s, enum slot_phase phase, uint64_t end)
 
 /* Requests. */
 
+/* Sends AgentBinaries.method with params (stolen) for s, answered to cb;
+ * a request that cannot be sent ends the session, to be resumed. */
+static void slot_request(struct slot *s, const char *method, json_t *params,
+                         client_reply_cb cb)
+{
+	struct uploader *u = s->up;
+	int rv;
+
+	rv = client_request(&u->client, UPS_FACADE_AGENT_BINARIES, method,
+	                    params, cb, s, NULL);
+	if (rv)
+		up_retry(u, CLI_EXIT_FAILED, ups_err_code(rv),
+		         "cannot send %s: %s", method, ups_err_message(rv));
+}
+
+/* UploadAbort of s's upload, answered to cb. */
+static void slot_abort(struct slot *s, enum slot_phase phase,
+                       client_reply_cb cb)
+{
+	s->phase = phase;
+	slot_request(s, "UploadAbort",
+	             json_pack("{s:I}", "upload-id", (json_int_t)s->upload_id),
+	             cb);
+}
+
 static void slot_on_abort(struct client *c, void *data, int status,
                           const struct ups_envelope *env, const char *detail)
 {
@@ -638,7 +647,6 @@ static void slot_start_over(struct slot *s)
 	struct upload_item *item = slot_item(s);
 	struct uploader *u = s->up;
 	char note[UPS_LIMIT_BINARY_VERSION_LEN + 160];
-	int rv;
 
 	if (item->started_over) {
 		slot_done(s, UPLOAD_FAILED,
@@ -653,14 +661,7 @@ static void slot_start_over(struct slot *s)
 	         "changed?); starting over",
 	         item->it.binary_version);
 	progress_note(u->cfg->progress, note);
-	s->phase = SLOT_WAIT;
-	rv = client_request(
-	    &u->client, UPS_FACADE_AGENT_BINARIES, "UploadAbort",
-	    json_pack("{s:I}", "upload-id", (json_int_t)s->upload_id),
-	    slot_on_abort, s, NULL);
-	if (rv)
-		up_retry(u, CLI_EXIT_FAILED, ups_err_code(rv),
-		         "cannot send UploadAbort: %s", ups_err_message(rv));
+	slot_abort(s, SLOT_WAIT, slot_on_abort);
 }
 
 /* The hashing the slot waited for is done. */
@@ -737,19 +738,12 @@ static void slot_on_commit(struct client *c, void *data, int status,
 
 static void slot_send_commit(struct slot *s)
 {
-	struct uploader *u = s->up;
-	int rv;
-
 	s->phase = SLOT_COMMIT;
-	rv = client_request(&u->client, UPS_FACADE_AGENT_BINARIES,
-	                    "UploadCommit",
-	                    json_pack("{s:I,s:s}", "upload-id",
-	                              (json_int_t)s->upload_id, "sha256",
-	                              s->local_sha),
-	                    slot_on_commit, s, NULL);
-	if (rv)
-		up_retry(u, CLI_EXIT_FAILED, ups_err_code(rv),
-		         "cannot send UploadCommit: %s", ups_err_message(rv));
+	slot_request(s, "UploadCommit",
+	             json_pack("{s:I,s:s}", "upload-id",
+	                       (json_int_t)s->upload_id, "sha256",
+	                       s->local_sha),
+	             slot_on_commit);
 }
 
 static void job_after(uv_work_t *w, int status)
@@ -1062,11 +1056,7 @@ static void slot_begin(struct slot *s)
 		         "out of memory");
 		return;
 	}
-	rv = client_request(&u->client, UPS_FACADE_AGENT_BINARIES,
-	                    "UploadBegin", params, slot_on_begin, s, NULL);
-	if (rv)
-		up_retry(u, CLI_EXIT_FAILED, ups_err_code(rv),
-		         "cannot send UploadBegin: %s", ups_err_message(rv));
+	slot_request(s, "UploadBegin", params, slot_on_begin);
 }
 
 /* Pushes. */

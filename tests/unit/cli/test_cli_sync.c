@@ -571,44 +571,47 @@ static void test_version_refused(void **state)
 	    uploader_version_refused(UPS_ERR_NOT_IMPLEMENTED, NULL, msg, 4));
 }
 
+/* The token of the file at path as it is now. */
+static void token_of(const char *path, char out[SOURCE_TOKEN_LEN + 1])
+{
+	char err[256];
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(source_upload_token(path, &st, out,
+	                                     SOURCE_TOKEN_LEN + 1, err,
+	                                     sizeof(err)),
+	                 0);
+	assert_int_equal(strlen(out), SOURCE_TOKEN_LEN);
+	assert_true(ups_upload_token_is_valid(out));
+}
+
 /* The upload token: the same file gives the same one every time, another
  * file or the same file rewritten another; it is a valid wire token. */
 static void test_upload_token(void **state)
 {
 	char a[SOURCE_TOKEN_LEN + 1], b[SOURCE_TOKEN_LEN + 1];
 	char c[SOURCE_TOKEN_LEN + 1], path[512], path2[512], err[256];
-	struct stat st;
 	struct timespec ts[2];
+	struct stat st;
 
 	(void)state;
 	write_file("juju-2.9.1-ubuntu-amd64.tgz", "hello");
 	write_file("juju-2.9.2-ubuntu-amd64.tgz", "hello");
 	snprintf(path, sizeof(path), "%s/juju-2.9.1-ubuntu-amd64.tgz", tmp);
 	snprintf(path2, sizeof(path2), "%s/juju-2.9.2-ubuntu-amd64.tgz", tmp);
-	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(source_upload_token(path, &st, a, sizeof(a), err,
-	                                     sizeof(err)),
-	                 0);
-	assert_int_equal(strlen(a), SOURCE_TOKEN_LEN);
-	assert_true(ups_upload_token_is_valid(a));
-	assert_int_equal(source_upload_token(path, &st, b, sizeof(b), err,
-	                                     sizeof(err)),
-	                 0);
+	token_of(path, a);
+	token_of(path, b);
 	assert_string_equal(a, b);
-	assert_int_equal(stat(path2, &st), 0);
-	assert_int_equal(source_upload_token(path2, &st, c, sizeof(c), err,
-	                                     sizeof(err)),
-	                 0);
+	token_of(path2, c);
 	assert_string_not_equal(a, c);
 	/* Rewritten: another modification time, another token. */
 	ts[0].tv_sec = ts[1].tv_sec = 1000000;
 	ts[0].tv_nsec = ts[1].tv_nsec = 0;
 	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
-	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(source_upload_token(path, &st, b, sizeof(b), err,
-	                                     sizeof(err)),
-	                 0);
+	token_of(path, b);
 	assert_string_not_equal(a, b);
+	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(source_upload_token(path, &st, c, 8, err, sizeof(err)),
 	                 UPS_ERR_INTERNAL);
 }
@@ -626,32 +629,26 @@ static void test_usage_errors(void **state)
 	assert_contains(r.err, "JUJU_METADATA_SOURCE");
 	run_free(&r);
 
-	r = RUN("sync-agent-binary", "--source", tmp, "--agent-version",
-	        "2.9.1");
-	assert_int_equal(r.exit, CLI_EXIT_USAGE);
-	assert_contains(r.err, "use 2.9 or 2.9.1.1, not 2.9.1");
-	run_free(&r);
-
-	r = RUN("sync-agent-binary", "--source", tmp, "--stream", "nightly");
-	assert_int_equal(r.exit, CLI_EXIT_USAGE);
-	run_free(&r);
-
-	r = RUN("sync-agent-binary", "--source", tmp, "--retries", "-1");
-	assert_int_equal(r.exit, CLI_EXIT_USAGE);
-	run_free(&r);
-
-	r = RUN("sync-agent-binary", "--source", tmp, "--parallel", "0");
-	assert_int_equal(r.exit, CLI_EXIT_USAGE);
-	assert_contains(r.err, "--parallel");
-	run_free(&r);
-
-	r = RUN("sync-agent-binary", "--source", tmp, "--parallel", "9");
-	assert_int_equal(r.exit, CLI_EXIT_USAGE);
-	run_free(&r);
-
-	r = RUN("sync-agent-binary", "--source", tmp, "--dry-run=yes");
-	assert_int_equal(r.exit, CLI_EXIT_USAGE);
-	run_free(&r);
+	/* One bad option each: the usage error names it. */
+	static const struct {
+		const char *opt, *value, *says;
+	} bad[] = {
+	    {"--agent-version", "2.9.1", "use 2.9 or 2.9.1.1, not 2.9.1"},
+	    {"--stream", "nightly", "--stream"},
+	    {"--retries", "-1", "--retries"},
+	    {"--parallel", "0", "--parallel"},
+	    {"--parallel", "9", "--parallel"},
+	    {"--dry-run=yes", NULL, "dry-run"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = bad[i].value ? RUN("sync-agent-binary", "--source", tmp,
+		                       bad[i].opt, bad[i].value)
+		                 : RUN("sync-agent-binary", "--source", tmp,
+		                       bad[i].opt);
+		assert_int_equal(r.exit, CLI_EXIT_USAGE);
+		assert_contains(r.err, bad[i].says);
+		run_free(&r);
+	}
 
 	/* No --client-version and (with an empty PATH) no juju client. */
 	write_file("juju-2.9.1-ubuntu-amd64.tgz", "hello");

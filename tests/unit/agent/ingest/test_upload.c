@@ -293,8 +293,10 @@ static struct answer begin(struct fx *f, struct owner *o)
 	return a;
 }
 
-static void send_chunks(struct fx *f, struct owner *o, uint64_t id,
-                        uint64_t from, uint64_t to, size_t chunk)
+/* Sends bytes [from, to) of data (a whole file's) in chunks. */
+static void send_data(struct fx *f, struct owner *o, uint64_t id,
+                      const uint8_t *data, uint64_t from, uint64_t to,
+                      size_t chunk)
 {
 	struct ups_chunk_header h;
 
@@ -305,10 +307,16 @@ static void send_chunks(struct fx *f, struct owner *o, uint64_t id,
 		h.upload_id = id;
 		h.offset = from;
 		h.length = (uint32_t)len;
-		upload_chunk(&f->eng, o, &h, f->file + from);
+		upload_chunk(&f->eng, o, &h, data + from);
 		from += len;
 		run(f); /* like a client waiting for acks */
 	}
+}
+
+static void send_chunks(struct fx *f, struct owner *o, uint64_t id,
+                        uint64_t from, uint64_t to, size_t chunk)
+{
+	send_data(f, o, id, f->file, from, to, chunk);
 }
 
 /* Commits with the digest sha (NULL: none given at commit). */
@@ -869,10 +877,8 @@ static void test_window_shared(void **state)
 	struct upload_begin_req ra = req_sized("2.9.1-ubuntu-amd64", size);
 	struct upload_begin_req rb = req_sized("2.9.2-ubuntu-amd64", size);
 	uint8_t *zero = calloc(1, size);
-	struct ups_chunk_header h;
 	struct answer a, b;
 
-	(void)zero;
 	assert_int_equal(upload_window_share(8 * mib, 0), 8 * mib);
 	assert_int_equal(upload_window_share(8 * mib, 1), 8 * mib);
 	assert_int_equal(upload_window_share(8 * mib, 4), 2 * mib);
@@ -888,37 +894,17 @@ static void test_window_shared(void **state)
 	assert_int_equal(upload_receiving_count(&f->eng), 2);
 	/* A was told 4 MiB; its next ack (within a quarter of that) tells
 	 * it its share now. */
-	for (uint64_t off = 0; off < mib; off += h.length) {
-		memset(&h, 0, sizeof(h));
-		h.upload_id = a.begun.upload_id;
-		h.offset = off;
-		h.length = 256 * 1024;
-		upload_chunk(&f->eng, &f->a, &h, zero);
-		run(f);
-	}
+	send_data(f, &f->a, a.begun.upload_id, zero, 0, mib, 256 * 1024);
 	assert_true(f->a.acks >= 1);
 	assert_int_equal(f->a.ack_window, 2 * mib);
 	/* Both progress: B's acks come at a quarter of its share. */
-	for (uint64_t off = 0; off < size; off += h.length) {
-		memset(&h, 0, sizeof(h));
-		h.upload_id = b.begun.upload_id;
-		h.offset = off;
-		h.length = 512 * 1024;
-		upload_chunk(&f->eng, &f->b, &h, zero);
-		run(f);
-	}
+	send_data(f, &f->b, b.begun.upload_id, zero, 0, size, 512 * 1024);
 	assert_true(f->b.acks >= (int)(size / (mib / 2)));
 	assert_int_equal(f->b.ack_offset, size);
 	/* B holds all its bytes: A has the whole budget again. */
 	assert_int_equal(upload_receiving_count(&f->eng), 1);
-	for (uint64_t off = mib; off < 2 * mib; off += h.length) {
-		memset(&h, 0, sizeof(h));
-		h.upload_id = a.begun.upload_id;
-		h.offset = off;
-		h.length = 256 * 1024;
-		upload_chunk(&f->eng, &f->a, &h, zero);
-		run(f);
-	}
+	send_data(f, &f->a, a.begun.upload_id, zero, mib, 2 * mib,
+	          256 * 1024);
 	assert_int_equal(f->a.ack_window, 4 * mib);
 	free(zero);
 }

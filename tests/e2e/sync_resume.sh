@@ -6,7 +6,9 @@
 # the local bytes before the offset was right); the same with the local
 # file changed before the offset (caught, started over); then SIGKILL
 # upstaged mid-upload, restart it on the same data directory and rerun
-# (resumes after the restart, file correct, catalog lists it once).
+# (resumes after the restart, file correct, catalog lists it once);
+# finally kill and restart upstaged on the same port under a running CLI,
+# which reconnects and resumes by itself.
 #
 # "Mid-upload" is an observed condition, not a sleep: we poll the size of
 # upstaged's partial file. --max-rate keeps the upload slow enough that the
@@ -104,5 +106,30 @@ for bv in 2.9.1-ubuntu-amd64 2.9.2-ubuntu-amd64; do
 done
 [ "$(partial_size "$DATA")" -eq 0 ] || fail "a partial upload was left behind"
 
-alive agent2 || fail "upstaged died"
-stop agent2 TERM 3000
+# 3. upstaged dies and comes back on the same port while the CLI runs:
+# the CLI reconnects by itself, rebuilds its digest from the local bytes
+# before the durable offset, and the commit (its digest against
+# upstaged's) succeeds.
+APORT=$(port_of agent2)
+make_tarballs "$T/src4" $((SIZE_MB * 1024)) 2.9.4-ubuntu-amd64
+start cli4 "$UPSTAGE" --agent "ws://127.0.0.1:$APORT" --json sync-agent-binary \
+	--source "$T/src4" --agent-version 2.9.4.0 --max-rate 40 --retries 50
+await_partial "$DATA" $((40 * 1024 * 1024)) 60
+kill -KILL "$(pid_of agent2)"
+wait_exit agent2 10
+start agent3 "$UPSTAGED" --data-dir "$DATA" --log-level info \
+	--listen "127.0.0.1:$APORT"
+await agent3 '^listening wss?://'
+wait_exit cli4 120
+[ "$EXIT_STATUS" -eq 0 ] || fail "cli4: exit $EXIT_STATUS: $(tail -3 "$T/cli4.err")"
+line=$(json_of "$T/cli4.out" 2.9.4-ubuntu-amd64)
+[ "$(jq -r .status <<<"$line")" = uploaded ] || fail "cli4: $line"
+grep -q 'resuming 2.9.4-ubuntu-amd64 at byte [1-9]' "$T/cli4.err" ||
+	fail "cli4 did not resume: $(cat "$T/cli4.err")"
+[ "$(jq -r '."sent-bytes"' <<<"$line")" -lt $((2 * SIZE)) ] ||
+	fail "cli4 sent everything again: $line"
+expect_stored "$DATA" released 2.9.4-ubuntu-amd64 "$T/src4/juju-2.9.4-ubuntu-amd64.tgz"
+log "upstaged restarted under a running CLI: resumed in the same run"
+
+alive agent3 || fail "upstaged died"
+stop agent3 TERM 3000

@@ -90,8 +90,8 @@ static const struct config_key config_keys[] = {
      "uploads receiving at once (more are answered busy)"},
     {"upload-window", CONFIG_INT, STR(upload_window), "8388608", 65536,
      268435456, "BYTES",
-     "bytes a client may send beyond the last acknowledged offset (memory "
-     "per upload)"},
+     "bytes in flight beyond the acknowledged offsets, shared equally by "
+     "the uploads receiving at once (at least a chunk each)"},
     {"free-space-reserve", CONFIG_INT, STR(free_space_reserve), "67108864", 0,
      1099511627776LL, "BYTES",
      "free space uploads must leave on the store's disk"},

@@ -98,6 +98,23 @@ int ups_sha256_hex_decode(const char *hex, uint8_t out[32])
 	return 0;
 }
 
+bool ups_upload_token_is_valid(const char *s)
+{
+	size_t n = 0;
+
+	if (s == NULL)
+		return false;
+	for (; s[n] && n <= UPS_LIMIT_UPLOAD_TOKEN_LEN; n++) {
+		char c = s[n];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_'))
+			return false;
+	}
+	return n >= UPS_LIMIT_UPLOAD_TOKEN_MIN &&
+	       n <= UPS_LIMIT_UPLOAD_TOKEN_LEN;
+}
+
 void ups_sha256_hex_encode(const uint8_t digest[32],
                            char out[UPS_SHA256_HEX_LEN + 1])
 {

@@ -70,6 +70,10 @@ int ups_sha256_hex_decode(const char *hex, uint8_t out[32]);
 void ups_sha256_hex_encode(const uint8_t digest[32],
                            char out[UPS_SHA256_HEX_LEN + 1]);
 
+/* Whether s is an upload token: UPS_LIMIT_UPLOAD_TOKEN_MIN to
+ * UPS_LIMIT_UPLOAD_TOKEN_LEN bytes of [A-Za-z0-9_-] (NULL is not). */
+bool ups_upload_token_is_valid(const char *s);
+
 /* Whether release (borrowed; may be NULL) is [a-z][a-z0-9]* of at most
  * UPS_LIMIT_RELEASE_LEN bytes. */
 bool ups_release_is_valid(const char *release);

@@ -462,3 +462,10 @@ json_t *ups_env_malformed(const char *buf, size_t len, int code,
 	}
 	return env;
 }
+
+int ups_facade_version(const char *type)
+{
+	if (type && strcmp(type, UPS_FACADE_AGENT_BINARIES) == 0)
+		return UPS_FACADE_AGENT_BINARIES_VERSION;
+	return UPS_FACADE_DEFAULT_VERSION;
+}

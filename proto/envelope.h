@@ -47,6 +47,17 @@ struct ups_envelope {
 	json_t *error_info; /* owned object or NULL */
 };
 
+/* Facade versions (PROTOCOL.md "Facades"): what this build speaks and
+ * serves. A facade not named here is at version 1. Version 2 of
+ * AgentBinaries is the one of digests at UploadCommit, upload tokens and
+ * shared windows. */
+#define UPS_FACADE_AGENT_BINARIES "AgentBinaries"
+#define UPS_FACADE_AGENT_BINARIES_VERSION 2
+#define UPS_FACADE_DEFAULT_VERSION 1
+
+/* The version of facade type this build speaks (type borrowed). */
+int ups_facade_version(const char *type);
+
 /* Parses one text message of len bytes (not NUL-terminated).
  * len > UPS_LIMIT_TEXT_MSG_MAX is UPS_ERR_TOO_LARGE. On success *out owns
  * its json members; release with ups_envelope_clear(). On failure *out is

@@ -58,6 +58,11 @@
 /* A stream name on the wire; proto/binary.c checks at compile time that
  * every name of UPS_STREAMS fits. */
 #define UPS_LIMIT_STREAM_LEN 15
+/* An upload token (AgentBinaries version 2): the client's name for a
+ * partial upload whose digest it does not declare up front, 16..64 bytes
+ * of [A-Za-z0-9_-]. */
+#define UPS_LIMIT_UPLOAD_TOKEN_MIN 16
+#define UPS_LIMIT_UPLOAD_TOKEN_LEN 64
 
 /* Machines (PROTOCOL.md "Machine"): a machine id and an order id. */
 #define UPS_LIMIT_MACHINE_ID_LEN 64

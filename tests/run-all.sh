@@ -18,8 +18,9 @@ cmake -S "$top" -B "$top/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$top/build" -j"$jobs"
 ctest --test-dir "$top/build" --output-on-failure -j"$jobs"
 
-step "benchmark smoke (INGEST_MB=${INGEST_MB:-64}; figures only)"
-INGEST_MB=${INGEST_MB:-64} bash "$top/contrib/bench/ingest.sh" "$top/build"
+step "benchmark smoke (INGEST_MB=${INGEST_MB:-64}, one run; figures only)"
+INGEST_MB=${INGEST_MB:-64} INGEST_SMALL_MB=${INGEST_SMALL_MB:-8} \
+	INGEST_RUNS=${INGEST_RUNS:-1} bash "$top/contrib/bench/ingest.sh" "$top/build"
 
 step "hostile peers benchmark smoke (HOSTILE_N=${HOSTILE_N:-100}; figures only)"
 HOSTILE_N=${HOSTILE_N:-100} bash "$top/contrib/bench/hostile.sh" "$top/build"

@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 
 #include "proto/binary.h"
+#include "proto/digest.h"
 #include "proto/errors.h"
 #include "proto/log.h"
 
@@ -49,7 +50,9 @@ struct upload {
 	uint64_t id; /* 0 until the catalog assigned one */
 	char stream[UPS_LIMIT_STREAM_LEN + 1];
 	char binary_version[UPS_LIMIT_BINARY_VERSION_LEN + 1];
-	char sha256[UPS_SHA256_HEX_LEN + 1];
+	char sha256[UPS_SHA256_HEX_LEN + 1]; /* declared at begin, or "" */
+	char token[UPS_LIMIT_UPLOAD_TOKEN_LEN + 1]; /* or "" */
+	char commit_sha[UPS_SHA256_HEX_LEN + 1]; /* given at commit, or "" */
 	uint64_t size;
 	bool force;
 	bool fresh;        /* no catalog row yet (a new UploadBegin) */
@@ -58,6 +61,9 @@ struct upload {
 	uint64_t written;  /* bytes hashed and written */
 	uint64_t durable;  /* bytes fsynced and recorded */
 	uint64_t acked;    /* offset of the last ack */
+	/* The window the owner was last told: what it may have in flight,
+	 * so what the next ack must come within. */
+	uint64_t window_told;
 	int64_t touched_s; /* last activity, for expiry */
 	int64_t rx_s;      /* last chunk (or begin), for the stall timeout */
 	bool paused;       /* owner's reads paused (window overrun) */
@@ -88,6 +94,8 @@ struct upload {
 	uint64_t job_durable;
 	uint64_t job_reserved; /* bytes other uploads still claim */
 	struct catalog_binary job_bin;
+	char job_prefix[UPS_SHA256_HEX_LEN + 1]; /* begin: of the durable */
+	char job_digest[UPS_SHA256_HEX_LEN + 1]; /* verify: of the file */
 };
 
 /* The state table. */
@@ -165,6 +173,16 @@ bool upload_window_fits(uint64_t offset, uint64_t written, uint64_t len,
 	return unwritten + len <= window + UPS_LIMIT_CHUNK_PAYLOAD_MAX;
 }
 
+uint64_t upload_window_share(uint64_t total, unsigned active)
+{
+	uint64_t floor = total < UPS_LIMIT_CHUNK_PAYLOAD_MAX
+	                     ? total
+	                     : UPS_LIMIT_CHUNK_PAYLOAD_MAX;
+	uint64_t share = active > 1 ? total / active : total;
+
+	return share < floor ? floor : share;
+}
+
 static int64_t upload_now_default(void)
 {
 	return (int64_t)time(NULL);
@@ -172,13 +190,22 @@ static int64_t upload_now_default(void)
 
 /* Events and callbacks. */
 
+/* u's share of the window now. */
+static uint64_t upload_share(const struct upload *u)
+{
+	return upload_window_share(u->eng->cfg.window,
+	                           upload_receiving_count(u->eng));
+}
+
 static void upload_tell_ack(struct upload *u)
 {
 	const struct upload_events *ev = u->eng->events;
 
 	u->acked = u->written;
+	u->window_told = upload_share(u);
 	if (u->owner && ev->ack)
-		ev->ack(u->owner, u->id, u->written, u->durable);
+		ev->ack(u->owner, u->id, u->written, u->durable,
+		        u->window_told);
 }
 
 static void upload_tell_error(struct upload_engine *eng, void *owner,
@@ -333,7 +360,8 @@ static struct upload *upload_find_file(struct upload_engine *eng,
 		if (u->state != UPLOAD_REMOVING && u->size == req->size &&
 		    strcmp(u->stream, req->stream) == 0 &&
 		    strcmp(u->binary_version, req->binary_version) == 0 &&
-		    strcmp(u->sha256, req->sha256) == 0)
+		    strcmp(u->sha256, req->sha256) == 0 &&
+		    strcmp(u->token, req->token) == 0)
 			return u;
 	return NULL;
 }
@@ -345,6 +373,18 @@ size_t upload_count(const struct upload_engine *eng)
 
 	for (u = eng->uploads; u; u = u->next)
 		n++;
+	return n;
+}
+
+unsigned upload_receiving_count(const struct upload_engine *eng)
+{
+	const struct upload *u;
+	unsigned n = 0;
+
+	for (u = eng->uploads; u; u = u->next)
+		if (u->owner && u->state == UPLOAD_RECEIVING &&
+		    u->offset < u->size)
+			n++;
 	return n;
 }
 
@@ -402,6 +442,7 @@ static int upload_work_create(struct upload *u, char *err, size_t errlen)
 	memcpy(cu.stream, u->stream, sizeof(cu.stream));
 	memcpy(cu.binary_version, u->binary_version, sizeof(cu.binary_version));
 	memcpy(cu.sha256, u->sha256, sizeof(cu.sha256));
+	memcpy(cu.token, u->token, sizeof(cu.token));
 	snprintf(cu.state, sizeof(cu.state), "%s",
 	         upload_state_name(UPLOAD_RECEIVING));
 	cu.size = u->size;
@@ -465,6 +506,12 @@ static int upload_work_reopen(struct upload *u, uint64_t durable, char *err,
 		if (rv)
 			return rv;
 	}
+	if (durable > 0) {
+		rv = ups_digest_peek_hex(u->md, u->job_prefix);
+		if (rv)
+			return ups_errf(rv, err, errlen,
+			                "cannot copy the SHA-256 state");
+	}
 	if (durable != u->durable)
 		(void)catalog_upload_set_offset(eng->cat, u->id, durable,
 		                                eng->now_s(), err, errlen);
@@ -481,8 +528,15 @@ static void upload_work_begin(struct upload *u)
 	uint64_t durable = u->fresh ? 0 : u->durable;
 	int rv;
 
+	u->job_prefix[0] = '\0';
 	rv = store_lookup(eng->store, u->stream, u->binary_version, &b, err,
 	                  errlen);
+	if (rv == 0 && !u->sha256[0]) {
+		/* The client did not say what it has: it compares. */
+		u->job_bin = b;
+		u->job_rv = UPS_ERR_EXISTS;
+		return;
+	}
 	if (rv == 0) {
 		if (strcmp(b.sha256, u->sha256) == 0) {
 			u->job_bin = b;
@@ -599,6 +653,7 @@ static void upload_work_verify(struct upload *u)
 	size_t errlen = sizeof(u->job_err);
 	uint8_t digest[EVP_MAX_MD_SIZE];
 	uint8_t want[32];
+	const char *given[2] = {u->sha256, u->commit_sha};
 	unsigned dlen = 0;
 	int rv;
 
@@ -612,19 +667,30 @@ static void upload_work_verify(struct upload *u)
 	rv = staging_sync(&eng->stg, u->fd, err, errlen);
 	if (rv)
 		goto out;
-	if (!EVP_DigestFinal_ex(u->md, digest, &dlen) || dlen != 32 ||
-	    ups_sha256_hex_decode(u->sha256, want)) {
+	if (!EVP_DigestFinal_ex(u->md, digest, &dlen) || dlen != 32) {
 		rv = ups_errf(UPS_ERR_INTERNAL, err, errlen,
 		              "SHA-256 final failed");
 		goto out;
 	}
-	if (CRYPTO_memcmp(digest, want, sizeof(want)) != 0) {
-		rv = ups_errf(UPS_ERR_CHECKSUM_MISMATCH, err, errlen,
-		              "the SHA-256 of the %" PRIu64
-		              " bytes received is not %s",
-		              u->size, u->sha256);
-		goto out;
+	/* Every digest the client gave (at begin, at commit, or both) must
+	 * be that of the bytes received. */
+	for (size_t i = 0; i < 2; i++) {
+		if (!given[i][0])
+			continue;
+		if (ups_sha256_hex_decode(given[i], want)) {
+			rv = ups_errf(UPS_ERR_INTERNAL, err, errlen,
+			              "bad SHA-256 kept for upload");
+			goto out;
+		}
+		if (CRYPTO_memcmp(digest, want, sizeof(want)) != 0) {
+			rv = ups_errf(UPS_ERR_CHECKSUM_MISMATCH, err, errlen,
+			              "the SHA-256 of the %" PRIu64
+			              " bytes received is not %s",
+			              u->size, given[i]);
+			goto out;
+		}
 	}
+	ups_sha256_hex_encode(digest, u->job_digest);
 	/* Verified and fsynced: a restart resumes from the end. */
 	rv = catalog_upload_set_state(eng->cat, u->id,
 	                              upload_state_name(UPLOAD_COMMITTING),
@@ -689,7 +755,7 @@ static void upload_after_work(uv_work_t *w, int status);
  * so a job as big as the window leaves the network idle while it runs. */
 static void upload_take_batch(struct upload *u)
 {
-	uint64_t limit = u->eng->cfg.window / 4;
+	uint64_t limit = u->window_told / 4;
 	uint64_t bytes = 0;
 	struct upload_chunk *last = NULL, *c = u->q_head;
 
@@ -791,12 +857,14 @@ static void upload_doom(struct upload *u, int code, const char *text)
 	upload_kick(u);
 }
 
-static void upload_begun_fill(const struct upload *u, struct upload_begun *res)
+/* Where u stands for its owner; the window told is its share now. */
+static void upload_begun_fill(struct upload *u, struct upload_begun *res)
 {
 	memset(res, 0, sizeof(*res));
 	res->upload_id = u->id;
 	res->offset = u->offset;
-	res->window = u->eng->cfg.window;
+	u->window_told = upload_share(u);
+	res->window = u->window_told;
 }
 
 static void upload_after_begin(struct upload *u)
@@ -809,8 +877,8 @@ static void upload_after_begin(struct upload *u)
 		u->offset = u->written = u->acked = u->job_written;
 		u->durable = u->job_durable;
 		u->touched_s = u->eng->now_s();
-		upload_begun_fill(u, &res);
 		if (!u->owner) {
+			upload_begun_fill(u, &res);
 			/* The owner went meanwhile: the answer goes nowhere,
 			 * the partial waits to be resumed. */
 			upload_move(u, UPLOAD_DETACHED);
@@ -819,6 +887,10 @@ static void upload_after_begin(struct upload *u)
 			return;
 		}
 		upload_move(u, UPLOAD_RECEIVING);
+		upload_begun_fill(u, &res);
+		if (u->offset > 0)
+			memcpy(res.prefix_sha256, u->job_prefix,
+			       sizeof(res.prefix_sha256));
 		u->rx_s = u->eng->now_s();
 		LOG_INFO("upload",
 		         "upload %" PRIu64 ": %s (%s), %" PRIu64
@@ -830,7 +902,8 @@ static void upload_after_begin(struct upload *u)
 	}
 	if (u->job_rv == UPS_ERR_EXISTS) {
 		memset(&res, 0, sizeof(res));
-		res.exists = true;
+		res.exists = u->sha256[0] != '\0';
+		res.stored = !res.exists;
 		res.binary = u->job_bin;
 		upload_finish_begin(u, 0, NULL, &res);
 	} else {
@@ -868,7 +941,7 @@ static void upload_after_write(struct upload *u)
 		return;
 	}
 	if (u->state == UPLOAD_RECEIVING &&
-	    upload_ack_due(u->acked, u->written, u->size, eng->cfg.window))
+	    upload_ack_due(u->acked, u->written, u->size, u->window_told))
 		upload_tell_ack(u);
 	if (u->paused && u->offset - u->written <= eng->cfg.window / 2)
 		upload_set_paused(u, false);
@@ -915,6 +988,8 @@ static void upload_after_verify(struct upload *u)
 		return;
 	}
 	u->durable = u->size;
+	/* Verified: the digest of the bytes is every one the client gave. */
+	memcpy(u->sha256, u->job_digest, sizeof(u->sha256));
 	memset(&req, 0, sizeof(req));
 	req.upload_id = u->id;
 	staging_name(u->id, req.staging_name, sizeof(req.staging_name));
@@ -1138,6 +1213,7 @@ int upload_begin(struct upload_engine *eng, void *owner,
 		memcpy(u->binary_version, req->binary_version,
 		       sizeof(u->binary_version));
 		memcpy(u->sha256, req->sha256, sizeof(u->sha256));
+		memcpy(u->token, req->token, sizeof(u->token));
 		u->size = req->size;
 	} else if (upload_move(u, UPLOAD_BEGINNING)) {
 		return ups_errf(UPS_ERR_INTERNAL, err, errlen,
@@ -1152,14 +1228,25 @@ int upload_begin(struct upload_engine *eng, void *owner,
 }
 
 int upload_commit(struct upload_engine *eng, void *owner, uint64_t upload_id,
-                  upload_commit_cb cb, void *data)
+                  const char *sha256, upload_commit_cb cb, void *data,
+                  char *err, size_t errlen)
 {
 	struct upload *u = upload_find_id(eng, upload_id);
 
 	if (!u || u->owner != owner || u->state != UPLOAD_RECEIVING)
-		return UPS_ERR_NOT_FOUND;
+		return ups_errf(UPS_ERR_NOT_FOUND, err, errlen,
+		                "upload %" PRIu64 " is not receiving on this "
+		                "connection",
+		                upload_id);
+	if (!u->sha256[0] && !sha256)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "field \"params.sha256\": required, because "
+		                "UploadBegin declared none");
 	if (upload_move(u, UPLOAD_COMMITTING))
-		return UPS_ERR_INTERNAL;
+		return ups_errf(UPS_ERR_INTERNAL, err, errlen,
+		                "bad upload state");
+	snprintf(u->commit_sha, sizeof(u->commit_sha), "%s",
+	         sha256 ? sha256 : "");
 	u->commit_cb = cb;
 	u->commit_data = data;
 	upload_kick(u);
@@ -1345,6 +1432,7 @@ static int upload_recover(struct upload_engine *eng, char *err, size_t errlen)
 		memcpy(u->binary_version, cu->binary_version,
 		       sizeof(u->binary_version));
 		memcpy(u->sha256, cu->sha256, sizeof(u->sha256));
+		memcpy(u->token, cu->token, sizeof(u->token));
 		u->size = cu->size;
 		u->offset = u->written = u->durable = u->acked = durable;
 		u->touched_s = cu->updated_at;

@@ -87,7 +87,9 @@ struct upload_config {
 	unsigned max_per_owner; /* of those, one owner's (0: max_uploads) */
 	unsigned max_partials;  /* detached kept; the oldest go (0: all) */
 	int64_t stall_s; /* detach an owned upload silent this long (0: no) */
-	uint64_t window;      /* bytes a client may send beyond the ack */
+	/* Bytes in flight beyond the acks, for all receiving uploads
+	 * together: each is told an equal share (upload_window_share). */
+	uint64_t window;
 	uint64_t reserve;     /* free bytes to keep on the store's disk */
 	int64_t expiry_s;     /* detached partials older than this go */
 	uint64_t sync_bytes;  /* bytes between durable offsets */
@@ -95,9 +97,10 @@ struct upload_config {
 
 /* What is not an answer, told to an upload's owner. All optional. */
 struct upload_events {
-	/* Bytes up to offset are written, up to durable fsynced. */
+	/* Bytes up to offset are written, up to durable fsynced; window is
+	 * the upload's share of the window from now on. */
 	void (*ack)(void *owner, uint64_t upload_id, uint64_t offset,
-	            uint64_t durable);
+	            uint64_t durable, uint64_t window);
 	/* The upload (or a chunk for it) failed; expected is the next
 	 * offset wanted, or NULL. text is borrowed for the call. */
 	void (*error)(void *owner, uint64_t upload_id, int code,
@@ -106,22 +109,29 @@ struct upload_events {
 	void (*pause)(void *owner, bool pause);
 };
 
-/* What UploadBegin asks for, validated by the caller (agent/rpc). */
+/* What UploadBegin asks for, validated by the caller (agent/rpc). A
+ * file is named by stream, binary version, size and either its declared
+ * sha256 or, when the client gives the digest only at commit, its token
+ * (the other one is ""). */
 struct upload_begin_req {
 	char stream[UPS_LIMIT_STREAM_LEN + 1];
 	char binary_version[UPS_LIMIT_BINARY_VERSION_LEN + 1];
 	char sha256[UPS_SHA256_HEX_LEN + 1];
+	char token[UPS_LIMIT_UPLOAD_TOKEN_LEN + 1];
 	uint64_t size;
 	bool force;
 };
 
 /* The result of a begin. */
 struct upload_begun {
-	bool exists; /* already stored with this sha256: see binary */
+	bool exists; /* already stored with the declared sha256: see binary */
+	bool stored; /* no sha256 declared, and binary is stored: see it */
 	struct catalog_binary binary;
 	uint64_t upload_id; /* otherwise: send from offset, window ahead */
 	uint64_t offset;
 	uint64_t window;
+	/* SHA-256 of the first offset bytes held; "" when offset is 0. */
+	char prefix_sha256[UPS_SHA256_HEX_LEN + 1];
 };
 
 typedef void (*upload_begin_cb)(void *data, int rv, const char *err,
@@ -135,7 +145,7 @@ struct upload_info {
 	uint64_t upload_id;
 	char stream[UPS_LIMIT_STREAM_LEN + 1];
 	char binary_version[UPS_LIMIT_BINARY_VERSION_LEN + 1];
-	char sha256[UPS_SHA256_HEX_LEN + 1];
+	char sha256[UPS_SHA256_HEX_LEN + 1]; /* "" when not declared */
 	uint64_t size;
 	uint64_t offset;
 	uint64_t durable;
@@ -207,10 +217,13 @@ int upload_find_own(struct upload_engine *eng, const void *owner,
  * saying why, with UPS_ERR_UNAVAILABLE (shutting down), UPS_ERR_CONFLICT
  * (another owner is uploading this file), UPS_ERR_BUSY (max_uploads owned
  * uploads, or max_per_owner of this owner's) or UPS_ERR_NO_MEMORY.
- * Through cb: the upload, exists, or UPS_ERR_CONFLICT (stored with
- * another sha256 and no force), UPS_ERR_NO_SPACE (the free space does not
- * hold what this upload and every other one still need, plus the
- * reserve), ... */
+ * Through cb: the upload, exists (stored with the declared sha256),
+ * stored (no sha256 declared and the binary version is stored: the
+ * client compares), or UPS_ERR_CONFLICT (stored with another sha256 and
+ * no force), UPS_ERR_NO_SPACE (the free space does not hold what this
+ * upload and every other one still need, plus the reserve), ... A resumed
+ * upload's answer carries the SHA-256 of the bytes it holds, so that the
+ * client can check they are its own before it sends more. */
 int upload_begin(struct upload_engine *eng, void *owner,
                  const struct upload_begin_req *req, upload_begin_cb cb,
                  void *data, char *err, size_t errlen);
@@ -220,12 +233,18 @@ int upload_begin(struct upload_engine *eng, void *owner,
 void upload_chunk(struct upload_engine *eng, void *owner,
                   const struct ups_chunk_header *hdr, const uint8_t *payload);
 
-/* Verifies owner's upload upload_id and stores it. UPS_ERR_NOT_FOUND at
- * once when owner has no such upload receiving. Through cb: the stored
- * binary, or UPS_ERR_SIZE_MISMATCH / UPS_ERR_CHECKSUM_MISMATCH / a store
- * error; after a failure the partial is gone. */
+/* Verifies owner's upload upload_id and stores it. sha256 (borrowed;
+ * NULL or a valid hex digest) is the client's digest of the whole file:
+ * required when UploadBegin declared none. At once: UPS_ERR_NOT_FOUND
+ * when owner has no such upload receiving, UPS_ERR_BAD_REQUEST (err says
+ * why) when no digest was given at all; the upload goes on then. Through
+ * cb: the stored binary, or UPS_ERR_SIZE_MISMATCH /
+ * UPS_ERR_CHECKSUM_MISMATCH (the bytes received do not have every digest
+ * given, compared in constant time) / a store error; after a failure the
+ * partial is gone. */
 int upload_commit(struct upload_engine *eng, void *owner, uint64_t upload_id,
-                  upload_commit_cb cb, void *data);
+                  const char *sha256, upload_commit_cb cb, void *data,
+                  char *err, size_t errlen);
 
 /* Removes upload_id, receiving for owner or detached. 0 or
  * UPS_ERR_NOT_FOUND. */
@@ -242,6 +261,10 @@ void upload_owner_gone(struct upload_engine *eng, const void *owner);
 
 /* Window arithmetic (pure, for tests). */
 
+/* Each of active receiving uploads' share of the total window: an equal
+ * part, but never less than one full chunk (nor more than total). */
+uint64_t upload_window_share(uint64_t total, unsigned active);
+
 /* Whether an ack is due after the written offset moved from last_ack to
  * written: at least window/4 since the last ack, or the whole file is
  * in. */
@@ -253,6 +276,10 @@ bool upload_ack_due(uint64_t last_ack, uint64_t written, uint64_t size,
  * chunk. */
 bool upload_window_fits(uint64_t offset, uint64_t written, uint64_t len,
                         uint64_t window);
+
+/* Uploads taking a share of the window now: receiving, owned, and not
+ * yet holding all their bytes. */
+unsigned upload_receiving_count(const struct upload_engine *eng);
 
 /* Number of uploads in memory, and of those with an owner. */
 size_t upload_count(const struct upload_engine *eng);

@@ -41,7 +41,7 @@ static int binaries_check_stream(const char *field, const char *stream,
 int binaries_parse_begin(const json_t *params, uint64_t max_size,
                          struct upload_begin_req *req, char *err, size_t errlen)
 {
-	const char *bv = NULL, *stream = NULL, *sha = NULL;
+	const char *bv = NULL, *stream = NULL, *sha = NULL, *token = NULL;
 	int64_t size = 0;
 	bool force = false;
 	const struct ups_field fields[] = {
@@ -50,8 +50,10 @@ int binaries_parse_begin(const json_t *params, uint64_t max_size,
 	    {"stream", UPS_FIELD_STRING, true, 1, UPS_LIMIT_STREAM_LEN,
 	     &stream},
 	    {"size", UPS_FIELD_INT, true, 0, INT64_MAX, &size},
-	    {"sha256", UPS_FIELD_STRING, true, UPS_SHA256_HEX_LEN,
+	    {"sha256", UPS_FIELD_STRING, false, UPS_SHA256_HEX_LEN,
 	     UPS_SHA256_HEX_LEN, &sha},
+	    {"upload-token", UPS_FIELD_STRING, false, 1,
+	     UPS_LIMIT_UPLOAD_TOKEN_LEN, &token},
 	    {"force", UPS_FIELD_BOOL, false, 0, 0, &force},
 	};
 	int rv;
@@ -67,10 +69,21 @@ int binaries_parse_begin(const json_t *params, uint64_t max_size,
 	rv = binaries_check_stream("params.stream", stream, err, errlen);
 	if (rv)
 		return rv;
-	if (!ups_sha256_hex_is_valid(sha))
+	if (!sha == !token)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "params: give exactly one of \"sha256\" (the "
+		                "digest, declared now) and \"upload-token\" "
+		                "(the digest follows with UploadCommit)");
+	if (sha && !ups_sha256_hex_is_valid(sha))
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		                "field \"params.sha256\": must be 64 lowercase "
 		                "hex digits");
+	if (token && !ups_upload_token_is_valid(token))
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "field \"params.upload-token\": must be %d to "
+		                "%d of [A-Za-z0-9_-]",
+		                UPS_LIMIT_UPLOAD_TOKEN_MIN,
+		                UPS_LIMIT_UPLOAD_TOKEN_LEN);
 	if (size < 1)
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		                "field \"params.size\": must be at least 1");
@@ -82,7 +95,8 @@ int binaries_parse_begin(const json_t *params, uint64_t max_size,
 		                size, max_size);
 	snprintf(req->binary_version, sizeof(req->binary_version), "%s", bv);
 	snprintf(req->stream, sizeof(req->stream), "%s", stream);
-	snprintf(req->sha256, sizeof(req->sha256), "%s", sha);
+	snprintf(req->sha256, sizeof(req->sha256), "%s", sha ? sha : "");
+	snprintf(req->token, sizeof(req->token), "%s", token ? token : "");
 	req->size = (uint64_t)size;
 	req->force = force;
 	return 0;
@@ -112,11 +126,12 @@ json_t *binaries_record_json(const struct catalog_binary *b)
 /* Pushes to the owner of an upload (a peer). */
 
 static void binaries_on_ack(void *owner, uint64_t upload_id, uint64_t offset,
-                            uint64_t durable)
+                            uint64_t durable, uint64_t window)
 {
 	json_t *params = json_pack(
-	    "{s:I, s:I, s:I}", "upload-id", (json_int_t)upload_id, "offset",
-	    (json_int_t)offset, "durable-offset", (json_int_t)durable);
+	    "{s:I, s:I, s:I, s:I}", "upload-id", (json_int_t)upload_id,
+	    "offset", (json_int_t)offset, "durable-offset", (json_int_t)durable,
+	    "window", (json_int_t)window);
 
 	if (params)
 		(void)reply_push(owner, "AgentBinaries", "UploadAck", params);
@@ -156,15 +171,24 @@ const struct upload_events binaries_upload_events = {
 
 static json_t *binaries_begun_json(const struct upload_begun *res)
 {
-	json_t *rec;
+	json_t *rec, *answer;
 
-	if (!res->exists)
-		return json_pack("{s:s, s:I, s:I, s:I}", "status", "upload",
-		                 "upload-id", (json_int_t)res->upload_id,
-		                 "offset", (json_int_t)res->offset, "window",
-		                 (json_int_t)res->window);
+	if (!res->exists && !res->stored) {
+		answer = json_pack("{s:s, s:I, s:I, s:I}", "status", "upload",
+		                   "upload-id", (json_int_t)res->upload_id,
+		                   "offset", (json_int_t)res->offset, "window",
+		                   (json_int_t)res->window);
+		if (answer && res->prefix_sha256[0] &&
+		    json_object_set_new(answer, "prefix-sha256",
+		                        json_string(res->prefix_sha256))) {
+			json_decref(answer);
+			answer = NULL;
+		}
+		return answer;
+	}
 	rec = binaries_record_json(&res->binary);
-	return rec ? json_pack("{s:s, s:o}", "status", "exists", "binary", rec)
+	return rec ? json_pack("{s:s, s:o}", "status",
+	                       res->exists ? "exists" : "stored", "binary", rec)
 	           : NULL;
 }
 
@@ -254,6 +278,31 @@ static int binaries_upload_id(const json_t *params, uint64_t *id, char *err,
 	return rv;
 }
 
+int binaries_parse_commit(const json_t *params, uint64_t *id,
+                          char sha256[UPS_SHA256_HEX_LEN + 1], char *err,
+                          size_t errlen)
+{
+	int64_t v = 0;
+	const char *sha = NULL;
+	const struct ups_field fields[] = {
+	    {"upload-id", UPS_FIELD_INT, true, 1,
+	     (int64_t)UPS_LIMIT_REQUEST_ID_MAX, &v},
+	    {"sha256", UPS_FIELD_STRING, false, UPS_SHA256_HEX_LEN,
+	     UPS_SHA256_HEX_LEN, &sha},
+	};
+	int rv = ups_fields_unpack(params, "params", fields, 2, err, errlen);
+
+	if (rv)
+		return rv;
+	if (sha && !ups_sha256_hex_is_valid(sha))
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "field \"params.sha256\": must be 64 lowercase "
+		                "hex digits");
+	*id = (uint64_t)v;
+	snprintf(sha256, UPS_SHA256_HEX_LEN + 1, "%s", sha ? sha : "");
+	return 0;
+}
+
 /* A reply to finish later, or UPS_ERR_NO_MEMORY. */
 static int binaries_defer(const struct rpc_request *req, struct reply **r,
                           char *err, size_t errlen)
@@ -313,26 +362,26 @@ static int binaries_upload_commit(void *state, const struct rpc_request *req,
                                   size_t errlen)
 {
 	struct binaries *b = state;
+	char sha[UPS_SHA256_HEX_LEN + 1];
 	struct reply *r;
 	uint64_t id;
 	int rv;
 
 	(void)result;
 	(void)info;
-	rv = binaries_upload_id(req->params, &id, err, errlen);
+	rv = binaries_parse_commit(req->params, &id, sha, err, errlen);
 	if (!rv)
 		rv = binaries_defer(req, &r, err, errlen);
 	if (rv)
 		return rv;
-	rv = upload_commit(b->uploads, req->peer, id, binaries_stored, r);
-	if (rv == UPS_ERR_NOT_FOUND) {
+	rv = upload_commit(b->uploads, req->peer, id, sha[0] ? sha : NULL,
+	                   binaries_stored, r, err, errlen);
+	if (rv) {
+		/* Refused at once: the reply goes, err says why. */
 		reply_cancel(r);
-		return ups_errf(rv, err, errlen,
-		                "upload %" PRIu64 " is not receiving on this "
-		                "connection",
-		                id);
+		return rv;
 	}
-	return binaries_started(r, rv, err, errlen);
+	return RPC_DEFERRED;
 }
 
 static int binaries_upload_abort(void *state, const struct rpc_request *req,
@@ -372,11 +421,18 @@ static int binaries_upload_status(void *state, const struct rpc_request *req,
 	if (rv)
 		return ups_errf(rv, err, errlen, "no upload %" PRIu64, id);
 	*result = json_pack(
-	    "{s:I, s:s, s:s, s:I, s:s, s:I, s:I, s:s}", "upload-id",
+	    "{s:I, s:s, s:s, s:I, s:I, s:I, s:s}", "upload-id",
 	    (json_int_t)ui.upload_id, "binary-version", ui.binary_version,
-	    "stream", ui.stream, "size", (json_int_t)ui.size, "sha256",
-	    ui.sha256, "offset", (json_int_t)ui.offset, "durable-offset",
-	    (json_int_t)ui.durable, "state", upload_state_name(ui.state));
+	    "stream", ui.stream, "size", (json_int_t)ui.size, "offset",
+	    (json_int_t)ui.offset, "durable-offset", (json_int_t)ui.durable,
+	    "state", upload_state_name(ui.state));
+	/* The digest only when it was declared: a token names the others,
+	 * and is not shown to other connections. */
+	if (*result && ui.sha256[0] &&
+	    json_object_set_new(*result, "sha256", json_string(ui.sha256))) {
+		json_decref(*result);
+		*result = NULL;
+	}
 	return *result ? 0 : UPS_ERR_NO_MEMORY;
 }
 
@@ -506,7 +562,8 @@ static const struct rpc_method binaries_methods[] = {
 
 void binaries_init(struct binaries *b)
 {
-	b->facade = RPC_FACADE("AgentBinaries", binaries_methods, b);
+	b->facade = RPC_FACADE(UPS_FACADE_AGENT_BINARIES, binaries_methods, b);
+	b->facade.version = UPS_FACADE_AGENT_BINARIES_VERSION;
 	b->facade.binary = binaries_chunk;
 	b->facade.peer_gone = binaries_peer_gone;
 }

@@ -32,13 +32,21 @@ extern const struct upload_events binaries_upload_events;
 void binaries_init(struct binaries *b);
 
 /* Checks UploadBegin's params (borrowed) and fills *req: binary-version in
- * canonical form with a known release and arch, a known stream, sha256 of
- * 64 lowercase hex digits, size 1..max_size, optional force. 0,
+ * canonical form with a known release and arch, a known stream, size
+ * 1..max_size, exactly one of sha256 (64 lowercase hex digits) and
+ * upload-token (ups_upload_token_is_valid), optional force. 0,
  * UPS_ERR_BAD_REQUEST or UPS_ERR_TOO_LARGE (size above max_size), with
  * err naming the field. */
 int binaries_parse_begin(const json_t *params, uint64_t max_size,
                          struct upload_begin_req *req, char *err,
                          size_t errlen);
+
+/* Checks UploadCommit's params (borrowed): upload-id, optional sha256
+ * (64 lowercase hex digits; "" into sha256 when absent). 0 or
+ * UPS_ERR_BAD_REQUEST with err naming the field. */
+int binaries_parse_commit(const json_t *params, uint64_t *id,
+                          char sha256[UPS_SHA256_HEX_LEN + 1], char *err,
+                          size_t errlen);
 
 /* The stored-binary record of PROTOCOL.md (new reference, NULL on
  * allocation failure). b is borrowed. */

@@ -8,8 +8,6 @@
 #include "proto/limits.h"
 #include "proto/log.h"
 
-#define DISPATCH_FACADE_VERSION 1
-
 void dispatch_init(struct dispatch *d)
 {
 	memset(d, 0, sizeof(*d));
@@ -21,6 +19,11 @@ static const struct rpc_facade *dispatch_binary_facade(const struct dispatch *d)
 		if (d->facades[i]->binary)
 			return d->facades[i];
 	return NULL;
+}
+
+int dispatch_facade_version(const struct rpc_facade *f)
+{
+	return f->version > 0 ? f->version : 1;
 }
 
 int dispatch_add(struct dispatch *d, const struct rpc_facade *f)
@@ -108,12 +111,18 @@ void dispatch_envelope(struct dispatch *d, struct peer *p,
 		           NULL, NULL);
 		return;
 	}
-	if (env->version != DISPATCH_FACADE_VERSION) {
+	if (env->version != dispatch_facade_version(f)) {
 		ups_errf(0, err, sizeof(err),
-		         "%s version %d is not implemented (have %d)",
-		         env->type, env->version, DISPATCH_FACADE_VERSION);
+		         "%s version %d is not implemented (have %d)%s",
+		         env->type, env->version, dispatch_facade_version(f),
+		         env->version < dispatch_facade_version(f)
+		             ? ": this client is older than upstaged, upgrade "
+		               "it"
+		             : "");
 		reply_send(p, env->request_id, UPS_ERR_NOT_IMPLEMENTED, err,
-		           NULL, NULL);
+		           NULL,
+		           json_pack("{s:i}", "version",
+		                     dispatch_facade_version(f)));
 		return;
 	}
 	if (m->roles != 0 && !(m->roles & RPC_ROLE(p->role))) {

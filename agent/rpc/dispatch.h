@@ -3,7 +3,8 @@
  *   not a request             -> bad-request (Error push)
  *   not logged in             -> unauthorized (only pre-login methods pass)
  *   unknown facade or method  -> not-implemented
- *   facade version other than 1 -> not-implemented
+ *   facade version other than the facade's -> not-implemented (with
+ *                               error-info {"version": the one served})
  *   role not allowed          -> forbidden
  *   params                    -> checked strictly by the handler
  * Answers go back through the peer (agent/rpc/peer.h), so the same code
@@ -34,6 +35,9 @@ void dispatch_init(struct dispatch *d);
  * facade of that name, or a second binary hook, is already there;
  * UPS_ERR_TOO_LARGE past DISPATCH_MAX_FACADES. */
 int dispatch_add(struct dispatch *d, const struct rpc_facade *f);
+
+/* The facade version f serves (its version, 1 when unset). */
+int dispatch_facade_version(const struct rpc_facade *f);
 
 /* The method facade.method and its facade (*facade_out, may be NULL), or
  * NULL when there is none. */

@@ -45,6 +45,9 @@ struct rpc_method {
 
 struct rpc_facade {
 	const char *name; /* the envelope's "type", e.g. "AgentBinaries" */
+	/* The one facade version served (0 means 1); a request of another
+	 * version is not-implemented, naming this one. */
+	int version;
 	const struct rpc_method *methods;
 	size_t nmethods;
 	void *state; /* borrowed; handed to every handler and hook */

@@ -58,12 +58,15 @@ static const char *const catalog_migrations[CATALOG_SCHEMA_VERSION] = {
     "  stored_at INTEGER NOT NULL,"
     "  force INTEGER NOT NULL,"
     "  staging_name TEXT NOT NULL);",
+    /* 3: uploads named by a client's token instead of a declared
+     * digest (AgentBinaries version 2); their sha256 is ''. */
+    "ALTER TABLE uploads ADD COLUMN token TEXT NOT NULL DEFAULT '';",
 };
 
 #define CATALOG_BINARY_COLS "stream, binary_version, sha256, size, stored_at"
 #define CATALOG_UPLOAD_COLS                                                    \
 	"id, stream, binary_version, sha256, size, durable_offset, "           \
-	"created_at, updated_at, state"
+	"created_at, updated_at, state, token"
 #define CATALOG_COMMIT_COLS                                                    \
 	"upload_id, stream, binary_version, sha256, size, stored_at, force, "  \
 	"staging_name"
@@ -88,8 +91,8 @@ static const char *const catalog_migrations[CATALOG_SCHEMA_VERSION] = {
 	  "DELETE FROM binaries WHERE stream = ?1 AND binary_version = ?2")    \
 	X(UP_INSERT,                                                           \
 	  "INSERT INTO uploads (stream, binary_version, sha256, size,"         \
-	  " durable_offset, created_at, updated_at, state)"                    \
-	  " VALUES (?1,?2,?3,?4,0,?5,?5,?6)")                                  \
+	  " durable_offset, created_at, updated_at, state, token)"             \
+	  " VALUES (?1,?2,?3,?4,0,?5,?5,?6,?7)")                               \
 	X(UP_GET, "SELECT " CATALOG_UPLOAD_COLS " FROM uploads WHERE id = ?1") \
 	X(UP_FIND,                                                             \
 	  "SELECT " CATALOG_UPLOAD_COLS " FROM uploads"                        \
@@ -651,6 +654,8 @@ static int catalog_read_upload(sqlite3_stmt *st, struct catalog_upload *u,
 	    (rv = catalog_col_u64(st, 5, &u->durable_offset, err, errlen)) <
 	        0 ||
 	    (rv = catalog_col_text(st, 8, u->state, sizeof(u->state), err,
+	                           errlen)) < 0 ||
+	    (rv = catalog_col_text(st, 9, u->token, sizeof(u->token), err,
 	                           errlen)) < 0)
 		return rv;
 	u->created_at = sqlite3_column_int64(st, 6);
@@ -692,7 +697,8 @@ int catalog_upload_create(struct catalog *cat, struct catalog_upload *u,
 	    (rv = catalog_bind_text(cat, st, 3, u->sha256, err, errlen)) < 0 ||
 	    (rv = catalog_bind_u64(cat, st, 4, u->size, err, errlen)) < 0 ||
 	    (rv = catalog_bind_i64(cat, st, 5, now, err, errlen)) < 0 ||
-	    (rv = catalog_bind_state(cat, st, 6, u->state, err, errlen)) < 0) {
+	    (rv = catalog_bind_state(cat, st, 6, u->state, err, errlen)) < 0 ||
+	    (rv = catalog_bind_text(cat, st, 7, u->token, err, errlen)) < 0) {
 		catalog_done(st);
 		goto done;
 	}

@@ -24,7 +24,7 @@
 #include "proto/limits.h"
 
 /* Schema version this code writes; older databases are migrated. */
-#define CATALOG_SCHEMA_VERSION 2
+#define CATALOG_SCHEMA_VERSION 3
 
 struct catalog;
 
@@ -46,7 +46,10 @@ struct catalog_upload {
 	uint64_t id; /* assigned by upload_create; never reused */
 	char stream[UPS_LIMIT_STREAM_LEN + 1];
 	char binary_version[UPS_LIMIT_BINARY_VERSION_LEN + 1];
+	/* The digest declared at UploadBegin, or "" when the client gives
+	 * it at UploadCommit; then token names the upload instead. */
 	char sha256[UPS_SHA256_HEX_LEN + 1];
+	char token[UPS_LIMIT_UPLOAD_TOKEN_LEN + 1]; /* "" or the token */
 	uint64_t size;           /* announced total size */
 	uint64_t durable_offset; /* bytes fsynced in the staging file */
 	int64_t created_at;
@@ -90,7 +93,7 @@ int catalog_binary_list(struct catalog *cat, const char *stream,
 int catalog_binary_delete(struct catalog *cat, const char *stream,
                           const char *binary_version, char *err, size_t errlen);
 
-/* Inserts u (stream, binary_version, sha256, size, state; durable_offset
+/* Inserts u (stream, binary_version, sha256, token, size, state; durable_offset
  * 0, created_at = updated_at = now) and sets u->id and the rest. */
 int catalog_upload_create(struct catalog *cat, struct catalog_upload *u,
                           int64_t now, char *err, size_t errlen);

@@ -460,7 +460,8 @@ int client_request(struct client *c, const char *type, const char *method,
 	p->id = c->next_id++;
 	p->cb = cb;
 	p->data = data;
-	env = ups_env_request(p->id, type, 1, method, params);
+	env = ups_env_request(p->id, type, ups_facade_version(type), method,
+	                      params);
 	if (!env) {
 		rv = UPS_ERR_NO_MEMORY;
 		goto err_free_pending;

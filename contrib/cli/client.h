@@ -128,7 +128,8 @@ struct client {
 int client_start(struct client *c, const struct client_config *cfg,
                  const struct client_callbacks *cbs, char *err, size_t errlen);
 
-/* Sends Type.Method (facade version 1) with params (stolen, NULL = {}).
+/* Sends Type.Method (at the facade version this build speaks,
+ * ups_facade_version()) with params (stolen, NULL = {}).
  * Returns 0 (cb will be called exactly once), or UPS_ERR_UNAVAILABLE (not
  * logged in, or closing), UPS_ERR_BUSY (output queue full) or
  * UPS_ERR_NO_MEMORY; then cb is never called. *id receives the request-id

@@ -43,6 +43,12 @@ static const struct cli_option sync_options[] = {
     {"retries", "N", "reconnect attempts in a row without progress (default 5)",
      false},
     {"max-rate", "MIBPS", "limit the upload rate to MIBPS MiB/s", false},
+    {"parallel", "N",
+     "upload N binaries at once (default: the number of cores, at most 4)",
+     false},
+    {"force", NULL,
+     "replace a stored binary of the same version whose content differs",
+     false},
     {NULL, NULL, NULL, false},
 };
 
@@ -167,8 +173,12 @@ static const struct cli_command commands[] = {
                 "are\nignored; names that do not parse are reported and "
                 "skipped), or a\nsimplestreams tree (streams/v1/index2.json "
                 "or index.json): then the\nmetadata gives each file's size "
-                "and SHA-256, and a file that does\nnot match is refused "
-                "before anything is sent.\n"
+                "and SHA-256 (a file of another size is refused\nbefore "
+                "anything is sent; one of another digest at the commit).\n"
+                "Files are hashed while they are sent, and the digest "
+                "goes with the\ncommit. A binary upstaged already stores "
+                "is hashed locally and\nnot sent when it is the same; "
+                "another one is a conflict unless\n--force.\n"
                 "\n"
                 "--agent-version 2 or 2.9 syncs every patch and build of "
                 "that series;\n2.9.1.1 exactly that version; 2.9.1 is a "
@@ -178,6 +188,8 @@ static const struct cli_command commands[] = {
                 "select-version explains. Every release and\narch of the "
                 "chosen version is synced.\n"
                 "\n"
+                "--parallel N binaries go at once over one connection "
+                "(upstaged's\nmax-uploads-per-client bounds it too).\n"
                 "A lost connection is resumed where upstaged's copy ends, "
                 "after a\nbackoff, up to --retries times in a row. Progress "
                 "goes to stderr (a\nbar per file and a total on a "

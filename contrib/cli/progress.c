@@ -106,13 +106,15 @@ void progress_init(struct progress *p, FILE *f, bool tty, bool quiet,
 	p->started_ns = now_ns;
 }
 
-/* Removes the two live lines (the cursor sits at the end of the second). */
+/* Removes the live lines (the cursor sits at the end of the last). */
 static void progress_clear(struct progress *p)
 {
 	if (!p->drawn)
 		return;
-	fputs("\r\033[K\033[1A\r\033[K", p->f);
-	p->drawn = false;
+	fputs("\r\033[K", p->f);
+	for (int i = 1; i < p->drawn; i++)
+		fputs("\033[1A\r\033[K", p->f);
+	p->drawn = 0;
 }
 
 static void progress_draw(struct progress *p, uint64_t now_ns)
@@ -121,32 +123,46 @@ static void progress_draw(struct progress *p, uint64_t now_ns)
 
 	progress_clear(p);
 	/* Rates count what was sent in this run, not what was resumed. */
-	progress_format_line(p->name, p->file_done, p->file_size,
-	                     now_ns - p->file_started_ns, line, sizeof(line));
-	fprintf(p->f, "%s\n", line);
+	for (unsigned i = 0; i < PROGRESS_MAX_FILES; i++) {
+		struct progress_file *pf = &p->files[i];
+
+		if (!pf->active)
+			continue;
+		progress_format_line(pf->name, pf->done, pf->size,
+		                     now_ns - pf->started_ns, line,
+		                     sizeof(line));
+		fprintf(p->f, "%s\n", line);
+		p->drawn++;
+	}
 	progress_format_line("total", p->total_done, p->total_bytes,
 	                     now_ns - p->started_ns, line, sizeof(line));
 	fputs(line, p->f);
 	fflush(p->f);
-	p->drawn = true;
+	p->drawn++;
 	p->last_draw_ns = now_ns;
 }
 
-void progress_file_begin(struct progress *p, const char *name, uint64_t size,
-                         uint64_t offset, uint64_t now_ns)
+void progress_file_begin(struct progress *p, unsigned slot, const char *name,
+                         uint64_t size, uint64_t offset, uint64_t now_ns)
 {
+	struct progress_file *pf;
+
+	if (slot >= PROGRESS_MAX_FILES)
+		return;
+	pf = &p->files[slot];
 	/* A resumed file counts what upstaged already has towards the
 	 * total, once: a restart of the same file moves it back or on. */
-	if (strncmp(p->name, name, sizeof(p->name) - 1) == 0 &&
-	    p->file_size == size)
-		p->total_done += offset - p->file_done;
+	if (strncmp(pf->name, name, sizeof(pf->name) - 1) == 0 &&
+	    pf->size == size)
+		p->total_done += offset - pf->done;
 	else
 		p->total_done += offset;
-	snprintf(p->name, sizeof(p->name), "%s", name);
-	p->file_size = size;
-	p->file_done = offset;
-	p->file_base = offset;
-	p->file_started_ns = now_ns;
+	pf->active = true;
+	snprintf(pf->name, sizeof(pf->name), "%s", name);
+	pf->size = size;
+	pf->done = offset;
+	pf->base = offset;
+	pf->started_ns = now_ns;
 	if (p->quiet)
 		return;
 	if (p->tty) {
@@ -158,29 +174,50 @@ void progress_file_begin(struct progress *p, const char *name, uint64_t size,
 	}
 }
 
-void progress_file_update(struct progress *p, uint64_t done, uint64_t now_ns)
+void progress_file_update(struct progress *p, unsigned slot, uint64_t done,
+                          uint64_t now_ns)
 {
-	if (done > p->file_done)
-		p->total_done += done - p->file_done;
-	p->file_done = done;
+	struct progress_file *pf;
+
+	if (slot >= PROGRESS_MAX_FILES)
+		return;
+	pf = &p->files[slot];
+	if (done > pf->done)
+		p->total_done += done - pf->done;
+	pf->done = done;
 	if (p->tty && now_ns - p->last_draw_ns >= PROGRESS_REDRAW_NS)
 		progress_draw(p, now_ns);
 }
 
-void progress_file_end(struct progress *p, const char *outcome, uint64_t now_ns)
+void progress_file_end(struct progress *p, unsigned slot, const char *outcome,
+                       uint64_t now_ns)
 {
 	char rate[PROGRESS_TEXT_LEN];
+	struct progress_file *pf;
 
+	if (slot >= PROGRESS_MAX_FILES)
+		return;
+	pf = &p->files[slot];
+	if (!pf->active)
+		return;
+	pf->active = false;
 	if (p->quiet)
 		return;
 	progress_clear(p);
-	progress_format_rate(p->file_done - p->file_base,
-	                     now_ns - p->file_started_ns, rate, sizeof(rate));
+	if (!outcome) {
+		if (p->tty)
+			progress_draw(p, now_ns);
+		return;
+	}
+	progress_format_rate(pf->done - pf->base, now_ns - pf->started_ns,
+	                     rate, sizeof(rate));
 	if (strcmp(outcome, "done") == 0)
-		fprintf(p->f, "uploading %s ... done %s\n", p->name, rate);
+		fprintf(p->f, "uploading %s ... done %s\n", pf->name, rate);
 	else
-		fprintf(p->f, "%s: %s\n", p->name, outcome);
+		fprintf(p->f, "%s: %s\n", pf->name, outcome);
 	fflush(p->f);
+	if (p->tty)
+		progress_draw(p, now_ns);
 }
 
 void progress_note(struct progress *p, const char *msg)

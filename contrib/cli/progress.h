@@ -37,33 +37,44 @@ void progress_format_bar(uint64_t done, uint64_t total, int width, char *buf,
 void progress_format_line(const char *name, uint64_t done, uint64_t total,
                           uint64_t elapsed_ns, char *buf, size_t len);
 
+/* Files shown at once: one line each (the uploads in flight). */
+#define PROGRESS_MAX_FILES 8
+
+struct progress_file {
+	bool active;
+	char name[96];
+	uint64_t size;
+	uint64_t done;
+	uint64_t base; /* bytes already there when it (re)started */
+	uint64_t started_ns;
+};
+
 struct progress {
 	FILE *f;    /* borrowed; stderr */
 	bool tty;   /* redraw in place */
 	bool quiet; /* print nothing (e.g. --json with a non-tty stderr) */
-	bool drawn; /* the two live lines are on screen */
+	int drawn;  /* live lines on screen (files and the total) */
 	uint64_t total_bytes;
 	uint64_t total_done;
 	uint64_t started_ns; /* first byte of the run */
 	uint64_t last_draw_ns;
-	/* The current file. */
-	char name[96];
-	uint64_t file_size;
-	uint64_t file_done;
-	uint64_t file_base; /* bytes already there when it (re)started */
-	uint64_t file_started_ns;
+	/* The files in flight, by the caller's slot number. */
+	struct progress_file files[PROGRESS_MAX_FILES];
 };
 
 void progress_init(struct progress *p, FILE *f, bool tty, bool quiet,
                    uint64_t total_bytes, uint64_t now_ns);
-/* A file starts (or resumes at offset after a reconnect). */
-void progress_file_begin(struct progress *p, const char *name, uint64_t size,
-                         uint64_t offset, uint64_t now_ns);
-/* done bytes of the current file are through; redraws when due. */
-void progress_file_update(struct progress *p, uint64_t done, uint64_t now_ns);
-/* The current file ended with outcome ("done", "exists", "failed: ...");
- * prints its final line with the rate of the bytes sent. */
-void progress_file_end(struct progress *p, const char *outcome,
+/* A file starts in slot (< PROGRESS_MAX_FILES; others are not drawn), or
+ * resumes at offset after a reconnect. */
+void progress_file_begin(struct progress *p, unsigned slot, const char *name,
+                         uint64_t size, uint64_t offset, uint64_t now_ns);
+/* done bytes of slot's file are through; redraws when due. */
+void progress_file_update(struct progress *p, unsigned slot, uint64_t done,
+                          uint64_t now_ns);
+/* slot's file ended with outcome ("done", "failed: ..."): prints its
+ * final line with the rate of the bytes sent; outcome NULL: just takes
+ * its line away. Nothing when the slot shows no file. */
+void progress_file_end(struct progress *p, unsigned slot, const char *outcome,
                        uint64_t now_ns);
 /* A note between files ("connection lost; retrying in 1.0 s"); NULL just
  * clears the live lines. */

@@ -296,13 +296,11 @@ out:
 	return rv;
 }
 
-int source_verify(const char *dir, enum source_kind kind,
-                  struct ups_ss_item *it, char *err, size_t errlen)
+int source_check(const char *dir, enum source_kind kind,
+                 const struct ups_ss_item *it, char *err, size_t errlen)
 {
-	char path[PATH_MAX], sha[UPS_SHA256_HEX_LEN + 1];
+	char path[PATH_MAX];
 	struct stat st;
-	uint64_t size = 0;
-	int rv;
 
 	if (source_file_path(dir, it, path, sizeof(path)))
 		return ups_errf(UPS_ERR_TOO_LARGE, err, errlen,
@@ -318,6 +316,25 @@ int source_verify(const char *dir, enum source_kind kind,
 		                "says %llu; refusing to upload it",
 		                path, it->binary_version, (long long)st.st_size,
 		                (unsigned long long)it->size);
+	if (kind == SOURCE_TARBALLS && (uint64_t)st.st_size != it->size)
+		return ups_errf(UPS_ERR_SIZE_MISMATCH, err, errlen,
+		                "%s changed size since it was found", path);
+	return 0;
+}
+
+int source_verify(const char *dir, enum source_kind kind,
+                  struct ups_ss_item *it, char *err, size_t errlen)
+{
+	char path[PATH_MAX], sha[UPS_SHA256_HEX_LEN + 1];
+	uint64_t size = 0;
+	int rv;
+
+	rv = source_check(dir, kind, it, err, errlen);
+	if (rv)
+		return rv;
+	if (source_file_path(dir, it, path, sizeof(path)))
+		return ups_errf(UPS_ERR_TOO_LARGE, err, errlen,
+		                "%s/%s: path too long", dir, it->path);
 	rv = source_hash(path, sha, &size, err, errlen);
 	if (rv)
 		return rv;
@@ -338,6 +355,46 @@ int source_verify(const char *dir, enum source_kind kind,
 		                "%s (for %s) has SHA-256 %s but the metadata "
 		                "says %s; refusing to upload it",
 		                path, it->binary_version, sha, it->sha256);
+	return 0;
+}
+
+int source_upload_token(const char *path, const struct stat *st, char *out,
+                        size_t outlen, char *err, size_t errlen)
+{
+	char real[PATH_MAX], host[256], hex[UPS_SHA256_HEX_LEN + 1];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	EVP_MD_CTX *ctx;
+	char ident[128];
+	int ok;
+
+	if (outlen < SOURCE_TOKEN_LEN + 1)
+		return ups_errf(UPS_ERR_INTERNAL, err, errlen,
+		                "token buffer too small");
+	if (!realpath(path, real))
+		return ups_errf(UPS_ERR_IO, err, errlen, "%s: %s", path,
+		                strerror(errno));
+	if (gethostname(host, sizeof(host)) != 0)
+		host[0] = '\0';
+	host[sizeof(host) - 1] = '\0';
+	snprintf(ident, sizeof(ident), "%llu:%llu:%lld:%lld.%09ld",
+	         (unsigned long long)st->st_dev, (unsigned long long)st->st_ino,
+	         (long long)st->st_size, (long long)st->st_mtim.tv_sec,
+	         (long)st->st_mtim.tv_nsec);
+	ctx = EVP_MD_CTX_new();
+	ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+	     EVP_DigestUpdate(ctx, "upstage upload-token 1\n", 23) &&
+	     EVP_DigestUpdate(ctx, host, strlen(host) + 1) &&
+	     EVP_DigestUpdate(ctx, real, strlen(real) + 1) &&
+	     EVP_DigestUpdate(ctx, ident, strlen(ident)) &&
+	     EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 32;
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return ups_errf(UPS_ERR_INTERNAL, err, errlen,
+		                "SHA-256 failed");
+	ups_sha256_hex_encode(md, hex);
+	memcpy(out, hex, SOURCE_TOKEN_LEN);
+	out[SOURCE_TOKEN_LEN] = '\0';
 	return 0;
 }
 

@@ -35,6 +35,12 @@ int source_scan(const char *dir, const char *stream, struct ups_ss_list *out,
 int source_file_path(const char *dir, const struct ups_ss_item *it, char *buf,
                      size_t len);
 
+/* The checks that need no reading: the file of it is a regular file of
+ * the size the metadata (or the scan) gave. UPS_ERR_IO when it is missing,
+ * UPS_ERR_SIZE_MISMATCH naming the file otherwise. */
+int source_check(const char *dir, enum source_kind kind,
+                 const struct ups_ss_item *it, char *err, size_t errlen);
+
 /* Reads the file of it through a fixed buffer and checks it: for a
  * simplestreams source its size and SHA-256 must equal the metadata's
  * (else UPS_ERR_SIZE_MISMATCH / UPS_ERR_CHECKSUM_MISMATCH naming the file);
@@ -42,6 +48,18 @@ int source_file_path(const char *dir, const struct ups_ss_item *it, char *buf,
  * when it cannot be read. */
 int source_verify(const char *dir, enum source_kind kind,
                   struct ups_ss_item *it, char *err, size_t errlen);
+
+/* An upload token (PROTOCOL.md, AgentBinaries version 2) for the local
+ * file at path, st its fstat(): SOURCE_TOKEN_LEN hex digits of the
+ * SHA-256 of this host's name, the file's real path, device, inode, size
+ * and modification time. The same file gives the same token on every run,
+ * so a rerun finds its partial upload again without a state file; a file
+ * rewritten or replaced gives another one. out holds SOURCE_TOKEN_LEN + 1
+ * bytes. 0, or UPS_ERR_IO (no real path) with err. */
+#define SOURCE_TOKEN_LEN 32
+struct stat;
+int source_upload_token(const char *path, const struct stat *st, char *out,
+                        size_t outlen, char *err, size_t errlen);
 
 /* The --agent-version filter: "M" (every M.x.y), "M.m" (every M.m.x incl.
  * builds and tags) or a full version with a build number (exactly it). */

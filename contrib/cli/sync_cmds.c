@@ -24,6 +24,9 @@
 #define SYNC_DEFAULT_STREAM  UPS_STREAM_RELEASED
 #define SYNC_DEFAULT_RETRIES 5u
 #define SYNC_MAX_RETRIES     1000u
+/* --parallel's default is the number of cores, at most this (upstaged's
+ * default max-uploads-per-client). */
+#define SYNC_DEFAULT_PARALLEL_MAX 4u
 /* `juju version` prints one short line. */
 #define JUJU_VERSION_OUTPUT_MAX 256
 
@@ -298,6 +301,10 @@ int scmd_sync(struct cli_ctx *ctx)
 	enum source_kind kind;
 	uint64_t total = 0, max_rate = 0;
 	unsigned retries = SYNC_DEFAULT_RETRIES;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned parallel = cores < 1                           ? 1
+	                    : cores > SYNC_DEFAULT_PARALLEL_MAX ? SYNC_DEFAULT_PARALLEL_MAX
+	                                                        : (unsigned)cores;
 	struct ups_url url;
 	int rv;
 
@@ -326,6 +333,15 @@ int scmd_sync(struct cli_ctx *ctx)
 		                     "bad --max-rate \"%.32s\": give MiB/s "
 		                     "greater than 0",
 		                     ctx->opts[SCMD_SYNC_MAX_RATE]);
+	if (ctx->opts[SCMD_SYNC_PARALLEL] &&
+	    (parse_count(ctx->opts[SCMD_SYNC_PARALLEL], UPLOADER_MAX_PARALLEL,
+	                 &parallel) != 0 ||
+	     parallel == 0))
+		return cli_out_usage(ctx,
+		                     "bad --parallel \"%.32s\": give a whole "
+		                     "number from 1 to %u",
+		                     ctx->opts[SCMD_SYNC_PARALLEL],
+		                     UPLOADER_MAX_PARALLEL);
 	if (agent_version &&
 	    source_filter_parse(agent_version, &filter, perr, sizeof(perr)))
 		return cli_out_usage(ctx, "%s", perr);
@@ -388,11 +404,14 @@ int scmd_sync(struct cli_ctx *ctx)
 		                   ups_err_message(UPS_ERR_NO_MEMORY));
 		goto out;
 	}
-	/* Every file is checked before anything is sent. */
+	/* Every file is checked before anything is sent: what needs no
+	 * reading now, the digest while it is sent (a dry run hashes). */
 	for (size_t i = 0; i < list.n; i++) {
 		items[i].it = list.items[i];
-		rv =
-		    source_verify(source, kind, &items[i].it, err, sizeof(err));
+		rv = run.dry_run ? source_verify(source, kind, &items[i].it, err,
+		                                 sizeof(err))
+		                 : source_check(source, kind, &items[i].it, err,
+		                                sizeof(err));
 		if (!rv && source_file_path(source, &items[i].it, items[i].file,
 		                            sizeof(items[i].file)) != 0)
 			rv = ups_errf(UPS_ERR_TOO_LARGE, err, sizeof(err),
@@ -427,6 +446,8 @@ int scmd_sync(struct cli_ctx *ctx)
 	ucfg.stream = stream;
 	ucfg.chunk_size = UPS_LIMIT_CHUNK_PAYLOAD_MAX;
 	ucfg.max_rate = max_rate;
+	ucfg.parallel = parallel;
+	ucfg.force = ctx->opts[SCMD_SYNC_FORCE] != NULL;
 	ucfg.progress = &progress;
 	ucfg.item_done = on_item_done;
 	ucfg.data = &run;

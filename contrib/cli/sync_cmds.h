@@ -15,6 +15,8 @@ enum scmd_sync_opt {
 	SCMD_SYNC_DRY_RUN,
 	SCMD_SYNC_RETRIES,
 	SCMD_SYNC_MAX_RATE,
+	SCMD_SYNC_PARALLEL,
+	SCMD_SYNC_FORCE,
 };
 
 /* Command handlers; each returns an enum cli_exit value. */

@@ -18,6 +18,9 @@ struct ups_outq_msg {
 	size_t len;
 	bool binary;
 	uint32_t tag;
+	/* Bytes of a websocket frame header already written before the
+	 * (then masked) payload by ups_outq_msg_frame(); 0 if not framed. */
+	size_t framed;
 	/* LWS_PRE bytes of headroom for lws's frame header, then payload. */
 	unsigned char buf[];
 };
@@ -122,6 +125,7 @@ struct ups_outq_msg *ups_outq_msg_new(bool binary, size_t len)
 	m->len = len;
 	m->binary = binary;
 	m->tag = 0;
+	m->framed = 0;
 	return m;
 }
 
@@ -247,6 +251,20 @@ int ups_outq_send_json(struct ups_outq *q, struct lws *wsi, const json_t *env)
 	return rv;
 }
 
+int ups_outq_msg_frame(struct ups_outq_msg *m)
+{
+	unsigned char key[4];
+	unsigned char *payload = m->buf + LWS_PRE;
+
+	if (!m->binary || m->framed)
+		return UPS_ERR_BAD_REQUEST;
+	/* RFC 6455 10.3: the key must be unpredictable to the application. */
+	if (RAND_bytes(key, sizeof(key)) != 1)
+		return UPS_ERR_INTERNAL;
+	m->framed = ups_ws_client_frame(payload, m->len, key);
+	return 0;
+}
+
 int ups_outq_write_one(struct ups_outq *q, struct lws *wsi)
 {
 	struct ups_outq_msg *m = q->head;
@@ -254,7 +272,10 @@ int ups_outq_write_one(struct ups_outq *q, struct lws *wsi)
 
 	if (!m)
 		return 0;
-	if (q->self_mask && m->binary)
+	if (m->framed)
+		n = lws_write(wsi, m->buf + LWS_PRE - m->framed,
+			      m->framed + m->len, LWS_WRITE_HTTP);
+	else if (q->self_mask && m->binary)
 		n = outq_write_self_masked(m, wsi);
 	else
 		n = lws_write(wsi, m->buf + LWS_PRE, m->len,

@@ -69,6 +69,15 @@ unsigned char *ups_outq_msg_data(struct ups_outq_msg *m);
 void ups_outq_msg_free(struct ups_outq_msg *m);
 int ups_outq_append(struct ups_outq *q, struct ups_outq_msg *m);
 
+/* Client side: frames and masks the binary message m in place now, as
+ * ups_ws_client_frame() does, so that the queue later writes it as raw
+ * bytes. Touches only m, so it may run on a worker thread (the CLI masks
+ * where it reads and hashes, off its loop thread). Only for a queue that
+ * frames its own binary messages (ups_outq_set_self_mask). 0,
+ * UPS_ERR_BAD_REQUEST (not binary, or framed already) or
+ * UPS_ERR_INTERNAL (no random bytes for the key). */
+int ups_outq_msg_frame(struct ups_outq_msg *m);
+
 /* Tags the most recently queued message (tags start at 0), so that
  * ups_outq_drop_tag() can later remove what one source queued: the relay
  * tags what it forwards with the sender's origin and drops it when the

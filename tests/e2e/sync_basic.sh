@@ -92,20 +92,26 @@ cli 2 patch-only --agent "$URL" sync-agent-binary --source "$T/ss" \
 	--stream proposed --agent-version 2.9.4
 expect_match "$ERR" 'use 2\.9 or 2\.9\.4\.1, not 2\.9\.4' "filter forms"
 
-# A file that does not match its metadata is refused before any upload.
+# A file that does not match its metadata: its digest (computed while it
+# is sent) is not the one declared, so it is never stored, and the error
+# names it; the good one beside it is stored.
 make_simplestreams "$T/bad" released 100 2.9.7-ubuntu-amd64 2.9.7-ubuntu-arm64
 printf 'X' | dd of="$T/bad/agent/juju-2.9.7-linux-arm64.tgz" bs=1 seek=10 \
 	conv=notrunc status=none
 cli 1 tampered --agent "$URL" sync-agent-binary --source "$T/bad" \
 	--agent-version 2.9
-expect_match "$ERR" 'juju-2\.9\.7-linux-arm64\.tgz' "tampered file named"
-[ ! -e "$(stored "$DATA" released 2.9.7-ubuntu-amd64)" ] ||
-	fail "something was uploaded although a file was refused"
+expect_match "$ERR" 'checksum-mismatch.*juju-2\.9\.7-linux-arm64\.tgz.*metadata' \
+	"tampered file named"
+[ ! -e "$(stored "$DATA" released 2.9.7-ubuntu-arm64)" ] ||
+	fail "the tampered file was stored"
+[ -e "$(stored "$DATA" released 2.9.7-ubuntu-amd64)" ] ||
+	fail "the good file beside it was not stored"
+poll_until 5 "no partial left" no_partials "$DATA"
 
 # remove-agent-binary, then list.
 cli 0 remove --agent "$URL" remove-agent-binary 2.9.1-ubuntu-amd64
 cli 0 list-after --agent "$URL" --json list-agent-binaries --stream released
-[ "$(jq length <<<"$OUT")" -eq 5 ] || fail "list after remove: $OUT"
+[ "$(jq length <<<"$OUT")" -eq 6 ] || fail "list after remove: $OUT"
 jq -e 'map(select(."binary-version" == "2.9.1-ubuntu-amd64")) | length == 0' \
 	<<<"$OUT" >/dev/null || fail "removed binary still listed"
 [ ! -e "$(stored "$DATA" released 2.9.1-ubuntu-amd64)" ] ||

@@ -19,6 +19,7 @@
  *     [--no-commit] [--abort] [--status] [--hold]
  *     [--call METHOD --params JSON [--facade F]] [--timeout SECS]
  *     [--pause-at BYTES --resume-when FILE] [--ignore-window]
+ *     [--upload-token T] [--commit-sha256 HEX|none] [--facade-version N]
  *
  * Scenario:
  *   1. Admin.Login (role client unless --role).
@@ -26,7 +27,12 @@
  *      raw params, then done.
  *   3. UploadBegin with the claimed (default: true) size and SHA-256 of
  *      --file, or the raw params of --raw-begin (sent verbatim, so a test
- *      can put \u0000 or anything else in them).
+ *      can put \u0000 or anything else in them). --upload-token T: the
+ *      token instead of a SHA-256 (AgentBinaries version 2); the commit
+ *      then gives the file's true SHA-256 unless --commit-sha256 says
+ *      otherwise (HEX: that one, also with a declared digest; none: no
+ *      digest at all). --facade-version N: AgentBinaries requests carry
+ *      version N (default: the one this build speaks).
  *   4. With {"status":"upload"} and a --file: chunks from the offset given,
  *      as fast as the window allows (UploadAck pushes reopen it). The whole
  *      file is sent whatever size was claimed, or only its first
@@ -68,6 +74,7 @@
 #include <openssl/evp.h>
 
 #include "proto/chunk.h"
+#include "proto/envelope.h"
 #include "proto/errors.h"
 #include "proto/limits.h"
 #include "proto/log.h"
@@ -111,6 +118,8 @@ struct opts {
 	const char *agent, *token, *role, *file, *bv, *stream;
 	const char *claim_sha, *raw_begin, *call, *params, *resume_when;
 	const char *facade; /* of --call; AgentBinaries by default */
+	const char *upload_token, *commit_sha;
+	int facade_version;
 	bool has_claim_size, force, no_commit, abort, status, hold, bad_id;
 	bool ignore_window;
 	uint64_t claim_size, stop_after, skew_at, foreign_id;
@@ -255,9 +264,14 @@ static void send_request(enum phase ph, const char *type, const char *method,
 	U.pending_id = ++U.next_id;
 	n = asprintf(&msg,
 	             "{\"request-id\":%" PRIu64
-	             ",\"type\":\"%s\",\"version\":1,"
+	             ",\"type\":\"%s\",\"version\":%d,"
 	             "\"request\":\"%s\",\"params\":%s}",
-	             U.pending_id, type, method, params_text);
+	             U.pending_id, type,
+	             U.o.facade_version &&
+	                     strcmp(type, UPS_FACADE_AGENT_BINARIES) == 0
+	                 ? U.o.facade_version
+	                 : ups_facade_version(type),
+	             method, params_text);
 	if (n < 0)
 		abort();
 	if (ups_outq_send(&U.outq, U.wsi, false, msg, (size_t)n, NULL, 0)) {
@@ -271,10 +285,26 @@ static void send_request(enum phase ph, const char *type, const char *method,
 
 static void send_upload_req(enum phase ph, const char *method)
 {
-	char params[64];
+	char params[160];
+	const char *sha = NULL;
 
-	snprintf(params, sizeof(params), "{\"upload-id\":%" PRIu64 "}",
-	         U.upload_id);
+	/* The commit's digest: the file's own when the begin declared
+	 * none, or whatever the test claims. */
+	if (ph == PH_COMMIT) {
+		if (U.o.commit_sha)
+			sha = strcmp(U.o.commit_sha, "none") == 0
+			          ? NULL
+			          : U.o.commit_sha;
+		else if (U.o.upload_token)
+			sha = U.sha;
+	}
+	if (sha)
+		snprintf(params, sizeof(params),
+		         "{\"upload-id\":%" PRIu64 ",\"sha256\":\"%s\"}",
+		         U.upload_id, sha);
+	else
+		snprintf(params, sizeof(params), "{\"upload-id\":%" PRIu64 "}",
+		         U.upload_id);
 	send_request(ph, "AgentBinaries", method, params);
 }
 
@@ -302,10 +332,16 @@ static void send_begin(void)
 		return;
 	}
 	p = json_pack(
-	    "{s:s, s:s, s:I, s:s}", "binary-version", U.o.bv, "stream",
-	    U.o.stream, "size",
-	    (json_int_t)(U.o.has_claim_size ? U.o.claim_size : U.fsize),
-	    "sha256", U.o.claim_sha ? U.o.claim_sha : U.sha);
+	    "{s:s, s:s, s:I}", "binary-version", U.o.bv, "stream", U.o.stream,
+	    "size",
+	    (json_int_t)(U.o.has_claim_size ? U.o.claim_size : U.fsize));
+	if (U.o.upload_token)
+		json_object_set_new(p, "upload-token",
+		                    json_string(U.o.upload_token));
+	else
+		json_object_set_new(p, "sha256",
+		                    json_string(U.o.claim_sha ? U.o.claim_sha
+		                                              : U.sha));
 	if (U.o.force)
 		json_object_set_new(p, "force", json_true());
 	text = json_dumps(p, JSON_COMPACT);
@@ -465,7 +501,11 @@ static void on_upload_push(const char *req, json_t *root, json_t *params,
 	if (strcmp(req, "UploadAck") == 0) {
 		uint64_t off = get_u64(params, "offset", &ok);
 		uint64_t dur = get_u64(params, "durable-offset", &ok);
+		bool wok = true;
+		uint64_t win = get_u64(params, "window", &wok);
 
+		if (wok && win > 0 && !U.o.ignore_window)
+			U.window = win;
 		U.acks++;
 		emit("chunk", "push", NULL, json_incref(root));
 		if (!ok)
@@ -802,7 +842,9 @@ static void usage(void)
 	    "  [--chunk-bad-id] [--chunk-upload-id N] [--stop-after BYTES]\n"
 	    "  [--no-commit] [--abort] [--status] [--hold]\n"
 	    "  [--call METHOD [--params JSON]] [--timeout SECONDS]\n"
-	    "  [--pause-at BYTES --resume-when FILE] [--ignore-window]\n");
+	    "  [--pause-at BYTES --resume-when FILE] [--ignore-window]\n"
+	    "  [--upload-token T] [--commit-sha256 HEX|none] "
+	    "[--facade-version N]\n");
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -830,11 +872,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	    {"status", no_argument, NULL, 'u'},
 	    {"hold", no_argument, NULL, 'h'},
 	    {"call", required_argument, NULL, 'C'},
-	    {"facade", required_argument, NULL, 'X'},
+	    {"facade", required_argument, NULL, 'B'},
 	    {"params", required_argument, NULL, 'P'},
 	    {"timeout", required_argument, NULL, 'T'},
 	    {"pause-at", required_argument, NULL, 'w'},
 	    {"resume-when", required_argument, NULL, 'W'},
+	    {"upload-token", required_argument, NULL, 'X'},
+	    {"commit-sha256", required_argument, NULL, 'Y'},
+	    {"facade-version", required_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	uint64_t v;
@@ -852,7 +897,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'a':
 			o->agent = optarg;
 			break;
-		case 'X':
+		case 'B':
 			o->facade = optarg;
 			break;
 		case 't':
@@ -880,6 +925,17 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'R':
 			o->raw_begin = optarg;
+			break;
+		case 'X':
+			o->upload_token = optarg;
+			break;
+		case 'Y':
+			o->commit_sha = optarg;
+			break;
+		case 'V':
+			if (!parse_u64(optarg, &v) || v > 1000)
+				return -1;
+			o->facade_version = (int)v;
 			break;
 		case 'c':
 			if (!parse_u64(optarg, &v) || v == 0 ||

@@ -13,11 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "contrib/cli/progress.h"
 #include "contrib/cli/source.h"
+#include "contrib/cli/uploader.h"
 #include "proto/errors.h"
 #include "proto/simplestreams.h"
 #include "tests/lib/tmpdir.h"
@@ -62,6 +64,16 @@ static void make_dir(const char *rel)
 
 	snprintf(path, sizeof(path), "%s/%s", tmp, rel);
 	assert_int_equal(mkdir(path, 0755), 0);
+}
+
+/* The last occurrence of needle in hay, or NULL. */
+static const char *strrstr_last(const char *hay, const char *needle)
+{
+	const char *last = NULL, *p = hay;
+
+	while ((p = strstr(p, needle)) != NULL)
+		last = p++;
+	return last;
 }
 
 static void test_tarball_dir(void **state)
@@ -401,16 +413,189 @@ static void test_plain_progress_lines(void **state)
 
 	(void)state;
 	progress_init(&p, f, false, false, 4ull << 20, 0);
-	progress_file_begin(&p, "2.9.1-ubuntu-amd64", 4ull << 20, 0, 0);
-	progress_file_update(&p, 2ull << 20, 500000000ull);
-	progress_file_update(&p, 4ull << 20, 1000000000ull);
-	progress_file_end(&p, "done", 1000000000ull);
+	progress_file_begin(&p, 0, "2.9.1-ubuntu-amd64", 4ull << 20, 0, 0);
+	progress_file_update(&p, 0, 2ull << 20, 500000000ull);
+	progress_file_update(&p, 0, 4ull << 20, 1000000000ull);
+	progress_file_end(&p, 0, "done", 1000000000ull);
 	progress_finish(&p, 1000000000ull);
 	fclose(f);
 	assert_string_equal(text, "uploading 2.9.1-ubuntu-amd64 ... done "
 	                          "4.0 MiB/s\nsent 4.0 MiB in total, 4.0 "
 	                          "MiB/s\n");
 	free(text);
+}
+
+/* Several files at once on a terminal: a line each and the total, all
+ * redrawn in place; a file that ends leaves its final line above. */
+static void test_parallel_progress_lines(void **state)
+{
+	struct progress p;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	const char *last;
+
+	(void)state;
+	progress_init(&p, f, true, false, 8ull << 20, 0);
+	progress_file_begin(&p, 0, "2.9.1-ubuntu-amd64", 4ull << 20, 0, 0);
+	progress_file_begin(&p, 1, "2.9.1-ubuntu-arm64", 4ull << 20,
+	                    1ull << 20, 0);
+	progress_file_update(&p, 0, 2ull << 20, 500000000ull);
+	progress_file_update(&p, 1, 3ull << 20, 1000000000ull);
+	assert_int_equal(p.total_done, 5ull << 20);
+	assert_int_equal(p.drawn, 3);
+	fflush(f);
+	/* The last redraw: both files, then the total. */
+	last = strrstr_last(text, "2.9.1-ubuntu-amd64 [");
+	assert_non_null(last);
+	assert_non_null(strstr(last, "2.9.1-ubuntu-arm64 ["));
+	assert_non_null(strstr(last, "total ["));
+	progress_file_end(&p, 0, "done", 1000000000ull);
+	assert_int_equal(p.drawn, 2);
+	progress_file_end(&p, 1, NULL, 1000000000ull);
+	progress_finish(&p, 1000000000ull);
+	fclose(f);
+	assert_non_null(strstr(text, "uploading 2.9.1-ubuntu-amd64 ... done"));
+	assert_null(strstr(text, "uploading 2.9.1-ubuntu-arm64 ... done"));
+	/* Each redraw moves up over the lines it drew before. */
+	assert_non_null(strstr(text, "\033[1A\r\033[K\033[1A\r\033[K"));
+	free(text);
+}
+
+/* The UploadBegin answers the uploader accepts, and those it refuses as
+ * a broken upstaged. */
+static void test_parse_begun(void **state)
+{
+	static const char sha[] = "0123456789abcdef0123456789abcdef"
+	                          "0123456789abcdef0123456789abcdef";
+	struct uploader_begun b;
+	char err[256];
+	json_t *j;
+
+	(void)state;
+	j = json_pack("{s:s,s:i,s:i,s:i}", "status", "upload", "upload-id", 7,
+	              "offset", 0, "window", 1024);
+	assert_int_equal(uploader_parse_begun(j, 100, &b, err, sizeof(err)),
+	                 0);
+	assert_int_equal(b.kind, UPLOADER_BEGUN_UPLOAD);
+	assert_int_equal(b.upload_id, 7);
+	assert_string_equal(b.prefix_sha256, "");
+	/* Resuming without the digest of the prefix: refused. */
+	json_object_set_new(j, "offset", json_integer(50));
+	assert_int_equal(uploader_parse_begun(j, 100, &b, err, sizeof(err)),
+	                 UPS_ERR_BAD_REQUEST);
+	json_object_set_new(j, "prefix-sha256", json_string(sha));
+	assert_int_equal(uploader_parse_begun(j, 100, &b, err, sizeof(err)),
+	                 0);
+	assert_int_equal(b.offset, 50);
+	assert_string_equal(b.prefix_sha256, sha);
+	/* An offset past the file, a bad digest, no window. */
+	assert_int_equal(uploader_parse_begun(j, 49, &b, err, sizeof(err)),
+	                 UPS_ERR_BAD_REQUEST);
+	json_object_set_new(j, "prefix-sha256", json_string("ABC"));
+	assert_int_equal(uploader_parse_begun(j, 100, &b, err, sizeof(err)),
+	                 UPS_ERR_BAD_REQUEST);
+	json_object_set_new(j, "prefix-sha256", json_string(sha));
+	json_object_set_new(j, "window", json_integer(0));
+	assert_int_equal(uploader_parse_begun(j, 100, &b, err, sizeof(err)),
+	                 UPS_ERR_BAD_REQUEST);
+	json_decref(j);
+	j = json_pack("{s:s,s:{s:i,s:s}}", "status", "stored", "binary",
+	              "size", 100, "sha256", sha);
+	assert_int_equal(uploader_parse_begun(j, 100, &b, err, sizeof(err)),
+	                 0);
+	assert_int_equal(b.kind, UPLOADER_BEGUN_STORED);
+	assert_int_equal(b.stored_size, 100);
+	assert_string_equal(b.stored_sha256, sha);
+	json_decref(j);
+	j = json_pack("{s:s,s:{s:i}}", "status", "exists", "binary", "size",
+	              100);
+	assert_int_equal(uploader_parse_begun(j, 100, &b, err, sizeof(err)),
+	                 UPS_ERR_BAD_REQUEST);
+	json_decref(j);
+	j = json_pack("{s:s}", "status", "later");
+	assert_int_equal(uploader_parse_begun(j, 100, &b, err, sizeof(err)),
+	                 UPS_ERR_BAD_REQUEST);
+	json_decref(j);
+}
+
+/* What an upstaged older or newer than this CLI answers UploadBegin,
+ * word for word as their dispatchers write it, is told clearly. */
+static void test_version_refused(void **state)
+{
+	char msg[512];
+
+	(void)state;
+	/* An upstaged of AgentBinaries version 1 (before the digest moved
+	 * to the commit). */
+	assert_true(uploader_version_refused(
+	    UPS_ERR_NOT_IMPLEMENTED,
+	    "AgentBinaries version 2 is not implemented (have 1)", msg,
+	    sizeof(msg)));
+	tl_assert_contains(msg, "upstaged serves AgentBinaries version 1");
+	tl_assert_contains(msg, "needs version 2");
+	tl_assert_contains(msg, "upgrade upstaged");
+	/* A newer one. */
+	assert_true(uploader_version_refused(
+	    UPS_ERR_NOT_IMPLEMENTED,
+	    "AgentBinaries version 2 is not implemented (have 3): this client "
+	    "is older than upstaged, upgrade it",
+	    msg, sizeof(msg)));
+	tl_assert_contains(msg, "upgrade upstage ");
+	/* Anything else is not about versions. */
+	assert_false(uploader_version_refused(UPS_ERR_NOT_IMPLEMENTED,
+	                                      "unknown request X.Y", msg,
+	                                      sizeof(msg)));
+	assert_false(uploader_version_refused(UPS_ERR_CONFLICT,
+	                                      "AgentBinaries version 2 is", msg,
+	                                      sizeof(msg)));
+	assert_false(
+	    uploader_version_refused(UPS_ERR_NOT_IMPLEMENTED, NULL, msg, 4));
+}
+
+/* The token of the file at path as it is now. */
+static void token_of(const char *path, char out[SOURCE_TOKEN_LEN + 1])
+{
+	char err[256];
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(source_upload_token(path, &st, out,
+	                                     SOURCE_TOKEN_LEN + 1, err,
+	                                     sizeof(err)),
+	                 0);
+	assert_int_equal(strlen(out), SOURCE_TOKEN_LEN);
+	assert_true(ups_upload_token_is_valid(out));
+}
+
+/* The upload token: the same file gives the same one every time, another
+ * file or the same file rewritten another; it is a valid wire token. */
+static void test_upload_token(void **state)
+{
+	char a[SOURCE_TOKEN_LEN + 1], b[SOURCE_TOKEN_LEN + 1];
+	char c[SOURCE_TOKEN_LEN + 1], path[512], path2[512], err[256];
+	struct timespec ts[2];
+	struct stat st;
+
+	(void)state;
+	write_file("juju-2.9.1-ubuntu-amd64.tgz", "hello");
+	write_file("juju-2.9.2-ubuntu-amd64.tgz", "hello");
+	snprintf(path, sizeof(path), "%s/juju-2.9.1-ubuntu-amd64.tgz", tmp);
+	snprintf(path2, sizeof(path2), "%s/juju-2.9.2-ubuntu-amd64.tgz", tmp);
+	token_of(path, a);
+	token_of(path, b);
+	assert_string_equal(a, b);
+	token_of(path2, c);
+	assert_string_not_equal(a, c);
+	/* Rewritten: another modification time, another token. */
+	ts[0].tv_sec = ts[1].tv_sec = 1000000;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+	token_of(path, b);
+	assert_string_not_equal(a, b);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(source_upload_token(path, &st, c, 8, err, sizeof(err)),
+	                 UPS_ERR_INTERNAL);
 }
 
 static void test_usage_errors(void **state)
@@ -426,23 +611,26 @@ static void test_usage_errors(void **state)
 	tl_assert_contains(r.err, "JUJU_METADATA_SOURCE");
 	run_free(&r);
 
-	r = RUN("sync-agent-binary", "--source", tmp, "--agent-version",
-	        "2.9.1");
-	assert_int_equal(r.exit, CLI_EXIT_USAGE);
-	tl_assert_contains(r.err, "use 2.9 or 2.9.1.1, not 2.9.1");
-	run_free(&r);
-
-	r = RUN("sync-agent-binary", "--source", tmp, "--stream", "nightly");
-	assert_int_equal(r.exit, CLI_EXIT_USAGE);
-	run_free(&r);
-
-	r = RUN("sync-agent-binary", "--source", tmp, "--retries", "-1");
-	assert_int_equal(r.exit, CLI_EXIT_USAGE);
-	run_free(&r);
-
-	r = RUN("sync-agent-binary", "--source", tmp, "--dry-run=yes");
-	assert_int_equal(r.exit, CLI_EXIT_USAGE);
-	run_free(&r);
+	/* One bad option each: the usage error names it. */
+	static const struct {
+		const char *opt, *value, *says;
+	} bad[] = {
+	    {"--agent-version", "2.9.1", "use 2.9 or 2.9.1.1, not 2.9.1"},
+	    {"--stream", "nightly", "--stream"},
+	    {"--retries", "-1", "--retries"},
+	    {"--parallel", "0", "--parallel"},
+	    {"--parallel", "9", "--parallel"},
+	    {"--dry-run=yes", NULL, "dry-run"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = bad[i].value ? RUN("sync-agent-binary", "--source", tmp,
+		                       bad[i].opt, bad[i].value)
+		                 : RUN("sync-agent-binary", "--source", tmp,
+		                       bad[i].opt);
+		assert_int_equal(r.exit, CLI_EXIT_USAGE);
+		tl_assert_contains(r.err, bad[i].says);
+		run_free(&r);
+	}
 
 	/* No --client-version and (with an empty PATH) no juju client. */
 	write_file("juju-2.9.1-ubuntu-amd64.tgz", "hello");
@@ -530,6 +718,10 @@ int main(void)
 	    cmocka_unit_test(test_juju_version_output),
 	    cmocka_unit_test(test_progress_format),
 	    cmocka_unit_test(test_plain_progress_lines),
+	    cmocka_unit_test(test_parallel_progress_lines),
+	    cmocka_unit_test(test_parse_begun),
+	    cmocka_unit_test(test_version_refused),
+	    T(test_upload_token),
 	    T(test_usage_errors),
 	    T(test_dry_run),
 	    T(test_dry_run_refuses_mismatch),

@@ -85,7 +85,7 @@ static void test_state_table(void **state)
 /* An owner: what the engine told it. */
 struct owner {
 	int acks;
-	uint64_t ack_offset, ack_durable;
+	uint64_t ack_offset, ack_durable, ack_window;
 	int errors;
 	int last_error;
 	uint64_t expected; /* expected-offset of the last error, if any */
@@ -93,7 +93,8 @@ struct owner {
 	int pauses, resumes;
 };
 
-static void ev_ack(void *owner, uint64_t id, uint64_t offset, uint64_t durable)
+static void ev_ack(void *owner, uint64_t id, uint64_t offset, uint64_t durable,
+                   uint64_t window)
 {
 	struct owner *o = owner;
 
@@ -101,6 +102,7 @@ static void ev_ack(void *owner, uint64_t id, uint64_t offset, uint64_t durable)
 	o->acks++;
 	o->ack_offset = offset;
 	o->ack_durable = durable;
+	o->ack_window = window;
 }
 
 static void ev_error(void *owner, uint64_t id, int code, const char *text,
@@ -291,8 +293,10 @@ static struct answer begin(struct fx *f, struct owner *o)
 	return a;
 }
 
-static void send_chunks(struct fx *f, struct owner *o, uint64_t id,
-                        uint64_t from, uint64_t to, size_t chunk)
+/* Sends bytes [from, to) of data (a whole file's) in chunks. */
+static void send_data(struct fx *f, struct owner *o, uint64_t id,
+                      const uint8_t *data, uint64_t from, uint64_t to,
+                      size_t chunk)
 {
 	struct ups_chunk_header h;
 
@@ -303,21 +307,37 @@ static void send_chunks(struct fx *f, struct owner *o, uint64_t id,
 		h.upload_id = id;
 		h.offset = from;
 		h.length = (uint32_t)len;
-		upload_chunk(&f->eng, o, &h, f->file + from);
+		upload_chunk(&f->eng, o, &h, data + from);
 		from += len;
 		run(f); /* like a client waiting for acks */
 	}
 }
 
-static struct answer commit(struct fx *f, struct owner *o, uint64_t id)
+static void send_chunks(struct fx *f, struct owner *o, uint64_t id,
+                        uint64_t from, uint64_t to, size_t chunk)
+{
+	send_data(f, o, id, f->file, from, to, chunk);
+}
+
+/* Commits with the digest sha (NULL: none given at commit). */
+static struct answer commit_sha(struct fx *f, struct owner *o, uint64_t id,
+                                const char *sha)
 {
 	struct answer a;
+	char err[UPS_ERRMSG_MAX];
 
 	memset(&a, 0, sizeof(a));
-	assert_int_equal(upload_commit(&f->eng, o, id, on_committed, &a), 0);
+	assert_int_equal(upload_commit(&f->eng, o, id, sha, on_committed, &a,
+	                               err, sizeof(err)),
+	                 0);
 	run(f);
 	assert_int_equal(a.calls, 1);
 	return a;
+}
+
+static struct answer commit(struct fx *f, struct owner *o, uint64_t id)
+{
+	return commit_sha(f, o, id, NULL);
 }
 
 static void test_upload_commit(void **state)
@@ -437,7 +457,8 @@ static void test_size_mismatch(void **state)
 	assert_int_equal(c.rv, UPS_ERR_SIZE_MISMATCH);
 	assert_int_equal(upload_count(&f->eng), 0);
 	/* Commit of what is gone, or of someone else's: refused at once. */
-	assert_int_equal(upload_commit(&f->eng, &f->a, id, on_committed, &c),
+	assert_int_equal(upload_commit(&f->eng, &f->a, id, NULL, on_committed,
+	                               &c, NULL, 0),
 	                 UPS_ERR_NOT_FOUND);
 }
 
@@ -709,6 +730,185 @@ static void test_space_counts_claims(void **state)
 	assert_int_equal(a.rv, UPS_ERR_NO_SPACE);
 }
 
+#define TOKEN_A "tok-aaaaaaaaaaaaaaaa"
+#define TOKEN_B "tok-bbbbbbbbbbbbbbbb"
+
+/* A request that names the file by a token, the digest to follow. */
+static struct upload_begin_req req_token(struct fx *f, const char *token)
+{
+	struct upload_begin_req req = req_for(f, "2.9.1-ubuntu-amd64");
+
+	req.sha256[0] = '\0';
+	strcpy(req.token, token);
+	return req;
+}
+
+static struct answer begin_req(struct fx *f, struct owner *o,
+                               const struct upload_begin_req *req)
+{
+	struct answer a;
+
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(upload_begin(&f->eng, o, req, on_begun, &a, NULL, 0),
+	                 0);
+	run(f);
+	assert_int_equal(a.calls, 1);
+	return a;
+}
+
+static void sha_of(const uint8_t *p, size_t n, char hex[65])
+{
+	unsigned char md[32];
+	unsigned len;
+
+	EVP_Digest(p, n, md, &len, EVP_sha256(), NULL);
+	for (int i = 0; i < 32; i++)
+		sprintf(hex + 2 * i, "%02x", md[i]);
+}
+
+/* The digest travels with the commit: none at all is refused at once
+ * (the upload goes on), a wrong one is checksum-mismatch with nothing
+ * stored, the right one stores the binary under it. */
+static void test_digest_at_commit(void **state)
+{
+	struct fx *f = *state;
+	struct upload_begin_req req = req_token(f, TOKEN_A);
+	struct answer a, c;
+	struct upload_info info;
+	char err[UPS_ERRMSG_MAX];
+	uint64_t id;
+
+	a = begin_req(f, &f->a, &req);
+	assert_int_equal(a.rv, 0);
+	assert_false(a.begun.exists || a.begun.stored);
+	assert_string_equal(a.begun.prefix_sha256, "");
+	id = a.begun.upload_id;
+	assert_int_equal(upload_status(&f->eng, id, &info), 0);
+	assert_string_equal(info.sha256, "");
+	send_chunks(f, &f->a, id, 0, f->size, 100000);
+	assert_int_equal(upload_commit(&f->eng, &f->a, id, NULL, on_committed,
+	                               &c, err, sizeof(err)),
+	                 UPS_ERR_BAD_REQUEST);
+	assert_non_null(strstr(err, "sha256"));
+	assert_int_equal(upload_status(&f->eng, id, &info), 0);
+	assert_int_equal(info.state, UPLOAD_RECEIVING);
+	/* A lie: nothing is stored, the partial goes. */
+	c = commit_sha(f, &f->a, id, SHA_A);
+	assert_int_equal(c.rv, UPS_ERR_CHECKSUM_MISMATCH);
+	assert_int_equal(upload_count(&f->eng), 0);
+	/* The truth. */
+	a = begin_req(f, &f->a, &req);
+	id = a.begun.upload_id;
+	assert_int_equal(a.begun.offset, 0);
+	send_chunks(f, &f->a, id, 0, f->size, 100000);
+	c = commit_sha(f, &f->a, id, f->sha);
+	assert_int_equal(c.rv, 0);
+	assert_string_equal(c.stored.sha256, f->sha);
+	/* Stored now: a begin without a digest is told what is stored,
+	 * force or not, and nothing begins. */
+	req.force = true;
+	a = begin_req(f, &f->b, &req);
+	assert_int_equal(a.rv, 0);
+	assert_true(a.begun.stored);
+	assert_false(a.begun.exists);
+	assert_string_equal(a.begun.binary.sha256, f->sha);
+	assert_int_equal(a.begun.binary.size, f->size);
+	assert_int_equal(upload_count(&f->eng), 0);
+}
+
+/* A declared digest and one given at commit must both hold. */
+static void test_declared_and_commit_digest(void **state)
+{
+	struct fx *f = *state;
+	struct answer a = begin(f, &f->a), c;
+
+	send_chunks(f, &f->a, a.begun.upload_id, 0, f->size, 100000);
+	c = commit_sha(f, &f->a, a.begun.upload_id, SHA_A);
+	assert_int_equal(c.rv, UPS_ERR_CHECKSUM_MISMATCH);
+	assert_int_equal(upload_count(&f->eng), 0);
+	a = begin(f, &f->a);
+	send_chunks(f, &f->a, a.begun.upload_id, 0, f->size, 100000);
+	c = commit_sha(f, &f->a, a.begun.upload_id, f->sha);
+	assert_int_equal(c.rv, 0);
+}
+
+/* A partial named by a token resumes after a restart for that token
+ * only, and its answer carries the digest of the bytes it holds. */
+static void test_token_resume_after_restart(void **state)
+{
+	struct fx *f = *state;
+	struct upload_begin_req req = req_token(f, TOKEN_A);
+	struct upload_begin_req other = req_token(f, TOKEN_B);
+	struct answer a, b, c;
+	char prefix[65];
+	uint64_t id;
+
+	a = begin_req(f, &f->a, &req);
+	id = a.begun.upload_id;
+	send_chunks(f, &f->a, id, 0, 300000, 50000);
+	upload_owner_gone(&f->eng, &f->a);
+	run(f);
+	fx_close(f);
+	fx_open(f);
+	/* Same name and size, another token: not stitched on. */
+	b = begin_req(f, &f->b, &other);
+	assert_int_equal(b.rv, 0);
+	assert_true(b.begun.upload_id != id);
+	assert_int_equal(b.begun.offset, 0);
+	assert_int_equal(upload_abort(&f->eng, &f->b, b.begun.upload_id), 0);
+	run(f);
+	a = begin_req(f, &f->a, &req);
+	assert_int_equal(a.begun.upload_id, id);
+	assert_int_equal(a.begun.offset, 300000);
+	sha_of(f->file, 300000, prefix);
+	assert_string_equal(a.begun.prefix_sha256, prefix);
+	send_chunks(f, &f->a, id, 300000, f->size, 100000);
+	c = commit_sha(f, &f->a, id, f->sha);
+	assert_int_equal(c.rv, 0);
+}
+
+/* The window is one budget shared by the receiving uploads: each is
+ * told its share at begin and in every ack, and an upload that has all
+ * its bytes gives its share back. */
+static void test_window_shared(void **state)
+{
+	struct fx *f = *state;
+	const uint64_t mib = 1024 * 1024, size = 8 * mib;
+	struct upload_begin_req ra = req_sized("2.9.1-ubuntu-amd64", size);
+	struct upload_begin_req rb = req_sized("2.9.2-ubuntu-amd64", size);
+	uint8_t *zero = calloc(1, size);
+	struct answer a, b;
+
+	assert_int_equal(upload_window_share(8 * mib, 0), 8 * mib);
+	assert_int_equal(upload_window_share(8 * mib, 1), 8 * mib);
+	assert_int_equal(upload_window_share(8 * mib, 4), 2 * mib);
+	assert_int_equal(upload_window_share(8 * mib, 16), mib);
+	assert_int_equal(upload_window_share(mib / 4, 2), mib / 4);
+	test_cfg.window = 4 * mib;
+	test_cfg.max_uploads = 4;
+	fx_reopen(f);
+	a = begin_req(f, &f->a, &ra);
+	assert_int_equal(a.begun.window, 4 * mib);
+	b = begin_req(f, &f->b, &rb);
+	assert_int_equal(b.begun.window, 2 * mib);
+	assert_int_equal(upload_receiving_count(&f->eng), 2);
+	/* A was told 4 MiB; its next ack (within a quarter of that) tells
+	 * it its share now. */
+	send_data(f, &f->a, a.begun.upload_id, zero, 0, mib, 256 * 1024);
+	assert_true(f->a.acks >= 1);
+	assert_int_equal(f->a.ack_window, 2 * mib);
+	/* Both progress: B's acks come at a quarter of its share. */
+	send_data(f, &f->b, b.begun.upload_id, zero, 0, size, 512 * 1024);
+	assert_true(f->b.acks >= (int)(size / (mib / 2)));
+	assert_int_equal(f->b.ack_offset, size);
+	/* B holds all its bytes: A has the whole budget again. */
+	assert_int_equal(upload_receiving_count(&f->eng), 1);
+	send_data(f, &f->a, a.begun.upload_id, zero, mib, 2 * mib,
+	          256 * 1024);
+	assert_int_equal(f->a.ack_window, 4 * mib);
+	free(zero);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -727,6 +927,10 @@ int main(void)
 	    T(test_stall_detaches),
 	    T(test_partials_cap),
 	    T(test_space_counts_claims),
+	    T(test_digest_at_commit),
+	    T(test_declared_and_commit_digest),
+	    T(test_token_resume_after_restart),
+	    T(test_window_shared),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

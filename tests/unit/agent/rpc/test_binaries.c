@@ -20,6 +20,7 @@
 #include "proto/errors.h"
 
 #define SHA_A "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define TOKEN_A "tok-0123456789abcdef_XYZ"
 
 static int parse(const char *json, struct upload_begin_req *req)
 {
@@ -103,6 +104,86 @@ static void test_parse_begin(void **state)
 	                       "\"sha256\":\"" SHA_A "\",\"x\":1}",
 	                       &req),
 	                 UPS_ERR_BAD_REQUEST);
+	/* Version 2: a token instead of the digest; exactly one of them. */
+	assert_int_equal(parse("{\"binary-version\":\"2.9.1-ubuntu-amd64\","
+	                       "\"stream\":\"released\",\"size\":1,"
+	                       "\"upload-token\":\"" TOKEN_A "\"}",
+	                       &req),
+	                 0);
+	assert_string_equal(req.token, TOKEN_A);
+	assert_string_equal(req.sha256, "");
+	assert_int_equal(parse("{\"binary-version\":\"2.9.1-ubuntu-amd64\","
+	                       "\"stream\":\"released\",\"size\":1,"
+	                       "\"sha256\":\"" SHA_A "\","
+	                       "\"upload-token\":\"" TOKEN_A "\"}",
+	                       &req),
+	                 UPS_ERR_BAD_REQUEST);
+	assert_int_equal(parse("{\"binary-version\":\"2.9.1-ubuntu-amd64\","
+	                       "\"stream\":\"released\",\"size\":1}",
+	                       &req),
+	                 UPS_ERR_BAD_REQUEST);
+	const char *bad_tokens[] = {
+	    "short", "with space 0123456789", "../../etc/passwd-xxxx",
+	    "tok\\u00e9n-0123456789abcdef",
+	    "0123456789012345678901234567890123456789012345678901234567890123"
+	    "4",
+	    ""};
+	for (size_t i = 0; i < sizeof(bad_tokens) / sizeof(bad_tokens[0]);
+	     i++) {
+		char buf[512];
+
+		snprintf(buf, sizeof(buf),
+		         "{\"binary-version\":\"2.9.1-ubuntu-amd64\","
+		         "\"stream\":\"released\",\"size\":1,"
+		         "\"upload-token\":\"%s\"}",
+		         bad_tokens[i]);
+		if (parse(buf, &req) != UPS_ERR_BAD_REQUEST)
+			fail_msg("token \"%s\" accepted", bad_tokens[i]);
+	}
+}
+
+static int parse_commit(const char *text, uint64_t *id, char *sha)
+{
+	json_error_t jerr;
+	json_t *params = json_loads(text, 0, &jerr);
+	char err[UPS_ERRMSG_MAX];
+	int rv;
+
+	assert_non_null(params);
+	rv = binaries_parse_commit(params, id, sha, err, sizeof(err));
+	json_decref(params);
+	return rv;
+}
+
+/* UploadCommit: the digest is optional here (the engine decides whether
+ * it is needed), and checked when given. */
+static void test_parse_commit(void **state)
+{
+	char sha[UPS_SHA256_HEX_LEN + 1];
+	uint64_t id = 0;
+
+	(void)state;
+	assert_int_equal(parse_commit("{\"upload-id\":7}", &id, sha), 0);
+	assert_int_equal(id, 7);
+	assert_string_equal(sha, "");
+	assert_int_equal(
+	    parse_commit("{\"upload-id\":7,\"sha256\":\"" SHA_A "\"}", &id,
+	                 sha),
+	    0);
+	assert_string_equal(sha, SHA_A);
+	assert_int_equal(
+	    parse_commit("{\"upload-id\":7,\"sha256\":\"ABC\"}", &id, sha),
+	    UPS_ERR_BAD_REQUEST);
+	assert_int_equal(parse_commit("{\"upload-id\":7,\"sha256\":"
+	                              "\"0123456789ABCDEF0123456789abcdef"
+	                              "0123456789abcdef0123456789abcdef\"}",
+	                              &id, sha),
+	                 UPS_ERR_BAD_REQUEST);
+	assert_int_equal(parse_commit("{\"upload-id\":0}", &id, sha),
+	                 UPS_ERR_BAD_REQUEST);
+	assert_int_equal(
+	    parse_commit("{\"upload-id\":7,\"sha\":\"" SHA_A "\"}", &id, sha),
+	    UPS_ERR_BAD_REQUEST);
 }
 
 /* The request path. */
@@ -222,7 +303,7 @@ static void call(struct fx *f, struct rec_peer *r, int id, const char *method,
 	char buf[1024];
 
 	snprintf(buf, sizeof(buf),
-	         "{\"request-id\":%d,\"type\":\"AgentBinaries\",\"version\":1,"
+	         "{\"request-id\":%d,\"type\":\"AgentBinaries\",\"version\":2,"
 	         "\"request\":\"%s\",\"params\":%s}",
 	         id, method, params);
 	dispatch_text(&f->dispatch, &r->peer, buf, strlen(buf));
@@ -328,12 +409,19 @@ static void test_upload_round_trip(void **state)
 	assert_int_equal(json_integer_value(json_object_get(
 	                     json_object_get(rec, "params"), "offset")),
 	                 sizeof(f->data));
+	/* Alone, it has the whole window. */
+	assert_int_equal(json_integer_value(json_object_get(
+	                     json_object_get(rec, "params"), "window")),
+	                 64 * 1024);
 	snprintf(params, sizeof(params), "{\"upload-id\":%llu}",
 	         (unsigned long long)id);
 	call(f, &f->a, 4, "UploadStatus", params);
 	assert_string_equal(
 	    json_string_value(json_object_get(response(&f->a, 4), "state")),
 	    "receiving");
+	assert_string_equal(
+	    json_string_value(json_object_get(response(&f->a, 4), "sha256")),
+	    f->sha);
 	call(f, &f->a, 5, "UploadCommit", params);
 	rec = json_object_get(response(&f->a, 5), "binary");
 	assert_string_equal(json_string_value(json_object_get(rec, "sha256")),
@@ -382,7 +470,7 @@ static void test_answer_to_gone_peer(void **state)
 	char params[64];
 
 	snprintf(buf, sizeof(buf),
-	         "{\"request-id\":20,\"type\":\"AgentBinaries\",\"version\":1,"
+	         "{\"request-id\":20,\"type\":\"AgentBinaries\",\"version\":2,"
 	         "\"request\":\"UploadBegin\",\"params\":%s}",
 	         p);
 	dispatch_text(&f->dispatch, &f->a.peer, buf, strlen(buf));
@@ -480,6 +568,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_begin),
+	    cmocka_unit_test(test_parse_commit),
 	    cmocka_unit_test_setup_teardown(test_upload_round_trip, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_answer_to_gone_peer, setup,

@@ -382,6 +382,62 @@ static void test_after_login(void **state)
 	assert_int_equal(f->tp.closes, 0);
 }
 
+static int echo_handler(void *state, const struct rpc_request *req,
+                        json_t **result, json_t **info, char *err,
+                        size_t errlen)
+{
+	(void)state;
+	(void)req;
+	(void)info;
+	(void)err;
+	(void)errlen;
+	*result = json_object();
+	return 0;
+}
+
+/* Each facade serves its own version: a facade at version 2 refuses 1
+ * (an older client: told to upgrade, with the version it needs) and 3,
+ * while the others stay at 1. */
+static void test_facade_versions(void **state)
+{
+	static const struct rpc_method methods[] = {
+	    {"Echo", RPC_LOGGED_IN, echo_handler},
+	};
+	struct fixture *f = *state;
+	struct rpc_facade v2 = {.name = "Newer", .version = 2,
+	                        .methods = methods, .nmethods = 1};
+	json_t *env;
+	const char *text;
+
+	assert_int_equal(dispatch_facade_version(&v2), 2);
+	assert_int_equal(dispatch_facade_version(&f->admin.agent_facade), 1);
+	assert_int_equal(dispatch_add(&f->ctx, &v2), 0);
+	login(f, "client", "t");
+	send_text(f, "{\"request-id\":30,\"type\":\"Newer\",\"version\":1,"
+	             "\"request\":\"Echo\"}");
+	expect_error(f, 30, "not-implemented");
+	env = last(f);
+	text = json_string_value(json_object_get(env, "error"));
+	assert_non_null(strstr(text, "Newer version 1 is not implemented "
+	                             "(have 2)"));
+	assert_non_null(strstr(text, "upgrade"));
+	assert_int_equal(json_integer_value(json_object_get(
+	                     json_object_get(env, "error-info"), "version")),
+	                 2);
+	send_text(f, "{\"request-id\":31,\"type\":\"Newer\",\"version\":3,"
+	             "\"request\":\"Echo\"}");
+	expect_error(f, 31, "not-implemented");
+	text = json_string_value(json_object_get(last(f), "error"));
+	assert_non_null(strstr(text, "(have 2)"));
+	assert_null(strstr(text, "upgrade"));
+	send_text(f, "{\"request-id\":32,\"type\":\"Newer\",\"version\":2,"
+	             "\"request\":\"Echo\"}");
+	expect_response(f, 32);
+	send_text(f, "{\"request-id\":33,\"type\":\"Agent\",\"version\":1,"
+	             "\"request\":\"Ping\"}");
+	expect_response(f, 33);
+}
+
 static void test_info(void **state)
 {
 	struct fixture *f = *state;
@@ -746,6 +802,8 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_after_login, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_info, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_facade_versions, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_binary, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_relayed_peer, setup, teardown),

@@ -167,6 +167,35 @@ static void test_client_frame(void **state)
 		check_frame(lens[i]);
 }
 
+/* A message framed ahead (on a worker, by the CLI): a masked frame of
+ * the payload with its header just before it; framing twice, or a text
+ * message, is refused. */
+static void test_msg_frame(void **state)
+{
+	const size_t len = 1048576 + 32;
+	struct ups_outq_msg *m = ups_outq_msg_new(true, len);
+	struct ups_outq_msg *t = ups_outq_msg_new(false, 10);
+	unsigned char *d;
+	unsigned char key[4];
+
+	(void)state;
+	assert_non_null(m);
+	assert_non_null(t);
+	d = ups_outq_msg_data(m);
+	for (size_t i = 0; i < len; i++)
+		d[i] = (unsigned char)(i * 13 + 1);
+	assert_int_equal(ups_outq_msg_frame(m), 0);
+	assert_int_equal(d[-14], 0x82);
+	assert_int_equal(d[-13], 0x80 | 127);
+	memcpy(key, d - 4, 4);
+	for (size_t i = 0; i < len; i++)
+		assert_int_equal(d[i] ^ key[i & 3], (unsigned char)(i * 13 + 1));
+	assert_int_equal(ups_outq_msg_frame(m), UPS_ERR_BAD_REQUEST);
+	assert_int_equal(ups_outq_msg_frame(t), UPS_ERR_BAD_REQUEST);
+	ups_outq_msg_free(m);
+	ups_outq_msg_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -174,6 +203,7 @@ int main(void)
 		cmocka_unit_test(test_oversized_single),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_client_frame),
+		cmocka_unit_test(test_msg_frame),
 		cmocka_unit_test(test_drop_tag),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

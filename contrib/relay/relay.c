@@ -4,39 +4,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "contrib/relay/conn.h"
 #include "proto/chunk.h"
 #include "proto/envelope.h"
 #include "proto/errors.h"
 #include "proto/fields.h"
 #include "proto/limits.h"
 #include "proto/log.h"
-#include "proto/net/outq.h"
-#include "proto/net/rxbuf.h"
 
 #define MOD "relay"
-
-/* The link carries everything every client sends, so it may queue more
- * than one client could. Past that upstaged is not keeping up: forwarded
- * requests are refused with `busy` rather than buffered without bound. */
-#define RELAY_PLUGIN_OUTQ_BYTES (8 * UPS_LIMIT_OUTQ_BYTES)
-
-/* Seconds a connection told to close may take to flush its last answer
- * before it is cut (a peer that does not read never becomes writable). */
-#define RELAY_CLOSE_GRACE_SECS 5
-
-/* Per-session data, allocated and zeroed by lws. */
-struct relay_conn {
-	struct relay *relay;
-	struct lws *wsi;
-	struct relay_conn *next; /* chain in relay->buckets */
-	struct ups_outq outq;
-	struct ups_rxbuf rx;
-	enum ups_role role; /* UPS_ROLE_NONE until logged in */
-	uint32_t origin;    /* > 0 for authenticated client/machine */
-	int login_failures;
-	bool live;    /* ESTABLISHED seen, CLOSED not yet */
-	bool closing; /* ignore input; close once the queue is flushed */
-};
 
 static struct relay_conn **relay_bucket(struct relay *r, uint32_t origin)
 {
@@ -79,59 +55,6 @@ static void relay_remove(struct relay *r, struct relay_conn *c)
 	if (*p)
 		*p = c->next;
 	c->next = NULL;
-}
-
-/* Cuts c without flushing (its peer is stuck or the queue failed). */
-static void conn_kill(struct relay_conn *c)
-{
-	c->closing = true;
-	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-}
-
-/* Closes c after what is queued for it has been written. */
-static void conn_close_soon(struct relay_conn *c)
-{
-	c->closing = true;
-	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK,
-	                RELAY_CLOSE_GRACE_SECS);
-	lws_callback_on_writable(c->wsi);
-}
-
-/* Queues env (taken) for c. A peer whose queue is full does not read: it
- * is cut, which also tells it that something was lost. */
-static void conn_send(struct relay_conn *c, json_t *env)
-{
-	int rv;
-
-	if (!env) {
-		LOG_ERROR(MOD, "out of memory building a message");
-		conn_kill(c);
-		return;
-	}
-	rv = ups_outq_send_json(&c->outq, c->wsi, env);
-	json_decref(env);
-	if (rv) {
-		LOG_WARN(MOD, "origin %u (%s): %s; closing", c->origin,
-		         ups_role_name(c->role), ups_err_message(rv));
-		conn_kill(c);
-	}
-}
-
-static void conn_send_error(struct relay_conn *c, uint64_t request_id, int code,
-                            const char *text)
-{
-	conn_send(c, ups_env_error(request_id, code, text, NULL));
-}
-
-/* An answer to something that has no request-id to answer to. */
-static void conn_push_error(struct relay_conn *c, const char *what, int code,
-                            const char *text)
-{
-	json_t *params = json_pack("{s:s, s:s}", "error",
-	                           text ? text : ups_err_message(code),
-	                           "error-code", ups_err_code(code));
-
-	conn_send(c, ups_env_push("Error", what, params));
 }
 
 /* The request-id of a message the strict parser rejected, read leniently
@@ -180,13 +103,36 @@ static void plugin_announce(struct relay *r, struct relay_conn *c,
 static void relay_link_plugin(struct relay *r, struct relay_conn *c)
 {
 	r->plugin = c;
-	c->outq.max_bytes = RELAY_PLUGIN_OUTQ_BYTES;
 	printf("plugin linked\n");
 	fflush(stdout);
 	LOG_INFO(MOD, "plugin linked");
 	for (size_t i = 0; i < RELAY_BUCKETS; i++)
 		for (struct relay_conn *o = r->buckets[i]; o; o = o->next)
 			plugin_announce(r, o, "Opened");
+}
+
+/* Failed logins are throttled per source address, as upstaged does
+ * (agent/rpc/admin.c): a throttled attempt is answered busy with
+ * error-info {"retry-ms": N} without looking at it, and counts as a
+ * failure of this connection. */
+static bool login_throttled(struct relay_conn *c, uint64_t request_id)
+{
+	struct relay *r = c->relay;
+	uint64_t retry = 0;
+	char err[UPS_ERRMSG_MAX];
+
+	if (!c->addr[0] ||
+	    ups_throttle_allowed(&r->throttle, c->addr, uv_now(c->loop), &retry))
+		return false;
+	snprintf(err, sizeof(err),
+	         "too many failed logins from %s; retry in %llu ms", c->addr,
+	         (unsigned long long)retry);
+	(void)conn_send(c, ups_env_error(request_id, UPS_ERR_BUSY, err,
+	                                 json_pack("{s:I}", "retry-ms",
+	                                           (json_int_t)retry)));
+	if (++c->login_failures >= UPS_LIMIT_LOGIN_FAILURES)
+		conn_close_soon(c, "too many failed logins");
+	return true;
 }
 
 static void conn_login(struct relay_conn *c, const struct ups_envelope *env)
@@ -207,6 +153,8 @@ static void conn_login(struct relay_conn *c, const struct ups_envelope *env)
 		                "already logged in");
 		return;
 	}
+	if (login_throttled(c, env->request_id))
+		return;
 	rv = ups_fields_unpack(env->params, "params", fields, 2, err,
 	                       sizeof(err));
 	if (rv == 0 && ups_role_parse(role_name, &role) != 0)
@@ -216,26 +164,39 @@ static void conn_login(struct relay_conn *c, const struct ups_envelope *env)
 		rv = ups_errf(UPS_ERR_UNAUTHORIZED, err, sizeof(err),
 		              "bad credentials");
 	if (rv) {
-		LOG_INFO(MOD, "login failed (role %s): %s",
-		         rv == UPS_ERR_UNAUTHORIZED ? ups_role_name(role) : "?",
-		         err);
+		/* The first failure from an address since the last report
+		 * is logged in full; the rest are counted and reported once
+		 * per interval (gate.h). */
+		uint64_t n = c->addr[0] ? ups_throttle_failed(&r->throttle,
+		                                              c->addr,
+		                                              uv_now(c->loop))
+		                        : 1;
+
+		UPS_LOG(n == 1 ? UPS_LOG_INFO : UPS_LOG_DEBUG, MOD,
+		        "login failed (role %s) from %s: %s",
+		        rv == UPS_ERR_UNAUTHORIZED ? ups_role_name(role) : "?",
+		        c->addr, err);
 		conn_send_error(c, env->request_id, rv, err);
 		if (++c->login_failures >= UPS_LIMIT_LOGIN_FAILURES)
-			conn_close_soon(c);
+			conn_close_soon(c, "too many failed logins");
 		return;
 	}
+	if (c->addr[0])
+		ups_throttle_succeeded(&r->throttle, c->addr);
 	if (role == UPS_ROLE_PLUGIN && r->plugin) {
 		LOG_WARN(MOD, "refused a second plugin link: one is linked");
 		conn_send_error(c, env->request_id, UPS_ERR_CONFLICT,
 		                "another upstaged is already linked");
-		conn_close_soon(c);
+		conn_close_soon(c, "a second plugin link");
 		return;
 	}
-	c->role = role;
-	conn_send(c, ups_env_response(
-	                 env->request_id,
-	                 json_pack("{s:s, s:s}", "role", ups_role_name(role),
-	                           "server-version", UPSTAGE_VERSION)));
+	conn_logged_in(c, role);
+	gate_logged_in(&r->gate, c);
+	(void)conn_send(c, ups_env_response(
+	                       env->request_id,
+	                       json_pack("{s:s, s:s}", "role",
+	                                 ups_role_name(role), "server-version",
+	                                 UPSTAGE_VERSION)));
 	if (role == UPS_ROLE_PLUGIN) {
 		relay_link_plugin(r, c);
 		return;
@@ -314,7 +275,7 @@ static void route_from_plugin(struct relay_conn *p,
 		return;
 	}
 	if (!c->closing)
-		conn_send(c, restamp(buf, len, 0));
+		(void)conn_send(c, restamp(buf, len, 0));
 }
 
 static void conn_on_text(struct relay_conn *c, const char *buf, size_t len)
@@ -359,7 +320,7 @@ static void conn_on_chunk(struct relay_conn *c, const uint8_t *buf, size_t len)
 	if (c->role == UPS_ROLE_NONE) {
 		conn_push_error(c, "Chunk", UPS_ERR_UNAUTHORIZED,
 		                "log in first (Admin.Login)");
-		conn_close_soon(c);
+		conn_close_soon(c, "a chunk before login");
 		return;
 	}
 	rv = ups_chunk_decode(buf, len, &hdr, &payload, err, sizeof(err));
@@ -378,15 +339,23 @@ static void conn_on_chunk(struct relay_conn *c, const uint8_t *buf, size_t len)
 	}
 	/* The frame we received is borrowed: rewrite a copy of the header. */
 	memcpy(head, buf, sizeof(head));
-	ups_chunk_set_origin(head, sizeof(head),
-	                     c->role == UPS_ROLE_PLUGIN ? 0 : c->origin);
+	if (c->role == UPS_ROLE_PLUGIN) {
+		/* To a client: one that cannot take it is dropped (conn.h),
+		 * never the link. */
+		if (!to->closing) {
+			ups_chunk_set_origin(head, sizeof(head), 0);
+			(void)conn_send_chunk(to, head, sizeof(head), payload,
+			                      hdr.length);
+		}
+		return;
+	}
+	/* To upstaged, bounded like requests: a full link is busy. */
+	ups_chunk_set_origin(head, sizeof(head), c->origin);
 	rv = ups_outq_send(&to->outq, to->wsi, true, head, sizeof(head),
 	                   payload, hdr.length);
-	if (rv == 0 && c->role != UPS_ROLE_PLUGIN)
+	if (rv == 0)
 		ups_outq_tag_last(&to->outq, c->origin);
-	if (rv && c->role == UPS_ROLE_PLUGIN)
-		conn_kill(to);
-	else if (rv)
+	else
 		conn_push_error(c, "Chunk", rv, NULL);
 }
 
@@ -410,7 +379,7 @@ static int conn_on_receive(struct relay_conn *c, const void *in, size_t len)
 	if (rv == UPS_ERR_TOO_LARGE) {
 		conn_push_error(c, "Malformed", rv,
 		                "message exceeds its limit");
-		conn_close_soon(c);
+		conn_close_soon(c, "an oversized message");
 		return 0;
 	}
 	if (rv < 0)
@@ -428,6 +397,7 @@ static void conn_closed(struct relay_conn *c)
 {
 	struct relay *r = c->relay;
 
+	gate_forget(&r->gate, c);
 	if (c == r->plugin) {
 		r->plugin = NULL;
 		printf("plugin unlinked\n");
@@ -450,9 +420,7 @@ static void conn_closed(struct relay_conn *c)
 		}
 		plugin_announce(r, c, "Closed");
 	}
-	ups_outq_clear(&c->outq);
-	ups_rxbuf_free(&c->rx);
-	c->live = false;
+	conn_free(c);
 }
 
 static int relay_callback(struct lws *wsi, enum lws_callback_reasons reason,
@@ -460,32 +428,21 @@ static int relay_callback(struct lws *wsi, enum lws_callback_reasons reason,
 {
 	struct relay_conn *c = user;
 	struct relay *r = lws_context_user(lws_get_context(wsi));
-	int rv;
 
 	switch (reason) {
 	case LWS_CALLBACK_ESTABLISHED:
 		if (r->stopping)
 			return -1;
-		memset(c, 0, sizeof(*c));
-		c->relay = r;
-		c->wsi = wsi;
-		ups_outq_init(&c->outq, UPS_LIMIT_OUTQ_BYTES);
-		c->live = true;
+		conn_init(c, r, wsi, r->gate.loop);
+		if (gate_admit(&r->gate, c)) {
+			conn_free(c);
+			return -1;
+		}
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
 		return c && c->live ? conn_on_receive(c, in, len) : -1;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
-		if (!c || !c->live)
-			return -1;
-		rv = ups_outq_write_one(&c->outq, wsi);
-		if (rv < 0)
-			return -1;
-		if (rv == 0 && c->closing && !c->rx.active) {
-			lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-			                 NULL, 0);
-			return -1;
-		}
-		return 0;
+		return c && c->live ? conn_writeable(c) : -1;
 	case LWS_CALLBACK_CLOSED:
 		if (c && c->live)
 			conn_closed(c);
@@ -494,6 +451,19 @@ static int relay_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		break;
 	}
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+int relay_init(struct relay *r, uv_loop_t *loop, const struct gate_config *cfg)
+{
+	r->stopping = false;
+	ups_throttle_init(&r->throttle);
+	return gate_init(&r->gate, loop, cfg, &r->throttle);
+}
+
+void relay_stop(struct relay *r)
+{
+	r->stopping = true;
+	gate_stop(&r->gate);
 }
 
 const struct lws_protocols relay_protocols[] = {

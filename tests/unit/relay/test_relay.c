@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "contrib/relay/conn.h"
 #include "contrib/relay/relay.h"
 #include "proto/chunk.h"
 #include "proto/envelope.h"
@@ -119,6 +120,7 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct lws_context_creation_info info;
 	struct ups_ws_config cfg;
+	struct gate_config limits;
 	char err[UPS_ERRMSG_MAX];
 	char path[] = "/tmp/upstage-test-relay-auth-XXXXXX";
 	int fd;
@@ -144,6 +146,8 @@ static int setup(void **state)
 	cfg.listen_port = 0;
 	assert_int_equal(ups_ws_create(&f->relay.ws, &cfg, err, sizeof(err)),
 	                 0);
+	gate_config_default(&limits);
+	assert_int_equal(relay_init(&f->relay, &f->loop, &limits), 0);
 
 	memset(&info, 0, sizeof(info));
 	info.vhost_name = "test-clients";
@@ -160,7 +164,9 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	unsigned i;
 
-	f->relay.stopping = true;
+	relay_stop(&f->relay);
+	/* Every connection went at once: nothing waits for a flush. */
+	assert_null(f->relay.gate.all);
 	loop_wait_close(&f->lw);
 	ups_ws_begin_destroy(&f->relay.ws);
 	ups_ws_finish_destroy(&f->relay.ws);
@@ -403,6 +409,63 @@ static void expect_chunk(struct fixture *f, struct ws_peer *p, uint64_t offset,
 	assert_int_equal(hdr.origin, origin);
 	assert_int_equal(hdr.length, strlen(data));
 	assert_memory_equal(payload, data, hdr.length);
+}
+
+/* Runs the loop for ms milliseconds. */
+static void on_nap(uv_timer_t *t)
+{
+	*(bool *)t->data = true;
+}
+
+static void nap(struct fixture *f, uint64_t ms)
+{
+	uv_timer_t t;
+	bool done = false;
+
+	assert_int_equal(uv_timer_init(&f->loop, &t), 0);
+	t.data = &done;
+	assert_int_equal(uv_timer_start(&t, on_nap, ms, 0), 0);
+	LOOP_WAIT(&f->lw, done);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+/* Starts a connection like connect_peer() and waits until it is up or
+ * refused, whichever. */
+static struct ws_peer *try_connect(struct fixture *f, const char *path)
+{
+	struct lws_client_connect_info ci;
+	struct ws_peer *p;
+
+	assert_true(f->npeers < MAX_PEERS);
+	p = &f->peers[f->npeers++];
+	ws_peer_init(p, 16 * 1024 * 1024, f);
+	memset(&ci, 0, sizeof(ci));
+	ci.context = f->relay.ws.context;
+	ci.vhost = f->clients;
+	ci.address = "127.0.0.1";
+	ci.port = f->relay.ws.port;
+	ci.path = path;
+	ci.host = "127.0.0.1";
+	ci.origin = "127.0.0.1";
+	ci.protocol = UPS_WS_SUBPROTOCOL;
+	ci.userdata = p;
+	if (!lws_client_connect_via_info(&ci))
+		p->connect_failed = true;
+	LOOP_WAIT(&f->lw, p->closed || p->connect_failed ||
+	                      (p->established && f->relay.gate.count > 0));
+	return p;
+}
+
+/* The relay's connection for origin (a logged-in client or machine). */
+static struct relay_conn *relay_conn_of(struct fixture *f, uint32_t origin)
+{
+	struct relay_conn *c = f->relay.buckets[origin & (RELAY_BUCKETS - 1)];
+
+	while (c && c->origin != origin)
+		c = c->next;
+	assert_non_null(c);
+	return c;
 }
 
 /* Tests. */
@@ -741,6 +804,168 @@ static void test_busy_when_the_link_queue_is_full(void **state)
 	assert_int_equal(int_of(env, "request-id"), id);
 }
 
+
+/* A connection that does not log in is closed at the login deadline,
+ * whatever it sends; one that logged in stays. */
+static void test_login_deadline(void **state)
+{
+	struct fixture *f = *state;
+	struct ws_peer *idle, *chat, *ok;
+	uint64_t t0;
+	int i;
+
+	f->relay.gate.cfg.login_timeout_ms = 500;
+	t0 = uv_now(&f->loop);
+	idle = connect_peer(f);
+	chat = connect_peer(f);
+	ok = connect_peer(f);
+	login_ok(f, ok, "client", CLIENT_TOKEN);
+	for (i = 0; i < 50 && !chat->closed; i++) {
+		send_request(f, chat, NULL, 0);
+		nap(f, 100);
+	}
+	assert_true(chat->closed);
+	LOOP_WAIT(&f->lw, idle->closed);
+	assert_true(uv_now(&f->loop) - t0 >= 500);
+	assert_true(uv_now(&f->loop) - t0 < 3000);
+	nap(f, 1200);
+	assert_false(ok->closed);
+}
+
+/* Before login a peer's answers may take a small budget: one that does
+ * not read them is dropped once they pass half of it, long before its
+ * login deadline. */
+static void test_prelogin_budget(void **state)
+{
+	struct fixture *f = *state;
+	struct ws_peer *spam = connect_peer(f);
+	const char *texts[2000];
+	uint64_t t0;
+	size_t i;
+
+	f->relay.gate.cfg.login_timeout_ms = 60000;
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		texts[i] = "x";
+	lws_rx_flow_control(spam->wsi, 0);
+	t0 = uv_now(&f->loop);
+	/* All at once: every frame is answered before the relay could
+	 * write a single answer. */
+	ws_peer_send_client_burst(spam, texts, sizeof(texts) / sizeof(texts[0]));
+	f->lw.timeout_ms = 5000;
+	LOOP_WAIT(&f->lw, f->relay.gate.all == NULL);
+	assert_true(uv_now(&f->loop) - t0 < 3000);
+	/* A peer that does not read sees its end only once it reads. */
+	lws_rx_flow_control(spam->wsi, 1);
+	LOOP_WAIT(&f->lw, spam->closed);
+}
+
+/* Beyond max-pending-sessions the oldest connection not logged in makes
+ * room; beyond max-sessions connections are refused, but the link from
+ * upstaged does not take a client's slot once it has logged in. */
+static void test_pending_and_session_caps(void **state)
+{
+	struct fixture *f = *state;
+	struct ws_peer *p1, *p2, *p3, *p4, *u;
+	uint32_t o2, o3;
+
+	u = link_upstaged(f);
+	f->relay.gate.cfg.max_pending = 2;
+	f->relay.gate.cfg.max_sessions = 3;
+	p1 = connect_peer(f);
+	p2 = connect_peer(f);
+	p3 = connect_peer(f);
+	LOOP_WAIT(&f->lw, p1->closed);
+	assert_false(p2->closed || p3->closed);
+	assert_int_equal(f->relay.gate.pending, 2);
+
+	login_ok(f, p2, "client", CLIENT_TOKEN);
+	o2 = expect_opened(f, u, "client");
+	login_ok(f, p3, "machine", MACHINE_TOKEN);
+	o3 = expect_opened(f, u, "machine");
+	assert_true(o2 != o3);
+	assert_int_equal(f->relay.gate.count, 2);
+
+	/* One more fits; then the cap refuses. */
+	p4 = connect_peer(f);
+	login_ok(f, p4, "client", CLIENT_TOKEN);
+	expect_opened(f, u, "client");
+	p1 = try_connect(f, "/");
+	LOOP_WAIT(&f->lw, p1->closed || p1->connect_failed);
+	assert_false(p2->closed || p3->closed || p4->closed || u->closed);
+}
+
+/* Failed logins from one address: after the free ones the address must
+ * wait, and a login meanwhile is answered busy with retry-ms, without
+ * being looked at; after the wait a right token gets in. */
+static void test_login_throttled(void **state)
+{
+	struct fixture *f = *state;
+	struct ws_peer *x = connect_peer(f);
+	struct ws_peer *y = connect_peer(f);
+	struct ws_peer *z = connect_peer(f);
+	json_t *env, *info;
+	json_int_t retry;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		login_refused(f, x, "client", "wrong", "unauthorized");
+	for (i = 0; i < 3; i++)
+		login_refused(f, y, "client", "wrong", "unauthorized");
+	/* Six failures: the address waits 100 ms, even with a right token. */
+	env = login(f, z, "client", CLIENT_TOKEN);
+	assert_string_equal(str_of(env, "error-code"), "busy");
+	info = json_object_get(env, "error-info");
+	retry = int_of(info, "retry-ms");
+	assert_true(retry > 0 && retry <= 100);
+	nap(f, (uint64_t)retry + 20);
+	login_ok(f, z, "client", CLIENT_TOKEN);
+	LOOP_WAIT(&f->lw, x->closed && y->closed);
+	assert_false(z->closed);
+}
+
+/* A logged-in client that stops reading: above half its budget its
+ * reads are paused, and it is dropped after stuck-timeout, not before. */
+static void test_stuck_client_paused_then_dropped(void **state)
+{
+	struct fixture *f = *state;
+	struct ws_peer *u = link_upstaged(f);
+	struct ws_peer *a = connect_peer(f);
+	size_t padlen = 60 * 1024;
+	char *pad = malloc(padlen + 1);
+	struct relay_conn *c;
+	uint64_t t0;
+	uint32_t oa;
+	unsigned i;
+
+	assert_non_null(pad);
+	memset(pad, 'p', padlen);
+	pad[padlen] = '\0';
+	f->relay.gate.cfg.stuck_timeout_ms = 1000;
+	login_ok(f, a, "client", CLIENT_TOKEN);
+	oa = expect_opened(f, u, "client");
+	c = relay_conn_of(f, oa);
+	lws_rx_flow_control(a->wsi, 0);
+	for (i = 0; i < 2000 && !c->paused; i++) {
+		json_t *env = ups_env_push("Test", "Big",
+		                           json_pack("{s:s}", "pad", pad));
+
+		ups_env_set_origin(env, oa);
+		ws_peer_send_json(u, env);
+		LOOP_WAIT(&f->lw, ups_outq_empty(&u->outq));
+		nap(f, 1);
+	}
+	free(pad);
+	assert_true(c->paused);
+	assert_true(c->outq.bytes > UPS_LIMIT_OUTQ_BYTES / 2);
+	assert_true(c->outq.bytes <= UPS_LIMIT_OUTQ_BYTES);
+	t0 = uv_now(&f->loop);
+	expect_closed(f, u, oa);
+	assert_true(uv_now(&f->loop) - t0 >= 900);
+	assert_true(uv_now(&f->loop) - t0 < 3500);
+	assert_int_equal(f->relay.gate.count, 0);
+	assert_false(u->closed);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -758,6 +983,16 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_busy_when_the_link_queue_is_full, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_login_deadline, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_prelogin_budget, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_pending_and_session_caps,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_login_throttled, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_stuck_client_paused_then_dropped, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -36,6 +36,7 @@ void conn_logged_in(struct relay_conn *c, enum ups_role role)
 	c->role = role;
 	if (role == UPS_ROLE_PLUGIN) {
 		c->outq.max_bytes = RELAY_LINK_DATA_BYTES;
+		c->rx.text_max = RELAY_LINK_TEXT_MAX;
 	} else {
 		c->outq.max_bytes = UPS_LIMIT_OUTQ_BYTES;
 	}
@@ -129,7 +130,13 @@ int conn_send(struct relay_conn *c, json_t *env)
 
 	if (!env)
 		return conn_queued(c, UPS_ERR_NO_MEMORY);
+	/* The relay's own messages to upstaged may use the reserve that
+	 * forwarded traffic leaves free. */
+	if (c->role == UPS_ROLE_PLUGIN)
+		c->outq.max_bytes += RELAY_LINK_RESERVE_BYTES;
 	rv = ups_outq_send_json(&c->outq, c->wsi, env);
+	if (c->role == UPS_ROLE_PLUGIN)
+		c->outq.max_bytes -= RELAY_LINK_RESERVE_BYTES;
 	json_decref(env);
 	return conn_queued(c, rv);
 }

@@ -10,7 +10,9 @@
  * drained to a quarter (the sweep, gate.h, drops one that stays paused);
  * a full queue drops it. The link to upstaged is never paused: its queue
  * holds what clients send, bounded by RELAY_LINK_DATA_BYTES (beyond it
- * the sender is told busy).
+ * the sender is told busy), plus RELAY_LINK_RESERVE_BYTES for what the
+ * relay itself tells upstaged (Relay.Opened/Closed), so that no client's
+ * traffic can make the relay drop the link.
  *
  * The memory is lws's per-session data; loop thread only. */
 #ifndef UPSTAGE_RELAY_CONN_H
@@ -31,6 +33,13 @@
 /* What clients send upstaged may queue this much on the link; past it
  * they are answered busy rather than buffered without bound. */
 #define RELAY_LINK_DATA_BYTES (8 * (size_t)UPS_LIMIT_OUTQ_BYTES)
+/* Room beyond that for the relay's own messages to upstaged. */
+#define RELAY_LINK_RESERVE_BYTES ((size_t)1024 * 1024)
+/* Largest text message read from upstaged: a message over the text limit
+ * is still read whole (up to this) so that the client it was for can be
+ * told; beyond this it is dropped unread. The link stays either way. */
+#define RELAY_LINK_TEXT_MAX (16 * (size_t)UPS_LIMIT_TEXT_MSG_MAX)
+
 /* Seconds a connection told to close may take to flush its last answer
  * before lws cuts it (a peer that does not read never becomes writable);
  * the sweep drops it a second after that whatever lws waits for. */

@@ -248,6 +248,9 @@ static void forward_to_plugin(struct relay_conn *c,
 			                "no upstaged is linked to this relay");
 		return;
 	}
+	/* Bounded by RELAY_LINK_DATA_BYTES: a full link is busy, and a
+	 * message that "origin" makes too long is too-large, for this
+	 * sender only (conn.h). */
 	root = restamp(buf, len, c->origin);
 	rv = root ? ups_outq_send_json(&p->outq, p->wsi, root)
 	          : UPS_ERR_NO_MEMORY;
@@ -256,6 +259,59 @@ static void forward_to_plugin(struct relay_conn *c,
 		ups_outq_tag_last(&p->outq, c->origin);
 	if (rv && env->kind == UPS_ENV_REQUEST)
 		conn_send_error(c, env->request_id, rv, NULL);
+}
+
+/* A message from upstaged for c that cannot be delivered because it is
+ * over the text limit: c is told, by request-id when it has one. */
+static void answer_too_large(struct relay_conn *c, uint64_t request_id,
+                             size_t len)
+{
+	LOG_WARN(MOD,
+	         "origin %u: a message of %zu bytes from upstaged exceeds "
+	         "the text limit; answering too-large instead",
+	         c->origin, len);
+	if (request_id)
+		conn_send_error(c, request_id, UPS_ERR_TOO_LARGE,
+		                "the answer exceeds the size limit");
+	else
+		conn_push_error(c, "Malformed", UPS_ERR_TOO_LARGE,
+		                "a message from upstaged for this connection "
+		                "exceeded the size limit and was dropped");
+}
+
+/* An origin or request-id read leniently from a message that the strict
+ * parser cannot take (it is over the text limit); 0 if there is none. */
+static uint64_t lenient_int(const json_t *root, const char *key, uint64_t max)
+{
+	json_t *v = json_object_get(root, key);
+
+	if (!json_is_integer(v) || json_integer_value(v) <= 0 ||
+	    (uint64_t)json_integer_value(v) > max)
+		return 0;
+	return (uint64_t)json_integer_value(v);
+}
+
+/* upstaged sent a text message over the text limit (at most
+ * RELAY_LINK_TEXT_MAX: the link reassembles that much). The link is
+ * not to blame for one message: its client gets too-large. */
+static void route_oversized(struct relay_conn *p, const char *buf, size_t len)
+{
+	json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+	uint32_t origin =
+	    (uint32_t)lenient_int(root, "origin", UPS_LIMIT_ORIGIN_MAX);
+	uint64_t id = lenient_int(root, "request-id", UPS_LIMIT_REQUEST_ID_MAX);
+	struct relay_conn *c = origin ? relay_find(p->relay, origin) : NULL;
+
+	json_decref(root);
+	if (!c) {
+		LOG_WARN(MOD,
+		         "dropping a message of %zu bytes from upstaged (over "
+		         "the text limit) for %s origin",
+		         len, origin ? "an unknown" : "no");
+		return;
+	}
+	if (!c->closing)
+		answer_too_large(c, id, len);
 }
 
 static void route_from_plugin(struct relay_conn *p,
@@ -274,16 +330,24 @@ static void route_from_plugin(struct relay_conn *p,
 		relay_log_drop(p->relay, env->origin);
 		return;
 	}
-	if (!c->closing)
-		(void)conn_send(c, restamp(buf, len, 0));
+	if (c->closing)
+		return;
+	/* Serialised again it may come out longer than it came in. */
+	if (conn_send(c, restamp(buf, len, 0)) == UPS_ERR_TOO_LARGE)
+		answer_too_large(c, env->request_id, len);
 }
 
 static void conn_on_text(struct relay_conn *c, const char *buf, size_t len)
 {
 	struct ups_envelope env;
 	char err[UPS_ERRMSG_MAX];
-	int rv = ups_envelope_parse(buf, len, &env, err, sizeof(err));
+	int rv;
 
+	if (c->role == UPS_ROLE_PLUGIN && len > UPS_LIMIT_TEXT_MSG_MAX) {
+		route_oversized(c, buf, len);
+		return;
+	}
+	rv = ups_envelope_parse(buf, len, &env, err, sizeof(err));
 	if (rv) {
 		conn_reply_malformed(c, rv, buf, len, err);
 		return;
@@ -376,6 +440,15 @@ static int conn_on_receive(struct relay_conn *c, const void *in, size_t len)
 		return 0;
 	}
 	rv = ups_rxbuf_feed(&c->rx, c->wsi, in, len, &msg);
+	if (rv == UPS_ERR_TOO_LARGE && c->role == UPS_ROLE_PLUGIN) {
+		/* Even beyond what the link reassembles, the framing is
+		 * intact: the message is skipped, the link stays. */
+		LOG_WARN(MOD, "dropping a message from upstaged over %zu "
+		              "bytes",
+		         c->rx.binary ? (size_t)UPS_LIMIT_BINARY_MSG_MAX
+		                      : RELAY_LINK_TEXT_MAX);
+		return 0;
+	}
 	if (rv == UPS_ERR_TOO_LARGE) {
 		conn_push_error(c, "Malformed", rv,
 		                "message exceeds its limit");

@@ -767,13 +767,38 @@ static void test_busy_when_the_link_queue_is_full(void **state)
 	accepted = f->flood_sent - busy_chunks;
 	assert_true((uint64_t)accepted * FLOOD_SIZE > UPS_LIMIT_OUTQ_BYTES);
 
+	/* Tiny requests, smaller than a Relay.Opened, until even they find
+	 * no room: the last one is busy. */
+	for (i = 0; i < 2000; i++) {
+		char text[64];
+		int n = snprintf(text, sizeof(text),
+		                 "{\"request-id\":%u,\"type\":\"T\","
+		                 "\"request\":\"E\"}",
+		                 1000 + i);
+
+		ws_peer_send_text(a, text, (size_t)n);
+	}
+	do
+		env = ws_peer_next_text(&f->lw, a);
+	while (int_of(env, "request-id") != 1000 + 2000 - 1);
+	assert_string_equal(str_of(env, "error-code"), "busy");
+
+	/* Another client logs in while the link is full: the relay's own
+	 * Relay.Opened still goes to upstaged (it has room kept for it), and
+	 * the link stays. */
+	b = connect_peer(f);
+	login_ok(f, b, "client", CLIENT_TOKEN);
+	assert_non_null(f->relay.plugin);
+
 	/* a goes while what it sent waits: the relay forgets it (its bucket
 	 * empties) and drops what it queued for upstaged. upstaged, reading
 	 * again, gets only the chunks that had already left the relay, in
-	 * order, then Closed: none of the requests queued behind them. */
+	 * order, then Opened for b and Closed for a: none of the requests
+	 * queued behind them. */
 	ws_peer_kill(a);
 	LOOP_WAIT(&f->lw, f->relay.buckets[oa & (RELAY_BUCKETS - 1)] == NULL);
 	lws_rx_flow_control(u->wsi, 1);
+	ob = expect_opened(f, u, "client");
 	expect_closed(f, u, oa);
 	delivered = (unsigned)u->nbins;
 	for (i = 0; i < delivered; i++) {
@@ -794,9 +819,7 @@ static void test_busy_when_the_link_queue_is_full(void **state)
 	            UPS_LIMIT_OUTQ_BYTES);
 
 	/* The link carries traffic again. */
-	b = connect_peer(f);
-	login_ok(f, b, "client", CLIENT_TOKEN);
-	ob = expect_opened(f, u, "client");
+	assert_false(u->closed);
 	id = send_request(f, b, NULL, 0);
 	expect_forwarded(f, u, id, ob);
 	answer(u, id, ob, "b");
@@ -923,6 +946,82 @@ static void test_login_throttled(void **state)
 	assert_false(z->closed);
 }
 
+/* upstaged's message for one client is over the text limit: that client
+ * is told too-large (by request-id when it has one), the link stays and
+ * the next request goes through. */
+static void test_oversized_answer_keeps_link(void **state)
+{
+	struct fixture *f = *state;
+	struct ws_peer *u = link_upstaged(f);
+	struct ws_peer *a = connect_peer(f);
+	size_t big = UPS_LIMIT_TEXT_MSG_MAX + 1000;
+	char *pad = malloc(big + 1);
+	uint32_t oa;
+	uint64_t id;
+	json_t *env;
+
+	assert_non_null(pad);
+	memset(pad, 'p', big);
+	pad[big] = '\0';
+	login_ok(f, a, "client", CLIENT_TOKEN);
+	oa = expect_opened(f, u, "client");
+	id = send_request(f, a, NULL, 0);
+	expect_forwarded(f, u, id, oa);
+	env = ups_env_response(id, json_pack("{s:s}", "pad", pad));
+	ups_env_set_origin(env, oa);
+	ws_peer_send_json(u, env);
+	expect_error(f, a, id, "too-large");
+
+	/* A push: no request-id to answer by. */
+	env = ups_env_push("Test", "Big", json_pack("{s:s}", "pad", pad));
+	ups_env_set_origin(env, oa);
+	ws_peer_send_json(u, env);
+	expect_error_push(f, a, "Malformed", "too-large");
+	free(pad);
+
+	id = send_request(f, a, NULL, 0);
+	expect_forwarded(f, u, id, oa);
+	answer(u, id, oa, "a");
+	env = ws_peer_next_text(&f->lw, a);
+	assert_int_equal(int_of(env, "request-id"), id);
+	assert_false(u->closed);
+	assert_non_null(f->relay.plugin);
+}
+
+/* A client's request within the limit that "origin" would take over it
+ * is answered too-large and not forwarded; the link stays. */
+static void test_stamped_request_too_large(void **state)
+{
+	struct fixture *f = *state;
+	struct ws_peer *u = link_upstaged(f);
+	struct ws_peer *a = connect_peer(f);
+	json_t *env = ups_env_request(1, "Test", 1, "Echo", json_object());
+	size_t len, pad_len;
+	char *text, *pad;
+	uint32_t oa;
+	uint64_t id;
+
+	login_ok(f, a, "client", CLIENT_TOKEN);
+	oa = expect_opened(f, u, "client");
+	/* Size the pad so that the request is exactly at the limit. */
+	json_object_set_new(json_object_get(env, "params"), "pad",
+	                    json_string(""));
+	text = ups_env_dump(env, &len);
+	free(text);
+	json_decref(env);
+	pad_len = UPS_LIMIT_TEXT_MSG_MAX - len - 5;
+	pad = malloc(pad_len + 1);
+	assert_non_null(pad);
+	memset(pad, 'p', pad_len);
+	pad[pad_len] = '\0';
+	id = send_request(f, a, json_pack("{s:s}", "pad", pad), 0);
+	free(pad);
+	expect_error(f, a, id, "too-large");
+	id = send_request(f, a, NULL, 0);
+	expect_forwarded(f, u, id, oa);
+	assert_false(u->closed);
+}
+
 /* A logged-in client that stops reading: above half its budget its
  * reads are paused, and it is dropped after stuck-timeout, not before. */
 static void test_stuck_client_paused_then_dropped(void **state)
@@ -991,6 +1090,10 @@ int main(void)
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_login_throttled, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_oversized_answer_keeps_link,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stamped_request_too_large,
+	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_stuck_client_paused_then_dropped, setup, teardown),
 	};

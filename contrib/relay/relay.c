@@ -496,6 +496,66 @@ static void conn_closed(struct relay_conn *c)
 	conn_free(c);
 }
 
+/* Websocket upgrades are taken on "/" with version 13 (RFC 6455) only.
+ * Anything else is answered like plain HTTP would be, without a body,
+ * and closed. */
+static int relay_filter_upgrade(struct lws *wsi)
+{
+	static const char not_found[] = "HTTP/1.1 404 Not Found\r\n"
+	                                "content-length: 0\r\n"
+	                                "connection: close\r\n\r\n";
+	/* RFC 6455 4.4: say which version we speak. */
+	static const char bad_version[] = "HTTP/1.1 400 Bad Request\r\n"
+	                                  "sec-websocket-version: 13\r\n"
+	                                  "content-length: 0\r\n"
+	                                  "connection: close\r\n\r\n";
+	unsigned char buf[LWS_PRE + sizeof(bad_version)];
+	const char *answer = NULL;
+	char uri[8], version[8];
+
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
+	    strcmp(uri, "/") != 0)
+		answer = not_found;
+	else if (lws_hdr_copy(wsi, version, sizeof(version),
+	                      WSI_TOKEN_VERSION) <= 0 ||
+	         strcmp(version, "13") != 0)
+		answer = bad_version;
+	if (!answer)
+		return 0;
+	LOG_DEBUG(MOD, "refusing a websocket upgrade: %.*s",
+	          (int)(strchr(answer, '\r') - answer), answer);
+	/* On a connection lws has made a websocket, LWS_WRITE_HTTP writes
+	 * the bytes as they are. */
+	memcpy(buf + LWS_PRE, answer, strlen(answer));
+	(void)lws_write(wsi, buf + LWS_PRE, strlen(answer), LWS_WRITE_HTTP);
+	return -1;
+}
+
+/* Plain HTTP: there is nothing to get here. 404 for GET and HEAD, 405
+ * for any other method, always without a body. */
+static int relay_http(struct lws *wsi)
+{
+	uint8_t buf[LWS_PRE + 512];
+	uint8_t *start = buf + LWS_PRE, *p = start;
+	uint8_t *end = buf + sizeof(buf) - 1;
+	char *uri = NULL;
+	int uri_len = 0;
+	int meth = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
+	bool known = meth == LWSHUMETH_GET || meth == LWSHUMETH_HEAD;
+
+	if (lws_add_http_common_headers(
+	        wsi, known ? HTTP_STATUS_NOT_FOUND : HTTP_STATUS_METHOD_NOT_ALLOWED,
+	        NULL, 0, &p, end))
+		return -1;
+	if (!known && lws_add_http_header_by_name(
+	                  wsi, (const unsigned char *)"allow:",
+	                  (const unsigned char *)"GET, HEAD", 9, &p, end))
+		return -1;
+	if (lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
 static int relay_callback(struct lws *wsi, enum lws_callback_reasons reason,
                           void *user, void *in, size_t len)
 {
@@ -503,6 +563,8 @@ static int relay_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	struct relay *r = lws_context_user(lws_get_context(wsi));
 
 	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return relay_filter_upgrade(wsi);
 	case LWS_CALLBACK_ESTABLISHED:
 		if (r->stopping)
 			return -1;
@@ -520,6 +582,8 @@ static int relay_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (c && c->live)
 			conn_closed(c);
 		return 0;
+	case LWS_CALLBACK_HTTP:
+		return relay_http(wsi);
 	default:
 		break;
 	}

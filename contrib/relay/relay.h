@@ -9,7 +9,9 @@
  *
  * Hostile peers are bounded as upstaged bounds them: per-connection
  * output budgets (conn.h), caps and deadlines (gate.h), failed logins
- * throttled per source address (proto/net/throttle.h). */
+ * throttled per source address (proto/net/throttle.h). Websocket
+ * upgrades are accepted on "/" with version 13 only; plain HTTP requests
+ * get 404 (405 for methods other than GET and HEAD), without a body. */
 #ifndef UPSTAGE_RELAY_RELAY_H
 #define UPSTAGE_RELAY_RELAY_H
 

@@ -468,6 +468,89 @@ static struct relay_conn *relay_conn_of(struct fixture *f, uint32_t origin)
 	return c;
 }
 
+/* A raw HTTP exchange with the relay: sends request and keeps what came
+ * back (NUL-terminated) once a whole header arrived or the relay closed
+ * the connection. */
+struct http_exchange {
+	uv_tcp_t tcp;
+	uv_connect_t connect;
+	uv_write_t write;
+	const char *request;
+	char answer[4096];
+	size_t len;
+	bool done, closed;
+};
+
+static void http_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct http_exchange *x = h->data;
+
+	(void)hint;
+	buf->base = x->answer + x->len;
+	buf->len = sizeof(x->answer) - 1 - x->len;
+}
+
+static void http_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct http_exchange *x = s->data;
+
+	(void)buf;
+	if (n > 0) {
+		x->len += (size_t)n;
+		x->answer[x->len] = '\0';
+		/* No answer here has a body, and a 101 or a kept-alive
+		 * connection stays open: the header is enough. */
+		if (strstr(x->answer, "\r\n\r\n"))
+			x->done = true;
+	} else if (n < 0) {
+		x->done = true;
+	}
+	if (x->len + 1 >= sizeof(x->answer))
+		x->done = true;
+}
+
+static void http_connected(uv_connect_t *req, int status)
+{
+	struct http_exchange *x = req->data;
+	uv_buf_t buf = uv_buf_init((char *)x->request, strlen(x->request));
+
+	if (status) {
+		x->done = true;
+		return;
+	}
+	assert_int_equal(uv_write(&x->write, (uv_stream_t *)&x->tcp, &buf, 1,
+	                          NULL),
+	                 0);
+	assert_int_equal(uv_read_start((uv_stream_t *)&x->tcp, http_alloc,
+	                               http_read),
+	                 0);
+}
+
+static void http_closed(uv_handle_t *h)
+{
+	((struct http_exchange *)h->data)->closed = true;
+}
+
+static void http_exchange(struct fixture *f, struct http_exchange *x,
+                          const char *request)
+{
+	struct sockaddr_in addr;
+
+	memset(x, 0, sizeof(*x));
+	x->request = request;
+	assert_int_equal(uv_ip4_addr("127.0.0.1", f->relay.ws.port, &addr), 0);
+	assert_int_equal(uv_tcp_init(&f->loop, &x->tcp), 0);
+	x->tcp.data = x;
+	x->connect.data = x;
+	assert_int_equal(uv_tcp_connect(&x->connect, &x->tcp,
+	                                (const struct sockaddr *)&addr,
+	                                http_connected),
+	                 0);
+	LOOP_WAIT(&f->lw, x->done);
+	uv_close((uv_handle_t *)&x->tcp, http_closed);
+	LOOP_WAIT(&f->lw, x->closed);
+}
+
 /* Tests. */
 
 static void test_login_required_and_checked_per_role(void **state)
@@ -946,6 +1029,45 @@ static void test_login_throttled(void **state)
 	assert_false(z->closed);
 }
 
+/* Upgrades only on "/" and only websocket version 13; plain HTTP gets
+ * 404 or 405, without a body. */
+static void test_upgrade_path_version_and_http(void **state)
+{
+	struct fixture *f = *state;
+	struct http_exchange x;
+	struct ws_peer *p;
+
+#define UPGRADE(path, version)                                                 \
+	"GET " path " HTTP/1.1\r\nHost: 127.0.0.1\r\n"                        \
+	"Upgrade: websocket\r\nConnection: Upgrade\r\n"                        \
+	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"                      \
+	"Sec-WebSocket-Protocol: upstage.v1\r\n"                               \
+	"Sec-WebSocket-Version: " version "\r\n\r\n"
+	http_exchange(f, &x, UPGRADE("/", "13"));
+	assert_memory_equal(x.answer, "HTTP/1.1 101", 12);
+	http_exchange(f, &x, UPGRADE("/other", "13"));
+	assert_memory_equal(x.answer, "HTTP/1.1 404", 12);
+	http_exchange(f, &x, UPGRADE("/", "8"));
+	assert_memory_equal(x.answer, "HTTP/1.1 400", 12);
+	assert_non_null(strstr(x.answer, "sec-websocket-version: 13"));
+#undef UPGRADE
+	http_exchange(f, &x, "GET /x HTTP/1.1\r\nHost: h\r\n\r\n");
+	assert_memory_equal(x.answer, "HTTP/1.1 404", 12);
+	assert_non_null(strcasestr(x.answer, "content-length: 0\r\n"));
+	http_exchange(f, &x, "HEAD / HTTP/1.1\r\nHost: h\r\n\r\n");
+	assert_memory_equal(x.answer, "HTTP/1.1 404", 12);
+	assert_non_null(strcasestr(x.answer, "content-length: 0\r\n"));
+	http_exchange(f, &x,
+	              "DELETE / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
+	assert_memory_equal(x.answer, "HTTP/1.1 405", 12);
+	assert_non_null(strcasestr(x.answer, "allow: GET, HEAD\r\n"));
+
+	/* lws's own client on another path is refused too. */
+	p = try_connect(f, "/elsewhere");
+	assert_false(p->established && !p->closed);
+	connect_peer(f);
+}
+
 /* upstaged's message for one client is over the text limit: that client
  * is told too-large (by request-id when it has one), the link stays and
  * the next request goes through. */
@@ -1090,6 +1212,8 @@ int main(void)
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_login_throttled, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_upgrade_path_version_and_http, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_oversized_answer_keeps_link,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stamped_request_too_large,

@@ -118,7 +118,9 @@ static int conn_queued(struct relay_conn *c, int rv)
 		LOG_WARN(MOD, "origin %u (%s, %s): %s (%zu bytes queued); "
 		              "dropping it",
 		         c->origin, ups_role_name(c->role), c->addr,
-		         ups_err_message(rv), c->outq.bytes);
+		         rv == UPS_ERR_BUSY ? "its output queue is full"
+		                            : ups_err_message(rv),
+		         c->outq.bytes);
 		conn_kill(c, "output queue full", false);
 	}
 	return rv;

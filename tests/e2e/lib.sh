@@ -153,11 +153,12 @@ start_upstaged() {
 	PORT=$(port_of "$name")
 }
 
-# start_relay NAME AUTHFILE [LISTEN]: sets PORT.
+# start_relay NAME AUTHFILE [LISTEN [ARGS...]]: sets PORT.
 start_relay() {
 	local name=$1 auth=$2 listen=${3:-127.0.0.1:0}
+	shift $(($# < 3 ? $# : 3))
 	start "$name" "$RELAY" --listen "$listen" --auth-file "$auth" \
-		--log-level info
+		--log-level info "$@"
 	await "$name" '^listening wss?://'
 	PORT=$(port_of "$name")
 }

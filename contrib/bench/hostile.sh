@@ -50,42 +50,37 @@ port_of() {
 	echo "$p"
 }
 
+# spam NAME PID URL: N spammers against the program NAME (pid PID) at URL;
+# prints what they did, how long they took to be closed and NAME's peak
+# RSS.
+spam() {
+	local name=$1 pid=$2 url=$3 base out t0 t1 hwm
+	base=$(rss_kib "$pid")
+	t0=$(date +%s%N)
+	out=$("$HOSTILE" --url "$url" --connections "$N" --mode spam --timeout 60)
+	t1=$(date +%s%N)
+	hwm=$(hwm_kib "$pid")
+	kill -0 "$pid" || { echo "hostile: $name died" >&2; exit 1; }
+	printf '  %-40s %s MiB\n' "$name RSS before:" "$((base / 1024))"
+	echo "  $N spammers (no login, never read):    $out"
+	echo "    all closed after:                      $(((t1 - t0) / 1000000)) ms"
+	printf '    %-38s %s MiB (%s KiB per peer above the base)\n' \
+		"$name peak RSS (VmHWM):" "$((hwm / 1024))" \
+		"$(((hwm - base) / N))"
+}
+
 echo "client c-$RANDOM$RANDOM" >"$D/auth"
-TOKEN=$(awk '{print $2}' "$D/auth")
-"$UPSTAGED" --listen 127.0.0.1:0 --data-dir "$D/data" --auth-file "$D/auth" \
-	--log-level error --max-sessions $((N * 2 + 16)) \
-	--max-pending-sessions $((N + 16)) >"$D/agent.out" 2>"$D/agent.err" &
-AGENT_PID=$!
-PORT=$(port_of "$D/agent.out" upstaged)
-URL=ws://127.0.0.1:$PORT
-BASE=$(rss_kib "$AGENT_PID")
-
-t0=$(date +%s%N)
-SPAM=$("$HOSTILE" --url "$URL" --connections "$N" --mode spam --timeout 60)
-t1=$(date +%s%N)
-SPAM_HWM=$(hwm_kib "$AGENT_PID")
-kill -0 "$AGENT_PID" || { echo "hostile: upstaged died" >&2; exit 1; }
-
+LIMITS=(--max-sessions $((N * 2 + 16)) --max-pending-sessions $((N + 16)))
 echo "hostile benchmark, $N connections, loopback"
-echo "  upstaged RSS before:                     $((BASE / 1024)) MiB"
-echo "  $N spammers (no login, never read):    $SPAM"
-echo "    all closed after:                      $(((t1 - t0) / 1000000)) ms"
-echo "    upstaged peak RSS (VmHWM):             $((SPAM_HWM / 1024)) MiB ($(( (SPAM_HWM - BASE) / N )) KiB per peer above the base)"
+"$UPSTAGED" --listen 127.0.0.1:0 --data-dir "$D/data" --auth-file "$D/auth" \
+	--log-level error "${LIMITS[@]}" >"$D/agent.out" 2>"$D/agent.err" &
+AGENT_PID=$!
+spam upstaged "$AGENT_PID" "ws://127.0.0.1:$(port_of "$D/agent.out" upstaged)"
 
 # The same against the relay (nothing linked: the spammers never get
 # that far).
 "$RELAY" --listen 127.0.0.1:0 --auth-file "$D/auth" --log-level error \
-	--max-sessions $((N * 2 + 16)) --max-pending-sessions $((N + 16)) \
-	>"$D/relay.out" 2>"$D/relay.err" &
+	"${LIMITS[@]}" >"$D/relay.out" 2>"$D/relay.err" &
 RELAY_PID=$!
-RURL=ws://127.0.0.1:$(port_of "$D/relay.out" upstage-relay)
-RBASE=$(rss_kib "$RELAY_PID")
-t0=$(date +%s%N)
-RSPAM=$("$HOSTILE" --url "$RURL" --connections "$N" --mode spam --timeout 60)
-t1=$(date +%s%N)
-RSPAM_HWM=$(hwm_kib "$RELAY_PID")
-kill -0 "$RELAY_PID" || { echo "hostile: the relay died" >&2; exit 1; }
-echo "  upstage-relay RSS before:                $((RBASE / 1024)) MiB"
-echo "  $N spammers (no login, never read):    $RSPAM"
-echo "    all closed after:                      $(((t1 - t0) / 1000000)) ms"
-echo "    relay peak RSS (VmHWM):                $((RSPAM_HWM / 1024)) MiB ($(( (RSPAM_HWM - RBASE) / N )) KiB per peer above the base)"
+spam upstage-relay "$RELAY_PID" \
+	"ws://127.0.0.1:$(port_of "$D/relay.out" upstage-relay)"

@@ -251,6 +251,34 @@ link_args() {
 		--controller-backoff-initial-ms 50 --controller-backoff-max-ms 500
 }
 
+# ---- hostile peers (hostile_peers.sh, relay_hostile.sh) ----
+
+# hostile_run NAME MODE N [ARGS...]: N connections of tests/e2e/hostile in
+# MODE against $URL ($HOSTILE is the program), which must all be closed by
+# the server; sets CLOSED and SLOWEST (ms).
+hostile_run() {
+	local name=$1 mode=$2 n=$3
+	shift 3
+	run 0 "$name" "$HOSTILE" --url "$URL" --connections "$n" \
+		--mode "$mode" --timeout $((WAIT > 30 ? WAIT - 2 : 30)) "$@"
+	CLOSED=$(jq -r .closed <<<"$OUT")
+	SLOWEST=$(jq -r '."slowest-close-ms"' <<<"$OUT")
+	[ "$CLOSED" -eq "$n" ] || fail "$name: $CLOSED of $n closed: $OUT"
+	log "$name: $OUT"
+}
+
+# hostile_crowd LOG CAP: 60 connections that never log in, more than
+# max-pending-sessions (CAP), held while an operator with ${TOK[@]} pings
+# $URL; the server's LOG must say the cap was reached.
+hostile_crowd() {
+	start crowd "$HOSTILE" --url "$URL" --connections 60 --mode idle \
+		--timeout 30
+	cli 0 ping-crowd --agent "$URL" "${TOK[@]}" ping
+	wait_exit crowd 30
+	grep -q "max-pending-sessions ($2) reached" "$1" ||
+		fail "the pending cap was never reached"
+}
+
 # ---- agent binary helpers (sync_*.sh) ----
 
 # make_tarballs DIR KIB BV...: one random juju-BV.tgz of KIB KiB each.

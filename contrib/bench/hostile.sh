@@ -2,9 +2,10 @@
 # hostile benchmark: what hostile peers cost. N connections (HOSTILE_N,
 # default 1000) that never log in, never read and send 1-byte text frames
 # as fast as they can (each earns an error answer that must be queued),
-# then N that log in and do nothing; prints upstaged's peak RSS (VmHWM)
-# under each and how long the spammers took to be closed. Figures only:
-# exits non-zero when something failed, never because a number is big.
+# first against upstaged, then against upstage-relay; prints each one's
+# peak RSS (VmHWM) and how long the spammers took to be closed. Figures
+# only: exits non-zero when something failed, never because a number is
+# big.
 #
 #   contrib/bench/hostile.sh BUILD_DIR        (CI smoke: HOSTILE_N=100)
 # Target (issue 8): 1,000 hostile peers hold far less than the ~10 MiB
@@ -18,14 +19,17 @@ fi
 BUILD=$(cd "$1" && pwd)
 N=${HOSTILE_N:-1000}
 UPSTAGED=$BUILD/agent/upstaged
+RELAY=$BUILD/contrib/relay/upstage-relay
 HOSTILE=$BUILD/tests/e2e/hostile
-for b in "$UPSTAGED" "$HOSTILE"; do
+for b in "$UPSTAGED" "$RELAY" "$HOSTILE"; do
 	[ -x "$b" ] || { echo "hostile: $b not built" >&2; exit 1; }
 done
 D=$(mktemp -d "${TMPDIR:-/tmp}/upstage-hostile.XXXXXX")
 AGENT_PID=
+RELAY_PID=
 cleanup() {
 	[ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null || true
+	[ -n "$RELAY_PID" ] && kill "$RELAY_PID" 2>/dev/null || true
 	wait 2>/dev/null || true
 	rm -rf "$D"
 }
@@ -34,30 +38,49 @@ ulimit -n "$(ulimit -Hn)"
 
 hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+# port_of FILE WHAT: the port of the "listening" line in FILE.
+port_of() {
+	local p
+	for _ in $(seq 1 200); do
+		grep -q '^listening' "$1" && break
+		sleep 0.05
+	done
+	p=$(sed -n 's|^listening ws://.*:\([0-9]*\)$|\1|p' "$1")
+	[ -n "$p" ] || { echo "hostile: $2 did not start" >&2; exit 1; }
+	echo "$p"
+}
+
+# spam NAME PID URL: N spammers against the program NAME (pid PID) at URL;
+# prints what they did, how long they took to be closed and NAME's peak
+# RSS.
+spam() {
+	local name=$1 pid=$2 url=$3 base out t0 t1 hwm
+	base=$(rss_kib "$pid")
+	t0=$(date +%s%N)
+	out=$("$HOSTILE" --url "$url" --connections "$N" --mode spam --timeout 60)
+	t1=$(date +%s%N)
+	hwm=$(hwm_kib "$pid")
+	kill -0 "$pid" || { echo "hostile: $name died" >&2; exit 1; }
+	printf '  %-40s %s MiB\n' "$name RSS before:" "$((base / 1024))"
+	echo "  $N spammers (no login, never read):    $out"
+	echo "    all closed after:                      $(((t1 - t0) / 1000000)) ms"
+	printf '    %-38s %s MiB (%s KiB per peer above the base)\n' \
+		"$name peak RSS (VmHWM):" "$((hwm / 1024))" \
+		"$(((hwm - base) / N))"
+}
 
 echo "client c-$RANDOM$RANDOM" >"$D/auth"
-TOKEN=$(awk '{print $2}' "$D/auth")
-"$UPSTAGED" --listen 127.0.0.1:0 --data-dir "$D/data" --auth-file "$D/auth" \
-	--log-level error --max-sessions $((N * 2 + 16)) \
-	--max-pending-sessions $((N + 16)) >"$D/agent.out" 2>"$D/agent.err" &
-AGENT_PID=$!
-for _ in $(seq 1 200); do
-	grep -q '^listening' "$D/agent.out" && break
-	sleep 0.05
-done
-PORT=$(sed -n 's|^listening ws://.*:\([0-9]*\)$|\1|p' "$D/agent.out")
-[ -n "$PORT" ] || { echo "hostile: upstaged did not start" >&2; exit 1; }
-URL=ws://127.0.0.1:$PORT
-BASE=$(rss_kib "$AGENT_PID")
-
-t0=$(date +%s%N)
-SPAM=$("$HOSTILE" --url "$URL" --connections "$N" --mode spam --timeout 60)
-t1=$(date +%s%N)
-SPAM_HWM=$(hwm_kib "$AGENT_PID")
-kill -0 "$AGENT_PID" || { echo "hostile: upstaged died" >&2; exit 1; }
-
+LIMITS=(--max-sessions $((N * 2 + 16)) --max-pending-sessions $((N + 16)))
 echo "hostile benchmark, $N connections, loopback"
-echo "  upstaged RSS before:                     $((BASE / 1024)) MiB"
-echo "  $N spammers (no login, never read):    $SPAM"
-echo "    all closed after:                      $(((t1 - t0) / 1000000)) ms"
-echo "    upstaged peak RSS (VmHWM):             $((SPAM_HWM / 1024)) MiB ($(( (SPAM_HWM - BASE) / N )) KiB per peer above the base)"
+"$UPSTAGED" --listen 127.0.0.1:0 --data-dir "$D/data" --auth-file "$D/auth" \
+	--log-level error "${LIMITS[@]}" >"$D/agent.out" 2>"$D/agent.err" &
+AGENT_PID=$!
+spam upstaged "$AGENT_PID" "ws://127.0.0.1:$(port_of "$D/agent.out" upstaged)"
+
+# The same against the relay (nothing linked: the spammers never get
+# that far).
+"$RELAY" --listen 127.0.0.1:0 --auth-file "$D/auth" --log-level error \
+	"${LIMITS[@]}" >"$D/relay.out" 2>"$D/relay.err" &
+RELAY_PID=$!
+spam upstage-relay "$RELAY_PID" \
+	"ws://127.0.0.1:$(port_of "$D/relay.out" upstage-relay)"

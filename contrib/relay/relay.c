@@ -4,39 +4,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "contrib/relay/conn.h"
 #include "proto/chunk.h"
 #include "proto/envelope.h"
 #include "proto/errors.h"
 #include "proto/fields.h"
 #include "proto/limits.h"
 #include "proto/log.h"
-#include "proto/net/outq.h"
-#include "proto/net/rxbuf.h"
 
 #define MOD "relay"
-
-/* The link carries everything every client sends, so it may queue more
- * than one client could. Past that upstaged is not keeping up: forwarded
- * requests are refused with `busy` rather than buffered without bound. */
-#define RELAY_PLUGIN_OUTQ_BYTES (8 * UPS_LIMIT_OUTQ_BYTES)
-
-/* Seconds a connection told to close may take to flush its last answer
- * before it is cut (a peer that does not read never becomes writable). */
-#define RELAY_CLOSE_GRACE_SECS 5
-
-/* Per-session data, allocated and zeroed by lws. */
-struct relay_conn {
-	struct relay *relay;
-	struct lws *wsi;
-	struct relay_conn *next; /* chain in relay->buckets */
-	struct ups_outq outq;
-	struct ups_rxbuf rx;
-	enum ups_role role; /* UPS_ROLE_NONE until logged in */
-	uint32_t origin;    /* > 0 for authenticated client/machine */
-	int login_failures;
-	bool live;    /* ESTABLISHED seen, CLOSED not yet */
-	bool closing; /* ignore input; close once the queue is flushed */
-};
 
 static struct relay_conn **relay_bucket(struct relay *r, uint32_t origin)
 {
@@ -79,59 +55,6 @@ static void relay_remove(struct relay *r, struct relay_conn *c)
 	if (*p)
 		*p = c->next;
 	c->next = NULL;
-}
-
-/* Cuts c without flushing (its peer is stuck or the queue failed). */
-static void conn_kill(struct relay_conn *c)
-{
-	c->closing = true;
-	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-}
-
-/* Closes c after what is queued for it has been written. */
-static void conn_close_soon(struct relay_conn *c)
-{
-	c->closing = true;
-	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK,
-	                RELAY_CLOSE_GRACE_SECS);
-	lws_callback_on_writable(c->wsi);
-}
-
-/* Queues env (taken) for c. A peer whose queue is full does not read: it
- * is cut, which also tells it that something was lost. */
-static void conn_send(struct relay_conn *c, json_t *env)
-{
-	int rv;
-
-	if (!env) {
-		LOG_ERROR(MOD, "out of memory building a message");
-		conn_kill(c);
-		return;
-	}
-	rv = ups_outq_send_json(&c->outq, c->wsi, env);
-	json_decref(env);
-	if (rv) {
-		LOG_WARN(MOD, "origin %u (%s): %s; closing", c->origin,
-		         ups_role_name(c->role), ups_err_message(rv));
-		conn_kill(c);
-	}
-}
-
-static void conn_send_error(struct relay_conn *c, uint64_t request_id, int code,
-                            const char *text)
-{
-	conn_send(c, ups_env_error(request_id, code, text, NULL));
-}
-
-/* An answer to something that has no request-id to answer to. */
-static void conn_push_error(struct relay_conn *c, const char *what, int code,
-                            const char *text)
-{
-	json_t *params = json_pack("{s:s, s:s}", "error",
-	                           text ? text : ups_err_message(code),
-	                           "error-code", ups_err_code(code));
-
-	conn_send(c, ups_env_push("Error", what, params));
 }
 
 /* The request-id of a message the strict parser rejected, read leniently
@@ -180,13 +103,36 @@ static void plugin_announce(struct relay *r, struct relay_conn *c,
 static void relay_link_plugin(struct relay *r, struct relay_conn *c)
 {
 	r->plugin = c;
-	c->outq.max_bytes = RELAY_PLUGIN_OUTQ_BYTES;
 	printf("plugin linked\n");
 	fflush(stdout);
 	LOG_INFO(MOD, "plugin linked");
 	for (size_t i = 0; i < RELAY_BUCKETS; i++)
 		for (struct relay_conn *o = r->buckets[i]; o; o = o->next)
 			plugin_announce(r, o, "Opened");
+}
+
+/* Failed logins are throttled per source address, as upstaged does
+ * (agent/rpc/admin.c): a throttled attempt is answered busy with
+ * error-info {"retry-ms": N} without looking at it, and counts as a
+ * failure of this connection. */
+static bool login_throttled(struct relay_conn *c, uint64_t request_id)
+{
+	struct relay *r = c->relay;
+	uint64_t retry = 0;
+	char err[UPS_ERRMSG_MAX];
+
+	if (!c->addr[0] ||
+	    ups_throttle_allowed(&r->throttle, c->addr, uv_now(c->loop), &retry))
+		return false;
+	snprintf(err, sizeof(err),
+	         "too many failed logins from %s; retry in %llu ms", c->addr,
+	         (unsigned long long)retry);
+	(void)conn_send(c, ups_env_error(request_id, UPS_ERR_BUSY, err,
+	                                 json_pack("{s:I}", "retry-ms",
+	                                           (json_int_t)retry)));
+	if (++c->login_failures >= UPS_LIMIT_LOGIN_FAILURES)
+		conn_close_soon(c, "too many failed logins");
+	return true;
 }
 
 static void conn_login(struct relay_conn *c, const struct ups_envelope *env)
@@ -207,6 +153,8 @@ static void conn_login(struct relay_conn *c, const struct ups_envelope *env)
 		                "already logged in");
 		return;
 	}
+	if (login_throttled(c, env->request_id))
+		return;
 	rv = ups_fields_unpack(env->params, "params", fields, 2, err,
 	                       sizeof(err));
 	if (rv == 0 && ups_role_parse(role_name, &role) != 0)
@@ -216,26 +164,39 @@ static void conn_login(struct relay_conn *c, const struct ups_envelope *env)
 		rv = ups_errf(UPS_ERR_UNAUTHORIZED, err, sizeof(err),
 		              "bad credentials");
 	if (rv) {
-		LOG_INFO(MOD, "login failed (role %s): %s",
-		         rv == UPS_ERR_UNAUTHORIZED ? ups_role_name(role) : "?",
-		         err);
+		/* The first failure from an address since the last report
+		 * is logged in full; the rest are counted and reported once
+		 * per interval (gate.h). */
+		uint64_t n = c->addr[0] ? ups_throttle_failed(&r->throttle,
+		                                              c->addr,
+		                                              uv_now(c->loop))
+		                        : 1;
+
+		UPS_LOG(n == 1 ? UPS_LOG_INFO : UPS_LOG_DEBUG, MOD,
+		        "login failed (role %s) from %s: %s",
+		        rv == UPS_ERR_UNAUTHORIZED ? ups_role_name(role) : "?",
+		        c->addr, err);
 		conn_send_error(c, env->request_id, rv, err);
 		if (++c->login_failures >= UPS_LIMIT_LOGIN_FAILURES)
-			conn_close_soon(c);
+			conn_close_soon(c, "too many failed logins");
 		return;
 	}
+	if (c->addr[0])
+		ups_throttle_succeeded(&r->throttle, c->addr);
 	if (role == UPS_ROLE_PLUGIN && r->plugin) {
 		LOG_WARN(MOD, "refused a second plugin link: one is linked");
 		conn_send_error(c, env->request_id, UPS_ERR_CONFLICT,
 		                "another upstaged is already linked");
-		conn_close_soon(c);
+		conn_close_soon(c, "a second plugin link");
 		return;
 	}
-	c->role = role;
-	conn_send(c, ups_env_response(
-	                 env->request_id,
-	                 json_pack("{s:s, s:s}", "role", ups_role_name(role),
-	                           "server-version", UPSTAGE_VERSION)));
+	conn_logged_in(c, role);
+	gate_logged_in(&r->gate, c);
+	(void)conn_send(c, ups_env_response(
+	                       env->request_id,
+	                       json_pack("{s:s, s:s}", "role",
+	                                 ups_role_name(role), "server-version",
+	                                 UPSTAGE_VERSION)));
 	if (role == UPS_ROLE_PLUGIN) {
 		relay_link_plugin(r, c);
 		return;
@@ -287,6 +248,9 @@ static void forward_to_plugin(struct relay_conn *c,
 			                "no upstaged is linked to this relay");
 		return;
 	}
+	/* Bounded by RELAY_LINK_DATA_BYTES: a full link is busy, and a
+	 * message that "origin" makes too long is too-large, for this
+	 * sender only (conn.h). */
 	root = restamp(buf, len, c->origin);
 	rv = root ? ups_outq_send_json(&p->outq, p->wsi, root)
 	          : UPS_ERR_NO_MEMORY;
@@ -295,6 +259,59 @@ static void forward_to_plugin(struct relay_conn *c,
 		ups_outq_tag_last(&p->outq, c->origin);
 	if (rv && env->kind == UPS_ENV_REQUEST)
 		conn_send_error(c, env->request_id, rv, NULL);
+}
+
+/* A message from upstaged for c that cannot be delivered because it is
+ * over the text limit: c is told, by request-id when it has one. */
+static void answer_too_large(struct relay_conn *c, uint64_t request_id,
+                             size_t len)
+{
+	LOG_WARN(MOD,
+	         "origin %u: a message of %zu bytes from upstaged exceeds "
+	         "the text limit; answering too-large instead",
+	         c->origin, len);
+	if (request_id)
+		conn_send_error(c, request_id, UPS_ERR_TOO_LARGE,
+		                "the answer exceeds the size limit");
+	else
+		conn_push_error(c, "Malformed", UPS_ERR_TOO_LARGE,
+		                "a message from upstaged for this connection "
+		                "exceeded the size limit and was dropped");
+}
+
+/* An origin or request-id read leniently from a message that the strict
+ * parser cannot take (it is over the text limit); 0 if there is none. */
+static uint64_t lenient_int(const json_t *root, const char *key, uint64_t max)
+{
+	json_t *v = json_object_get(root, key);
+
+	if (!json_is_integer(v) || json_integer_value(v) <= 0 ||
+	    (uint64_t)json_integer_value(v) > max)
+		return 0;
+	return (uint64_t)json_integer_value(v);
+}
+
+/* upstaged sent a text message over the text limit (at most
+ * RELAY_LINK_TEXT_MAX: the link reassembles that much). The link is
+ * not to blame for one message: its client gets too-large. */
+static void route_oversized(struct relay_conn *p, const char *buf, size_t len)
+{
+	json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+	uint32_t origin =
+	    (uint32_t)lenient_int(root, "origin", UPS_LIMIT_ORIGIN_MAX);
+	uint64_t id = lenient_int(root, "request-id", UPS_LIMIT_REQUEST_ID_MAX);
+	struct relay_conn *c = origin ? relay_find(p->relay, origin) : NULL;
+
+	json_decref(root);
+	if (!c) {
+		LOG_WARN(MOD,
+		         "dropping a message of %zu bytes from upstaged (over "
+		         "the text limit) for %s origin",
+		         len, origin ? "an unknown" : "no");
+		return;
+	}
+	if (!c->closing)
+		answer_too_large(c, id, len);
 }
 
 static void route_from_plugin(struct relay_conn *p,
@@ -313,16 +330,24 @@ static void route_from_plugin(struct relay_conn *p,
 		relay_log_drop(p->relay, env->origin);
 		return;
 	}
-	if (!c->closing)
-		conn_send(c, restamp(buf, len, 0));
+	if (c->closing)
+		return;
+	/* Serialised again it may come out longer than it came in. */
+	if (conn_send(c, restamp(buf, len, 0)) == UPS_ERR_TOO_LARGE)
+		answer_too_large(c, env->request_id, len);
 }
 
 static void conn_on_text(struct relay_conn *c, const char *buf, size_t len)
 {
 	struct ups_envelope env;
 	char err[UPS_ERRMSG_MAX];
-	int rv = ups_envelope_parse(buf, len, &env, err, sizeof(err));
+	int rv;
 
+	if (c->role == UPS_ROLE_PLUGIN && len > UPS_LIMIT_TEXT_MSG_MAX) {
+		route_oversized(c, buf, len);
+		return;
+	}
+	rv = ups_envelope_parse(buf, len, &env, err, sizeof(err));
 	if (rv) {
 		conn_reply_malformed(c, rv, buf, len, err);
 		return;
@@ -359,7 +384,7 @@ static void conn_on_chunk(struct relay_conn *c, const uint8_t *buf, size_t len)
 	if (c->role == UPS_ROLE_NONE) {
 		conn_push_error(c, "Chunk", UPS_ERR_UNAUTHORIZED,
 		                "log in first (Admin.Login)");
-		conn_close_soon(c);
+		conn_close_soon(c, "a chunk before login");
 		return;
 	}
 	rv = ups_chunk_decode(buf, len, &hdr, &payload, err, sizeof(err));
@@ -378,15 +403,23 @@ static void conn_on_chunk(struct relay_conn *c, const uint8_t *buf, size_t len)
 	}
 	/* The frame we received is borrowed: rewrite a copy of the header. */
 	memcpy(head, buf, sizeof(head));
-	ups_chunk_set_origin(head, sizeof(head),
-	                     c->role == UPS_ROLE_PLUGIN ? 0 : c->origin);
+	if (c->role == UPS_ROLE_PLUGIN) {
+		/* To a client: one that cannot take it is dropped (conn.h),
+		 * never the link. */
+		if (!to->closing) {
+			ups_chunk_set_origin(head, sizeof(head), 0);
+			(void)conn_send_chunk(to, head, sizeof(head), payload,
+			                      hdr.length);
+		}
+		return;
+	}
+	/* To upstaged, bounded like requests: a full link is busy. */
+	ups_chunk_set_origin(head, sizeof(head), c->origin);
 	rv = ups_outq_send(&to->outq, to->wsi, true, head, sizeof(head),
 	                   payload, hdr.length);
-	if (rv == 0 && c->role != UPS_ROLE_PLUGIN)
+	if (rv == 0)
 		ups_outq_tag_last(&to->outq, c->origin);
-	if (rv && c->role == UPS_ROLE_PLUGIN)
-		conn_kill(to);
-	else if (rv)
+	else
 		conn_push_error(c, "Chunk", rv, NULL);
 }
 
@@ -407,10 +440,19 @@ static int conn_on_receive(struct relay_conn *c, const void *in, size_t len)
 		return 0;
 	}
 	rv = ups_rxbuf_feed(&c->rx, c->wsi, in, len, &msg);
+	if (rv == UPS_ERR_TOO_LARGE && c->role == UPS_ROLE_PLUGIN) {
+		/* Even beyond what the link reassembles, the framing is
+		 * intact: the message is skipped, the link stays. */
+		LOG_WARN(MOD, "dropping a message from upstaged over %zu "
+		              "bytes",
+		         c->rx.binary ? (size_t)UPS_LIMIT_BINARY_MSG_MAX
+		                      : RELAY_LINK_TEXT_MAX);
+		return 0;
+	}
 	if (rv == UPS_ERR_TOO_LARGE) {
 		conn_push_error(c, "Malformed", rv,
 		                "message exceeds its limit");
-		conn_close_soon(c);
+		conn_close_soon(c, "an oversized message");
 		return 0;
 	}
 	if (rv < 0)
@@ -428,6 +470,7 @@ static void conn_closed(struct relay_conn *c)
 {
 	struct relay *r = c->relay;
 
+	gate_forget(&r->gate, c);
 	if (c == r->plugin) {
 		r->plugin = NULL;
 		printf("plugin unlinked\n");
@@ -450,9 +493,67 @@ static void conn_closed(struct relay_conn *c)
 		}
 		plugin_announce(r, c, "Closed");
 	}
-	ups_outq_clear(&c->outq);
-	ups_rxbuf_free(&c->rx);
-	c->live = false;
+	conn_free(c);
+}
+
+/* Websocket upgrades are taken on "/" with version 13 (RFC 6455) only.
+ * Anything else is answered like plain HTTP would be, without a body,
+ * and closed. */
+static int relay_filter_upgrade(struct lws *wsi)
+{
+	static const char not_found[] = "HTTP/1.1 404 Not Found\r\n"
+	                                "content-length: 0\r\n"
+	                                "connection: close\r\n\r\n";
+	/* RFC 6455 4.4: say which version we speak. */
+	static const char bad_version[] = "HTTP/1.1 400 Bad Request\r\n"
+	                                  "sec-websocket-version: 13\r\n"
+	                                  "content-length: 0\r\n"
+	                                  "connection: close\r\n\r\n";
+	unsigned char buf[LWS_PRE + sizeof(bad_version)];
+	const char *answer = NULL;
+	char uri[8], version[8];
+
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
+	    strcmp(uri, "/") != 0)
+		answer = not_found;
+	else if (lws_hdr_copy(wsi, version, sizeof(version),
+	                      WSI_TOKEN_VERSION) <= 0 ||
+	         strcmp(version, "13") != 0)
+		answer = bad_version;
+	if (!answer)
+		return 0;
+	LOG_DEBUG(MOD, "refusing a websocket upgrade: %.*s",
+	          (int)(strchr(answer, '\r') - answer), answer);
+	/* On a connection lws has made a websocket, LWS_WRITE_HTTP writes
+	 * the bytes as they are. */
+	memcpy(buf + LWS_PRE, answer, strlen(answer));
+	(void)lws_write(wsi, buf + LWS_PRE, strlen(answer), LWS_WRITE_HTTP);
+	return -1;
+}
+
+/* Plain HTTP: there is nothing to get here. 404 for GET and HEAD, 405
+ * for any other method, always without a body. */
+static int relay_http(struct lws *wsi)
+{
+	uint8_t buf[LWS_PRE + 512];
+	uint8_t *start = buf + LWS_PRE, *p = start;
+	uint8_t *end = buf + sizeof(buf) - 1;
+	char *uri = NULL;
+	int uri_len = 0;
+	int meth = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
+	bool known = meth == LWSHUMETH_GET || meth == LWSHUMETH_HEAD;
+
+	if (lws_add_http_common_headers(
+	        wsi, known ? HTTP_STATUS_NOT_FOUND : HTTP_STATUS_METHOD_NOT_ALLOWED,
+	        NULL, 0, &p, end))
+		return -1;
+	if (!known && lws_add_http_header_by_name(
+	                  wsi, (const unsigned char *)"allow:",
+	                  (const unsigned char *)"GET, HEAD", 9, &p, end))
+		return -1;
+	if (lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
 static int relay_callback(struct lws *wsi, enum lws_callback_reasons reason,
@@ -460,40 +561,46 @@ static int relay_callback(struct lws *wsi, enum lws_callback_reasons reason,
 {
 	struct relay_conn *c = user;
 	struct relay *r = lws_context_user(lws_get_context(wsi));
-	int rv;
 
 	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return relay_filter_upgrade(wsi);
 	case LWS_CALLBACK_ESTABLISHED:
 		if (r->stopping)
 			return -1;
-		memset(c, 0, sizeof(*c));
-		c->relay = r;
-		c->wsi = wsi;
-		ups_outq_init(&c->outq, UPS_LIMIT_OUTQ_BYTES);
-		c->live = true;
+		conn_init(c, r, wsi, r->gate.loop);
+		if (gate_admit(&r->gate, c)) {
+			conn_free(c);
+			return -1;
+		}
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
 		return c && c->live ? conn_on_receive(c, in, len) : -1;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
-		if (!c || !c->live)
-			return -1;
-		rv = ups_outq_write_one(&c->outq, wsi);
-		if (rv < 0)
-			return -1;
-		if (rv == 0 && c->closing && !c->rx.active) {
-			lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-			                 NULL, 0);
-			return -1;
-		}
-		return 0;
+		return c && c->live ? conn_writeable(c) : -1;
 	case LWS_CALLBACK_CLOSED:
 		if (c && c->live)
 			conn_closed(c);
 		return 0;
+	case LWS_CALLBACK_HTTP:
+		return relay_http(wsi);
 	default:
 		break;
 	}
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+int relay_init(struct relay *r, uv_loop_t *loop, const struct gate_config *cfg)
+{
+	r->stopping = false;
+	ups_throttle_init(&r->throttle);
+	return gate_init(&r->gate, loop, cfg, &r->throttle);
+}
+
+void relay_stop(struct relay *r)
+{
+	r->stopping = true;
+	gate_stop(&r->gate);
 }
 
 const struct lws_protocols relay_protocols[] = {

@@ -5,14 +5,22 @@
  * gives every authenticated client/machine connection an origin id, and
  * forwards envelopes and chunk frames between those connections and the one
  * linked upstaged, stamping "origin" on the way in and stripping it on the
- * way out. It keeps no other state. */
+ * way out. It keeps no other state.
+ *
+ * Hostile peers are bounded as upstaged bounds them: per-connection
+ * output budgets (conn.h), caps and deadlines (gate.h), failed logins
+ * throttled per source address (proto/net/throttle.h). Websocket
+ * upgrades are accepted on "/" with version 13 only; plain HTTP requests
+ * get 404 (405 for methods other than GET and HEAD), without a body. */
 #ifndef UPSTAGE_RELAY_RELAY_H
 #define UPSTAGE_RELAY_RELAY_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "contrib/relay/gate.h"
 #include "proto/net/auth.h"
+#include "proto/net/throttle.h"
 #include "proto/net/ws.h"
 
 /* Buckets of the origin -> connection table (a power of two). */
@@ -23,6 +31,8 @@ struct relay_conn;
 struct relay {
 	struct ups_ws ws;     /* context; its user pointer is this struct */
 	struct ups_auth auth; /* owned; loaded by the caller */
+	struct gate gate;     /* limits and their sweep */
+	struct ups_throttle throttle; /* failed logins per address */
 	struct relay_conn *plugin; /* the linked upstaged, or NULL */
 	/* Authenticated client/machine connections by origin. */
 	struct relay_conn *buckets[RELAY_BUCKETS];
@@ -30,6 +40,14 @@ struct relay {
 	uint32_t last_dropped; /* origin of the last message dropped */
 	bool stopping;         /* shutdown began: send nothing more */
 };
+
+/* Prepares the limits of r on loop (borrowed) with cfg (copied); ws and
+ * auth are the caller's. 0 or UPS_ERR_IO. */
+int relay_init(struct relay *r, uv_loop_t *loop, const struct gate_config *cfg);
+
+/* Shutdown: sends nothing more and drops every connection at once (a
+ * peer that does not read cannot hold it up); then destroy the context. */
+void relay_stop(struct relay *r);
 
 /* The protocol table for ups_ws_config.protocols (upstage.v1 only);
  * ups_ws_config.user must point at the struct relay. */

@@ -7,9 +7,11 @@
 #include "proto/errors.h"
 #include "proto/limits.h"
 
-static size_t rxbuf_limit(bool binary)
+static size_t rxbuf_limit(const struct ups_rxbuf *rx, bool binary)
 {
-	return binary ? UPS_LIMIT_BINARY_MSG_MAX : UPS_LIMIT_TEXT_MSG_MAX;
+	if (binary)
+		return UPS_LIMIT_BINARY_MSG_MAX;
+	return rx->text_max ? rx->text_max : UPS_LIMIT_TEXT_MSG_MAX;
 }
 
 static int rxbuf_append(struct ups_rxbuf *rx, const void *in, size_t len)
@@ -22,8 +24,8 @@ static int rxbuf_append(struct ups_rxbuf *rx, const void *in, size_t len)
 
 		while (cap < need)
 			cap *= 2;
-		if (cap > rxbuf_limit(rx->binary))
-			cap = rxbuf_limit(rx->binary);
+		if (cap > rxbuf_limit(rx, rx->binary))
+			cap = rxbuf_limit(rx, rx->binary);
 		data = realloc(rx->data, cap);
 		if (!data)
 			return UPS_ERR_NO_MEMORY;
@@ -49,7 +51,7 @@ int ups_rxbuf_feed_raw(struct ups_rxbuf *rx, bool first, bool final,
 		rx->discarding = false;
 		if (final) {
 			rx->active = false;
-			if (len > rxbuf_limit(binary))
+			if (len > rxbuf_limit(rx, binary))
 				return UPS_ERR_TOO_LARGE;
 			/* Whole message in one piece: no copy. */
 			msg->data = in;
@@ -63,7 +65,7 @@ int ups_rxbuf_feed_raw(struct ups_rxbuf *rx, bool first, bool final,
 			rx->active = false;
 		return 0;
 	}
-	if (len > rxbuf_limit(rx->binary) - rx->len) {
+	if (len > rxbuf_limit(rx, rx->binary) - rx->len) {
 		rx->discarding = !final;
 		rx->active = !final;
 		rx->len = 0;

@@ -1,8 +1,9 @@
 /* Reassembles websocket messages from the fragments lws delivers in
  * LWS_CALLBACK_RECEIVE / LWS_CALLBACK_CLIENT_RECEIVE, bounding each message
- * by its kind's limit (text: UPS_LIMIT_TEXT_MSG_MAX, binary:
- * UPS_LIMIT_BINARY_MSG_MAX) before anything is allocated. A message that
- * arrives in one piece is handed out without a copy. */
+ * by its kind's limit (text: UPS_LIMIT_TEXT_MSG_MAX unless text_max says
+ * otherwise, binary: UPS_LIMIT_BINARY_MSG_MAX) before anything is
+ * allocated. A message that arrives in one piece is handed out without a
+ * copy. */
 #ifndef UPSTAGE_NET_RXBUF_H
 #define UPSTAGE_NET_RXBUF_H
 
@@ -18,6 +19,11 @@ struct ups_rxbuf {
 	bool active;  /* inside a multi-fragment message */
 	bool binary;
 	bool discarding; /* skipping the rest of an oversized message */
+	/* Largest text message; 0 means UPS_LIMIT_TEXT_MSG_MAX. Only a peer
+	 * that is trusted to frame its stream (the relay's link to upstaged)
+	 * gets more, so that one oversized message can be answered instead
+	 * of ending the connection. */
+	size_t text_max;
 };
 
 struct ups_rxmsg {

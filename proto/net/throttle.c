@@ -55,8 +55,8 @@ bool ups_throttle_allowed(struct ups_throttle *t, const char *addr,
 	return false;
 }
 
-void ups_throttle_failed(struct ups_throttle *t, const char *addr,
-                         uint64_t now_ms)
+uint64_t ups_throttle_failed(struct ups_throttle *t, const char *addr,
+                             uint64_t now_ms)
 {
 	struct ups_throttle_entry *e = throttle_find(t, addr);
 	uint64_t wait = UPS_THROTTLE_BASE_MS;
@@ -70,13 +70,14 @@ void ups_throttle_failed(struct ups_throttle *t, const char *addr,
 	e->seen_ms = now_ms;
 	e->unreported++;
 	if (e->failures <= UPS_THROTTLE_FREE)
-		return;
+		return e->unreported;
 	for (unsigned i = UPS_THROTTLE_FREE + 1;
 	     i < e->failures && wait < UPS_THROTTLE_MAX_MS; i++)
 		wait *= 2;
 	if (wait > UPS_THROTTLE_MAX_MS)
 		wait = UPS_THROTTLE_MAX_MS;
 	e->until_ms = now_ms + wait;
+	return e->unreported;
 }
 
 void ups_throttle_succeeded(struct ups_throttle *t, const char *addr)

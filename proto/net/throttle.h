@@ -45,9 +45,11 @@ void ups_throttle_init(struct ups_throttle *t);
 bool ups_throttle_allowed(struct ups_throttle *t, const char *addr,
                           uint64_t now_ms, uint64_t *retry_ms);
 
-/* A failed login from addr at now_ms: blocks it for the next wait. */
-void ups_throttle_failed(struct ups_throttle *t, const char *addr,
-                         uint64_t now_ms);
+/* A failed login from addr at now_ms: blocks it for the next wait.
+ * Returns the failures from addr not reported yet, this one included (1:
+ * the first since the last report, which a caller may log in full). */
+uint64_t ups_throttle_failed(struct ups_throttle *t, const char *addr,
+                             uint64_t now_ms);
 
 /* A successful login from addr: its failures are forgotten. */
 void ups_throttle_succeeded(struct ups_throttle *t, const char *addr);

@@ -23,18 +23,6 @@ start_upstaged agent --listen 127.0.0.1:0 --auth-file "$T/auth" \
 URL=ws://127.0.0.1:$PORT
 TOK=(--token "$CLIENT_TOKEN")
 
-# hostile_run NAME MODE N [ARGS...]: sets CLOSED and SLOWEST (ms).
-hostile_run() {
-	local name=$1 mode=$2 n=$3
-	shift 3
-	run 0 "$name" "$HOSTILE" --url "$URL" --connections "$n" \
-		--mode "$mode" --timeout 30 "$@"
-	CLOSED=$(jq -r .closed <<<"$OUT")
-	SLOWEST=$(jq -r '."slowest-close-ms"' <<<"$OUT")
-	[ "$CLOSED" -eq "$n" ] || fail "$name: $CLOSED of $n closed: $OUT"
-	log "$name: $OUT"
-}
-
 hostile_run spam spam 10
 [ "$SLOWEST" -lt 1500 ] ||
 	fail "spam: closed after $SLOWEST ms, not by its budget"
@@ -50,12 +38,7 @@ grep -q "reads none of its" "$T/agent.err" ||
 	fail "flood: not closed as a peer that does not read"
 
 # More pending connections than the cap, held while an operator logs in.
-start crowd "$HOSTILE" --url "$URL" --connections 60 --mode idle \
-	--timeout 30
-cli 0 ping-crowd --agent "$URL" "${TOK[@]}" ping
-wait_exit crowd 30
-grep -q "max-pending-sessions (20) reached" "$T/agent.err" ||
-	fail "the pending cap was never reached"
+hostile_crowd "$T/agent.err" 20
 
 # Failed logins: after the free ones the address waits; the CLI waits
 # with it once and gets in; the failures are reported with their count.

@@ -153,11 +153,12 @@ start_upstaged() {
 	PORT=$(port_of "$name")
 }
 
-# start_relay NAME AUTHFILE [LISTEN]: sets PORT.
+# start_relay NAME AUTHFILE [LISTEN [ARGS...]]: sets PORT.
 start_relay() {
 	local name=$1 auth=$2 listen=${3:-127.0.0.1:0}
+	shift $(($# < 3 ? $# : 3))
 	start "$name" "$RELAY" --listen "$listen" --auth-file "$auth" \
-		--log-level info
+		--log-level info "$@"
 	await "$name" '^listening wss?://'
 	PORT=$(port_of "$name")
 }
@@ -248,6 +249,40 @@ write_auth() {
 link_args() {
 	echo --controller "ws://127.0.0.1:$1" --controller-token-file "$2" \
 		--controller-backoff-initial-ms 50 --controller-backoff-max-ms 500
+}
+
+# ---- hostile peers (hostile_peers.sh, relay_hostile.sh) ----
+
+# hostile_run NAME MODE N [ARGS...]: N connections of tests/e2e/hostile in
+# MODE against $URL ($HOSTILE is the program), which must all be closed by
+# the server; sets CLOSED and SLOWEST (ms).
+hostile_run() {
+	local name=$1 mode=$2 n=$3
+	shift 3
+	run 0 "$name" "$HOSTILE" --url "$URL" --connections "$n" \
+		--mode "$mode" --timeout $((WAIT > 30 ? WAIT - 2 : 30)) "$@"
+	CLOSED=$(jq -r .closed <<<"$OUT")
+	SLOWEST=$(jq -r '."slowest-close-ms"' <<<"$OUT")
+	[ "$CLOSED" -eq "$n" ] || fail "$name: $CLOSED of $n closed: $OUT"
+	log "$name: $OUT"
+}
+
+# hostile_crowd LOG CAP: 60 connections that never log in, more than
+# max-pending-sessions (CAP), held while an operator with ${TOK[@]} pings
+# $URL. The operator connects once the whole crowd is in (the server's
+# LOG says it closed 60 - CAP of them to make room): a crowd still
+# arriving could otherwise push the operator out before its login.
+hostile_crowd() {
+	start crowd "$HOSTILE" --url "$URL" --connections 60 --mode idle \
+		--timeout 30
+	poll_until 10 "the crowd of 60 filling max-pending-sessions ($2)" \
+		crowd_in "$1" "$2"
+	cli 0 ping-crowd --agent "$URL" "${TOK[@]}" ping
+	wait_exit crowd 30
+}
+
+crowd_in() {
+	[ "$(grep -c "max-pending-sessions ($2) reached" "$1")" -ge $((60 - $2)) ]
 }
 
 # ---- agent binary helpers (sync_*.sh) ----

@@ -1,14 +1,17 @@
 #!/bin/bash
-# The flood through the relay: the relay's bounded queue for the flooder
-# makes it hang up on that client; the relay, upstaged and the controller
-# link all stay up, and other clients keep being served.
+# The flood through the relay: the flooder stops reading, so the relay
+# pauses reading it once its answers pass half its queue, and hangs up on
+# it when the queue is full or after --stuck-timeout (5 s here; 30 s by
+# default, which with a slow upstaged under the sanitizers could outlast
+# the flooder's patience); the relay, upstaged and the controller link all
+# stay up, and other clients keep being served.
 # upstaged's link pauses reading (lws_rx_flow_control) while its answers
 # back up, rather than dropping the link.
 . "$(dirname "$0")/lib.sh" "$@"
 
 N=${UPS_E2E_FLOOD:-200000}
 write_auth "$T/auth"
-start_relay relay "$T/auth"
+start_relay relay "$T/auth" 127.0.0.1:0 --stuck-timeout 5
 RP=$PORT
 RURL=ws://127.0.0.1:$RP
 start_upstaged linked --listen 127.0.0.1:0 $(link_args "$RP" "$T/auth.plugin")

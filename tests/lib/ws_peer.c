@@ -151,48 +151,67 @@ void ws_peer_send_binary(struct ws_peer *p, const void *data, size_t len)
 	ws_peer_queue(p, true, data, len);
 }
 
-/* Writes an unmasked text frame header for len bytes at out; returns its
- * length (RFC 6455 5.2). */
-static size_t ws_peer_frame_header(uint8_t *out, size_t len)
+/* Writes a text frame header for len bytes at out, masked with a zero
+ * key when masked; returns its length (RFC 6455 5.2). */
+static size_t ws_peer_frame_header(uint8_t *out, size_t len, bool masked)
 {
+	uint8_t mask = masked ? 0x80 : 0;
+	size_t n;
 	int b;
 
 	out[0] = 0x80 | 0x1; /* FIN, text */
 	if (len < 126) {
-		out[1] = (uint8_t)len;
-		return 2;
-	}
-	if (len < 65536) {
-		out[1] = 126;
+		out[1] = mask | (uint8_t)len;
+		n = 2;
+	} else if (len < 65536) {
+		out[1] = mask | 126;
 		out[2] = (uint8_t)(len >> 8);
 		out[3] = (uint8_t)len;
-		return 4;
+		n = 4;
+	} else {
+		out[1] = mask | 127;
+		for (b = 0; b < 8; b++)
+			out[2 + b] = (uint8_t)((uint64_t)len >> (56 - 8 * b));
+		n = 10;
 	}
-	out[1] = 127;
-	for (b = 0; b < 8; b++)
-		out[2 + b] = (uint8_t)((uint64_t)len >> (56 - 8 * b));
-	return 10;
+	if (masked) {
+		memset(out + n, 0, 4);
+		n += 4;
+	}
+	return n;
 }
 
-void ws_peer_send_burst(struct ws_peer *p, const char *const *texts, size_t n)
+static void ws_peer_burst(struct ws_peer *p, const char *const *texts,
+                          size_t n, bool masked)
 {
 	size_t i, total = 0, at = LWS_PRE;
 
 	assert_null(p->raw);
 	for (i = 0; i < n; i++)
-		total += 10 + strlen(texts[i]);
+		total += 14 + strlen(texts[i]);
 	p->raw = malloc(LWS_PRE + total);
 	assert_non_null(p->raw);
 	for (i = 0; i < n; i++) {
 		size_t len = strlen(texts[i]);
 
-		at += ws_peer_frame_header(p->raw + at, len);
+		at += ws_peer_frame_header(p->raw + at, len, masked);
 		memcpy(p->raw + at, texts[i], len);
 		at += len;
 	}
 	p->rawlen = at - LWS_PRE;
 	if (p->wsi)
 		lws_callback_on_writable(p->wsi);
+}
+
+void ws_peer_send_burst(struct ws_peer *p, const char *const *texts, size_t n)
+{
+	ws_peer_burst(p, texts, n, false);
+}
+
+void ws_peer_send_client_burst(struct ws_peer *p, const char *const *texts,
+                               size_t n)
+{
+	ws_peer_burst(p, texts, n, true);
 }
 
 void ws_peer_kill(struct ws_peer *p)

@@ -66,6 +66,11 @@ void ws_peer_send_binary(struct ws_peer *p, const void *data, size_t len);
  * only one burst may be pending. */
 void ws_peer_send_burst(struct ws_peer *p, const char *const *texts, size_t n);
 
+/* Client side: the same with the frames masked (a zero key, so the
+ * bytes are unchanged), as a client must send them. */
+void ws_peer_send_client_burst(struct ws_peer *p, const char *const *texts,
+                               size_t n);
+
 /* Cuts the connection at once, without a close handshake. */
 void ws_peer_kill(struct ws_peer *p);
 

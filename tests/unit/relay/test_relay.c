@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "contrib/relay/conn.h"
 #include "contrib/relay/relay.h"
 #include "proto/chunk.h"
 #include "proto/envelope.h"
@@ -119,6 +120,7 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct lws_context_creation_info info;
 	struct ups_ws_config cfg;
+	struct gate_config limits;
 	char err[UPS_ERRMSG_MAX];
 	char path[] = "/tmp/upstage-test-relay-auth-XXXXXX";
 	int fd;
@@ -144,6 +146,8 @@ static int setup(void **state)
 	cfg.listen_port = 0;
 	assert_int_equal(ups_ws_create(&f->relay.ws, &cfg, err, sizeof(err)),
 	                 0);
+	gate_config_default(&limits);
+	assert_int_equal(relay_init(&f->relay, &f->loop, &limits), 0);
 
 	memset(&info, 0, sizeof(info));
 	info.vhost_name = "test-clients";
@@ -160,7 +164,9 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	unsigned i;
 
-	f->relay.stopping = true;
+	relay_stop(&f->relay);
+	/* Every connection went at once: nothing waits for a flush. */
+	assert_null(f->relay.gate.all);
 	loop_wait_close(&f->lw);
 	ups_ws_begin_destroy(&f->relay.ws);
 	ups_ws_finish_destroy(&f->relay.ws);
@@ -176,7 +182,8 @@ static int teardown(void **state)
 
 /* Helpers. */
 
-static struct ws_peer *connect_peer(struct fixture *f)
+/* Starts a client connection to the relay on path; returns at once. */
+static struct ws_peer *start_peer(struct fixture *f, const char *path)
 {
 	struct lws_client_connect_info ci;
 	struct ws_peer *p;
@@ -189,12 +196,20 @@ static struct ws_peer *connect_peer(struct fixture *f)
 	ci.vhost = f->clients;
 	ci.address = "127.0.0.1";
 	ci.port = f->relay.ws.port;
-	ci.path = "/";
+	ci.path = path;
 	ci.host = "127.0.0.1";
 	ci.origin = "127.0.0.1";
 	ci.protocol = UPS_WS_SUBPROTOCOL;
 	ci.userdata = p;
-	assert_non_null(lws_client_connect_via_info(&ci));
+	if (!lws_client_connect_via_info(&ci))
+		p->connect_failed = true;
+	return p;
+}
+
+static struct ws_peer *connect_peer(struct fixture *f)
+{
+	struct ws_peer *p = start_peer(f, "/");
+
 	LOOP_WAIT(&f->lw, p->established || p->connect_failed);
 	assert_true(p->established);
 	return p;
@@ -403,6 +418,119 @@ static void expect_chunk(struct fixture *f, struct ws_peer *p, uint64_t offset,
 	assert_int_equal(hdr.origin, origin);
 	assert_int_equal(hdr.length, strlen(data));
 	assert_memory_equal(payload, data, hdr.length);
+}
+
+/* Runs the loop for ms milliseconds. */
+static void on_nap(uv_timer_t *t)
+{
+	*(bool *)t->data = true;
+}
+
+static void nap(struct fixture *f, uint64_t ms)
+{
+	uv_timer_t t;
+	bool done = false;
+
+	assert_int_equal(uv_timer_init(&f->loop, &t), 0);
+	t.data = &done;
+	assert_int_equal(uv_timer_start(&t, on_nap, ms, 0), 0);
+	LOOP_WAIT(&f->lw, done);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+/* The relay's connection for origin (a logged-in client or machine). */
+static struct relay_conn *relay_conn_of(struct fixture *f, uint32_t origin)
+{
+	struct relay_conn *c = f->relay.buckets[origin & (RELAY_BUCKETS - 1)];
+
+	while (c && c->origin != origin)
+		c = c->next;
+	assert_non_null(c);
+	return c;
+}
+
+/* A raw HTTP exchange with the relay: sends request and keeps what came
+ * back (NUL-terminated) once a whole header arrived or the relay closed
+ * the connection. */
+struct http_exchange {
+	uv_tcp_t tcp;
+	uv_connect_t connect;
+	uv_write_t write;
+	const char *request;
+	char answer[4096];
+	size_t len;
+	bool done, closed;
+};
+
+static void http_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct http_exchange *x = h->data;
+
+	(void)hint;
+	buf->base = x->answer + x->len;
+	buf->len = sizeof(x->answer) - 1 - x->len;
+}
+
+static void http_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct http_exchange *x = s->data;
+
+	(void)buf;
+	if (n > 0) {
+		x->len += (size_t)n;
+		x->answer[x->len] = '\0';
+		/* No answer here has a body, and a 101 or a kept-alive
+		 * connection stays open: the header is enough. */
+		if (strstr(x->answer, "\r\n\r\n"))
+			x->done = true;
+	} else if (n < 0) {
+		x->done = true;
+	}
+	if (x->len + 1 >= sizeof(x->answer))
+		x->done = true;
+}
+
+static void http_connected(uv_connect_t *req, int status)
+{
+	struct http_exchange *x = req->data;
+	uv_buf_t buf = uv_buf_init((char *)x->request, strlen(x->request));
+
+	if (status) {
+		x->done = true;
+		return;
+	}
+	assert_int_equal(uv_write(&x->write, (uv_stream_t *)&x->tcp, &buf, 1,
+	                          NULL),
+	                 0);
+	assert_int_equal(uv_read_start((uv_stream_t *)&x->tcp, http_alloc,
+	                               http_read),
+	                 0);
+}
+
+static void http_closed(uv_handle_t *h)
+{
+	((struct http_exchange *)h->data)->closed = true;
+}
+
+static void http_exchange(struct fixture *f, struct http_exchange *x,
+                          const char *request)
+{
+	struct sockaddr_in addr;
+
+	memset(x, 0, sizeof(*x));
+	x->request = request;
+	assert_int_equal(uv_ip4_addr("127.0.0.1", f->relay.ws.port, &addr), 0);
+	assert_int_equal(uv_tcp_init(&f->loop, &x->tcp), 0);
+	x->tcp.data = x;
+	x->connect.data = x;
+	assert_int_equal(uv_tcp_connect(&x->connect, &x->tcp,
+	                                (const struct sockaddr *)&addr,
+	                                http_connected),
+	                 0);
+	LOOP_WAIT(&f->lw, x->done);
+	uv_close((uv_handle_t *)&x->tcp, http_closed);
+	LOOP_WAIT(&f->lw, x->closed);
 }
 
 /* Tests. */
@@ -704,13 +832,38 @@ static void test_busy_when_the_link_queue_is_full(void **state)
 	accepted = f->flood_sent - busy_chunks;
 	assert_true((uint64_t)accepted * FLOOD_SIZE > UPS_LIMIT_OUTQ_BYTES);
 
+	/* Tiny requests, smaller than a Relay.Opened, until even they find
+	 * no room: the last one is busy. */
+	for (i = 0; i < 2000; i++) {
+		char text[64];
+		int n = snprintf(text, sizeof(text),
+		                 "{\"request-id\":%u,\"type\":\"T\","
+		                 "\"request\":\"E\"}",
+		                 1000 + i);
+
+		ws_peer_send_text(a, text, (size_t)n);
+	}
+	do
+		env = ws_peer_next_text(&f->lw, a);
+	while (int_of(env, "request-id") != 1000 + 2000 - 1);
+	assert_string_equal(str_of(env, "error-code"), "busy");
+
+	/* Another client logs in while the link is full: the relay's own
+	 * Relay.Opened still goes to upstaged (it has room kept for it), and
+	 * the link stays. */
+	b = connect_peer(f);
+	login_ok(f, b, "client", CLIENT_TOKEN);
+	assert_non_null(f->relay.plugin);
+
 	/* a goes while what it sent waits: the relay forgets it (its bucket
 	 * empties) and drops what it queued for upstaged. upstaged, reading
 	 * again, gets only the chunks that had already left the relay, in
-	 * order, then Closed: none of the requests queued behind them. */
+	 * order, then Opened for b and Closed for a: none of the requests
+	 * queued behind them. */
 	ws_peer_kill(a);
 	LOOP_WAIT(&f->lw, f->relay.buckets[oa & (RELAY_BUCKETS - 1)] == NULL);
 	lws_rx_flow_control(u->wsi, 1);
+	ob = expect_opened(f, u, "client");
 	expect_closed(f, u, oa);
 	delivered = (unsigned)u->nbins;
 	for (i = 0; i < delivered; i++) {
@@ -731,14 +884,290 @@ static void test_busy_when_the_link_queue_is_full(void **state)
 	            UPS_LIMIT_OUTQ_BYTES);
 
 	/* The link carries traffic again. */
-	b = connect_peer(f);
-	login_ok(f, b, "client", CLIENT_TOKEN);
-	ob = expect_opened(f, u, "client");
+	assert_false(u->closed);
 	id = send_request(f, b, NULL, 0);
 	expect_forwarded(f, u, id, ob);
 	answer(u, id, ob, "b");
 	env = ws_peer_next_text(&f->lw, b);
 	assert_int_equal(int_of(env, "request-id"), id);
+}
+
+
+/* A connection that does not log in is closed at the login deadline,
+ * whatever it sends; one that logged in stays. */
+static void test_login_deadline(void **state)
+{
+	struct fixture *f = *state;
+	struct ws_peer *idle, *chat, *ok;
+	uint64_t t0;
+	int i;
+
+	f->relay.gate.cfg.login_timeout_ms = 500;
+	t0 = uv_now(&f->loop);
+	idle = connect_peer(f);
+	chat = connect_peer(f);
+	ok = connect_peer(f);
+	login_ok(f, ok, "client", CLIENT_TOKEN);
+	for (i = 0; i < 50 && !chat->closed; i++) {
+		send_request(f, chat, NULL, 0);
+		nap(f, 100);
+	}
+	assert_true(chat->closed);
+	LOOP_WAIT(&f->lw, idle->closed);
+	assert_true(uv_now(&f->loop) - t0 >= 500);
+	assert_true(uv_now(&f->loop) - t0 < 3000);
+	nap(f, 1200);
+	assert_false(ok->closed);
+}
+
+/* Before login a peer's answers may take a small budget: one that does
+ * not read them is dropped once they pass half of it, long before its
+ * login deadline. */
+static void test_prelogin_budget(void **state)
+{
+	struct fixture *f = *state;
+	struct ws_peer *spam = connect_peer(f);
+	const char *texts[2000];
+	uint64_t t0;
+	size_t i;
+
+	f->relay.gate.cfg.login_timeout_ms = 60000;
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		texts[i] = "x";
+	lws_rx_flow_control(spam->wsi, 0);
+	t0 = uv_now(&f->loop);
+	/* All at once: every frame is answered before the relay could
+	 * write a single answer. */
+	ws_peer_send_client_burst(spam, texts, sizeof(texts) / sizeof(texts[0]));
+	f->lw.timeout_ms = 5000;
+	LOOP_WAIT(&f->lw, f->relay.gate.all == NULL);
+	assert_true(uv_now(&f->loop) - t0 < 3000);
+	/* A peer that does not read sees its end only once it reads. */
+	lws_rx_flow_control(spam->wsi, 1);
+	LOOP_WAIT(&f->lw, spam->closed);
+}
+
+/* Beyond max-pending-sessions the oldest connection not logged in makes
+ * room; beyond max-sessions connections are refused, but the link from
+ * upstaged does not take a client's slot once it has logged in. */
+static void test_pending_and_session_caps(void **state)
+{
+	struct fixture *f = *state;
+	struct ws_peer *p1, *p2, *p3, *p4, *u;
+	uint32_t o2, o3;
+
+	u = link_upstaged(f);
+	f->relay.gate.cfg.max_pending = 2;
+	f->relay.gate.cfg.max_sessions = 3;
+	p1 = connect_peer(f);
+	p2 = connect_peer(f);
+	p3 = connect_peer(f);
+	LOOP_WAIT(&f->lw, p1->closed);
+	assert_false(p2->closed || p3->closed);
+	assert_int_equal(f->relay.gate.pending, 2);
+
+	login_ok(f, p2, "client", CLIENT_TOKEN);
+	o2 = expect_opened(f, u, "client");
+	login_ok(f, p3, "machine", MACHINE_TOKEN);
+	o3 = expect_opened(f, u, "machine");
+	assert_true(o2 != o3);
+	assert_int_equal(f->relay.gate.count, 2);
+
+	/* One more fits; then the cap refuses. */
+	p4 = connect_peer(f);
+	login_ok(f, p4, "client", CLIENT_TOKEN);
+	expect_opened(f, u, "client");
+	p1 = start_peer(f, "/");
+	LOOP_WAIT(&f->lw, p1->closed || p1->connect_failed);
+	assert_false(p2->closed || p3->closed || p4->closed || u->closed);
+}
+
+/* Failed logins from one address: after the free ones the address must
+ * wait, and a login meanwhile is answered busy with retry-ms, without
+ * being looked at; after the wait a right token gets in. */
+static void test_login_throttled(void **state)
+{
+	struct fixture *f = *state;
+	struct ws_peer *x = connect_peer(f);
+	struct ws_peer *y = connect_peer(f);
+	struct ws_peer *z = connect_peer(f);
+	json_t *env, *info;
+	json_int_t retry;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		login_refused(f, x, "client", "wrong", "unauthorized");
+	for (i = 0; i < 3; i++)
+		login_refused(f, y, "client", "wrong", "unauthorized");
+	/* Six failures: the address waits 100 ms, even with a right token. */
+	env = login(f, z, "client", CLIENT_TOKEN);
+	assert_string_equal(str_of(env, "error-code"), "busy");
+	info = json_object_get(env, "error-info");
+	retry = int_of(info, "retry-ms");
+	assert_true(retry > 0 && retry <= 100);
+	nap(f, (uint64_t)retry + 20);
+	login_ok(f, z, "client", CLIENT_TOKEN);
+	LOOP_WAIT(&f->lw, x->closed && y->closed);
+	assert_false(z->closed);
+}
+
+/* Upgrades only on "/" and only websocket version 13; plain HTTP gets
+ * 404 or 405, without a body. */
+static void test_upgrade_path_version_and_http(void **state)
+{
+	struct fixture *f = *state;
+	struct http_exchange x;
+	struct ws_peer *p;
+
+#define UPGRADE(path, version)                                                 \
+	"GET " path " HTTP/1.1\r\nHost: 127.0.0.1\r\n"                        \
+	"Upgrade: websocket\r\nConnection: Upgrade\r\n"                        \
+	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"                      \
+	"Sec-WebSocket-Protocol: upstage.v1\r\n"                               \
+	"Sec-WebSocket-Version: " version "\r\n\r\n"
+	http_exchange(f, &x, UPGRADE("/", "13"));
+	assert_memory_equal(x.answer, "HTTP/1.1 101", 12);
+	http_exchange(f, &x, UPGRADE("/other", "13"));
+	assert_memory_equal(x.answer, "HTTP/1.1 404", 12);
+	http_exchange(f, &x, UPGRADE("/", "8"));
+	assert_memory_equal(x.answer, "HTTP/1.1 400", 12);
+	assert_non_null(strstr(x.answer, "sec-websocket-version: 13"));
+#undef UPGRADE
+	http_exchange(f, &x, "GET /x HTTP/1.1\r\nHost: h\r\n\r\n");
+	assert_memory_equal(x.answer, "HTTP/1.1 404", 12);
+	assert_non_null(strcasestr(x.answer, "content-length: 0\r\n"));
+	http_exchange(f, &x, "HEAD / HTTP/1.1\r\nHost: h\r\n\r\n");
+	assert_memory_equal(x.answer, "HTTP/1.1 404", 12);
+	assert_non_null(strcasestr(x.answer, "content-length: 0\r\n"));
+	http_exchange(f, &x,
+	              "DELETE / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
+	assert_memory_equal(x.answer, "HTTP/1.1 405", 12);
+	assert_non_null(strcasestr(x.answer, "allow: GET, HEAD\r\n"));
+
+	/* lws's own client on another path is refused too. */
+	p = start_peer(f, "/elsewhere");
+	LOOP_WAIT(&f->lw, p->closed || p->connect_failed);
+	assert_false(p->established);
+	connect_peer(f);
+}
+
+/* upstaged's message for one client is over the text limit: that client
+ * is told too-large (by request-id when it has one), the link stays and
+ * the next request goes through. */
+static void test_oversized_answer_keeps_link(void **state)
+{
+	struct fixture *f = *state;
+	struct ws_peer *u = link_upstaged(f);
+	struct ws_peer *a = connect_peer(f);
+	size_t big = UPS_LIMIT_TEXT_MSG_MAX + 1000;
+	char *pad = malloc(big + 1);
+	uint32_t oa;
+	uint64_t id;
+	json_t *env;
+
+	assert_non_null(pad);
+	memset(pad, 'p', big);
+	pad[big] = '\0';
+	login_ok(f, a, "client", CLIENT_TOKEN);
+	oa = expect_opened(f, u, "client");
+	id = send_request(f, a, NULL, 0);
+	expect_forwarded(f, u, id, oa);
+	env = ups_env_response(id, json_pack("{s:s}", "pad", pad));
+	ups_env_set_origin(env, oa);
+	ws_peer_send_json(u, env);
+	expect_error(f, a, id, "too-large");
+
+	/* A push: no request-id to answer by. */
+	env = ups_env_push("Test", "Big", json_pack("{s:s}", "pad", pad));
+	ups_env_set_origin(env, oa);
+	ws_peer_send_json(u, env);
+	expect_error_push(f, a, "Malformed", "too-large");
+	free(pad);
+
+	id = send_request(f, a, NULL, 0);
+	expect_forwarded(f, u, id, oa);
+	answer(u, id, oa, "a");
+	env = ws_peer_next_text(&f->lw, a);
+	assert_int_equal(int_of(env, "request-id"), id);
+	assert_false(u->closed);
+	assert_non_null(f->relay.plugin);
+}
+
+/* A client's request within the limit that "origin" would take over it
+ * is answered too-large and not forwarded; the link stays. */
+static void test_stamped_request_too_large(void **state)
+{
+	struct fixture *f = *state;
+	struct ws_peer *u = link_upstaged(f);
+	struct ws_peer *a = connect_peer(f);
+	json_t *env = ups_env_request(1, "Test", 1, "Echo", json_object());
+	size_t len, pad_len;
+	char *text, *pad;
+	uint32_t oa;
+	uint64_t id;
+
+	login_ok(f, a, "client", CLIENT_TOKEN);
+	oa = expect_opened(f, u, "client");
+	/* Size the pad so that the request is exactly at the limit. */
+	json_object_set_new(json_object_get(env, "params"), "pad",
+	                    json_string(""));
+	text = ups_env_dump(env, &len);
+	free(text);
+	json_decref(env);
+	pad_len = UPS_LIMIT_TEXT_MSG_MAX - len - 5;
+	pad = malloc(pad_len + 1);
+	assert_non_null(pad);
+	memset(pad, 'p', pad_len);
+	pad[pad_len] = '\0';
+	id = send_request(f, a, json_pack("{s:s}", "pad", pad), 0);
+	free(pad);
+	expect_error(f, a, id, "too-large");
+	id = send_request(f, a, NULL, 0);
+	expect_forwarded(f, u, id, oa);
+	assert_false(u->closed);
+}
+
+/* A logged-in client that stops reading: above half its budget its
+ * reads are paused, and it is dropped after stuck-timeout, not before. */
+static void test_stuck_client_paused_then_dropped(void **state)
+{
+	struct fixture *f = *state;
+	struct ws_peer *u = link_upstaged(f);
+	struct ws_peer *a = connect_peer(f);
+	size_t padlen = 60 * 1024;
+	char *pad = malloc(padlen + 1);
+	struct relay_conn *c;
+	uint64_t t0;
+	uint32_t oa;
+	unsigned i;
+
+	assert_non_null(pad);
+	memset(pad, 'p', padlen);
+	pad[padlen] = '\0';
+	f->relay.gate.cfg.stuck_timeout_ms = 1000;
+	login_ok(f, a, "client", CLIENT_TOKEN);
+	oa = expect_opened(f, u, "client");
+	c = relay_conn_of(f, oa);
+	lws_rx_flow_control(a->wsi, 0);
+	for (i = 0; i < 2000 && !c->paused; i++) {
+		json_t *env = ups_env_push("Test", "Big",
+		                           json_pack("{s:s}", "pad", pad));
+
+		ups_env_set_origin(env, oa);
+		ws_peer_send_json(u, env);
+		LOOP_WAIT(&f->lw, ups_outq_empty(&u->outq));
+		nap(f, 1);
+	}
+	free(pad);
+	assert_true(c->paused);
+	assert_true(c->outq.bytes > UPS_LIMIT_OUTQ_BYTES / 2);
+	assert_true(c->outq.bytes <= UPS_LIMIT_OUTQ_BYTES);
+	t0 = uv_now(&f->loop);
+	expect_closed(f, u, oa);
+	assert_true(uv_now(&f->loop) - t0 >= 900);
+	assert_true(uv_now(&f->loop) - t0 < 3500);
+	assert_int_equal(f->relay.gate.count, 0);
+	assert_false(u->closed);
 }
 
 int main(void)
@@ -758,6 +1187,22 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_busy_when_the_link_queue_is_full, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_login_deadline, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_prelogin_budget, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_pending_and_session_caps,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_login_throttled, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_upgrade_path_version_and_http, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_oversized_answer_keeps_link,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stamped_request_too_large,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_stuck_client_paused_then_dropped, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -123,6 +123,34 @@ static void test_binary_allows_more_than_text(void **state)
 	ups_rxbuf_free(&rx);
 }
 
+/* A raised text limit (the relay's link) reassembles beyond the default
+ * and still stops at its own bound. */
+static void test_text_max_raised(void **state)
+{
+	struct ups_rxbuf rx = {.text_max = 2 * UPS_LIMIT_TEXT_MSG_MAX};
+	size_t half = UPS_LIMIT_TEXT_MSG_MAX;
+	char *buf = calloc(1, half + 1);
+	struct ups_rxmsg m;
+
+	(void)state;
+	assert_non_null(buf);
+	assert_int_equal(ups_rxbuf_feed_raw(&rx, true, false, false, buf,
+					    half, &m),
+			 0);
+	assert_int_equal(ups_rxbuf_feed_raw(&rx, false, true, false, buf,
+					    half, &m),
+			 1);
+	assert_int_equal(m.len, 2 * half);
+	assert_int_equal(ups_rxbuf_feed_raw(&rx, true, false, false, buf,
+					    half, &m),
+			 0);
+	assert_int_equal(ups_rxbuf_feed_raw(&rx, false, true, false, buf,
+					    half + 1, &m),
+			 UPS_ERR_TOO_LARGE);
+	free(buf);
+	ups_rxbuf_free(&rx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -131,6 +159,7 @@ int main(void)
 		cmocka_unit_test(test_text_limit),
 		cmocka_unit_test(test_single_oversized),
 		cmocka_unit_test(test_binary_allows_more_than_text),
+		cmocka_unit_test(test_text_max_raised),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

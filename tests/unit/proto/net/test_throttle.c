@@ -75,8 +75,10 @@ static void test_report_once_with_count(void **state)
 
 	(void)state;
 	ups_throttle_init(t);
+	/* Each failure says how many are unreported: 1 is the first. */
 	for (int i = 0; i < 6000; i++)
-		ups_throttle_failed(t, "::1", 5);
+		assert_int_equal(ups_throttle_failed(t, "::1", 5),
+		                 (uint64_t)i + 1);
 	ups_throttle_report(t, report, &s);
 	assert_int_equal(s.calls, 1);
 	assert_string_equal(s.addr, "::1");
@@ -85,7 +87,7 @@ static void test_report_once_with_count(void **state)
 	ups_throttle_report(t, report, &s);
 	assert_int_equal(s.calls, 0);
 	/* Failures before a success are still reported. */
-	ups_throttle_failed(t, "::1", 6);
+	assert_int_equal(ups_throttle_failed(t, "::1", 6), 1);
 	ups_throttle_succeeded(t, "::1");
 	ups_throttle_report(t, report, &s);
 	assert_int_equal(s.calls, 1);

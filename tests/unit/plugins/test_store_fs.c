@@ -762,6 +762,20 @@ static void test_meta_faults_keep_old(void **state)
 		assert_string_equal(buf, "old");
 		assert_false(fx_exists(f, "streams/v1/.index2.json.tmp"));
 	}
+	/* A passing fault (@N/K): the second rename fails, the third
+	 * succeeds again. A write budget cannot pass. */
+	fx_reopen(f, "rename=EIO@1/1");
+	assert_int_equal(meta_put(f, "index2.json", "one"), 0);
+	assert_int_equal(meta_put(f, "index2.json", "two"), UPS_ERR_IO);
+	assert_int_equal(meta_put(f, "index2.json", "three"), 0);
+	assert_int_equal(meta_read(f, "index2.json", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "three");
+	f->ops->close(f->store);
+	f->store = NULL;
+	f->fail = "write=ENOSPC@1/1";
+	assert_int_equal(fx_open(f), UPS_ERR_BAD_REQUEST);
+	f->fail = "rename=EIO@1/x";
+	assert_int_equal(fx_open(f), UPS_ERR_BAD_REQUEST);
 	/* A small enough file passes the same write budget. */
 	fx_reopen(f, "write=ENOSPC@4");
 	assert_int_equal(meta_put(f, "index2.json", "new!"), 0);

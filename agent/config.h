@@ -51,6 +51,7 @@ struct config {
 	int64_t upload_window;
 	int64_t free_space_reserve;
 	int64_t upload_expiry;
+	int64_t max_downloads;
 	char *store_fault;
 
 	/* Derived by config_check(). */

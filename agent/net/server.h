@@ -1,6 +1,6 @@
-/* The listening side: the lws protocol callback for accepted connections
- * (websocket sessions and plain HTTP GET /healthz), the session list,
- * max-sessions and the idle timeout. */
+/* The listening side: the lws protocol callback for accepted websocket
+ * connections, the session list, max-sessions and the idle timeout.
+ * (Plain HTTP on the same port, /healthz included, is agent/net/http.h.) */
 #ifndef UPSTAGE_AGENT_NET_SERVER_H
 #define UPSTAGE_AGENT_NET_SERVER_H
 
@@ -30,7 +30,7 @@ struct server {
 int server_init(struct server *srv, uv_loop_t *loop, struct dispatch *dispatch,
                 unsigned max_sessions, unsigned idle_timeout_s);
 
-/* Handles the server-side lws callback reasons; user is the wsi's
+/* Handles the server-side websocket callback reasons; user is the wsi's
  * per-session slot (a struct session *). Other reasons go to lws's
  * default HTTP handler. */
 int server_callback(struct server *srv, struct lws *wsi,

@@ -22,6 +22,7 @@
 #include "agent/rpc/admin.h"
 #include "agent/rpc/binaries.h"
 #include "agent/rpc/dispatch.h"
+#include "agent/rpc/versions.h"
 #include "agent/store/store.h"
 #include "proto/errors.h"
 #include "proto/log.h"
@@ -53,6 +54,7 @@ struct agent {
 	struct dispatch dispatch;
 	struct admin admin;
 	struct binaries binaries;
+	struct versions versions;
 	struct server server;
 	bool server_ready;
 	struct ups_ws ws;
@@ -382,9 +384,12 @@ static int agent_start_rpc(struct agent *a, char *err, size_t errlen)
 	a->binaries.store = &a->store;
 	a->binaries.max_size = (uint64_t)cfg->max_upload_size;
 	binaries_init(&a->binaries);
+	a->versions.store = &a->store;
+	versions_init(&a->versions);
 	if ((rv = dispatch_add(&a->dispatch, &a->admin.admin_facade)) ||
 	    (rv = dispatch_add(&a->dispatch, &a->admin.agent_facade)) ||
-	    (rv = dispatch_add(&a->dispatch, &a->binaries.facade)))
+	    (rv = dispatch_add(&a->dispatch, &a->binaries.facade)) ||
+	    (rv = dispatch_add(&a->dispatch, &a->versions.facade)))
 		return ups_errf(rv, err, errlen, "cannot register a facade");
 	return 0;
 }

@@ -97,15 +97,22 @@ static void check_autoselect(const struct ups_version *v, size_t n)
 	size_t i;
 	int rv;
 
-	rv = ups_version_autoselect(c, g, v + 2, n - 2, &out, err, sizeof(err));
+	enum ups_autoselect_rule rule;
+
+	rv = ups_version_select(c, g, v + 2, n - 2, &out, &rule, err,
+	                        sizeof(err));
 	if (rv != 0) {
 		CHECK(rv == UPS_ERR_NO_SUITABLE_VERSION);
+		CHECK(ups_version_autoselect(c, g, v + 2, n - 2, &out, err,
+		                             sizeof(err)) == rv);
 		return;
 	}
 	for (i = 2; i < n; i++)
 		found |= ups_version_compare(&out, &v[i]) == 0;
 	CHECK(found);
+	CHECK(ups_autoselect_considers(c, g, &out));
 	if (g->major != c->major) {
+		CHECK(rule == UPS_AUTOSELECT_CLIENT_VERSION);
 		CHECK(ups_version_compare(&out, c) == 0);
 		return;
 	}
@@ -113,6 +120,8 @@ static void check_autoselect(const struct ups_version *v, size_t n)
 	CHECK(ups_version_compare(&out, g) > 0);
 	CHECK(out.major == g->major);
 	CHECK(out.minor == g->minor || out.minor == g->minor + 1);
+	CHECK(rule == (out.minor == g->minor ? UPS_AUTOSELECT_NEXT_PATCH
+	                                     : UPS_AUTOSELECT_NEXT_MINOR));
 	CHECK(out.minor <= c->minor);
 }
 

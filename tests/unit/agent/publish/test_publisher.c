@@ -23,6 +23,7 @@
 #include "proto/errors.h"
 #include "proto/simplestreams.h"
 #include "tests/lib/loop_wait.h"
+#include "tests/lib/store_commit.h"
 #include "tests/lib/tmpdir.h"
 
 #define UUID "deadbeef-0123-4567-89ab-cdef01234567"
@@ -69,6 +70,15 @@ static char *slurp(const char *dir, const char *rel, size_t *len)
 	return buf;
 }
 
+/* What a client told "stored" or "removed" could fetch at that moment. */
+static void at_answer(void *data)
+{
+	struct fx *f = data;
+
+	free(f->index2_at_answer);
+	f->index2_at_answer = slurp(f->dir, "streams/v1/index2.json", NULL);
+}
+
 static void on_done(void *data, int rv, const char *err,
                     const struct catalog_binary *b)
 {
@@ -78,9 +88,7 @@ static void on_done(void *data, int rv, const char *err,
 	f->calls++;
 	f->rv = rv;
 	snprintf(f->err, sizeof(f->err), "%s", rv ? err : "");
-	/* What a client told "stored" or "removed" could fetch now. */
-	free(f->index2_at_answer);
-	f->index2_at_answer = slurp(f->dir, "streams/v1/index2.json", NULL);
+	at_answer(f);
 }
 
 static void fx_open(struct fx *f)
@@ -154,51 +162,20 @@ static void sha256_hex(const void *data, size_t len, char out[65])
 		sprintf(out + 2 * i, "%02x", md[i]);
 }
 
-/* Commits content as stream/bv stored at `at`, as the upload engine
- * would (an upload row and a fsynced staging file first). */
 static int commit(struct fx *f, const char *stream, const char *bv,
                   const char *content, int64_t at, bool force)
 {
-	struct catalog_commit req;
-	struct catalog_upload cu;
-	char err[UPS_ERRMSG_MAX], path[256];
-	int fd, before = f->calls;
+	struct store_commit_opts opts = {force, at_answer, f};
+	struct store_commit_result res;
+	int rv;
 
-	memset(&req, 0, sizeof(req));
-	memset(&cu, 0, sizeof(cu));
-	sha256_hex(content, strlen(content), req.binary.sha256);
-	snprintf(cu.stream, sizeof(cu.stream), "%s", stream);
-	snprintf(cu.binary_version, sizeof(cu.binary_version), "%s", bv);
-	strcpy(cu.sha256, req.binary.sha256);
-	strcpy(cu.state, "committing");
-	cu.size = strlen(content);
-	assert_int_equal(catalog_upload_create(store_catalog(&f->store), &cu,
-	                                       at, err, sizeof(err)),
-	                 0);
-	snprintf(req.staging_name, sizeof(req.staging_name), "%llu.part",
-	         (unsigned long long)cu.id);
-	snprintf(path, sizeof(path), "%s/%s", store_staging_dir(&f->store),
-	         req.staging_name);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, content, strlen(content)),
-	                 (ssize_t)strlen(content));
-	assert_int_equal(fsync(fd), 0);
-	close(fd);
-	req.upload_id = cu.id;
-	snprintf(req.binary.stream, sizeof(req.binary.stream), "%s", stream);
-	snprintf(req.binary.binary_version, sizeof(req.binary.binary_version),
-	         "%s", bv);
-	req.binary.size = strlen(content);
-	req.binary.stored_at = at;
-	req.force = force;
-	assert_int_equal(store_commit(&f->store, &req, on_done, f), 0);
-	LOOP_WAIT(&f->wait, f->calls > before);
-	unlink(path);
-	return f->rv;
+	rv = store_commit_content(&f->store, &f->wait, stream, bv, content, at,
+	                          &opts, &res);
+	snprintf(f->err, sizeof(f->err), "%s", res.err);
+	return rv;
 }
 
-static int delete (struct fx *f, const char *stream, const char *bv)
+static int remove_bin(struct fx *f, const char *stream, const char *bv)
 {
 	int before = f->calls;
 
@@ -333,7 +310,7 @@ static void test_lookup_misses(void **state)
 
 	assert_int_equal(
 	    commit(f, "released", "2.9.1-focal-amd64", "a", 1, false), 0);
-	assert_int_equal(delete (f, "released", "2.9.1-focal-amd64"), 0);
+	assert_int_equal(remove_bin(f, "released", "2.9.1-focal-amd64"), 0);
 	assert_int_equal(commit(f, "devel", "2.9.1-focal-amd64", "a", 1, false),
 	                 0);
 	for (size_t i = 0; i < sizeof(misses) / sizeof(misses[0]); i++)
@@ -362,7 +339,7 @@ static void test_tools_stream_order(void **state)
 	assert_int_equal(commit(f, "released", bv, "rrrr", 13, false), 0);
 	assert_int_equal(lookup(f, "/tools/3.1.0-ubuntu-arm64", &t), 0);
 	assert_string_equal(t.stream, "released");
-	assert_int_equal(delete (f, "released", bv), 0);
+	assert_int_equal(remove_bin(f, "released", bv), 0);
 	assert_int_equal(lookup(f, "/tools/3.1.0-ubuntu-arm64", &t), 0);
 	assert_string_equal(t.stream, "proposed");
 	/* Each stream's own path is its own binary. */
@@ -387,14 +364,14 @@ static void test_delete(void **state)
 	    commit(f, "devel", "3.0-beta1-ubuntu-amd64", "z", 300, false), 0);
 	assert_int_equal(items_on_disk(f, "released", &l), 2);
 	ups_ss_list_free(&l);
-	assert_int_equal(delete (f, "released", "2.9.1-ubuntu-amd64"), 0);
+	assert_int_equal(remove_bin(f, "released", "2.9.1-ubuntu-amd64"), 0);
 	assert_non_null(strstr(f->index2_at_answer, "released"));
 	assert_int_equal(items_on_disk(f, "released", &l), 1);
 	assert_string_equal(l.items[0].binary_version, "2.9.2-ubuntu-amd64");
 	ups_ss_list_free(&l);
 	assert_int_equal(lookup(f, "/tools/2.9.1-ubuntu-amd64", &t),
 	                 UPS_ERR_NOT_FOUND);
-	assert_int_equal(delete (f, "released", "2.9.2-ubuntu-amd64"), 0);
+	assert_int_equal(remove_bin(f, "released", "2.9.2-ubuntu-amd64"), 0);
 	/* Nothing released any more. */
 	assert_null(strstr(f->index2_at_answer, "released"));
 	assert_false(exists(f, "streams/v1/index.json"));
@@ -405,7 +382,7 @@ static void test_delete(void **state)
 	assert_int_equal(items_on_disk(f, "devel", &l), 1);
 	ups_ss_list_free(&l);
 	/* Refused operations change nothing. */
-	assert_int_equal(delete (f, "released", "2.9.2-ubuntu-amd64"),
+	assert_int_equal(remove_bin(f, "released", "2.9.2-ubuntu-amd64"),
 	                 UPS_ERR_NOT_FOUND);
 }
 
@@ -640,7 +617,7 @@ static void test_open_target(void **state)
 	close(f->opened.fd);
 	free(index2);
 
-	assert_int_equal(delete (f, "released", "2.9.1-ubuntu-amd64"), 0);
+	assert_int_equal(remove_bin(f, "released", "2.9.1-ubuntu-amd64"), 0);
 	assert_int_equal(open_target(f, &t), 0); /* index2.json stays */
 	close(f->opened.fd);
 	assert_int_equal(lookup(f, "/tools/2.9.1-ubuntu-amd64", &old),

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Quick start, command 2: every test. Installs what is missing, then builds
 # and runs the unit and end-to-end suites twice (plain, then under
-# AddressSanitizer + UndefinedBehaviorSanitizer), runs the ingest benchmark
-# as a smoke test on a small file (INGEST_MB, default 64), then runs every
-# fuzz target for a bounded time (FUZZ_SECONDS each, default 20).
+# AddressSanitizer + UndefinedBehaviorSanitizer), runs the ingest and serve
+# benchmarks as smoke tests on small files (INGEST_MB, default 64;
+# SERVE_MB 64 and SERVE_CONC 20 x SERVE_CONC_MB 8), then runs every fuzz
+# target for a bounded time (FUZZ_SECONDS each, default 20).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc)
@@ -20,6 +21,11 @@ ctest --test-dir "$top/build" --output-on-failure -j"$jobs"
 
 step "benchmark smoke (INGEST_MB=${INGEST_MB:-64}; figures only)"
 INGEST_MB=${INGEST_MB:-64} bash "$top/contrib/bench/ingest.sh" "$top/build"
+
+step "serve benchmark smoke (SERVE_MB=${SERVE_MB:-64}, ${SERVE_CONC:-20} x ${SERVE_CONC_MB:-8} MiB; figures only)"
+SERVE_MB=${SERVE_MB:-64} SERVE_CONC=${SERVE_CONC:-20} \
+	SERVE_CONC_MB=${SERVE_CONC_MB:-8} \
+	bash "$top/contrib/bench/serve.sh" "$top/build"
 
 step "ASan + UBSan build"
 cmake -S "$top" -B "$top/build-asan" -DCMAKE_BUILD_TYPE=Debug \

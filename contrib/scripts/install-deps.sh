@@ -10,9 +10,11 @@ packages=(
 	libcmocka-dev
 	openssl
 )
-# Tests additionally fuzz with clang's libFuzzer.
+# Tests additionally fuzz with clang's libFuzzer, fetch and check published
+# metadata and downloads with curl and jq, and the benchmarks compare with
+# nginx (nginx-extras: WebDAV for ingest, sendfile for serve).
 if [ "${1:-}" = "--test" ]; then
-	packages+=(clang libclang-rt-14-dev)
+	packages+=(clang libclang-rt-14-dev curl jq nginx-extras)
 fi
 
 missing=()

@@ -301,54 +301,31 @@ static int publish_run(struct publisher *p, char *err, size_t errlen)
 	return rv;
 }
 
+static int publish_hash_fd(int fd, uint64_t size, uint8_t md[32], char *err,
+                           size_t errlen);
+
 /* What the store holds under streams/v1 now, so that files whose bytes
  * do not change are not rewritten (a restart writes nothing) and files
- * left by an earlier run are removed when nothing publishes them. */
+ * left by an earlier run are removed when nothing publishes them. A file
+ * that cannot be read counts as there with unknown content: it is
+ * rewritten or removed. */
 static void publish_read_written(struct publisher *p)
 {
-	uint8_t *buf = malloc(PUBLISH_HASH_CHUNK);
-
-	for (int slot = 0; buf && slot < PUBLISH_FILES; slot++) {
+	for (int slot = 0; slot < PUBLISH_FILES; slot++) {
 		char name[UPS_SS_FILE_NAME_MAX + 1], err[UPS_ERRMSG_MAX];
-		EVP_MD_CTX *ctx;
-		uint64_t size = 0, off = 0;
-		unsigned int mdlen = 0;
+		uint64_t size = 0;
 		int fd = -1;
-		bool ok = false;
 
 		publish_slot_name(slot, name, sizeof(name));
 		if (store_meta_open(p->store, name, &fd, &size, err,
 		                    sizeof(err)))
 			continue;
-		/* Unknown content still counts as present (to be removed or
-		 * rewritten); only a full hash lets it be kept as it is. */
 		p->written[slot].present = true;
-		memset(p->written[slot].sha256, 0, 32);
-		ctx = EVP_MD_CTX_new();
-		if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1) {
-			for (;;) {
-				ssize_t r = pread(fd, buf, PUBLISH_HASH_CHUNK,
-				                  (off_t)off);
-
-				if (r <= 0) {
-					ok = r == 0 && off == size;
-					break;
-				}
-				if (EVP_DigestUpdate(ctx, buf, (size_t)r) != 1)
-					break;
-				off += (uint64_t)r;
-			}
-			if (ok)
-				ok = EVP_DigestFinal_ex(ctx,
-				                        p->written[slot].sha256,
-				                        &mdlen) == 1;
-		}
-		if (!ok)
+		if (publish_hash_fd(fd, size, p->written[slot].sha256, err,
+		                    sizeof(err)))
 			memset(p->written[slot].sha256, 0, 32);
-		EVP_MD_CTX_free(ctx);
 		close(fd);
 	}
-	free(buf);
 }
 
 /* -------------------------------------------------------------------------
@@ -604,13 +581,12 @@ int publisher_lookup(struct publisher *p, const char *path,
 /* -------------------------------------------------------------------------
  * Opening for downloads. */
 
-/* The SHA-256 of fd[0, size) as hex, read a chunk at a time. */
-static int publish_hash_fd(int fd, uint64_t size, char hex[65], char *err,
+/* The SHA-256 of fd[0, size), read a chunk at a time. */
+static int publish_hash_fd(int fd, uint64_t size, uint8_t md[32], char *err,
                            size_t errlen)
 {
 	uint8_t *buf = malloc(PUBLISH_HASH_CHUNK);
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	uint8_t md[32];
 	unsigned int mdlen = 0;
 	uint64_t off = 0;
 	int rv = UPS_ERR_IO;
@@ -634,9 +610,8 @@ static int publish_hash_fd(int fd, uint64_t size, char hex[65], char *err,
 			goto out;
 		off += (uint64_t)r;
 	}
-	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1)
+	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
 		goto out;
-	ups_sha256_hex_encode(md, hex);
 	rv = 0;
 out:
 	EVP_MD_CTX_free(ctx);
@@ -649,6 +624,7 @@ static void publish_open_work(uv_work_t *w)
 	struct publish_open_op *op = w->data;
 	const struct publish_target *t = &op->target;
 	struct publish_opened *o = &op->opened;
+	uint8_t md[32];
 
 	o->kind = t->kind;
 	o->fd = -1;
@@ -681,8 +657,10 @@ static void publish_open_work(uv_work_t *w)
 		/* The ETag of exactly these bytes: the file may have been
 		 * replaced since the index was built. */
 		if (op->rv == 0)
-			op->rv = publish_hash_fd(o->fd, o->size, o->etag,
-			                         op->err, sizeof(op->err));
+			op->rv = publish_hash_fd(o->fd, o->size, md, op->err,
+			                         sizeof(op->err));
+		if (op->rv == 0)
+			ups_sha256_hex_encode(md, o->etag);
 	}
 	if (op->rv && o->fd >= 0) {
 		close(o->fd);

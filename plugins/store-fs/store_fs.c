@@ -870,44 +870,29 @@ static int store_open_held(void *state, const char *stream,
                            int *fd, uint64_t *size, char *err, size_t errlen)
 {
 	struct store_fs *s = state;
-	char jname[UPS_LIMIT_BINARY_VERSION_LEN + 16];
 	char path[3 + UPS_SHA256_HEX_LEN + 1];
 	struct stat st_name, st_blob;
-	int si, f, e, rv;
+	int rv;
 
 	*fd = -1;
 	if ((rv = store_check_sha256(sha256_hex, err, errlen)) < 0)
 		return rv;
-	si = store_juju_name(stream, binary_version, jname, sizeof(jname), err,
+	rv = store_open_blob(state, stream, binary_version, fd, size, err,
 	                     errlen);
-	if (si < 0)
-		return si;
-	if ((e = ups_fault_hit(&s->fault, UPS_FAULT_OPEN, 0)))
-		return store_fail(e, err, errlen, "cannot open", jname);
-	f = openat(s->tools_fd[si], jname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (f < 0) {
-		if (errno == ENOENT)
-			return ups_errf(UPS_ERR_NOT_FOUND, err, errlen,
-			                "no %s in %s", binary_version, stream);
-		return store_fail(errno, err, errlen, "cannot open", jname);
-	}
+	if (rv)
+		return rv;
 	snprintf(path, sizeof(path), "%c%c/%s", sha256_hex[0], sha256_hex[1],
 	         sha256_hex);
-	if (fstat(f, &st_name) < 0 || !S_ISREG(st_name.st_mode)) {
-		close(f);
-		return ups_errf(UPS_ERR_IO, err, errlen,
-		                "%s is not a regular file", jname);
-	}
-	if (fstatat(s->blobs_fd, path, &st_blob, AT_SYMLINK_NOFOLLOW) < 0 ||
+	if (fstat(*fd, &st_name) < 0 ||
+	    fstatat(s->blobs_fd, path, &st_blob, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    st_blob.st_dev != st_name.st_dev ||
 	    st_blob.st_ino != st_name.st_ino) {
-		close(f);
+		close(*fd);
+		*fd = -1;
 		return ups_errf(UPS_ERR_CONFLICT, err, errlen,
-		                "tools/%s/%s does not hold %s", stream, jname,
-		                sha256_hex);
+		                "tools/%s/juju-%s.tgz does not hold %s", stream,
+		                binary_version, sha256_hex);
 	}
-	*fd = f;
-	*size = (uint64_t)st_name.st_size;
 	return 0;
 }
 

@@ -405,17 +405,25 @@ static const char *const published[] = {
     "streams/v1/com.ubuntu.juju-proposed-agents.json",
 };
 
-static void commit_sample(struct fx *f)
+/* Three binaries in two streams, committed in order or backwards. */
+static void commit_sample(struct fx *f, bool backwards)
 {
-	assert_int_equal(commit(f, "released", "2.9.1-focal-amd64", "one",
-	                        1700000000, false),
-	                 0);
-	assert_int_equal(commit(f, "released", "2.9.1-jammy-arm64", "two",
-	                        1700100000, false),
-	                 0);
-	assert_int_equal(commit(f, "proposed", "3.0-rc1-ubuntu-s390x", "three",
-	                        1700200000, false),
-	                 0);
+	static const struct {
+		const char *stream, *bv, *content;
+		int64_t at;
+	} sample[] = {
+	    {"released", "2.9.1-focal-amd64", "one", 1700000000},
+	    {"released", "2.9.1-jammy-arm64", "two", 1700100000},
+	    {"proposed", "3.0-rc1-ubuntu-s390x", "three", 1700200000},
+	};
+
+	for (size_t i = 0; i < 3; i++) {
+		size_t k = backwards ? 2 - i : i;
+
+		assert_int_equal(commit(f, sample[k].stream, sample[k].bv,
+		                        sample[k].content, sample[k].at, false),
+		                 0);
+	}
 }
 
 /* A restart publishes the same bytes and does not even rewrite them;
@@ -429,7 +437,7 @@ static void test_restart_and_second_dir(void **state)
 	ino_t ino[4];
 	struct timespec mt[4];
 
-	commit_sample(f);
+	commit_sample(f, false);
 	for (size_t i = 0; i < 4; i++) {
 		before[i] = slurp(f->dir, published[i], NULL);
 		assert_non_null(before[i]);
@@ -454,15 +462,7 @@ static void test_restart_and_second_dir(void **state)
 	/* A second store, committed in another order. */
 	assert_int_equal(setup(state), 0);
 	g = *state;
-	assert_int_equal(commit(g, "proposed", "3.0-rc1-ubuntu-s390x", "three",
-	                        1700200000, false),
-	                 0);
-	assert_int_equal(commit(g, "released", "2.9.1-jammy-arm64", "two",
-	                        1700100000, false),
-	                 0);
-	assert_int_equal(commit(g, "released", "2.9.1-focal-amd64", "one",
-	                        1700000000, false),
-	                 0);
+	commit_sample(g, true);
 	for (size_t i = 0; i < 4; i++) {
 		char *other = slurp(g->dir, published[i], NULL);
 
@@ -483,7 +483,7 @@ static void test_start_repairs(void **state)
 	char path[512], *want;
 	FILE *fp;
 
-	commit_sample(f);
+	commit_sample(f, false);
 	want = slurp(f->dir, "streams/v1/index2.json", NULL);
 	fx_close(f);
 	snprintf(path, sizeof(path), "%s/streams/v1/index2.json", f->dir);

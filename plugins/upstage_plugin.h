@@ -117,6 +117,16 @@ enum ups_plugin_kind {
  * binary is recorded, so a crash before that can redo the put. */
 #define UPS_STORE_PUT_KEEP_STAGING 0x2u
 
+/* One file of meta_put (since 1.1). */
+struct ups_store_meta_file {
+	const char *name; /* a metadata name */
+	const void *data; /* len bytes */
+	size_t len;
+};
+
+/* The most files one meta_put takes: every metadata name once. */
+#define UPS_STORE_META_FILES_MAX (2 + UPS_STREAM__COUNT)
+
 struct ups_store_ops {
 	uint32_t struct_size; /* sizeof(struct ups_store_ops) */
 
@@ -186,14 +196,19 @@ struct ups_store_ops {
 	             const char *binary_version, const char *sha256_hex,
 	             char *err, size_t errlen);
 
-	/* Makes data[0..len) (borrowed for the call) the content of metadata
-	 * file name, durably and atomically: a reader, or a crash at any
-	 * point, sees the old content or the new, never a mix, a part or
-	 * nothing (write a temporary file, fsync it, rename it over name,
-	 * fsync the directory). UPS_ERR_NO_SPACE, UPS_ERR_IO: name keeps its
-	 * old content. */
-	int (*meta_put)(void *state, const char *name, const void *data,
-	                size_t len, char *err, size_t errlen);
+	/* Makes files[i].data the content of metadata file files[i].name,
+	 * for i in 0..n-1 (n 1..UPS_STORE_META_FILES_MAX; all borrowed for
+	 * the call), each durably and atomically: a reader, or a crash at
+	 * any point, sees a file's old content or its new, never a mix, a
+	 * part or nothing. The files are replaced in the order given (the
+	 * host puts products files before the indexes that name them) and
+	 * are all durable when it returns 0: write each to a temporary file
+	 * and fsync it, rename them over their names in order, fsync the
+	 * directory once. UPS_ERR_NO_SPACE, UPS_ERR_IO: the files before the
+	 * one that failed may have been replaced (whole), the others keep
+	 * their old content. The same name twice is UPS_ERR_BAD_REQUEST. */
+	int (*meta_put)(void *state, const struct ups_store_meta_file *files,
+	                size_t n, char *err, size_t errlen);
 
 	/* Removes metadata file name, durably. UPS_ERR_NOT_FOUND when it
 	 * does not exist. */

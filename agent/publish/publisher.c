@@ -238,27 +238,44 @@ static int publish_run_locked(struct publisher *p, char *err, size_t errlen)
 		}
 		next[slot].present = true;
 	}
-	/* Written from the last slot to the first: products files, then
-	 * index.json, then index2.json, so no index names a products file
-	 * that is not there yet. */
-	for (int slot = PUBLISH_FILES - 1; slot >= 0; slot--) {
-		char name[UPS_SS_FILE_NAME_MAX + 1];
-		const struct ups_ss_file *f;
+	/* The files that changed, in one durable step, ordered from the last
+	 * slot to the first: products files, then index.json, then
+	 * index2.json, so no index names a products file not there yet. */
+	{
+		struct ups_store_meta_file put[PUBLISH_FILES];
+		int slots[PUBLISH_FILES];
+		size_t nput = 0;
 
-		if (!next[slot].present ||
-		    (p->written[slot].present &&
-		     CRYPTO_memcmp(p->written[slot].sha256, next[slot].sha256,
-		                   32) == 0))
-			continue;
-		publish_slot_name(slot, name, sizeof(name));
-		f = ups_ss_files_find(&files, name);
-		rv = store_meta_put(p->store, name, f->data, f->len, err,
-		                    errlen);
-		if (rv)
-			goto out;
-		p->written[slot] = next[slot];
-		LOG_DEBUG("publish", "wrote %s/%s (%zu bytes)", UPS_SS_DIR,
-		          name, f->len);
+		for (int slot = PUBLISH_FILES - 1; slot >= 0; slot--) {
+			char name[UPS_SS_FILE_NAME_MAX + 1];
+			const struct ups_ss_file *f;
+
+			if (!next[slot].present ||
+			    (p->written[slot].present &&
+			     CRYPTO_memcmp(p->written[slot].sha256,
+			                   next[slot].sha256, 32) == 0))
+				continue;
+			publish_slot_name(slot, name, sizeof(name));
+			f = ups_ss_files_find(&files, name);
+			put[nput].name = f->name;
+			put[nput].data = f->data;
+			put[nput].len = f->len;
+			slots[nput++] = slot;
+		}
+		if (nput > 0) {
+			rv = store_meta_put(p->store, put, nput, err, errlen);
+			for (size_t i = 0; i < nput; i++) {
+				/* After a failure some may be new, some
+				 * old: unknown, so the retry writes them. */
+				p->written[slots[i]] = next[slots[i]];
+				if (rv)
+					memset(p->written[slots[i]].sha256, 0,
+					       32);
+			}
+			if (rv)
+				goto out;
+			LOG_DEBUG("publish", "wrote %zu metadata files", nput);
+		}
 	}
 	/* Removed the other way round: indexes first. */
 	for (int slot = 0; slot < PUBLISH_FILES; slot++) {

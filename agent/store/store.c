@@ -156,12 +156,12 @@ static int store_no_publish(const struct store *s, char *err, size_t errlen)
 	                UPS_PLUGIN_ABI_MAJOR, plugin_store_minor(&s->plugin));
 }
 
-int store_meta_put(struct store *s, const char *name, const void *data,
-                   size_t len, char *err, size_t errlen)
+int store_meta_put(struct store *s, const struct ups_store_meta_file *files,
+                   size_t n, char *err, size_t errlen)
 {
 	if (!store_can_publish(s))
 		return store_no_publish(s, err, errlen);
-	return s->ops->meta_put(s->state, name, data, len, err, errlen);
+	return s->ops->meta_put(s->state, files, n, err, errlen);
 }
 
 int store_meta_remove(struct store *s, const char *name, char *err,

@@ -118,14 +118,15 @@ int store_binaries(struct store *s, struct catalog_binary **out, size_t *count,
 bool store_can_publish(const struct store *s);
 
 /* Worker: the plugin's meta_put, meta_remove, meta_open and open_held
- * (plugins/upstage_plugin.h): the published metadata file name
- * (UPS_SS_INDEX2_NAME...) replaced durably and atomically, removed
+ * (plugins/upstage_plugin.h): published metadata files (files[0..n),
+ * named UPS_SS_INDEX2_NAME...) replaced durably, each atomically, in
+ * order; one removed
  * (UPS_ERR_NOT_FOUND when absent), opened for reading; and the content
  * of stream/binary_version opened only when it is sha256 (*fd then reads
  * those bytes whatever happens to the name; UPS_ERR_CONFLICT when the
  * name holds other bytes now). fds are the caller's to close. */
-int store_meta_put(struct store *s, const char *name, const void *data,
-                   size_t len, char *err, size_t errlen);
+int store_meta_put(struct store *s, const struct ups_store_meta_file *files,
+                   size_t n, char *err, size_t errlen);
 int store_meta_remove(struct store *s, const char *name, char *err,
                       size_t errlen);
 int store_meta_open(struct store *s, const char *name, int *fd, uint64_t *size,

@@ -923,9 +923,11 @@ static int store_write_all(struct store_fs *s, int fd, const char *data,
 	return 0;
 }
 
-static int store_meta_put_locked(struct store_fs *s, const char *name,
-                                 const char *tmp, const void *data, size_t len,
-                                 char *err, size_t errlen)
+/* Writes data to the temporary name tmp and fsyncs it; 0 or an error
+ * (the temporary file then removed). */
+static int store_meta_write_tmp(struct store_fs *s, const char *tmp,
+                                const void *data, size_t len, char *err,
+                                size_t errlen)
 {
 	int fd, e, rv;
 
@@ -936,54 +938,94 @@ static int store_meta_put_locked(struct store_fs *s, const char *name,
 	           O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return store_fail(errno, err, errlen, "cannot create", tmp);
-	if (store_write_all(s, fd, data, len) < 0) {
+	if (store_write_all(s, fd, data, len) < 0)
 		rv = store_fail(errno, err, errlen, "cannot write", tmp);
-		goto fail_fd;
-	}
-	if (store_fsync(s, fd) < 0) {
+	else if (store_fsync(s, fd) < 0)
 		rv = store_fail(errno, err, errlen, "cannot fsync", tmp);
-		goto fail_fd;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
+	else
+		rv = 0;
+	if (close(fd) < 0 && rv == 0)
 		rv = store_fail(errno, err, errlen, "cannot close", tmp);
-		goto fail_fd;
-	}
-	fd = -1;
-	if (store_renameat(s, s->meta_fd, tmp, s->meta_fd, name) < 0) {
-		rv = store_fail(errno, err, errlen, "cannot rename to", name);
-		goto fail_fd;
-	}
-	/* Renamed: name holds the new bytes; the directory entry becomes
-	 * durable with the fsync (a crash before it shows the old file). */
-	if (store_fsync(s, s->meta_fd) < 0)
-		return store_fail(errno, err, errlen, "fsync streams/v1 for",
-		                  name);
-	return 0;
-
-fail_fd:
-	if (fd >= 0)
-		close(fd);
-	(void)unlinkat(s->meta_fd, tmp, 0);
+	if (rv)
+		(void)unlinkat(s->meta_fd, tmp, 0);
 	return rv;
 }
 
-static int store_meta_put(void *state, const char *name, const void *data,
-                          size_t len, char *err, size_t errlen)
+/* The temporary name of metadata file name. */
+static void store_meta_tmp(const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, ".%s.tmp", name);
+}
+
+/* Every file to its temporary name, durably; then the renames in order;
+ * then the directory once. */
+static int store_meta_put_locked(struct store_fs *s,
+                                 const struct ups_store_meta_file *files,
+                                 size_t n, char *err, size_t errlen)
+{
+	char tmp[80];
+	size_t written = 0, renamed = 0;
+	int rv = 0;
+
+	/* files[0..written) are complete temporary files. */
+	while (written < n) {
+		store_meta_tmp(files[written].name, tmp, sizeof(tmp));
+		rv = store_meta_write_tmp(
+		    s, tmp, files[written].data ? files[written].data : "",
+		    files[written].len, err, errlen);
+		if (rv)
+			break;
+		written++;
+	}
+	/* files[0..renamed) are in place. */
+	while (!rv && renamed < n) {
+		store_meta_tmp(files[renamed].name, tmp, sizeof(tmp));
+		if (store_renameat(s, s->meta_fd, tmp, s->meta_fd,
+		                   files[renamed].name) < 0) {
+			rv = store_fail(errno, err, errlen, "cannot rename to",
+			                files[renamed].name);
+			break;
+		}
+		renamed++;
+	}
+	/* What was written and not renamed goes. */
+	for (size_t i = renamed; i < written; i++) {
+		store_meta_tmp(files[i].name, tmp, sizeof(tmp));
+		(void)unlinkat(s->meta_fd, tmp, 0);
+	}
+	/* What was renamed must become durable, failure or not (a crash
+	 * before this fsync shows the old files). */
+	if (renamed > 0 && store_fsync(s, s->meta_fd) < 0 && !rv)
+		rv = store_fail(errno, err, errlen, "cannot fsync",
+		                "streams/v1");
+	return rv;
+}
+
+static int store_meta_put(void *state, const struct ups_store_meta_file *files,
+                          size_t n, char *err, size_t errlen)
 {
 	struct store_fs *s = state;
-	char tmp[80];
 	int rv;
 
-	if ((rv = store_check_meta_name(name, err, errlen)) < 0)
-		return rv;
-	if (!data && len > 0)
+	if (!files || n == 0 || n > UPS_STORE_META_FILES_MAX)
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		                "no data for %s", name);
-	snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
+		                "1 to %d metadata files at a time",
+		                UPS_STORE_META_FILES_MAX);
+	for (size_t i = 0; i < n; i++) {
+		if ((rv = store_check_meta_name(files[i].name, err, errlen)) <
+		    0)
+			return rv;
+		if (!files[i].data && files[i].len > 0)
+			return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+			                "no data for %s", files[i].name);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(files[i].name, files[j].name) == 0)
+				return ups_errf(UPS_ERR_BAD_REQUEST, err,
+				                errlen, "%s given twice",
+				                files[i].name);
+	}
 	pthread_mutex_lock(&s->meta_lock);
-	rv = store_meta_put_locked(s, name, tmp, data ? data : "", len, err,
-	                           errlen);
+	rv = store_meta_put_locked(s, files, n, err, errlen);
 	pthread_mutex_unlock(&s->meta_lock);
 	return rv;
 }

@@ -631,8 +631,9 @@ static void test_concurrent_puts(void **state)
 
 static int meta_put(struct fx *f, const char *name, const char *text)
 {
-	return f->ops->meta_put(f->store, name, text, strlen(text), f->err,
-	                        sizeof(f->err));
+	struct ups_store_meta_file mf = {name, text, strlen(text)};
+
+	return f->ops->meta_put(f->store, &mf, 1, f->err, sizeof(f->err));
 }
 
 /* The content of streams/v1/NAME through meta_open, into buf. */
@@ -784,6 +785,66 @@ static void test_meta_faults_keep_old(void **state)
 	assert_string_equal(buf, "new!");
 }
 
+/* Several files in one durable step, replaced in the order given; a
+ * failure part way leaves each file whole (the ones before it new, the
+ * rest old) and no temporary file; malformed batches touch nothing. */
+static void test_meta_put_batch(void **state)
+{
+	struct fx *f = *state;
+	static const char *const names[] = {"com.ubuntu.juju-devel-agents.json",
+	                                    "index.json", "index2.json"};
+	struct ups_store_meta_file files[3];
+	char buf[64], want[64];
+
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(meta_put(f, names[i], "old"), 0);
+	for (size_t i = 0; i < 3; i++) {
+		files[i].name = names[i];
+		files[i].data = names[i];
+		files[i].len = strlen(names[i]);
+	}
+	assert_int_equal(
+	    f->ops->meta_put(f->store, files, 3, f->err, sizeof(f->err)), 0);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(meta_read(f, names[i], buf, sizeof(buf)), 0);
+		assert_string_equal(buf, names[i]);
+	}
+	/* The second rename fails once: the first file is new, the others
+	 * keep what they had. */
+	for (size_t i = 0; i < 3; i++) {
+		files[i].data = "newer";
+		files[i].len = 5;
+	}
+	fx_reopen(f, "rename=EIO@1/1");
+	assert_int_equal(
+	    f->ops->meta_put(f->store, files, 3, f->err, sizeof(f->err)),
+	    UPS_ERR_IO);
+	fx_reopen(f, NULL);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(want, sizeof(want), "%s", i == 0 ? "newer" : names[i]);
+		assert_int_equal(meta_read(f, names[i], buf, sizeof(buf)), 0);
+		assert_string_equal(buf, want);
+		snprintf(buf, sizeof(buf), "streams/v1/.%s.tmp", names[i]);
+		assert_false(fx_exists(f, buf));
+	}
+	/* Refused before anything is written. */
+	files[2].name = names[0];
+	assert_int_equal(
+	    f->ops->meta_put(f->store, files, 3, f->err, sizeof(f->err)),
+	    UPS_ERR_BAD_REQUEST);
+	assert_int_equal(
+	    f->ops->meta_put(f->store, files, 0, f->err, sizeof(f->err)),
+	    UPS_ERR_BAD_REQUEST);
+	files[1].name = "../x.json";
+	assert_int_equal(
+	    f->ops->meta_put(f->store, files, 2, f->err, sizeof(f->err)),
+	    UPS_ERR_BAD_REQUEST);
+	assert_int_equal(meta_read(f, names[0], buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "newer");
+	assert_int_equal(meta_read(f, names[1], buf, sizeof(buf)), 0);
+	assert_string_equal(buf, names[1]);
+}
+
 /* A temporary file a crash left is swept at the next open. */
 static void test_meta_stale_tmp_swept(void **state)
 {
@@ -893,6 +954,7 @@ int main(void)
 	    T(test_meta_put_replace_remove),
 	    T(test_meta_hostile_names),
 	    T(test_meta_faults_keep_old),
+	    T(test_meta_put_batch),
 	    T(test_meta_stale_tmp_swept),
 	    T(test_open_held),
 	};

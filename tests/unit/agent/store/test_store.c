@@ -674,10 +674,10 @@ static void test_meta_and_held(void **state)
 	uint64_t size = 0;
 	size_t n = 0;
 	int fd = -1;
+	struct ups_store_meta_file mf = {"index2.json", "{}\n", 3};
 
 	assert_true(store_can_publish(&f->store));
-	assert_int_equal(store_meta_put(&f->store, "index2.json", "{}\n", 3,
-	                                err, sizeof(err)),
+	assert_int_equal(store_meta_put(&f->store, &mf, 1, err, sizeof(err)),
 	                 0);
 	assert_int_equal(store_meta_open(&f->store, "index2.json", &fd, &size,
 	                                 err, sizeof(err)),
@@ -690,9 +690,9 @@ static void test_meta_and_held(void **state)
 	assert_int_equal(store_meta_open(&f->store, "index2.json", &fd, &size,
 	                                 err, sizeof(err)),
 	                 UPS_ERR_NOT_FOUND);
-	assert_int_equal(
-	    store_meta_put(&f->store, "../x", "", 0, err, sizeof(err)),
-	    UPS_ERR_BAD_REQUEST);
+	mf.name = "../x";
+	assert_int_equal(store_meta_put(&f->store, &mf, 1, err, sizeof(err)),
+	                 UPS_ERR_BAD_REQUEST);
 
 	stage(f, "2.9.1-ubuntu-amd64", "held", &req);
 	assert_int_equal(store_commit(&f->store, &req, on_done, f), 0);
@@ -745,9 +745,11 @@ static void test_abi10_store(void **state)
 		int fd = 3;
 
 		assert_false(store_can_publish(&f->store));
-		assert_int_equal(store_meta_put(&f->store, "index2.json", "{}",
-		                                2, err, sizeof(err)),
-		                 UPS_ERR_NOT_IMPLEMENTED);
+		struct ups_store_meta_file mf = {"index2.json", "{}", 2};
+
+		assert_int_equal(
+		    store_meta_put(&f->store, &mf, 1, err, sizeof(err)),
+		    UPS_ERR_NOT_IMPLEMENTED);
 		assert_non_null(strstr(err, "ABI 1.0"));
 		assert_int_equal(store_meta_open(&f->store, "index2.json", &fd,
 		                                 &size, err, sizeof(err)),

@@ -83,10 +83,10 @@ static int fake_holds(void *state, const char *a, const char *b, const char *c,
 	abort();
 }
 
-static int fake_meta_put(void *state, const char *a, const void *b, size_t c,
-                         char *err, size_t errlen)
+static int fake_meta_put(void *state, const struct ups_store_meta_file *a,
+                         size_t c, char *err, size_t errlen)
 {
-	(void)state, (void)a, (void)b, (void)c, (void)err, (void)errlen;
+	(void)state, (void)a, (void)c, (void)err, (void)errlen;
 	abort();
 }
 

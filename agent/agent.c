@@ -77,8 +77,8 @@ static uint64_t agent_now_ms(void *user)
 /* What lws keeps per accepted connection: a websocket session (server.c)
  * or the HTTP request in progress (http.c). */
 struct agent_pss {
-	struct session *session; /* first: server.c reads it as its slot */
-	struct http_request *http;
+	struct session *session; /* server.c's slot */
+	struct http_request *http; /* http.c's slot */
 };
 
 static const char *agent_link_state(void *user)

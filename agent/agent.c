@@ -77,7 +77,7 @@ static uint64_t agent_now_ms(void *user)
 /* What lws keeps per accepted connection: a websocket session (server.c)
  * or the HTTP request in progress (http.c). */
 struct agent_pss {
-	struct session *session; /* server.c's slot */
+	struct session *session;   /* server.c's slot */
 	struct http_request *http; /* http.c's slot */
 };
 

@@ -14,14 +14,18 @@
 
 #include "agent/config.h"
 #include "agent/ingest/upload.h"
+#include "agent/net/downloads.h"
+#include "agent/net/http.h"
 #include "agent/net/link.h"
 #include "agent/net/server.h"
+#include "agent/publish/publisher.h"
 #include "agent/rpc/admin.h"
 #include "agent/rpc/binaries.h"
 #include "agent/rpc/dispatch.h"
 #include "agent/service.h"
 #include "agent/rpc/machines.h"
 #include "agent/rollout/registry.h"
+#include "agent/rpc/versions.h"
 #include "agent/store/store.h"
 #include "proto/errors.h"
 #include "proto/log.h"
@@ -45,6 +49,11 @@ struct agent {
 	bool store_ready;
 	struct upload_engine uploads;
 	bool uploads_ready;
+	struct publisher publisher;
+	bool publisher_ready;
+	struct http http;
+	bool http_ready;
+	struct downloads downloads;
 	struct dispatch dispatch;
 	struct ups_throttle throttle;
 	struct admin admin;
@@ -52,6 +61,7 @@ struct agent {
 	struct registry registry;
 	bool registry_ready;
 	struct machines machines;
+	struct versions versions;
 	struct server server;
 	bool server_ready;
 	struct ups_ws ws;
@@ -75,6 +85,13 @@ static uint64_t agent_now_ms(void *user)
 	return uv_hrtime() / 1000000;
 }
 
+/* What lws keeps per accepted connection: a websocket session (server.c)
+ * or the HTTP request in progress (http.c). */
+struct agent_pss {
+	struct session *session;   /* server.c's slot */
+	struct http_request *http; /* http.c's slot */
+};
+
 static const char *agent_link_state(void *user)
 {
 	struct agent *a = user;
@@ -88,16 +105,24 @@ static int agent_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
                               void *user, void *in, size_t len)
 {
 	struct agent *a;
+	struct agent_pss *pss = user;
 
+	/* Plain HTTP on the listening vhost (the link's client vhost has
+	 * its own user data). */
+	if (http_handles(reason)) {
+		a = lws_context_user(lws_get_context(wsi));
+		if (a->http_ready && lws_get_vhost(wsi) == a->ws.server)
+			return http_callback(&a->http, wsi, reason,
+			                     pss ? &pss->http : NULL, in, len);
+	}
 	switch (reason) {
 	case LWS_CALLBACK_ESTABLISHED:
 	case LWS_CALLBACK_RECEIVE:
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 	case LWS_CALLBACK_CLOSED:
-	case LWS_CALLBACK_HTTP:
-	case LWS_CALLBACK_HTTP_WRITEABLE:
 		a = lws_context_user(lws_get_context(wsi));
-		return server_callback(&a->server, wsi, reason, user, in, len);
+		return server_callback(&a->server, wsi, reason,
+		                       pss ? &pss->session : NULL, in, len);
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 	case LWS_CALLBACK_CLIENT_RECEIVE:
@@ -177,6 +202,10 @@ static void agent_stop(struct agent *a)
 		upload_engine_stop(&a->uploads);
 	if (a->registry_ready)
 		registry_stop(&a->registry);
+	if (a->publisher_ready)
+		publisher_stop(&a->publisher);
+	if (a->http_ready)
+		http_stop(&a->http);
 	if (a->server_ready)
 		server_stop(&a->server);
 	if (a->link_ready)
@@ -486,7 +515,31 @@ static int agent_start_engines(struct agent *a, char *err, size_t errlen)
 	if (cfg->store_fault)
 		LOG_WARN("agent", "store-fault is set (%s): for tests only",
 		         cfg->store_fault);
+	rv = publisher_init(&a->publisher, &a->loop, &a->store, err, errlen);
+	a->publisher_ready = true;
+	if (rv)
+		return rv;
 	return agent_start_registry(a, err, errlen);
+}
+
+/* HTTP on the listening port: /healthz and the published store. */
+static int agent_start_http(struct agent *a, char *err, size_t errlen)
+{
+	const struct http_route routes[] = {
+	    {"/healthz", http_healthz, NULL},
+	    {"/streams/", downloads_open, &a->downloads},
+	    {"/tools/", downloads_open, &a->downloads},
+	    {"/model/", downloads_open, &a->downloads},
+	};
+
+	http_init(&a->http, &a->loop, (unsigned)a->cfg.max_downloads);
+	a->downloads.publisher = &a->publisher;
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (http_route_add(&a->http, &routes[i]))
+			return ups_errf(UPS_ERR_INTERNAL, err, errlen,
+			                "cannot add an HTTP route");
+	a->http_ready = true;
+	return 0;
 }
 
 /* The facades, registered with the dispatcher. */
@@ -522,9 +575,12 @@ static int agent_start_rpc(struct agent *a, char *err, size_t errlen)
 	if (a->machines.heartbeat_s == 0)
 		a->machines.heartbeat_s = 1;
 	machines_init(&a->machines);
+	a->versions.store = &a->store;
+	versions_init(&a->versions);
 	if ((rv = dispatch_add(&a->dispatch, &a->admin.admin_facade)) ||
 	    (rv = dispatch_add(&a->dispatch, &a->admin.agent_facade)) ||
 	    (rv = dispatch_add(&a->dispatch, &a->binaries.facade)) ||
+	    (rv = dispatch_add(&a->dispatch, &a->versions.facade)) ||
 	    (rv = dispatch_add(&a->dispatch, &a->machines.machine_facade)) ||
 	    (rv = dispatch_add(&a->dispatch, &a->machines.machines_facade)))
 		return ups_errf(rv, err, errlen, "cannot register a facade");
@@ -541,6 +597,8 @@ static int agent_start(struct agent *a, char *err, size_t errlen)
 	rv = agent_start_engines(a, err, errlen);
 	if (!rv)
 		rv = agent_start_rpc(a, err, errlen);
+	if (!rv)
+		rv = agent_start_http(a, err, errlen);
 	if (rv)
 		return rv;
 
@@ -559,7 +617,7 @@ static int agent_start(struct agent *a, char *err, size_t errlen)
 
 	a->protocols[0].name = UPS_WS_SUBPROTOCOL;
 	a->protocols[0].callback = agent_lws_callback;
-	a->protocols[0].per_session_data_size = sizeof(struct session *);
+	a->protocols[0].per_session_data_size = sizeof(struct agent_pss);
 	a->protocols[0].rx_buffer_size = AGENT_RX_BUFFER;
 
 	memset(&wcfg, 0, sizeof(wcfg));
@@ -575,6 +633,7 @@ static int agent_start(struct agent *a, char *err, size_t errlen)
 	wcfg.client = cfg->controller != NULL;
 	wcfg.client_ca = cfg->controller_ca_cert;
 	wcfg.rx_buffer_size = AGENT_RX_BUFFER;
+	wcfg.http_header_bytes = UPS_LIMIT_HTTP_HEADER_BYTES;
 	wcfg.ping_interval = (unsigned)cfg->ping_interval;
 	ups_ws_init_logging();
 	rv = ups_ws_create(&a->ws, &wcfg, err, errlen);
@@ -650,11 +709,15 @@ static int agent_run(struct agent *a)
 	/* Peers freed just now may have detached uploads: let their last
 	 * syncs run before the store and catalog close. */
 	uv_run(&a->loop, UV_RUN_DEFAULT);
+	if (a->http_ready)
+		http_free(&a->http);
 	if (a->uploads_ready)
 		upload_engine_close(&a->uploads);
 	if (a->registry_ready)
 		registry_close(&a->registry);
 	machines_free(&a->machines);
+	if (a->publisher_ready)
+		publisher_close(&a->publisher);
 	if (a->store_ready)
 		store_close(&a->store);
 	rv = uv_loop_close(&a->loop);

@@ -106,6 +106,10 @@ static const struct config_key config_keys[] = {
      "interrupted uploads kept for resuming; beyond this the oldest goes"},
     {"upload-expiry", CONFIG_INT, STR(upload_expiry), "86400", 1, 31536000,
      "SECS", "how long an interrupted upload stays resumable"},
+    {"max-downloads", CONFIG_INT, STR(max_downloads), "256", 1, 10000, "N",
+     "HTTP requests (downloads of binaries and metadata) served at once; "
+     "more are answered 503 (each holds two read buffers, 64 KiB when "
+     "many run)"},
     {"store-fault", CONFIG_STRING, STR(store_fault), NULL, 0, 0, "SPEC",
      "TESTING ONLY: inject file-system faults into the store and staging "
      "(plugins/ups_fault.h, e.g. write=ENOSPC@1048576,free=4096)"},

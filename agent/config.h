@@ -59,6 +59,7 @@ struct config {
 	int64_t max_uploads_per_client;
 	int64_t upload_stall_timeout;
 	int64_t max_partials;
+	int64_t max_downloads;
 	char *store_fault;
 	int64_t machine_heartbeat;
 	int64_t machine_lost_after;

@@ -4,16 +4,18 @@
  *
  * A spec is a comma-separated list, normally read from the configuration
  * key "store-fs.fail" (the store) or handed to staging_init() (the host):
- *   OP=ERRNO[@N]   make OP fail with ERRNO. For "write", N is a byte budget:
- *                  a write that would take the total written past N bytes
- *                  fails (a disk that holds N bytes). For every other OP, N
- *                  is how many calls succeed before the failures start.
- *                  N defaults to 0 (fail at once).
+ *   OP=ERRNO[@N[/K]]  make OP fail with ERRNO. For "write", N is a byte
+ *                  budget: a write that would take the total written past
+ *                  N bytes fails (a disk that holds N bytes). For every
+ *                  other OP, N is how many calls succeed before the
+ *                  failures start, and K (not for write) how many calls
+ *                  fail before calls succeed again (a passing fault; 0 or
+ *                  absent: for ever). N defaults to 0 (fail at once).
  *   free=BYTES     report BYTES as the free space.
  * OP: open write fsync link unlink mkdir rename. ERRNO: ENOSPC EIO EDQUOT,
  * or ABORT: the process aborts there instead (tests of crash recovery:
  * "link=ABORT@1" dies just before the second link).
- * Example: "write=ENOSPC@1048576,fsync=EIO@3,free=4096".
+ * Example: "write=ENOSPC@1048576,fsync=EIO@3,rename=EIO@4/1,free=4096".
  *
  * Thread-safe: counters are atomic, the spec is read-only after parsing. An
  * empty or NULL spec injects nothing and costs one branch per call. */
@@ -55,6 +57,7 @@ struct ups_fault {
 	bool active;
 	int err[UPS_FAULT__COUNT]; /* errno to inject, 0 = none */
 	uint64_t after[UPS_FAULT__COUNT];
+	uint64_t times[UPS_FAULT__COUNT]; /* failures before recovery; 0: all */
 	_Atomic uint64_t used[UPS_FAULT__COUNT]; /* calls, or bytes for write */
 	bool has_free;
 	uint64_t free_bytes;
@@ -137,9 +140,19 @@ static inline int ups_fault_parse(struct ups_fault *f, const char *spec,
 				goto bad;
 			at = memchr(v, '@', vlen);
 			if (at) {
-				if (!ups_fault_u64(at + 1,
-				                   vlen - (size_t)(at - v) - 1,
-				                   &f->after[op]))
+				size_t nlen = vlen - (size_t)(at - v) - 1;
+				const char *slash = memchr(at + 1, '/', nlen);
+
+				if (slash) {
+					if (op == UPS_FAULT_WRITE ||
+					    !ups_fault_u64(
+					        slash + 1,
+					        nlen - (size_t)(slash - at),
+					        &f->times[op]))
+						goto bad;
+					nlen = (size_t)(slash - at - 1);
+				}
+				if (!ups_fault_u64(at + 1, nlen, &f->after[op]))
 					goto bad;
 				vlen = (size_t)(at - v);
 			}
@@ -187,7 +200,10 @@ static inline int ups_fault_hit(struct ups_fault *f, enum ups_fault_op op,
 		return 0;
 	}
 	before = atomic_fetch_add(&f->used[op], 1);
-	return before >= f->after[op] ? ups_fault_fire(f->err[op]) : 0;
+	if (before < f->after[op] ||
+	    (f->times[op] && before - f->after[op] >= f->times[op]))
+		return 0;
+	return ups_fault_fire(f->err[op]);
 }
 
 #endif

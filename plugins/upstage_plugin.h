@@ -13,9 +13,11 @@
  * (logging, configuration), never through global symbols, so plugins stay
  * loadable RTLD_LOCAL and hidden-by-default.
  *
- * History: 1.0 store ops; 1.1 adds put2 and holds, and remove without a
- * sha256 (the host uses them only with plugins of minor 1 or more, so
- * 1.0 plugins keep loading).
+ * History: 1.0 store ops; 1.1 adds put2 and holds, remove without a
+ * sha256, the published metadata (meta_put, meta_remove, meta_open) and
+ * open_held (the host uses them only with plugins of minor 1 or more, so
+ * 1.0 plugins keep loading; with a 1.0 store upstaged publishes nothing
+ * and serves no downloads, and says so at start-up).
  *
  * Compatibility rules: within one major, structs only grow at the end
  * (new members come out of the reserved space or after it, with the minor
@@ -84,9 +86,9 @@ enum ups_plugin_kind {
  * Threading: every call is synchronous and may block on disk I/O; the host
  * calls them from libuv worker threads (uv_queue_work), never from the
  * loop thread, except open() and close() which run before the loop starts
- * and after it stops. After open() returns, put, open_blob, remove,
- * free_space and staging_dir may run concurrently on the same state from
- * several threads; the plugin serializes what needs serializing.
+ * and after it stops. After open() returns, every other op may run
+ * concurrently on the same state from several threads; the plugin
+ * serializes what needs serializing.
  *
  * Names are the words of proto/binary.h: stream is one of its streams
  * (UPS_STREAMS: released, proposed, devel, testing); binary_version passes
@@ -98,7 +100,15 @@ enum ups_plugin_kind {
  * Staging: partial uploads live in the directory staging_dir() names. The
  * host owns them (creates, writes, fsyncs, re-hashes, removes); the store
  * only decides where they live, so that put() can adopt the finished file
- * by renaming or linking on the same file system instead of copying. */
+ * by renaming or linking on the same file system instead of copying.
+ *
+ * Published metadata (since 1.1): the simplestreams files the host makes
+ * from its catalog (proto/simplestreams.h), kept by the store under
+ * streams/v1/ next to tools/, so a store another program serves (a web
+ * server, a bucket) publishes too. A metadata name is exactly one of
+ * "index2.json", "index.json" or "com.ubuntu.juju-<stream>-agents.json"
+ * with a stream of UPS_STREAMS; anything else is UPS_ERR_BAD_REQUEST and
+ * no path is built from it. */
 /* Flags of put2. */
 /* Replace whatever the name holds, atomically (rename over it): readers
  * see the old bytes or the new, never neither. */
@@ -106,6 +116,16 @@ enum ups_plugin_kind {
 /* Leave the staging file where it is; the host removes it once the
  * binary is recorded, so a crash before that can redo the put. */
 #define UPS_STORE_PUT_KEEP_STAGING 0x2u
+
+/* One file of meta_put (since 1.1). */
+struct ups_store_meta_file {
+	const char *name; /* a metadata name */
+	const void *data; /* len bytes */
+	size_t len;
+};
+
+/* The most files one meta_put takes: every metadata name once. */
+#define UPS_STORE_META_FILES_MAX (2 + UPS_STREAM__COUNT)
 
 struct ups_store_ops {
 	uint32_t struct_size; /* sizeof(struct ups_store_ops) */
@@ -175,6 +195,43 @@ struct ups_store_ops {
 	int (*holds)(void *state, const char *stream,
 	             const char *binary_version, const char *sha256_hex,
 	             char *err, size_t errlen);
+
+	/* Makes files[i].data the content of metadata file files[i].name,
+	 * for i in 0..n-1 (n 1..UPS_STORE_META_FILES_MAX; all borrowed for
+	 * the call), each durably and atomically: a reader, or a crash at
+	 * any point, sees a file's old content or its new, never a mix, a
+	 * part or nothing. The files are replaced in the order given (the
+	 * host puts products files before the indexes that name them) and
+	 * are all durable when it returns 0: write each to a temporary file
+	 * and fsync it, rename them over their names in order, fsync the
+	 * directory once. UPS_ERR_NO_SPACE, UPS_ERR_IO: the files before the
+	 * one that failed may have been replaced (whole), the others keep
+	 * their old content. The same name twice is UPS_ERR_BAD_REQUEST. */
+	int (*meta_put)(void *state, const struct ups_store_meta_file *files,
+	                size_t n, char *err, size_t errlen);
+
+	/* Removes metadata file name, durably. UPS_ERR_NOT_FOUND when it
+	 * does not exist. */
+	int (*meta_remove)(void *state, const char *name, char *err,
+	                   size_t errlen);
+
+	/* Opens metadata file name for reading: *fd (O_RDONLY|O_CLOEXEC, the
+	 * caller closes it) and *size. The fd keeps the content it was
+	 * opened with whatever meta_put does afterwards. UPS_ERR_NOT_FOUND
+	 * when absent. */
+	int (*meta_open)(void *state, const char *name, int *fd, uint64_t *size,
+	                 char *err, size_t errlen);
+
+	/* Opens the content of the Juju name for reading, but only when it
+	 * is exactly sha256_hex: *fd (as open_blob) then reads those bytes,
+	 * whatever happens to the name afterwards (a replacement, a
+	 * removal), so a download never mixes two binaries. 0;
+	 * UPS_ERR_NOT_FOUND when there is no such name; UPS_ERR_CONFLICT
+	 * when it holds other content now. Cheap (no hashing): the host
+	 * calls it for every download. */
+	int (*open_held)(void *state, const char *stream,
+	                 const char *binary_version, const char *sha256_hex,
+	                 int *fd, uint64_t *size, char *err, size_t errlen);
 };
 
 struct ups_plugin_descriptor {

@@ -20,6 +20,25 @@ static const char *const stream_names[UPS_STREAM__COUNT] = {
 UPS_STREAMS(UPS_STREAM_FITS)
 #undef UPS_STREAM_FITS
 
+struct release_entry {
+	const char *name;
+	const char *product;
+};
+
+#define UPS_RELEASE_ENTRY(name, product) {name, product},
+static const struct release_entry known_releases[] = {
+    UPS_RELEASES(UPS_RELEASE_ENTRY)};
+#undef UPS_RELEASE_ENTRY
+
+/* Fixed-size buffers of UPS_LIMIT_RELEASE_LEN + 1 hold release names, and
+ * every product word fits a product id of the same bound. */
+#define UPS_RELEASE_FITS(name, product)                                        \
+	_Static_assert(sizeof(name) <= UPS_LIMIT_RELEASE_LEN + 1 &&            \
+	                   sizeof(product) <= UPS_LIMIT_RELEASE_LEN + 1,       \
+	               "release " name " is too long");
+UPS_RELEASES(UPS_RELEASE_FITS)
+#undef UPS_RELEASE_FITS
+
 static const char *const known_arches[] = {
     "amd64", "arm64", "ppc64el", "s390x", "riscv64",
 };
@@ -127,7 +146,10 @@ void ups_sha256_hex_encode(const uint8_t digest[32],
 	out[UPS_SHA256_HEX_LEN] = '\0';
 }
 
-bool ups_release_is_valid(const char *release)
+/* The grammar of a release: [a-z][a-z0-9]* of at most
+ * UPS_LIMIT_RELEASE_LEN bytes. What the parser accepts; only the known
+ * ones pass ups_release_is_valid(). */
+static bool release_is_wellformed(const char *release)
 {
 	size_t i;
 
@@ -140,6 +162,23 @@ bool ups_release_is_valid(const char *release)
 			return false;
 	}
 	return true;
+}
+
+const char *ups_release_product(const char *release)
+{
+	size_t i;
+
+	if (!release_is_wellformed(release))
+		return NULL;
+	for (i = 0; i < sizeof(known_releases) / sizeof(known_releases[0]); i++)
+		if (strcmp(release, known_releases[i].name) == 0)
+			return known_releases[i].product;
+	return NULL;
+}
+
+bool ups_release_is_valid(const char *release)
+{
+	return ups_release_product(release) != NULL;
 }
 
 bool ups_arch_is_valid(const char *arch)
@@ -208,7 +247,7 @@ int ups_binary_version_parse(const char *s, struct ups_binary_version *out,
 		                "binary version: unknown arch");
 	if (!copy_part(bv.release, sizeof(bv.release), release_dash + 1,
 	               (size_t)(arch_dash - release_dash - 1)) ||
-	    !ups_release_is_valid(bv.release))
+	    !release_is_wellformed(bv.release))
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		                "binary version: bad release");
 	if (!copy_part(version, sizeof(version), s, (size_t)(release_dash - s)))
@@ -254,11 +293,19 @@ int ups_binary_version_check(const char *s, struct ups_binary_version *out,
 	rv = ups_binary_version_parse(s, &bv, err, errlen);
 	if (rv != 0)
 		return rv;
-	/* The parser checks both today; asking again keeps this the one
-	 * place that promises it, whatever the parser learns to accept. */
-	if (!ups_release_is_valid(bv.release) || !ups_arch_is_valid(bv.arch))
+	/* The parser takes any well-formed release (the CLI reads names it
+	 * has not heard of and lets upstaged refuse them); a name that goes
+	 * into a path, a row or metadata must be one the table knows. */
+	if (!ups_release_is_valid(bv.release))
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		                "unknown release or arch");
+		                "binary version: unknown release \"%s\"; known "
+		                "releases:" UPS_RELEASE_NAMES_TEXT,
+		                bv.release);
+	/* The parser checks the arch today; asking again keeps this the one
+	 * place that promises it, whatever the parser learns to accept. */
+	if (!ups_arch_is_valid(bv.arch))
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "binary version: unknown arch");
 	if (ups_binary_version_format(&bv, canon, sizeof(canon)) != 0 ||
 	    strcmp(canon, s) != 0)
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,

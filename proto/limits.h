@@ -74,4 +74,14 @@
 /* Machine ids in one Machines.Order or Machines.Revert. */
 #define UPS_LIMIT_ORDER_MACHINES 64
 
+/* HTTP on upstaged's port (proto/http.h, agent/net/http.c). */
+/* The longest request path (URI without its query) served; a longer one
+ * is answered 414. Juju's longest, /model/<uuid>/tools/<binary version>,
+ * has 164 bytes. */
+#define UPS_LIMIT_HTTP_PATH_LEN 1024
+/* The room lws gets for a request's line and headers: enough for a URI
+ * well past UPS_LIMIT_HTTP_PATH_LEN, so upstaged sees it and says 414
+ * rather than lws dropping the connection. */
+#define UPS_LIMIT_HTTP_HEADER_BYTES 8192
+
 #endif

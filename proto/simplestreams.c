@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "proto/binary.h"
 #include "proto/errors.h"
@@ -478,5 +479,379 @@ out:
 	free(dates);
 	ups_ss_list_free(&found);
 	json_decref(root);
+	return rv;
+}
+
+/* -------------------------------------------------------------------------
+ * Writing. */
+
+#define UPS_SS_PRODUCT_ID_MAX                                                  \
+	(sizeof("com.ubuntu.juju::") - 1 + UPS_LIMIT_RELEASE_LEN +             \
+	 UPS_LIMIT_ARCH_LEN)
+
+/* One pub of a stream being written, with what its sort needs. */
+struct ups_ss_row {
+	const struct ups_ss_pub *pub;
+	char product[UPS_SS_PRODUCT_ID_MAX + 1];
+	char date[32]; /* YYYYMMDD (room for any int, to please the compiler) */
+	struct ups_version version;
+};
+
+void ups_ss_files_free(struct ups_ss_files *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		free(f->file[i].data);
+	memset(f, 0, sizeof(*f));
+}
+
+const struct ups_ss_file *ups_ss_files_find(const struct ups_ss_files *f,
+                                            const char *name)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (strcmp(f->file[i].name, name) == 0)
+			return &f->file[i];
+	return NULL;
+}
+
+void ups_ss_products_name(enum ups_stream stream, char *buf, size_t len)
+{
+	snprintf(buf, len, "com.ubuntu.juju-%s-agents.json",
+	         ups_stream_name(stream));
+}
+
+/* The broken-down UTC time of t, whatever time_t is. */
+static int ups_ss_gmtime(int64_t t, struct tm *tm)
+{
+	time_t tt = (time_t)t;
+
+	if (t < 0 || (int64_t)tt != t || !gmtime_r(&tt, tm))
+		return UPS_ERR_BAD_REQUEST;
+	return 0;
+}
+
+int ups_ss_format_updated(int64_t t, char *buf, size_t len)
+{
+	/* Go's time.RFC1123Z in English, not strftime's locale. */
+	static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed",
+	                                "Thu", "Fri", "Sat"};
+	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr",
+	                                   "May", "Jun", "Jul", "Aug",
+	                                   "Sep", "Oct", "Nov", "Dec"};
+	struct tm tm;
+
+	if (ups_ss_gmtime(t, &tm) || tm.tm_year + 1900 > 9999) {
+		if (len > 0)
+			buf[0] = '\0';
+		return UPS_ERR_BAD_REQUEST;
+	}
+	snprintf(buf, len, "%s, %02d %s %04d %02d:%02d:%02d +0000",
+	         days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+	         tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	return 0;
+}
+
+/* Byte order of product id, then date, then item key: the order the
+ * nested objects are built in, so that insertion order is key order. */
+static int ups_ss_row_cmp(const void *pa, const void *pb)
+{
+	const struct ups_ss_row *a = pa, *b = pb;
+	int c = strcmp(a->product, b->product);
+
+	if (c == 0)
+		c = strcmp(a->date, b->date);
+	if (c == 0)
+		c = strcmp(a->pub->item.binary_version,
+		           b->pub->item.binary_version);
+	return c;
+}
+
+/* Fills row from pub (product id, date, parsed version). */
+static int ups_ss_row_init(struct ups_ss_row *row, const struct ups_ss_pub *pub,
+                           char *err, size_t errlen)
+{
+	const struct ups_ss_item *it = &pub->item;
+	const char *word = ups_release_product(it->release);
+	struct tm tm;
+
+	row->pub = pub;
+	if (!word)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "%.120s: unknown release \"%.40s\"",
+		                it->binary_version, it->release);
+	if (ups_version_parse(it->version, &row->version, NULL, 0))
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "%.120s: version \"%.70s\" does not parse",
+		                it->binary_version, it->version);
+	if (ups_ss_gmtime(pub->stored_at, &tm) || tm.tm_year + 1900 > 9999)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "%.120s: stored_at %lld is not a date",
+		                it->binary_version, (long long)pub->stored_at);
+	snprintf(row->product, sizeof(row->product), "com.ubuntu.juju:%s:%.*s",
+	         word, UPS_LIMIT_ARCH_LEN, it->arch);
+	snprintf(row->date, sizeof(row->date), "%04d%02d%02d",
+	         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+	return 0;
+}
+
+/* Finishes a JSON document into f: Juju's indentation and a newline.
+ * Steals root. */
+static int ups_ss_dump(json_t *root, const char *name, struct ups_ss_file *f)
+{
+	char *text = root ? json_dumps(root, JSON_INDENT(4)) : NULL;
+	size_t len;
+
+	json_decref(root);
+	if (!text)
+		return UPS_ERR_NO_MEMORY;
+	len = strlen(text);
+	f->data = malloc(len + 2);
+	if (!f->data) {
+		free(text);
+		return UPS_ERR_NO_MEMORY;
+	}
+	memcpy(f->data, text, len);
+	f->data[len] = '\n';
+	f->data[len + 1] = '\0';
+	f->len = len + 1;
+	free(text);
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	return 0;
+}
+
+/* The products object of rows[0..n) (sorted), and the sorted product ids
+ * into ids. NULL when out of memory. */
+static json_t *ups_ss_products(const struct ups_ss_row *rows, size_t n,
+                               json_t *ids)
+{
+	json_t *products = json_object(), *product = NULL, *versions = NULL;
+	json_t *items = NULL, *item;
+	const struct ups_ss_row *newest = NULL;
+
+	if (!products)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const struct ups_ss_row *r = &rows[i];
+		const struct ups_ss_item *it = &r->pub->item;
+		bool new_product =
+		    i == 0 || strcmp(r->product, rows[i - 1].product) != 0;
+
+		if (new_product) {
+			/* Members in the order of Juju's MetadataCatalog. */
+			product = json_pack("{s:s, s:s, s:{}}", "version", "",
+			                    "arch", it->arch, "versions");
+			if (!product ||
+			    json_object_set_new(products, r->product,
+			                        product) ||
+			    json_array_append_new(ids, json_string(r->product)))
+				goto fail;
+			versions = json_object_get(product, "versions");
+			newest = NULL;
+		}
+		if (new_product || strcmp(r->date, rows[i - 1].date) != 0) {
+			items = json_object();
+			if (!items || json_object_set_new(
+			                  versions, r->date,
+			                  json_pack("{s:o}", "items", items)))
+				goto fail;
+		}
+		/* Members in the order of Juju's ToolsMetadata. */
+		item = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s}",
+		                 "release", it->release, "version", it->version,
+		                 "arch", it->arch, "size", (json_int_t)it->size,
+		                 "path", it->path, "ftype", "tar.gz", "sha256",
+		                 it->sha256);
+		if (!item ||
+		    json_object_set_new(items, it->binary_version, item))
+			goto fail;
+		if (!newest ||
+		    ups_version_compare(&r->version, &newest->version) > 0) {
+			newest = r;
+			if (json_object_set_new(product, "version",
+			                        json_string(it->version)))
+				goto fail;
+		}
+	}
+	return products;
+fail:
+	json_decref(products);
+	return NULL;
+}
+
+/* The index entry of one stream (Juju's IndexMetadata). Steals ids. */
+static json_t *ups_ss_index_entry(enum ups_stream st, const char *updated,
+                                  json_t *ids)
+{
+	char path[sizeof(UPS_SS_DIR) + UPS_SS_FILE_NAME_MAX + 1];
+	char name[UPS_SS_FILE_NAME_MAX + 1];
+
+	ups_ss_products_name(st, name, sizeof(name));
+	snprintf(path, sizeof(path), UPS_SS_DIR "/%s", name);
+	return json_pack("{s:s, s:s, s:s, s:s, s:o}", "updated", updated,
+	                 "format", "products:1.0", "datatype",
+	                 "content-download", "path", path, "products", ids);
+}
+
+/* An index document (Juju's Indices) around entries (stolen). */
+static json_t *ups_ss_index_doc(json_t *entries, int64_t newest)
+{
+	char updated[UPS_SS_UPDATED_LEN + 1];
+
+	if (!entries ||
+	    ups_ss_format_updated(newest, updated, sizeof(updated))) {
+		json_decref(entries);
+		return NULL;
+	}
+	return json_pack("{s:o, s:s, s:s}", "index", entries, "updated",
+	                 updated, "format", "index:1.0");
+}
+
+/* Writes the products file of rows[0..n) (stream st, sorted) into *f and
+ * adds its entry to index (and to legacy for released). */
+static int ups_ss_write_stream(enum ups_stream st,
+                               const struct ups_ss_row *rows, size_t n,
+                               json_t *index, json_t *legacy,
+                               int64_t *legacy_newest, struct ups_ss_file *f)
+{
+	char updated[UPS_SS_UPDATED_LEN + 1], cid[64];
+	char name[UPS_SS_FILE_NAME_MAX + 1];
+	json_t *ids = json_array(), *products, *entry, *doc;
+	int64_t newest = 0;
+	int rv;
+
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].pub->stored_at > newest)
+			newest = rows[i].pub->stored_at;
+	if (!ids)
+		return UPS_ERR_NO_MEMORY;
+	/* The times were checked when the rows were made. */
+	(void)ups_ss_format_updated(newest, updated, sizeof(updated));
+	products = ups_ss_products(rows, n, ids);
+	if (!products) {
+		json_decref(ids);
+		return UPS_ERR_NO_MEMORY;
+	}
+	snprintf(cid, sizeof(cid), "com.ubuntu.juju:%s:agents",
+	         ups_stream_name(st));
+	/* Members in the order of Juju's CloudMetadata. */
+	doc = json_pack("{s:o, s:s, s:s, s:s}", "products", products, "updated",
+	                updated, "format", "products:1.0", "content_id", cid);
+	entry = ups_ss_index_entry(st, updated, ids);
+	if (!entry || json_object_set(index, cid, entry) ||
+	    (st == UPS_STREAM_RELEASED &&
+	     json_object_set(legacy, cid, entry))) {
+		json_decref(entry);
+		json_decref(doc);
+		return UPS_ERR_NO_MEMORY;
+	}
+	json_decref(entry);
+	if (st == UPS_STREAM_RELEASED)
+		*legacy_newest = newest;
+	ups_ss_products_name(st, name, sizeof(name));
+	rv = ups_ss_dump(doc, name, f);
+	return rv;
+}
+
+/* Index entries are keyed com.ubuntu.juju:<stream>:agents; building them
+ * in byte order of the stream names keeps the keys sorted. */
+static int ups_ss_stream_name_cmp(const void *pa, const void *pb)
+{
+	return strcmp(ups_stream_name(*(const enum ups_stream *)pa),
+	              ups_stream_name(*(const enum ups_stream *)pb));
+}
+
+int ups_ss_write(const struct ups_ss_pub *pubs, size_t n,
+                 struct ups_ss_files *out, char *err, size_t errlen)
+{
+	enum ups_stream order[UPS_STREAM__COUNT];
+	struct ups_ss_file products[UPS_STREAM__COUNT];
+	struct ups_ss_row *rows = NULL;
+	json_t *index = json_object(), *legacy = json_object();
+	int64_t newest = 0, legacy_newest = 0;
+	int rv;
+
+	memset(out, 0, sizeof(*out));
+	memset(products, 0, sizeof(products));
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned)pubs[i].stream >= UPS_STREAM__COUNT) {
+			rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+			              "%.120s: unknown stream",
+			              pubs[i].item.binary_version);
+			goto out;
+		}
+		if (pubs[i].stored_at > newest)
+			newest = pubs[i].stored_at;
+	}
+	rows = calloc(n ? n : 1, sizeof(*rows));
+	if (!index || !legacy || !rows)
+		goto nomem;
+	for (size_t i = 0; i < UPS_STREAM__COUNT; i++)
+		order[i] = (enum ups_stream)i;
+	qsort(order, UPS_STREAM__COUNT, sizeof(order[0]),
+	      ups_ss_stream_name_cmp);
+
+	for (size_t k = 0; k < UPS_STREAM__COUNT; k++) {
+		enum ups_stream st = order[k];
+		size_t m = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			if (pubs[i].stream != st)
+				continue;
+			rv = ups_ss_row_init(&rows[m++], &pubs[i], err, errlen);
+			if (rv)
+				goto out;
+		}
+		if (m == 0)
+			continue;
+		if (m > UPS_SS_MAX_ITEMS) {
+			rv = ups_errf(UPS_ERR_TOO_LARGE, err, errlen,
+			              "%s holds %zu binaries; at most %d can "
+			              "be published",
+			              ups_stream_name(st), m, UPS_SS_MAX_ITEMS);
+			goto out;
+		}
+		qsort(rows, m, sizeof(rows[0]), ups_ss_row_cmp);
+		for (size_t i = 1; i < m; i++) {
+			if (strcmp(rows[i].pub->item.binary_version,
+			           rows[i - 1].pub->item.binary_version) != 0)
+				continue;
+			rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+			              "%.120s is in %s twice",
+			              rows[i].pub->item.binary_version,
+			              ups_stream_name(st));
+			goto out;
+		}
+		if (ups_ss_write_stream(st, rows, m, index, legacy,
+		                        &legacy_newest, &products[st]))
+			goto nomem;
+	}
+
+	/* The documents take references of their own; ours go at out. */
+	if (ups_ss_dump(ups_ss_index_doc(json_incref(index), newest),
+	                UPS_SS_INDEX2_NAME, &out->file[out->n++]))
+		goto nomem;
+	if (json_object_size(legacy) > 0 &&
+	    ups_ss_dump(ups_ss_index_doc(json_incref(legacy), legacy_newest),
+	                UPS_SS_INDEX_NAME, &out->file[out->n++]))
+		goto nomem;
+	for (size_t i = 0; i < UPS_STREAM__COUNT; i++) {
+		if (!products[i].data)
+			continue;
+		out->file[out->n++] = products[i];
+		products[i].data = NULL;
+	}
+	rv = 0;
+	goto out;
+
+nomem:
+	rv = ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
+	              "out of memory writing simplestreams");
+out:
+	if (rv)
+		ups_ss_files_free(out);
+	for (size_t i = 0; i < UPS_STREAM__COUNT; i++)
+		free(products[i].data);
+	json_decref(index);
+	json_decref(legacy);
+	free(rows);
 	return rv;
 }

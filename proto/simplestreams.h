@@ -1,7 +1,9 @@
-/* Reading Juju simplestreams agent metadata, as `juju metadata
- * generate-agent-binaries` (and `make simplestreams`) write it. The CLI
- * reads a source tree with it; upstaged is to publish its store in the
- * same shape, so both sides share these types.
+/* Juju simplestreams agent metadata, read and written. The reader takes
+ * what `juju metadata generate-agent-binaries` (and `make simplestreams`)
+ * write; the CLI reads a source tree with it. The writer makes the same
+ * files from a list of binaries; upstaged publishes its store with it
+ * (agent/publish/), and the CLI's make-simplestreams is to use it too, so
+ * both sides share these types.
  *
  *   streams/v1/index2.json (or the legacy index.json)
  *     {"format": "index:1.0", "index": {
@@ -98,5 +100,89 @@ int ups_ss_parse_products(const char *buf, size_t len, const char *stream,
 /* Sorts items by ups_binary_version_compare() of their binary versions
  * (items whose binary_version does not parse go last, in text order). */
 void ups_ss_list_sort(struct ups_ss_list *l);
+
+/* -------------------------------------------------------------------------
+ * Writing.
+ *
+ * ups_ss_write() makes, from a list of binaries, exactly the files Juju's
+ * own writer makes (environs/tools/marshal.go; the reference files are
+ * tests/data/simplestreams/), byte for byte in Juju's layout:
+ *   streams/v1/index2.json                       every stream present
+ *   streams/v1/index.json                        the legacy index: released
+ *                                                only, when it has any
+ *   streams/v1/com.ubuntu.juju-<stream>-agents.json   one per stream present
+ * JSON indented by four spaces, members in the order Juju's structs
+ * declare them, map keys (index entries, product ids, dates, items) in
+ * byte order, one newline at the end. The bytes depend on the list alone,
+ * never on its order or on the clock, so the same binaries publish the
+ * same files anywhere:
+ *   - a product id is com.ubuntu.juju:<product word>:<arch>, the release's
+ *     word from proto/binary.h (focal -> 20.04, ubuntu -> ubuntu);
+ *   - an item goes under the date (YYYYMMDD, UTC) of its stored_at, keyed
+ *     by its binary version, with release, version, arch, size, path,
+ *     ftype "tar.gz" and sha256;
+ *   - a product's own "version" is its newest item's version (Juju takes
+ *     the first item it meets);
+ *   - "updated" (RFC 1123 with a numeric zone, in UTC) is the newest
+ *     stored_at of what the file (or index entry) describes, the epoch
+ *     when that is nothing. */
+
+/* The directory the files go in, relative to the metadata root. */
+#define UPS_SS_DIR         "streams/v1"
+#define UPS_SS_INDEX2_NAME "index2.json"
+#define UPS_SS_INDEX_NAME  "index.json"
+/* Longest file name under UPS_SS_DIR ("com.ubuntu.juju-<stream>-agents.json"
+ * with the longest stream). */
+#define UPS_SS_FILE_NAME_MAX                                                   \
+	(sizeof("com.ubuntu.juju--agents.json") - 1 + UPS_LIMIT_STREAM_LEN)
+/* An "updated" value: "Thu, 01 Jan 1970 00:00:00 +0000". */
+#define UPS_SS_UPDATED_LEN 31
+
+/* One binary to publish. item's strings are written as they are (the
+ * caller has validated them); its release must be known to
+ * proto/binary.h and its version must parse. */
+struct ups_ss_pub {
+	enum ups_stream stream;
+	int64_t stored_at; /* seconds since the epoch, >= 0 */
+	struct ups_ss_item item;
+};
+
+struct ups_ss_file {
+	char name[UPS_SS_FILE_NAME_MAX + 1]; /* under UPS_SS_DIR */
+	char *data;                          /* owned */
+	size_t len;
+};
+
+/* What ups_ss_write() made: index2.json, then index.json (when released
+ * has binaries), then the products files in stream order. Zero-initialise
+ * or fill with ups_ss_write(); release with ups_ss_files_free(). */
+struct ups_ss_files {
+	struct ups_ss_file file[2 + UPS_STREAM__COUNT];
+	size_t n;
+};
+
+void ups_ss_files_free(struct ups_ss_files *f);
+
+/* The file of f called name (borrowed), or NULL. */
+const struct ups_ss_file *ups_ss_files_find(const struct ups_ss_files *f,
+                                            const char *name);
+
+/* "com.ubuntu.juju-<stream>-agents.json" into buf (at least
+ * UPS_SS_FILE_NAME_MAX + 1 bytes). */
+void ups_ss_products_name(enum ups_stream stream, char *buf, size_t len);
+
+/* t (seconds since the epoch) as "Thu, 01 Jan 1970 00:00:00 +0000" into
+ * buf (at least UPS_SS_UPDATED_LEN + 1 bytes), in UTC and English whatever
+ * the locale. 0, or UPS_ERR_BAD_REQUEST for a time gmtime cannot take. */
+int ups_ss_format_updated(int64_t t, char *buf, size_t len);
+
+/* Builds the files of pubs[0..n) (borrowed; any order) into *out. 0, or
+ * UPS_ERR_BAD_REQUEST (an unknown stream or release, a version that does
+ * not parse, a negative stored_at, a binary version twice in one
+ * stream), UPS_ERR_TOO_LARGE (more than UPS_SS_MAX_ITEMS in one stream,
+ * which the reader would refuse) or UPS_ERR_NO_MEMORY, with err saying
+ * which; *out is then empty. */
+int ups_ss_write(const struct ups_ss_pub *pubs, size_t n,
+                 struct ups_ss_files *out, char *err, size_t errlen);
 
 #endif

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Quick start, command 2: every test. Installs what is missing, then builds
 # and runs the unit and end-to-end suites twice (plain, then under
-# AddressSanitizer + UndefinedBehaviorSanitizer), runs the ingest benchmark
-# as a smoke test on a small file (INGEST_MB, default 64), then runs every
-# fuzz target for a bounded time (FUZZ_SECONDS each, default 20).
+# AddressSanitizer + UndefinedBehaviorSanitizer), runs the ingest and serve
+# benchmarks as smoke tests on small files (INGEST_MB, default 64;
+# SERVE_MB 64 and SERVE_CONC 20 x SERVE_CONC_MB 8), then runs every fuzz
+# target for a bounded time (FUZZ_SECONDS each, default 20).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc)
@@ -27,6 +28,11 @@ HOSTILE_N=${HOSTILE_N:-100} bash "$top/contrib/bench/hostile.sh" "$top/build"
 step "machines benchmark smoke (MACHINES=${MACHINES:-500}; figures only)"
 MACHINES=${MACHINES:-500} IDLE_SECONDS=${IDLE_SECONDS:-5} \
 	bash "$top/contrib/bench/machines.sh" "$top/build"
+
+step "serve benchmark smoke (SERVE_MB=${SERVE_MB:-64}, ${SERVE_CONC:-20} x ${SERVE_CONC_MB:-8} MiB; figures only)"
+SERVE_MB=${SERVE_MB:-64} SERVE_CONC=${SERVE_CONC:-20} \
+	SERVE_CONC_MB=${SERVE_CONC_MB:-8} \
+	bash "$top/contrib/bench/serve.sh" "$top/build"
 
 step "ASan + UBSan build"
 cmake -S "$top" -B "$top/build-asan" -DCMAKE_BUILD_TYPE=Debug \

@@ -1,4 +1,4 @@
-/* Accepted connections: sessions, /healthz, limits. */
+/* Accepted websocket connections: sessions, limits. */
 #include "agent/net/server.h"
 
 #include <string.h>
@@ -235,39 +235,6 @@ static void server_receive(struct server *srv, struct session *s,
 		              msg.len);
 }
 
-/* GET /healthz: 200 "ok\n"; anything else 404. For load balancers and
- * systemd checks that do not speak websocket. */
-static int server_http(struct lws *wsi, const char *uri)
-{
-	uint8_t buf[LWS_PRE + 256];
-	uint8_t *start = buf + LWS_PRE;
-	uint8_t *p = start;
-	uint8_t *end = buf + sizeof(buf) - 1;
-
-	if (strcmp(uri, "/healthz") != 0) {
-		if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL))
-			return -1;
-		return lws_http_transaction_completed(wsi) ? -1 : 0;
-	}
-	if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "text/plain", 3,
-	                                &p, end))
-		return -1;
-	if (lws_finalize_write_http_header(wsi, start, &p, end))
-		return -1;
-	lws_callback_on_writable(wsi);
-	return 0;
-}
-
-static int server_http_body(struct lws *wsi)
-{
-	uint8_t buf[LWS_PRE + 4];
-
-	memcpy(buf + LWS_PRE, "ok\n", 3);
-	if (lws_write(wsi, buf + LWS_PRE, 3, LWS_WRITE_HTTP_FINAL) != 3)
-		return -1;
-	return lws_http_transaction_completed(wsi) ? -1 : 0;
-}
-
 int server_callback(struct server *srv, struct lws *wsi,
                     enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
@@ -286,10 +253,6 @@ int server_callback(struct server *srv, struct lws *wsi,
 	case LWS_CALLBACK_CLOSED:
 		server_closed(srv, slot);
 		return 0;
-	case LWS_CALLBACK_HTTP:
-		return server_http(wsi, in ? (const char *)in : "");
-	case LWS_CALLBACK_HTTP_WRITEABLE:
-		return server_http_body(wsi);
 	default:
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	}

@@ -1,5 +1,6 @@
 /* The listening side: the lws protocol callback for accepted connections
- * (websocket sessions and plain HTTP GET /healthz), the session list and
+ * (websocket sessions; plain
+ * HTTP on the same port, /healthz included, is agent/net/http.h), the session list and
  * the limits on them:
  *   max_sessions   sessions at once; more are refused;
  *   max_pending    sessions not logged in yet; a new one beyond this
@@ -56,7 +57,7 @@ struct server {
 int server_init(struct server *srv, uv_loop_t *loop, struct dispatch *dispatch,
                 const struct server_config *cfg);
 
-/* Handles the server-side lws callback reasons; user is the wsi's
+/* Handles the server-side websocket callback reasons; user is the wsi's
  * per-session slot (a struct session *). Other reasons go to lws's
  * default HTTP handler. */
 int server_callback(struct server *srv, struct lws *wsi,

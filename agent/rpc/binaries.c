@@ -17,7 +17,7 @@
 static int binaries_check_bv(const char *field, const char *s, char *err,
                              size_t errlen)
 {
-	char detail[UPS_ERRMSG_MAX];
+	char detail[UPS_LIMIT_ERROR_TEXT_LEN + 1];
 
 	detail[0] = '\0';
 	if (ups_binary_version_check(s, NULL, detail, sizeof(detail)))

@@ -85,7 +85,9 @@ void dispatch_envelope(struct dispatch *d, struct peer *p,
 	const struct rpc_facade *f = NULL;
 	const struct rpc_method *m;
 	struct rpc_request req;
-	char err[UPS_ERRMSG_MAX];
+	/* As long as an error text may be on the wire: some answers list
+	 * what would have been accepted (the known releases). */
+	char err[UPS_LIMIT_ERROR_TEXT_LEN + 1];
 	json_t *result = NULL, *info = NULL;
 	int rv;
 

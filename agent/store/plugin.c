@@ -62,7 +62,9 @@ static int plugin_check_store_ops(const struct plugin *p, char *err,
 		                minor, need);
 	if (!ops->open || !ops->close || !ops->staging_dir || !ops->put ||
 	    !ops->open_blob || !ops->remove || !ops->free_space ||
-	    (minor >= 1 && (!ops->put2 || !ops->holds)))
+	    (minor >= 1 &&
+	     (!ops->put2 || !ops->holds || !ops->meta_put ||
+	      !ops->meta_remove || !ops->meta_open || !ops->open_held)))
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		                "%s: store plugin %s lacks an operation",
 		                p->path, p->desc->name);

@@ -36,6 +36,7 @@ struct store_op {
 	void *data;
 	/* Results, written by the worker. */
 	int rv;
+	bool changed; /* the stored set changed: subscribers are told */
 	char err[UPS_ERRMSG_MAX];
 	struct catalog_binary *list;
 	size_t count;
@@ -133,6 +134,62 @@ int store_lookup(struct store *s, const char *stream,
 int store_free_space(struct store *s, uint64_t *bytes, char *err, size_t errlen)
 {
 	return s->ops->free_space(s->state, bytes, err, errlen);
+}
+
+int store_binaries(struct store *s, struct catalog_binary **out, size_t *count,
+                   char *err, size_t errlen)
+{
+	return catalog_binary_list(s->cat, NULL, out, count, err, errlen);
+}
+
+bool store_can_publish(const struct store *s)
+{
+	return plugin_store_minor(&s->plugin) >= 1;
+}
+
+static int store_no_publish(const struct store *s, char *err, size_t errlen)
+{
+	return ups_errf(UPS_ERR_NOT_IMPLEMENTED, err, errlen,
+	                "store plugin %s (ABI %u.%u) keeps no published "
+	                "metadata",
+	                s->plugin.desc ? s->plugin.desc->name : "?",
+	                UPS_PLUGIN_ABI_MAJOR, plugin_store_minor(&s->plugin));
+}
+
+int store_meta_put(struct store *s, const struct ups_store_meta_file *files,
+                   size_t n, char *err, size_t errlen)
+{
+	if (!store_can_publish(s))
+		return store_no_publish(s, err, errlen);
+	return s->ops->meta_put(s->state, files, n, err, errlen);
+}
+
+int store_meta_remove(struct store *s, const char *name, char *err,
+                      size_t errlen)
+{
+	if (!store_can_publish(s))
+		return store_no_publish(s, err, errlen);
+	return s->ops->meta_remove(s->state, name, err, errlen);
+}
+
+int store_meta_open(struct store *s, const char *name, int *fd, uint64_t *size,
+                    char *err, size_t errlen)
+{
+	*fd = -1;
+	if (!store_can_publish(s))
+		return store_no_publish(s, err, errlen);
+	return s->ops->meta_open(s->state, name, fd, size, err, errlen);
+}
+
+int store_open_held(struct store *s, const char *stream,
+                    const char *binary_version, const char *sha256, int *fd,
+                    uint64_t *size, char *err, size_t errlen)
+{
+	*fd = -1;
+	if (!store_can_publish(s))
+		return store_no_publish(s, err, errlen);
+	return s->ops->open_held(s->state, stream, binary_version, sha256, fd,
+	                         size, err, errlen);
 }
 
 /* Crash points (tests only): UPSTAGE_CRASH_AT names one; the process
@@ -357,6 +414,28 @@ static int store_reconcile(struct store *s, char *err, size_t errlen)
 
 /* Workers. */
 
+/* The stored set changed (op->binary): every subscriber's sync runs now,
+ * on this worker, before the operation completes. The first failure is
+ * the operation's result. */
+static void store_sync(struct store_op *op, enum store_change change)
+{
+	struct store_subscriber *sub;
+	char e[UPS_ERRMSG_MAX];
+	int rv;
+
+	op->changed = true;
+	for (sub = op->s->subscribers; sub; sub = sub->next) {
+		if (!sub->sync)
+			continue;
+		e[0] = '\0';
+		rv = sub->sync(sub->data, change, &op->binary, e, sizeof(e));
+		if (rv && !op->rv) {
+			op->rv = rv;
+			snprintf(op->err, sizeof(op->err), "%s", e);
+		}
+	}
+}
+
 /* The name first, then the row: a crash in between leaves a row without
  * a name, which the next start forgets (store_reconcile). A name without
  * a row (left by an older upstaged) is removed too. */
@@ -376,6 +455,7 @@ static void store_work_delete(struct store_op *op)
 		if (rv == UPS_ERR_NOT_FOUND)
 			rv = ups_errf(rv, err, errlen, "no %s in %s",
 			              op->binary_version, op->stream);
+		op->rv = rv;
 		if (rv == 0) {
 			memset(&op->binary, 0, sizeof(op->binary));
 			snprintf(op->binary.stream, sizeof(op->binary.stream),
@@ -383,8 +463,8 @@ static void store_work_delete(struct store_op *op)
 			snprintf(op->binary.binary_version,
 			         sizeof(op->binary.binary_version), "%s",
 			         op->binary_version);
+			store_sync(op, STORE_REMOVED);
 		}
-		op->rv = rv;
 		return;
 	}
 	if (rv) {
@@ -400,9 +480,11 @@ static void store_work_delete(struct store_op *op)
 		rv = catalog_binary_delete(s->cat, op->stream,
 		                           op->binary_version, err, errlen);
 	}
-	if (!rv)
-		op->binary = b;
 	op->rv = rv;
+	if (!rv) {
+		op->binary = b;
+		store_sync(op, STORE_REMOVED);
+	}
 }
 
 /* Every row, then the page: pages are cut from the sorted whole, so
@@ -429,6 +511,8 @@ static void store_work_commit(struct store_op *op)
 {
 	op->rv = store_commit_run(op->s, &op->commit, &op->binary, op->err,
 	                          sizeof(op->err));
+	if (!op->rv)
+		store_sync(op, STORE_STORED);
 }
 
 static void store_work(uv_work_t *w)
@@ -456,7 +540,8 @@ static void store_notify(struct store *s, enum store_change change,
 	struct store_subscriber *sub;
 
 	for (sub = s->subscribers; sub; sub = sub->next)
-		sub->changed(sub->data, change, b);
+		if (sub->changed)
+			sub->changed(sub->data, change, b);
 }
 
 static void store_after(uv_work_t *w, int status)
@@ -480,7 +565,7 @@ static void store_after(uv_work_t *w, int status)
 		            op->more);
 		break;
 	case STORE_OP_DELETE:
-		if (!op->rv) {
+		if (op->changed) {
 			LOG_INFO("store", "deleted %s (%s)", op->binary_version,
 			         op->stream);
 			store_notify(s, STORE_REMOVED, &op->binary);
@@ -488,7 +573,7 @@ static void store_after(uv_work_t *w, int status)
 		op->done_cb(op->data, op->rv, op->err, &op->binary);
 		break;
 	case STORE_OP_COMMIT:
-		if (!op->rv)
+		if (op->changed)
 			store_notify(s, STORE_STORED, &op->binary);
 		op->done_cb(op->data, op->rv, op->err, &op->binary);
 		break;

@@ -2,8 +2,9 @@
  * store plugin (the bytes, plugins/upstage_plugin.h) and the catalog (the
  * truth about them, agent/store/catalog.h), and answers lookups, lists,
  * deletions and commits of finished uploads. Whoever needs to know when
- * the stored set changes (the publisher, later) subscribes instead of
- * being called by the engines.
+ * the stored set changes (the publisher, agent/publish/) subscribes
+ * instead of being called by the engines; it also reads and writes the
+ * published metadata and opens stored files for downloads through here.
  *
  * Threads: store_open() and store_close() block (before the loop runs,
  * after it drained). Functions marked "worker" block on disk and may run
@@ -36,9 +37,24 @@ enum store_change {
 	STORE_REMOVED, /* a binary was deleted */
 };
 
-/* Told after every change, on the loop thread, before the callback of the
- * operation that made it. b is borrowed for the call. */
+/* Told about every change, twice:
+ *   sync (worker, optional): on the worker thread of the commit or delete
+ *     that made it, once the change is durable and before the operation
+ *     completes. The operation's callback (and so the answer to whoever
+ *     asked) comes only after every sync returned, which is how what
+ *     depends on the stored set (the published metadata) is never behind
+ *     an answer. Syncs of different operations may run at once on
+ *     different workers: a subscriber serializes its own. A non-zero
+ *     return (a code of proto/errors.h, err filled in) becomes the
+ *     operation's result; the change itself stays made (changed is still
+ *     told).
+ *   changed (loop, optional): on the loop thread, before the callback
+ *     of the operation that made it.
+ * b is borrowed for each call. Subscribe before the first operation
+ * starts (the list is read from workers without a lock). */
 struct store_subscriber {
+	int (*sync)(void *data, enum store_change change,
+	            const struct catalog_binary *b, char *err, size_t errlen);
 	void (*changed)(void *data, enum store_change change,
 	                const struct catalog_binary *b);
 	void *data;
@@ -62,8 +78,9 @@ struct store {
 
 /* Loads the plugin, opens its store and the catalog under data_dir,
  * finishes or undoes commits a crash interrupted, and forgets rows whose
- * file is gone (so the catalog and the names agree). Blocks. 0, or a negative code with err naming the file (e.g. the plugin
- * and its ABI versions); s is then closed. cfg's strings are copied. */
+ * file is gone (so the catalog and the names agree). Blocks. 0, or a negative
+ * code with err naming the file (e.g. the plugin and its ABI versions); s is
+ * then closed. cfg's strings are copied. */
 int store_open(struct store *s, uv_loop_t *loop, const struct store_config *cfg,
                char *err, size_t errlen);
 
@@ -90,6 +107,34 @@ int store_lookup(struct store *s, const char *stream,
 int store_free_space(struct store *s, uint64_t *bytes, char *err,
                      size_t errlen);
 
+/* Worker: every stored binary, sorted as catalog_binary_compare sorts;
+ * *out (NULL when none) is freed by the caller with free(). */
+int store_binaries(struct store *s, struct catalog_binary **out, size_t *count,
+                   char *err, size_t errlen);
+
+/* Whether the plugin keeps published metadata and opens held content
+ * (ABI 1.1). Without it the functions below answer
+ * UPS_ERR_NOT_IMPLEMENTED. Any thread. */
+bool store_can_publish(const struct store *s);
+
+/* Worker: the plugin's meta_put, meta_remove, meta_open and open_held
+ * (plugins/upstage_plugin.h): published metadata files (files[0..n),
+ * named UPS_SS_INDEX2_NAME...) replaced durably, each atomically, in
+ * order; one removed
+ * (UPS_ERR_NOT_FOUND when absent), opened for reading; and the content
+ * of stream/binary_version opened only when it is sha256 (*fd then reads
+ * those bytes whatever happens to the name; UPS_ERR_CONFLICT when the
+ * name holds other bytes now). fds are the caller's to close. */
+int store_meta_put(struct store *s, const struct ups_store_meta_file *files,
+                   size_t n, char *err, size_t errlen);
+int store_meta_remove(struct store *s, const char *name, char *err,
+                      size_t errlen);
+int store_meta_open(struct store *s, const char *name, int *fd, uint64_t *size,
+                    char *err, size_t errlen);
+int store_open_held(struct store *s, const char *stream,
+                    const char *binary_version, const char *sha256, int *fd,
+                    uint64_t *size, char *err, size_t errlen);
+
 /* The answer of list: rv 0 with list[n] (borrowed for the call, sorted as
  * catalog_binary_compare sorts) and whether more follow the last, or an
  * error with err. */
@@ -113,8 +158,8 @@ struct store_cursor {
  * first after *after (NULL: from the start). UPS_ERR_NO_MEMORY, or
  * UPS_ERR_BAD_REQUEST for a cursor that is not a binary version. */
 int store_list(struct store *s, const char *stream,
-               const struct store_cursor *after, size_t limit,
-               store_list_cb cb, void *data);
+               const struct store_cursor *after, size_t limit, store_list_cb cb,
+               void *data);
 
 /* Loop: removes stream/binary_version (bytes, then row).
  * UPS_ERR_NOT_FOUND (through cb) when it is not stored. */

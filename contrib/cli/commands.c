@@ -18,8 +18,14 @@ static int help_run(struct cli_ctx *ctx);
 static const struct cli_option select_options[] = {
     {"client", "C", "version of the client", true},
     {"agent", "G", "version the agents run now", true},
-    {"available", "V1,V2,...", "comma-separated versions that can be installed",
-     true},
+    {"available", "V1,V2,...",
+     "comma-separated versions that can be installed (offline); without "
+     "it upstaged chooses among what it stores",
+     false},
+    {"stream", "S",
+     "upstaged's stream to choose from: released (default), proposed, "
+     "devel or testing",
+     false},
     {NULL, NULL, NULL, false},
 };
 
@@ -156,9 +162,17 @@ static const struct cli_command commands[] = {
                 "major.minor;\n"
                 "     c. else no version (exit 1, "
                 "no-suitable-version).\n"
-                "With --json: {\"version\":V}. Here --agent is the "
-                "agent version,\nnot the URL. Works offline.",
+                "With --available the versions are those (offline); "
+                "without it,\nupstaged chooses among the versions it "
+                "stores in --stream\n(Versions.Select). With --json: "
+                "{\"version\":V,\"rule\":R,...}, R one\nof "
+                "client-version, next-minor, next-patch; online also "
+                "\"stream\",\n\"candidates\" (the versions weighed, "
+                "newest first). Here --agent\nis the agent version: "
+                "give upstaged's URL before the command\n(upstage "
+                "--agent URL select-version ...) or in UPSTAGE_AGENT.",
         .options = select_options,
+        .online = true,
         .run = vcmd_select_version,
     },
     {

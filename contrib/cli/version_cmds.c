@@ -1,12 +1,16 @@
 /* parse-version, compare-versions and select-version: thin wrappers over
- * proto/version.h that fix the output format tests rely on. */
+ * proto/version.h (and, for select-version without --available,
+ * Versions.Select) that fix the output format tests rely on. */
 #include "contrib/cli/version_cmds.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "contrib/cli/agent_cmds.h"
+#include "contrib/cli/oneshot.h"
 #include "contrib/cli/output.h"
 #include "proto/autoselect.h"
+#include "proto/binary.h"
 #include "proto/errors.h"
 #include "proto/version.h"
 
@@ -148,31 +152,73 @@ err_free:
 	return rv;
 }
 
+/* select-version without --available: upstaged chooses among the
+ * versions stored in the stream (Versions.Select). */
+static int select_online(struct cli_ctx *ctx, const struct ups_version *client,
+                         const struct ups_version *agent, const char *stream)
+{
+	char token[UPS_LIMIT_TOKEN_LEN + 1];
+	char c[UPS_LIMIT_VERSION_LEN + 1], g[UPS_LIMIT_VERSION_LEN + 1];
+	struct oneshot_config cfg;
+	struct oneshot_result res;
+	struct ups_url url;
+	json_t *params;
+	int rv;
+
+	rv = acmd_config(ctx, &url, token, &cfg);
+	if (rv)
+		return rv;
+	ups_version_format(client, c, sizeof(c));
+	ups_version_format(agent, g, sizeof(g));
+	params = json_pack("{s:s, s:s, s:s}", "client", c, "agent", g, "stream",
+	                   stream);
+	rv = oneshot_call(&cfg, "Versions", "Select", params, &res);
+	explicit_bzero(token, sizeof(token));
+	if (rv)
+		return cli_out_error(ctx, rv, res.code, res.message);
+	if (ctx->g.json)
+		return cli_out_json(ctx, res.response);
+	fprintf(ctx->out, "%s\n",
+	        json_string_value(json_object_get(res.response, "version")));
+	json_decref(res.response);
+	return CLI_EXIT_OK;
+}
+
 int vcmd_select_version(struct cli_ctx *ctx)
 {
 	char text[UPS_LIMIT_VERSION_LEN + 1];
 	char err[UPS_ERRMSG_MAX];
 	struct ups_version client, agent, chosen, none;
 	struct ups_version *avail;
+	enum ups_autoselect_rule rule;
 	size_t n;
 	json_t *obj;
 	int rv;
 
-	/* Option order in the table: client, agent, available. */
+	/* Option order in the table: client, agent, available, stream. */
 	rv = parse_arg(ctx, "--client", ctx->opts[0], &client);
 	if (rv)
 		return rv;
 	rv = parse_arg(ctx, "--agent", ctx->opts[1], &agent);
 	if (rv)
 		return rv;
+	if (ctx->opts[3] && !ups_stream_is_valid(ctx->opts[3]))
+		return cli_out_usage(ctx, "--stream must be %s",
+		                     UPS_STREAM_NAMES_TEXT);
+	if (!ctx->opts[2])
+		return select_online(ctx, &client, &agent,
+		                     ctx->opts[3] ? ctx->opts[3] : "released");
+	if (ctx->opts[3])
+		return cli_out_usage(ctx, "--stream is upstaged's: give it "
+		                          "without --available");
 	rv = parse_available(ctx, ctx->opts[2], &avail, &n);
 	if (rv)
 		return rv;
 
 	err[0] = '\0';
 	memset(&none, 0, sizeof(none));
-	rv = ups_version_autoselect(&client, &agent, avail ? avail : &none, n,
-	                            &chosen, err, sizeof(err));
+	rv = ups_version_select(&client, &agent, avail ? avail : &none, n,
+	                        &chosen, &rule, err, sizeof(err));
 	free(avail);
 	if (rv)
 		return cli_out_error(ctx, CLI_EXIT_FAILED, ups_err_code(rv),
@@ -182,7 +228,8 @@ int vcmd_select_version(struct cli_ctx *ctx)
 		fprintf(ctx->out, "%s\n", text);
 		return CLI_EXIT_OK;
 	}
-	obj = json_pack("{s:s}", "version", text);
+	obj = json_pack("{s:s, s:s}", "version", text, "rule",
+	                ups_autoselect_rule_name(rule));
 	if (!obj)
 		return cli_out_error(ctx, CLI_EXIT_FAILED,
 		                     ups_err_code(UPS_ERR_NO_MEMORY),

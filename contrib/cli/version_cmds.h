@@ -1,5 +1,7 @@
-/* The offline version commands: parse-version, compare-versions and
- * select-version. They never connect. */
+/* The version commands: parse-version, compare-versions and
+ * select-version. The first two never connect; select-version works
+ * offline over --available, or asks upstaged (Versions.Select) to choose
+ * among the versions it stores. */
 #ifndef UPSTAGE_CLI_VERSION_CMDS_H
 #define UPSTAGE_CLI_VERSION_CMDS_H
 

@@ -11,14 +11,16 @@ packages=(
 	libcurl4-openssl-dev libarchive-dev
 	openssl
 )
-# Tests additionally fuzz with clang's libFuzzer.
+# Tests additionally fuzz with clang's libFuzzer, fetch and check published
+# metadata and downloads with curl and jq, and the benchmarks compare with
+# nginx (nginx-extras: WebDAV for ingest, sendfile for serve).
 if [ "${1:-}" = "--test" ]; then
 	packages+=(clang libclang-rt-14-dev)
-	# The e2e tests read JSON with jq and serve agent binaries over HTTP
-	# with nginx (any of Debian's nginx flavours will do), and the
-	# machines benchmark counts registry rows with sqlite3.
-	packages+=(jq python3 curl sqlite3)
-	command -v nginx >/dev/null || packages+=(nginx-light)
+	# The e2e tests read JSON with jq and fetch with curl, the machines
+	# benchmark counts registry rows with sqlite3, and the benchmarks
+	# compare with nginx (nginx-extras: WebDAV for ingest, sendfile for
+	# serve; it also serves the machine tests' stand-in files).
+	packages+=(jq python3 curl sqlite3 nginx-extras)
 fi
 
 missing=()

@@ -2,7 +2,9 @@
  * blobs/sha256/<first two hex digits>/<hex>, and the Juju names
  * tools/<stream>/juju-<binary version>.tgz as hard links to them, so a
  * binary shared by several names is stored once and a name never shows a
- * partial file.
+ * partial file. The published simplestreams files live in streams/v1/,
+ * each replaced whole by writing a temporary dot file, fsyncing it,
+ * renaming it over the name and fsyncing the directory.
  *
  * A new name is created with linkat(), which is atomic and never replaces
  * an existing entry: the linked inode is already complete and fsynced. A
@@ -50,10 +52,14 @@ struct store_fs {
 	int blobs_fd;   /* blobs/sha256 */
 	int staging_fd; /* staging */
 	int tools_fd[UPS_STREAM__COUNT];
+	int meta_fd; /* streams/v1 */
 	/* Serializes put and remove: both decide from link counts and entries
 	 * that the other changes. Reads (open_blob, free_space) do not take
 	 * it. */
 	pthread_mutex_t lock;
+	/* Serializes meta_put and meta_remove (one temporary name per file);
+	 * independent of the blobs. */
+	pthread_mutex_t meta_lock;
 	struct ups_fault fault;
 };
 
@@ -229,6 +235,30 @@ static int store_juju_name(const char *stream, const char *bv, char *name,
 	return si;
 }
 
+#ifndef STORE_FS_ABI_10
+/* One of the metadata names of the ABI (index2.json, index.json, or a
+ * stream's products file), compared whole: nothing else reaches a path. */
+static int store_check_meta_name(const char *name, char *err, size_t errlen)
+{
+	char products[64];
+
+	if (!name)
+		goto bad;
+	if (strcmp(name, "index2.json") == 0 || strcmp(name, "index.json") == 0)
+		return 0;
+	for (size_t i = 0; i < UPS_STREAM__COUNT; i++) {
+		snprintf(products, sizeof(products),
+		         "com.ubuntu.juju-%s-agents.json",
+		         store_stream((int)i));
+		if (strcmp(name, products) == 0)
+			return 0;
+	}
+bad:
+	return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+	                "not a metadata file name");
+}
+#endif
+
 /* -------------------------------------------------------------------------
  * The sweep at open. */
 
@@ -252,8 +282,8 @@ static unsigned store_sweep_dir(struct store_fs *s, int dfd,
 		return 0;
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
-		                             strcmp(de->d_name, "..") == 0))
+		if (de->d_name[0] == '.' &&
+		    (de->d_name[1] == '\0' || strcmp(de->d_name, "..") == 0))
 			continue;
 		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISREG(st.st_mode) || !gone(de->d_name, &st))
@@ -283,6 +313,15 @@ static bool store_stale_tmp(const char *name, const struct stat *st)
 	return name[0] == '.' && n > 4 && strcmp(name + n - 4, ".new") == 0;
 }
 
+/* A metadata file's temporary name left by a crash in meta_put. */
+static bool store_stale_meta_tmp(const char *name, const struct stat *st)
+{
+	size_t n = strlen(name);
+
+	(void)st;
+	return name[0] == '.' && n > 4 && strcmp(name + n - 4, ".tmp") == 0;
+}
+
 /* Takes what a crash between two steps of put or remove left behind. Only
  * at open: no put runs, so a link count of 1 really means unreferenced. */
 static void store_sweep(struct store_fs *s)
@@ -302,6 +341,7 @@ static void store_sweep(struct store_fs *s)
 	}
 	for (size_t i = 0; i < UPS_STREAM__COUNT; i++)
 		tmps += store_sweep_dir(s, s->tools_fd[i], store_stale_tmp);
+	tmps += store_sweep_dir(s, s->meta_fd, store_stale_meta_tmp);
 	if (blobs || tmps)
 		store_log(s, UPS_PLUGIN_LOG_INFO,
 		          "removed %u unreferenced blobs and %u stale "
@@ -321,7 +361,7 @@ static int store_open(const struct ups_plugin_services *svc,
 	struct store_fs *s;
 	const char *spec = NULL;
 	char ferr[128];
-	int tools_fd = -1, blobs_top = -1;
+	int tools_fd = -1, blobs_top = -1, streams_fd = -1;
 	int rv;
 
 	*state = NULL;
@@ -333,10 +373,16 @@ static int store_open(const struct ups_plugin_services *svc,
 		return ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
 		                "out of memory");
 	s->svc = svc;
-	s->data_fd = s->blobs_fd = s->staging_fd = -1;
+	s->data_fd = s->blobs_fd = s->staging_fd = s->meta_fd = -1;
 	for (size_t i = 0; i < UPS_STREAM__COUNT; i++)
 		s->tools_fd[i] = -1;
 	if (pthread_mutex_init(&s->lock, NULL) != 0) {
+		free(s);
+		return ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
+		                "cannot create a mutex");
+	}
+	if (pthread_mutex_init(&s->meta_lock, NULL) != 0) {
+		pthread_mutex_destroy(&s->lock);
 		free(s);
 		return ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
 		                "cannot create a mutex");
@@ -379,7 +425,9 @@ static int store_open(const struct ups_plugin_services *svc,
 	if ((blobs_top = store_dir(s, s->data_fd, "blobs", 0755)) < 0 ||
 	    (s->blobs_fd = store_dir(s, blobs_top, "sha256", 0755)) < 0 ||
 	    (tools_fd = store_dir(s, s->data_fd, "tools", 0755)) < 0 ||
-	    (s->staging_fd = store_dir(s, s->data_fd, "staging", 0700)) < 0) {
+	    (s->staging_fd = store_dir(s, s->data_fd, "staging", 0700)) < 0 ||
+	    (streams_fd = store_dir(s, s->data_fd, "streams", 0755)) < 0 ||
+	    (s->meta_fd = store_dir(s, streams_fd, "v1", 0755)) < 0) {
 		rv = store_fail(errno, err, errlen, "cannot create store in",
 		                data_dir);
 		goto fail;
@@ -396,11 +444,14 @@ static int store_open(const struct ups_plugin_services *svc,
 	}
 	close(tools_fd);
 	close(blobs_top);
+	close(streams_fd);
 	store_sweep(s);
 	*state = s;
 	return 0;
 
 fail:
+	if (streams_fd >= 0)
+		close(streams_fd);
 	if (tools_fd >= 0)
 		close(tools_fd);
 	if (blobs_top >= 0)
@@ -420,11 +471,14 @@ static void store_close(void *state)
 			close(s->tools_fd[i]);
 	if (s->staging_fd >= 0)
 		close(s->staging_fd);
+	if (s->meta_fd >= 0)
+		close(s->meta_fd);
 	if (s->blobs_fd >= 0)
 		close(s->blobs_fd);
 	if (s->data_fd >= 0)
 		close(s->data_fd); /* drops the flock */
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->meta_lock);
 	free(s);
 }
 
@@ -469,9 +523,8 @@ static void store_drop_blob(struct store_fs *s, const char *hex)
  * when the name was there already: a crash may have come between link
  * and fsync). */
 static int store_put_name(struct store_fs *s, int ab_fd, const char *hex,
-                          const struct stat *st_blob, int si,
-                          const char *jname, bool replace, char *err,
-                          size_t errlen)
+                          const struct stat *st_blob, int si, const char *jname,
+                          bool replace, char *err, size_t errlen)
 {
 	int tfd = s->tools_fd[si];
 	char tmp[UPS_LIMIT_BINARY_VERSION_LEN + 32];
@@ -778,7 +831,8 @@ static int store_remove(void *state, const char *stream,
 	char jname[UPS_LIMIT_BINARY_VERSION_LEN + 16];
 	int si, rv;
 
-	if (sha256_hex && (rv = store_check_sha256(sha256_hex, err, errlen)) < 0)
+	if (sha256_hex &&
+	    (rv = store_check_sha256(sha256_hex, err, errlen)) < 0)
 		return rv;
 	si = store_juju_name(stream, binary_version, jname, sizeof(jname), err,
 	                     errlen);
@@ -807,6 +861,226 @@ static int store_free_space(void *state, uint64_t *bytes, char *err,
 	return 0;
 }
 
+#ifndef STORE_FS_ABI_10
+/* The content of the Juju name, if it is the blob hex: the name is opened
+ * first, then compared with the blob by inode, so the fd holds exactly
+ * those bytes (blobs are immutable) even if the name changes later. */
+static int store_open_held(void *state, const char *stream,
+                           const char *binary_version, const char *sha256_hex,
+                           int *fd, uint64_t *size, char *err, size_t errlen)
+{
+	struct store_fs *s = state;
+	char path[3 + UPS_SHA256_HEX_LEN + 1];
+	struct stat st_name, st_blob;
+	int rv;
+
+	*fd = -1;
+	if ((rv = store_check_sha256(sha256_hex, err, errlen)) < 0)
+		return rv;
+	rv = store_open_blob(state, stream, binary_version, fd, size, err,
+	                     errlen);
+	if (rv)
+		return rv;
+	snprintf(path, sizeof(path), "%c%c/%s", sha256_hex[0], sha256_hex[1],
+	         sha256_hex);
+	if (fstat(*fd, &st_name) < 0 ||
+	    fstatat(s->blobs_fd, path, &st_blob, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    st_blob.st_dev != st_name.st_dev ||
+	    st_blob.st_ino != st_name.st_ino) {
+		close(*fd);
+		*fd = -1;
+		return ups_errf(UPS_ERR_CONFLICT, err, errlen,
+		                "tools/%s/juju-%s.tgz does not hold %s", stream,
+		                binary_version, sha256_hex);
+	}
+	return 0;
+}
+
+/* Writes all of data to fd, counting bytes against the write fault. */
+static int store_write_all(struct store_fs *s, int fd, const char *data,
+                           size_t len)
+{
+	while (len > 0) {
+		size_t n = len > (1u << 20) ? (1u << 20) : len;
+		ssize_t w;
+		int e = ups_fault_hit(&s->fault, UPS_FAULT_WRITE, n);
+
+		if (e) {
+			errno = e;
+			return -1;
+		}
+		w = write(fd, data, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return -1;
+		}
+		data += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Writes data to the temporary name tmp and fsyncs it; 0 or an error
+ * (the temporary file then removed). */
+static int store_meta_write_tmp(struct store_fs *s, const char *tmp,
+                                const void *data, size_t len, char *err,
+                                size_t errlen)
+{
+	int fd, e, rv;
+
+	if ((e = ups_fault_hit(&s->fault, UPS_FAULT_OPEN, 0)))
+		return store_fail(e, err, errlen, "cannot create", tmp);
+	fd =
+	    openat(s->meta_fd, tmp,
+	           O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return store_fail(errno, err, errlen, "cannot create", tmp);
+	if (store_write_all(s, fd, data, len) < 0)
+		rv = store_fail(errno, err, errlen, "cannot write", tmp);
+	else if (store_fsync(s, fd) < 0)
+		rv = store_fail(errno, err, errlen, "cannot fsync", tmp);
+	else
+		rv = 0;
+	if (close(fd) < 0 && rv == 0)
+		rv = store_fail(errno, err, errlen, "cannot close", tmp);
+	if (rv)
+		(void)unlinkat(s->meta_fd, tmp, 0);
+	return rv;
+}
+
+/* The temporary name of metadata file name. */
+static void store_meta_tmp(const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, ".%s.tmp", name);
+}
+
+/* Every file to its temporary name, durably; then the renames in order;
+ * then the directory once. */
+static int store_meta_put_locked(struct store_fs *s,
+                                 const struct ups_store_meta_file *files,
+                                 size_t n, char *err, size_t errlen)
+{
+	char tmp[80];
+	size_t written = 0, renamed = 0;
+	int rv = 0;
+
+	/* files[0..written) are complete temporary files. */
+	while (written < n) {
+		store_meta_tmp(files[written].name, tmp, sizeof(tmp));
+		rv = store_meta_write_tmp(
+		    s, tmp, files[written].data ? files[written].data : "",
+		    files[written].len, err, errlen);
+		if (rv)
+			break;
+		written++;
+	}
+	/* files[0..renamed) are in place. */
+	while (!rv && renamed < n) {
+		store_meta_tmp(files[renamed].name, tmp, sizeof(tmp));
+		if (store_renameat(s, s->meta_fd, tmp, s->meta_fd,
+		                   files[renamed].name) < 0) {
+			rv = store_fail(errno, err, errlen, "cannot rename to",
+			                files[renamed].name);
+			break;
+		}
+		renamed++;
+	}
+	/* What was written and not renamed goes. */
+	for (size_t i = renamed; i < written; i++) {
+		store_meta_tmp(files[i].name, tmp, sizeof(tmp));
+		(void)unlinkat(s->meta_fd, tmp, 0);
+	}
+	/* What was renamed must become durable, failure or not (a crash
+	 * before this fsync shows the old files). */
+	if (renamed > 0 && store_fsync(s, s->meta_fd) < 0 && !rv)
+		rv = store_fail(errno, err, errlen, "cannot fsync",
+		                "streams/v1");
+	return rv;
+}
+
+static int store_meta_put(void *state, const struct ups_store_meta_file *files,
+                          size_t n, char *err, size_t errlen)
+{
+	struct store_fs *s = state;
+	int rv;
+
+	if (!files || n == 0 || n > UPS_STORE_META_FILES_MAX)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "1 to %d metadata files at a time",
+		                UPS_STORE_META_FILES_MAX);
+	for (size_t i = 0; i < n; i++) {
+		if ((rv = store_check_meta_name(files[i].name, err, errlen)) <
+		    0)
+			return rv;
+		if (!files[i].data && files[i].len > 0)
+			return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+			                "no data for %s", files[i].name);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(files[i].name, files[j].name) == 0)
+				return ups_errf(UPS_ERR_BAD_REQUEST, err,
+				                errlen, "%s given twice",
+				                files[i].name);
+	}
+	pthread_mutex_lock(&s->meta_lock);
+	rv = store_meta_put_locked(s, files, n, err, errlen);
+	pthread_mutex_unlock(&s->meta_lock);
+	return rv;
+}
+
+static int store_meta_remove(void *state, const char *name, char *err,
+                             size_t errlen)
+{
+	struct store_fs *s = state;
+	int rv = 0;
+
+	if ((rv = store_check_meta_name(name, err, errlen)) < 0)
+		return rv;
+	pthread_mutex_lock(&s->meta_lock);
+	if (store_unlinkat(s, s->meta_fd, name) < 0)
+		rv = errno == ENOENT ? ups_errf(UPS_ERR_NOT_FOUND, err, errlen,
+		                                "no streams/v1/%s", name)
+		                     : store_fail(errno, err, errlen,
+		                                  "cannot remove", name);
+	else if (store_fsync(s, s->meta_fd) < 0)
+		rv = store_fail(errno, err, errlen, "fsync streams/v1 for",
+		                name);
+	pthread_mutex_unlock(&s->meta_lock);
+	return rv;
+}
+
+static int store_meta_open(void *state, const char *name, int *fd,
+                           uint64_t *size, char *err, size_t errlen)
+{
+	struct store_fs *s = state;
+	struct stat st;
+	int f, e, rv;
+
+	*fd = -1;
+	if ((rv = store_check_meta_name(name, err, errlen)) < 0)
+		return rv;
+	if ((e = ups_fault_hit(&s->fault, UPS_FAULT_OPEN, 0)))
+		return store_fail(e, err, errlen, "cannot open", name);
+	f = openat(s->meta_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (f < 0) {
+		if (errno == ENOENT)
+			return ups_errf(UPS_ERR_NOT_FOUND, err, errlen,
+			                "no streams/v1/%s", name);
+		return store_fail(errno, err, errlen, "cannot open", name);
+	}
+	if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(f);
+		return ups_errf(UPS_ERR_IO, err, errlen,
+		                "streams/v1/%s is not a regular file", name);
+	}
+	*fd = f;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+#endif
+
 /* STORE_FS_ABI_10 builds this store as an ABI 1.0 plugin would be (tests
  * of the host's fallbacks for older plugins). */
 static const struct ups_store_ops store_fs_ops = {
@@ -825,6 +1099,10 @@ static const struct ups_store_ops store_fs_ops = {
 #ifndef STORE_FS_ABI_10
     .put2 = store_put_flags,
     .holds = store_holds,
+    .meta_put = store_meta_put,
+    .meta_remove = store_meta_remove,
+    .meta_open = store_meta_open,
+    .open_held = store_open_held,
 #endif
 };
 

@@ -50,6 +50,9 @@ static int ws_create_server_vhost(struct ups_ws *ws,
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		info.ssl_cert_filepath = cfg->tls_cert;
 		info.ssl_private_key_filepath = cfg->tls_key;
+		/* lws 4.1 is built with h2 and would offer it; HTTP/1.1
+		 * only (ws.h). */
+		info.alpn = "http/1.1";
 	}
 	if (ws->idle_policy.secs_since_valid_ping)
 		info.retry_and_idle_policy = &ws->idle_policy;
@@ -117,6 +120,8 @@ int ups_ws_create(struct ups_ws *ws, const struct ups_ws_config *cfg,
 	/* The default 4 KiB service buffer caps receive throughput; size it
 	 * like the protocol's rx buffer (NOTES-libwebsockets.md). */
 	info.pt_serv_buf_size = (unsigned int)rxsize;
+	if (cfg->http_header_bytes)
+		info.max_http_header_data2 = cfg->http_header_bytes;
 	ws->context = lws_create_context(&info);
 	if (!ws->context)
 		return ups_errf(UPS_ERR_IO, err, errlen,

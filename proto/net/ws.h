@@ -31,7 +31,10 @@ struct ups_ws_config {
 	 * listen_port 0 binds an ephemeral port (see ups_ws.port). */
 	const char *listen_host; /* numeric address, e.g. "127.0.0.1" */
 	int listen_port;
-	const char *tls_cert; /* PEM files: both set = wss only */
+	/* PEM files: both set = wss (and https) only. TLS connections get
+	 * HTTP/1.1 by ALPN, whatever lws could speak: upstaged serves
+	 * websockets and its downloads over HTTP/1.1 only. */
+	const char *tls_cert;
 	const char *tls_key;
 	/* Client vhost: created when client is true. client_ca is a PEM CA
 	 * bundle used to verify wss servers; NULL = system default. */
@@ -39,6 +42,9 @@ struct ups_ws_config {
 	const char *client_ca;
 	/* Per-read buffer size; 0 = 64 KiB. */
 	size_t rx_buffer_size;
+	/* Room lws gives a request's line and headers (a longer request is
+	 * dropped without an answer); 0 = lws's default (4096). */
+	unsigned http_header_bytes;
 	/* Server sessions and client connections: lws sends a PING after
 	 * this many idle seconds and hangs up after 2 * ping_interval + 10
 	 * without a valid frame. 0 = no pings. */

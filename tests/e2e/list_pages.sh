@@ -22,7 +22,9 @@ for minor in $(seq 0 29); do
 done
 mkdir -p "$T/src"
 for bv in "${BVS[@]}"; do echo "$bv" >"$T/src/juju-$bv.tgz"; done
-run 0 sync timeout 120 "$UPSTAGE" --timeout 60 --agent "$URL" --json \
+# 300 commits, each publishing the metadata durably before its answer:
+# the whole sync gets the 120 s its own timeout says, not run's WAIT.
+WAIT=120 run 0 sync timeout 120 "$UPSTAGE" --timeout 60 --agent "$URL" --json \
 	sync-agent-binary --source "$T/src" --agent-version 2
 [ "$(grep -c '"status":"uploaded"' "$T/sync.stdout")" -eq 300 ] ||
 	fail "expected 300 uploaded"

@@ -223,8 +223,8 @@ static void test_usage_errors(void **state)
 	expect_usage(PARSE("parse-version", "1.0", "2.0"),
 	             "too many arguments");
 	expect_usage(
-	    PARSE("select-version", "--client", "1.0", "--agent", "1.0"),
-	    "needs --available");
+	    PARSE("select-version", "--client", "1.0", "--available", "1.0"),
+	    "needs --agent");
 	expect_usage(PARSE("select-version", "--client", "1.0", "--client",
 	                   "2.0", "--agent", "1", "--available", "1.0"),
 	             "--client given twice");

@@ -126,7 +126,8 @@ static void test_select_version_usage_line(void **state)
 
 	(void)state;
 	tl_assert_contains(r.out, "Usage: upstage select-version --client C "
-	                       "--agent G --available V1,V2,...\n");
+	                       "--agent G [--available V1,V2,...]\n"
+	                       "        [--stream S] [FLAGS]\n");
 	run_free(&r);
 	r = RUN("help", "ping");
 	tl_assert_contains(r.out, "Usage: upstage ping [FLAGS]\n");

@@ -106,7 +106,15 @@ static void test_select_version_seed_examples(void **state)
 	       0, "2.1.0\n", "");
 	expect(RUN("--json", "select-version", "--client", "2.1", "--agent",
 	           "1.25", "--available", SEED),
-	       0, "{\"version\":\"2.1.0\"}\n", "");
+	       0, "{\"version\":\"2.1.0\",\"rule\":\"client-version\"}\n", "");
+	expect(RUN("--json", "select-version", "--client", "2.0.3", "--agent",
+	           "2.0.1", "--available", SEED),
+	       0, "{\"version\":\"2.0.2\",\"rule\":\"next-patch\"}\n", "");
+	/* --stream is upstaged's: not with --available. */
+	expect_err_contains(RUN("select-version", "--client", "2.1", "--agent",
+	                        "1.25", "--available", SEED, "--stream",
+	                        "devel"),
+	                    2, "--stream is upstaged's");
 	/* Blanks around items are allowed. */
 	expect(RUN("select-version", "--client", "2.0.3", "--agent", "2.0.1",
 	           "--available", " 2.0.2 , 2.0.3 "),

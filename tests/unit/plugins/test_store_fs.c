@@ -1,7 +1,10 @@
 /* store-fs, loaded through the plugin host exactly as upstaged loads it,
  * on a real file system in a mkdtemp directory: put, dedup, idempotence,
  * conflicts, removal by link count, atomic appearance under injected
- * faults, and rejection of every hostile name before any path is built. */
+ * faults, and rejection of every hostile name before any path is built;
+ * the published metadata files (replaced whole, durably, or not at all)
+ * and open_held (a download reads the content it asked for, whatever
+ * happens to the name). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -623,6 +626,310 @@ static void test_concurrent_puts(void **state)
 	            strcmp(buf, "even content") == 0);
 }
 
+/* ------------------------------------------------------------------------- */
+/* Published metadata and open_held (ABI 1.1). */
+
+static int meta_put(struct fx *f, const char *name, const char *text)
+{
+	struct ups_store_meta_file mf = {name, text, strlen(text)};
+
+	return f->ops->meta_put(f->store, &mf, 1, f->err, sizeof(f->err));
+}
+
+/* The content of streams/v1/NAME through meta_open, into buf. */
+static int meta_read(struct fx *f, const char *name, char *buf, size_t len)
+{
+	uint64_t size = 0;
+	int fd = -1, rv;
+	ssize_t n;
+
+	rv = f->ops->meta_open(f->store, name, &fd, &size, f->err,
+	                       sizeof(f->err));
+	if (rv) {
+		assert_int_equal(fd, -1);
+		return rv;
+	}
+	assert_true(size < len);
+	n = read(fd, buf, len - 1);
+	assert_int_equal(n, (ssize_t)size);
+	buf[n] = '\0';
+	close(fd);
+	return 0;
+}
+
+static void test_meta_put_replace_remove(void **state)
+{
+	struct fx *f = *state;
+	char buf[128];
+	struct stat st;
+	int fd = -1;
+	uint64_t size;
+
+	assert_true(fx_exists(f, "streams/v1"));
+	assert_int_equal(meta_read(f, "index2.json", buf, sizeof(buf)),
+	                 UPS_ERR_NOT_FOUND);
+	assert_int_equal(meta_put(f, "index2.json", "{\"a\": 1}\n"), 0);
+	assert_int_equal(meta_read(f, "index2.json", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "{\"a\": 1}\n");
+	assert_int_equal(fx_stat(f, "streams/v1/index2.json", &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+	/* A reader that opened the old file keeps reading it. */
+	assert_int_equal(f->ops->meta_open(f->store, "index2.json", &fd, &size,
+	                                   f->err, sizeof(f->err)),
+	                 0);
+	assert_int_equal(meta_put(f, "index2.json", "{\"b\": 22}\n"), 0);
+	assert_int_equal(read(fd, buf, sizeof(buf) - 1), 9);
+	assert_memory_equal(buf, "{\"a\": 1}\n", 9);
+	close(fd);
+	assert_int_equal(meta_read(f, "index2.json", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "{\"b\": 22}\n");
+	/* Every name of the ABI; an empty file is a file. */
+	assert_int_equal(meta_put(f, "index.json", ""), 0);
+	assert_int_equal(meta_read(f, "index.json", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "");
+	assert_int_equal(
+	    meta_put(f, "com.ubuntu.juju-testing-agents.json", "{}"), 0);
+	assert_true(fx_exists(f, "streams/v1/com.ubuntu.juju-testing-agents."
+	                         "json"));
+	/* No temporary file stays behind. */
+	assert_false(fx_exists(f, "streams/v1/.index2.json.tmp"));
+	assert_int_equal(
+	    f->ops->meta_remove(f->store, "index.json", f->err, sizeof(f->err)),
+	    0);
+	assert_false(fx_exists(f, "streams/v1/index.json"));
+	assert_int_equal(
+	    f->ops->meta_remove(f->store, "index.json", f->err, sizeof(f->err)),
+	    UPS_ERR_NOT_FOUND);
+}
+
+/* Only the names of the ABI: nothing else is created, opened or removed,
+ * and no path is built from it. */
+static void test_meta_hostile_names(void **state)
+{
+	struct fx *f = *state;
+	static const char *const names[] = {
+	    "",
+	    "index3.json",
+	    "../index2.json",
+	    "index2.json/",
+	    "/etc/passwd",
+	    ".index2.json.tmp",
+	    "com.ubuntu.juju-nightly-agents.json",
+	    "com.ubuntu.juju-released-agents.json\n",
+	    "com.ubuntu.juju-../../x-agents.json",
+	    "streams/v1/index2.json",
+	    "INDEX2.JSON",
+	};
+	int before = fx_count(f);
+	char buf[16];
+	uint64_t size;
+	int fd;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		assert_int_equal(meta_put(f, names[i], "x"),
+		                 UPS_ERR_BAD_REQUEST);
+		assert_int_equal(meta_read(f, names[i], buf, sizeof(buf)),
+		                 UPS_ERR_BAD_REQUEST);
+		assert_int_equal(f->ops->meta_remove(f->store, names[i], f->err,
+		                                     sizeof(f->err)),
+		                 UPS_ERR_BAD_REQUEST);
+	}
+	assert_int_equal(f->ops->meta_open(f->store, NULL, &fd, &size, f->err,
+	                                   sizeof(f->err)),
+	                 UPS_ERR_BAD_REQUEST);
+	assert_int_equal(fx_count(f), before);
+}
+
+/* A failed write leaves the old content and no temporary file; a write
+ * fault counts the bytes of the file. */
+static void test_meta_faults_keep_old(void **state)
+{
+	struct fx *f = *state;
+	static const char *const specs[] = {"write=ENOSPC@4", "fsync=EIO",
+	                                    "rename=EIO", "open=EIO"};
+	char buf[64];
+
+	assert_int_equal(meta_put(f, "index2.json", "old"), 0);
+	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		int want =
+		    strstr(specs[i], "ENOSPC") ? UPS_ERR_NO_SPACE : UPS_ERR_IO;
+
+		fx_reopen(f, specs[i]);
+		assert_int_equal(meta_put(f, "index2.json", "new content"),
+		                 want);
+		fx_reopen(f, NULL);
+		assert_int_equal(meta_read(f, "index2.json", buf, sizeof(buf)),
+		                 0);
+		assert_string_equal(buf, "old");
+		assert_false(fx_exists(f, "streams/v1/.index2.json.tmp"));
+	}
+	/* A passing fault (@N/K): the second rename fails, the third
+	 * succeeds again. A write budget cannot pass. */
+	fx_reopen(f, "rename=EIO@1/1");
+	assert_int_equal(meta_put(f, "index2.json", "one"), 0);
+	assert_int_equal(meta_put(f, "index2.json", "two"), UPS_ERR_IO);
+	assert_int_equal(meta_put(f, "index2.json", "three"), 0);
+	assert_int_equal(meta_read(f, "index2.json", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "three");
+	f->ops->close(f->store);
+	f->store = NULL;
+	f->fail = "write=ENOSPC@1/1";
+	assert_int_equal(fx_open(f), UPS_ERR_BAD_REQUEST);
+	f->fail = "rename=EIO@1/x";
+	assert_int_equal(fx_open(f), UPS_ERR_BAD_REQUEST);
+	/* A small enough file passes the same write budget. */
+	fx_reopen(f, "write=ENOSPC@4");
+	assert_int_equal(meta_put(f, "index2.json", "new!"), 0);
+	fx_reopen(f, NULL);
+	assert_int_equal(meta_read(f, "index2.json", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "new!");
+}
+
+/* Several files in one durable step, replaced in the order given; a
+ * failure part way leaves each file whole (the ones before it new, the
+ * rest old) and no temporary file; malformed batches touch nothing. */
+static void test_meta_put_batch(void **state)
+{
+	struct fx *f = *state;
+	static const char *const names[] = {"com.ubuntu.juju-devel-agents.json",
+	                                    "index.json", "index2.json"};
+	struct ups_store_meta_file files[3];
+	char buf[64], want[64];
+
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(meta_put(f, names[i], "old"), 0);
+	for (size_t i = 0; i < 3; i++) {
+		files[i].name = names[i];
+		files[i].data = names[i];
+		files[i].len = strlen(names[i]);
+	}
+	assert_int_equal(
+	    f->ops->meta_put(f->store, files, 3, f->err, sizeof(f->err)), 0);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(meta_read(f, names[i], buf, sizeof(buf)), 0);
+		assert_string_equal(buf, names[i]);
+	}
+	/* The second rename fails once: the first file is new, the others
+	 * keep what they had. */
+	for (size_t i = 0; i < 3; i++) {
+		files[i].data = "newer";
+		files[i].len = 5;
+	}
+	fx_reopen(f, "rename=EIO@1/1");
+	assert_int_equal(
+	    f->ops->meta_put(f->store, files, 3, f->err, sizeof(f->err)),
+	    UPS_ERR_IO);
+	fx_reopen(f, NULL);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(want, sizeof(want), "%s", i == 0 ? "newer" : names[i]);
+		assert_int_equal(meta_read(f, names[i], buf, sizeof(buf)), 0);
+		assert_string_equal(buf, want);
+		snprintf(buf, sizeof(buf), "streams/v1/.%s.tmp", names[i]);
+		assert_false(fx_exists(f, buf));
+	}
+	/* Refused before anything is written. */
+	files[2].name = names[0];
+	assert_int_equal(
+	    f->ops->meta_put(f->store, files, 3, f->err, sizeof(f->err)),
+	    UPS_ERR_BAD_REQUEST);
+	assert_int_equal(
+	    f->ops->meta_put(f->store, files, 0, f->err, sizeof(f->err)),
+	    UPS_ERR_BAD_REQUEST);
+	files[1].name = "../x.json";
+	assert_int_equal(
+	    f->ops->meta_put(f->store, files, 2, f->err, sizeof(f->err)),
+	    UPS_ERR_BAD_REQUEST);
+	assert_int_equal(meta_read(f, names[0], buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "newer");
+	assert_int_equal(meta_read(f, names[1], buf, sizeof(buf)), 0);
+	assert_string_equal(buf, names[1]);
+}
+
+/* A temporary file a crash left is swept at the next open. */
+static void test_meta_stale_tmp_swept(void **state)
+{
+	struct fx *f = *state;
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/streams/v1/.index2.json.tmp", f->dir);
+	fd = open(path, O_WRONLY | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	fx_reopen(f, NULL);
+	assert_false(fx_exists(f, "streams/v1/.index2.json.tmp"));
+}
+
+static int held(struct fx *f, const char *stream, const char *bv,
+                const char *hex, char *buf, size_t len)
+{
+	uint64_t size = 0;
+	int fd = 5, rv;
+	ssize_t n;
+
+	rv = f->ops->open_held(f->store, stream, bv, hex, &fd, &size, f->err,
+	                       sizeof(f->err));
+	if (rv) {
+		assert_int_equal(fd, -1);
+		return rv;
+	}
+	n = read(fd, buf, len - 1);
+	assert_int_equal(n, (ssize_t)size);
+	buf[n] = '\0';
+	close(fd);
+	return 0;
+}
+
+static void test_open_held(void **state)
+{
+	struct fx *f = *state;
+	char hex1[65], hex2[65], buf[64];
+	uint64_t size;
+	int fd = -1;
+
+	sha256_hex("first", 5, hex1);
+	sha256_hex("second", 6, hex2);
+	assert_int_equal(held(f, "released", BV, hex1, buf, sizeof(buf)),
+	                 UPS_ERR_NOT_FOUND);
+	stage(f, "1.part", "first");
+	assert_int_equal(put(f, "1.part", hex1, "released", BV), 0);
+	assert_int_equal(held(f, "released", BV, hex1, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "first");
+	assert_int_equal(held(f, "released", BV, hex2, buf, sizeof(buf)),
+	                 UPS_ERR_CONFLICT);
+	assert_int_equal(held(f, "devel", BV, hex1, buf, sizeof(buf)),
+	                 UPS_ERR_NOT_FOUND);
+
+	/* Opened, then replaced (force) and removed: the fd still reads the
+	 * first content, in full. */
+	assert_int_equal(f->ops->open_held(f->store, "released", BV, hex1, &fd,
+	                                   &size, f->err, sizeof(f->err)),
+	                 0);
+	assert_int_equal(size, 5);
+	stage(f, "2.part", "second");
+	assert_int_equal(f->ops->put2(f->store, "2.part", hex2, "released", BV,
+	                              hex1, UPS_STORE_PUT_REPLACE, f->err,
+	                              sizeof(f->err)),
+	                 0);
+	assert_int_equal(held(f, "released", BV, hex1, buf, sizeof(buf)),
+	                 UPS_ERR_CONFLICT);
+	assert_int_equal(held(f, "released", BV, hex2, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "second");
+	assert_int_equal(f->ops->remove(f->store, "released", BV, hex2, f->err,
+	                                sizeof(f->err)),
+	                 0);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 5);
+	assert_memory_equal(buf, "first", 5);
+	close(fd);
+	/* Hostile names are refused before anything is opened. */
+	assert_int_equal(held(f, "released", "../../x", hex1, buf, sizeof(buf)),
+	                 UPS_ERR_BAD_REQUEST);
+	assert_int_equal(held(f, "../released", BV, hex1, buf, sizeof(buf)),
+	                 UPS_ERR_BAD_REQUEST);
+	assert_int_equal(held(f, "released", BV, "../../etc", buf, sizeof(buf)),
+	                 UPS_ERR_BAD_REQUEST);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -644,6 +951,12 @@ int main(void)
 	    T(test_second_open_is_busy),
 	    T(test_staging_to_store),
 	    T(test_concurrent_puts),
+	    T(test_meta_put_replace_remove),
+	    T(test_meta_hostile_names),
+	    T(test_meta_faults_keep_old),
+	    T(test_meta_put_batch),
+	    T(test_meta_stale_tmp_swept),
+	    T(test_open_held),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -229,6 +229,67 @@ static void test_minor_wrap(void **state)
 	assert_string_equal(err, "no more recent supported versions available");
 }
 
+/* Which rule chose, for the three seed examples and a next minor; and
+ * which versions each case looks at. */
+static void test_rule_named(void **state)
+{
+	static const char *const avail[] = {"1.25.1", "2.0.2", "2.0.3",
+	                                    "2.1",    "2.2",   "2.1-rc1"};
+	static const struct {
+		const char *client, *agent, *version, *rule;
+	} cases[] = {
+	    {"2.0.3", "2.0.1", "2.0.2", "next-patch"},
+	    {"1.25", "1.25", "1.25.1", "next-patch"},
+	    {"2.1", "1.25", "2.1.0", "client-version"},
+	    {"2.2", "2.0.5", "2.1.0", "next-minor"},
+	};
+	struct ups_version a[6], out;
+	char text[UPS_LIMIT_VERSION_LEN + 1], err[UPS_ERRMSG_MAX];
+	enum ups_autoselect_rule rule;
+
+	(void)state;
+	for (size_t i = 0; i < 6; i++)
+		a[i] = tl_version(avail[i]);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ups_version c = tl_version(cases[i].client),
+		                   g = tl_version(cases[i].agent);
+
+		rule = (enum ups_autoselect_rule)99;
+		assert_int_equal(ups_version_select(&c, &g, a, 6, &out, &rule,
+		                                    err, sizeof(err)),
+		                 0);
+		ups_version_format(&out, text, sizeof(text));
+		assert_string_equal(text, cases[i].version);
+		assert_string_equal(ups_autoselect_rule_name(rule),
+		                    cases[i].rule);
+	}
+	assert_string_equal(
+	    ups_autoselect_rule_name((enum ups_autoselect_rule)7), "unknown");
+	{
+		struct ups_version c = tl_version("2.0.3"), g = tl_version("2.0.1");
+		struct ups_version c2 = tl_version("2.1"), g2 = tl_version("1.25");
+
+		/* Same major: stable, not past the client's minor. */
+		assert_true(ups_autoselect_considers(&c, &g, &a[1]));
+		assert_true(ups_autoselect_considers(&c, &g, &a[0]));
+		assert_false(ups_autoselect_considers(&c, &g, &a[3]));
+		assert_false(ups_autoselect_considers(&c, &g, &a[5]));
+		/* Across a major: everything (C must be among them). */
+		for (size_t i = 0; i < 6; i++)
+			assert_true(ups_autoselect_considers(&c2, &g2, &a[i]));
+	}
+	/* A failure leaves the rule alone. */
+	{
+		struct ups_version c = tl_version("3.0"), g = tl_version("2.0.1");
+
+		rule = (enum ups_autoselect_rule)99;
+		assert_int_equal(ups_version_select(&c, &g, a, 6, &out, &rule,
+		                                    err, sizeof(err)),
+		                 UPS_ERR_NO_SUITABLE_VERSION);
+		assert_int_equal(rule, 99);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -245,6 +306,7 @@ int main(void)
 	    cmocka_unit_test(test_tagged_agent),
 	    cmocka_unit_test(test_order_independent),
 	    cmocka_unit_test(test_minor_wrap),
+	    cmocka_unit_test(test_rule_named),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

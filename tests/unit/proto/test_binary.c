@@ -142,15 +142,20 @@ static void test_sha256_hex_decode_invalid(void **state)
 
 static void test_release(void **state)
 {
-	char long_ok[UPS_LIMIT_RELEASE_LEN + 1];
-	char too_long[UPS_LIMIT_RELEASE_LEN + 2];
+	char long_name[UPS_LIMIT_RELEASE_LEN + 2];
 
 	(void)state;
 	assert_true(ups_release_is_valid("focal"));
 	assert_true(ups_release_is_valid("jammy"));
 	assert_true(ups_release_is_valid("ubuntu"));
 	assert_true(ups_release_is_valid("centos7"));
-	assert_true(ups_release_is_valid("a"));
+	assert_true(ups_release_is_valid("centos"));
+	assert_true(ups_release_is_valid("win2012r2"));
+	/* Well-formed but unknown: no longer enough. */
+	assert_false(ups_release_is_valid("a"));
+	assert_false(ups_release_is_valid("linux"));
+	assert_false(ups_release_is_valid("focal1"));
+	assert_false(ups_release_is_valid("foca"));
 	assert_false(ups_release_is_valid(""));
 	assert_false(ups_release_is_valid(NULL));
 	assert_false(ups_release_is_valid("7centos"));
@@ -159,12 +164,56 @@ static void test_release(void **state)
 	assert_false(ups_release_is_valid("foc al"));
 	assert_false(ups_release_is_valid("../x"));
 	assert_false(ups_release_is_valid("focal/"));
-	memset(long_ok, 'a', UPS_LIMIT_RELEASE_LEN);
-	long_ok[UPS_LIMIT_RELEASE_LEN] = '\0';
-	assert_true(ups_release_is_valid(long_ok));
-	memset(too_long, 'a', UPS_LIMIT_RELEASE_LEN + 1);
-	too_long[UPS_LIMIT_RELEASE_LEN + 1] = '\0';
-	assert_false(ups_release_is_valid(too_long));
+	memset(long_name, 'a', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	assert_false(ups_release_is_valid(long_name));
+}
+
+/* The product word of simplestreams ids: series as their version, as
+ * Juju 2.x writes them; OS types as they are. */
+static void test_release_product(void **state)
+{
+	static const struct {
+		const char *release, *product;
+	} cases[] = {
+	    {"focal", "20.04"},     {"jammy", "22.04"},
+	    {"noble", "24.04"},     {"precise", "12.04"},
+	    {"xenial", "16.04"},    {"bionic", "18.04"},
+	    {"ubuntu", "ubuntu"},   {"centos", "centos"},
+	    {"centos7", "centos7"}, {"opensuseleap", "opensuse42"},
+	    {"windows", "windows"}, {"win10", "win10"},
+	};
+	char name[UPS_LIMIT_RELEASE_LEN + 8];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *p = ups_release_product(cases[i].release);
+
+		assert_non_null(p);
+		assert_string_equal(p, cases[i].product);
+	}
+	assert_null(ups_release_product("linux"));
+	assert_null(ups_release_product("20.04"));
+	assert_null(ups_release_product(""));
+	assert_null(ups_release_product(NULL));
+	/* Every name the error text lists is known, and is a name. */
+	const char *text = UPS_RELEASE_NAMES_TEXT;
+	size_t n = 0;
+
+	while (*text) {
+		size_t len;
+
+		assert_int_equal(*text, ' ');
+		text++;
+		len = strcspn(text, " ");
+		assert_true(len > 0 && len < sizeof(name));
+		memcpy(name, text, len);
+		name[len] = '\0';
+		assert_true(ups_release_is_valid(name));
+		text += len;
+		n++;
+	}
+	assert_true(n >= 40);
 }
 
 static void test_arch(void **state)
@@ -352,6 +401,34 @@ static void test_binary_version_check_invalid(void **state)
 	                 UPS_ERR_BAD_REQUEST);
 }
 
+/* A well-formed release the table does not know parses (so a client can
+ * read such names) but is refused as a stored name, and the refusal lists
+ * every known release, which fits the wire's error text. */
+static void test_binary_version_check_unknown_release(void **state)
+{
+	char err[UPS_LIMIT_ERROR_TEXT_LEN + 1] = "";
+	struct ups_binary_version bv;
+
+	(void)state;
+	assert_int_equal(
+	    ups_binary_version_parse("2.9.1-linux-amd64", &bv, NULL, 0), 0);
+	assert_string_equal(bv.release, "linux");
+	assert_int_equal(ups_binary_version_check("2.9.1-linux-amd64", NULL,
+	                                          err, sizeof(err)),
+	                 UPS_ERR_BAD_REQUEST);
+	static const char prefix[] = "binary version: unknown release "
+	                             "\"linux\"; known releases: ubuntu "
+	                             "centos ";
+	assert_memory_equal(err, prefix, sizeof(prefix) - 1);
+	assert_non_null(strstr(err, " focal "));
+	assert_non_null(strstr(err, " win10"));
+	assert_true(strlen(err) < sizeof(err) - 1); /* not cut */
+	assert_int_equal(ups_binary_version_check("2.9.1-focal1-amd64", NULL,
+	                                          err, sizeof(err)),
+	                 UPS_ERR_BAD_REQUEST);
+	assert_non_null(strstr(err, "unknown release \"focal1\""));
+}
+
 static void test_binary_version_order(void **state)
 {
 	/* Strictly ascending: version order first (not text order), then
@@ -431,12 +508,14 @@ int main(void)
 	    cmocka_unit_test(test_sha256_hex_round_trip),
 	    cmocka_unit_test(test_sha256_hex_decode_invalid),
 	    cmocka_unit_test(test_release),
+	    cmocka_unit_test(test_release_product),
 	    cmocka_unit_test(test_arch),
 	    cmocka_unit_test(test_binary_version),
 	    cmocka_unit_test(test_binary_version_invalid),
 	    cmocka_unit_test(test_binary_version_format_small),
 	    cmocka_unit_test(test_binary_version_check),
 	    cmocka_unit_test(test_binary_version_check_invalid),
+	    cmocka_unit_test(test_binary_version_check_unknown_release),
 	    cmocka_unit_test(test_binary_version_order),
 	    cmocka_unit_test(test_binary_version_order_equal),
 	    cmocka_unit_test(test_binary_version_order_sorts),

@@ -460,6 +460,28 @@ static void test_upload_round_trip(void **state)
 
 /* The answer to a begin whose peer went meanwhile goes nowhere; an abort
  * of the detached partial then works for anyone. */
+/* An unknown series is refused at UploadBegin, and the answer on the wire
+ * lists every known release (not cut to a short buffer on the way). */
+static void test_unknown_release(void **state)
+{
+	struct fx *f = *state;
+	const char *text;
+
+	call(f, &f->a, 40, "UploadBegin", begin_params(f, "2.9.1-linux-amd64"));
+	assert_string_equal(error_code(&f->a, 40), "bad-request");
+	text = json_string_value(json_object_get(answer(&f->a, 40), "error"));
+	assert_non_null(text);
+	assert_non_null(strstr(text, "unknown release \"linux\""));
+	assert_non_null(strstr(text, "known releases: ubuntu "));
+	assert_non_null(strstr(text, " focal "));
+	assert_non_null(strstr(text, " questing "));
+	assert_non_null(strstr(text, " win10"));
+	call(f, &f->a, 41, "UploadBegin", begin_params(f, "2.9.1-focal-amd64"));
+	assert_string_equal(
+	    json_string_value(json_object_get(response(&f->a, 41), "status")),
+	    "upload");
+}
+
 static void test_answer_to_gone_peer(void **state)
 {
 	struct fx *f = *state;
@@ -569,6 +591,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_begin),
 	    cmocka_unit_test(test_parse_commit),
+	    cmocka_unit_test_setup_teardown(test_unknown_release, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_upload_round_trip, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_answer_to_gone_peer, setup,

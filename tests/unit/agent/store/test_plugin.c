@@ -157,6 +157,10 @@ static void test_minor_versions(void **state)
 	                             err, sizeof(err)),
 	                 UPS_ERR_BAD_REQUEST);
 	assert_non_null(strstr(err, "lacks an operation"));
+	assert_int_equal(plugin_load(fake("no-meta"), UPS_PLUGIN_KIND_STORE, &p,
+	                             err, sizeof(err)),
+	                 UPS_ERR_BAD_REQUEST);
+	assert_non_null(strstr(err, "lacks an operation"));
 	assert_int_equal(plugin_load(STORE_FS_PLUGIN, UPS_PLUGIN_KIND_STORE, &p,
 	                             err, sizeof(err)),
 	                 0);

@@ -1,6 +1,8 @@
 /* The store on a real loop with the store-fs plugin and SQLite: commit
- * of a staged file, list, delete, the callback contract and what
- * subscribers are told. */
+ * of a staged file, list, delete, the callback contract, what
+ * subscribers are told (on the worker before the answer, and on the
+ * loop), and the metadata and held-content ops with their ABI 1.0
+ * fallbacks. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +16,7 @@
 
 #include <cmocka.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 
 #include "agent/store/store.h"
 #include "proto/errors.h"
@@ -568,6 +571,145 @@ static void test_name_without_row(void **state)
 
 /* An ABI 1.0 store (no put2, no holds): commits, forced replacement,
  * recovery and delete still work through the fallbacks. */
+/* sync runs on a worker, after the change is durable (the row is there)
+ * and before the operation's callback; its failure is the operation's
+ * result while the change stays made and changed is still told. */
+struct sync_seen {
+	int calls;
+	int fail; /* code to return, 0 = succeed */
+	bool row_present;
+	bool on_loop_thread;
+	int callbacks_before; /* f->calls when sync ran */
+	pthread_t loop_thread;
+	struct fx *f;
+};
+
+static int sync_cb(void *data, enum store_change change,
+                   const struct catalog_binary *b, char *err, size_t errlen)
+{
+	struct sync_seen *ss = data;
+	struct catalog_binary got;
+	char e[UPS_ERRMSG_MAX];
+
+	ss->calls++;
+	ss->on_loop_thread = pthread_equal(pthread_self(), ss->loop_thread);
+	ss->callbacks_before = ss->f->calls;
+	ss->row_present =
+	    store_lookup(&ss->f->store, b->stream, b->binary_version, &got, e,
+	                 sizeof(e)) == 0;
+	(void)change;
+	if (ss->fail)
+		return ups_errf(ss->fail, err, errlen, "sync says no");
+	return 0;
+}
+
+static void test_sync_before_answer(void **state)
+{
+	struct fx *f = *state;
+	struct store_subscriber sub = {0};
+	struct sync_seen ss = {0};
+	struct catalog_commit req;
+
+	ss.f = f;
+	ss.loop_thread = pthread_self();
+	sub.sync = sync_cb;
+	sub.data = &ss;
+	store_subscribe(&f->store, &sub);
+
+	stage(f, "2.9.1-ubuntu-amd64", "bytes", &req);
+	assert_int_equal(store_commit(&f->store, &req, on_done, f), 0);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(f->rv, 0);
+	assert_int_equal(ss.calls, 1);
+	assert_false(ss.on_loop_thread);
+	assert_true(ss.row_present);
+	assert_int_equal(ss.callbacks_before, 0);
+
+	/* A refused commit changes nothing and syncs nothing. */
+	stage(f, "2.9.1-ubuntu-amd64", "other", &req);
+	assert_int_equal(store_commit(&f->store, &req, on_done, f), 0);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(f->rv, UPS_ERR_CONFLICT);
+	assert_int_equal(ss.calls, 1);
+
+	/* A failing sync: the answer is its error, the binary is stored,
+	 * changed is told. */
+	ss.fail = UPS_ERR_NO_SPACE;
+	stage(f, "2.9.2-ubuntu-amd64", "more", &req);
+	assert_int_equal(store_commit(&f->store, &req, on_done, f), 0);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(f->rv, UPS_ERR_NO_SPACE);
+	assert_int_equal(ss.calls, 2);
+	assert_true(ss.row_present);
+	assert_int_equal(f->seen.stored, 2);
+	assert_string_equal(f->seen.last, "2.9.2-ubuntu-amd64");
+
+	/* Delete: after the row went. */
+	ss.fail = 0;
+	assert_int_equal(store_delete(&f->store, "released",
+	                              "2.9.1-ubuntu-amd64", on_done, f),
+	                 0);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(f->rv, 0);
+	assert_int_equal(ss.calls, 3);
+	assert_false(ss.row_present);
+	assert_false(ss.on_loop_thread);
+	/* Deleting what is not there syncs nothing. */
+	assert_int_equal(store_delete(&f->store, "released",
+	                              "2.9.1-ubuntu-amd64", on_done, f),
+	                 0);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(f->rv, UPS_ERR_NOT_FOUND);
+	assert_int_equal(ss.calls, 3);
+}
+
+/* The metadata and held-content ops go to the plugin; store_binaries
+ * lists everything. */
+static void test_meta_and_held(void **state)
+{
+	struct fx *f = *state;
+	struct catalog_commit req;
+	struct catalog_binary *list = NULL;
+	char err[UPS_ERRMSG_MAX], buf[32];
+	uint64_t size = 0;
+	size_t n = 0;
+	int fd = -1;
+	struct ups_store_meta_file mf = {"index2.json", "{}\n", 3};
+
+	assert_true(store_can_publish(&f->store));
+	assert_int_equal(store_meta_put(&f->store, &mf, 1, err, sizeof(err)),
+	                 0);
+	assert_int_equal(store_meta_open(&f->store, "index2.json", &fd, &size,
+	                                 err, sizeof(err)),
+	                 0);
+	assert_int_equal(size, 3);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 3);
+	close(fd);
+	assert_int_equal(
+	    store_meta_remove(&f->store, "index2.json", err, sizeof(err)), 0);
+	assert_int_equal(store_meta_open(&f->store, "index2.json", &fd, &size,
+	                                 err, sizeof(err)),
+	                 UPS_ERR_NOT_FOUND);
+	mf.name = "../x";
+	assert_int_equal(store_meta_put(&f->store, &mf, 1, err, sizeof(err)),
+	                 UPS_ERR_BAD_REQUEST);
+
+	stage(f, "2.9.1-ubuntu-amd64", "held", &req);
+	assert_int_equal(store_commit(&f->store, &req, on_done, f), 0);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(
+	    store_open_held(&f->store, "released", "2.9.1-ubuntu-amd64",
+	                    req.binary.sha256, &fd, &size, err, sizeof(err)),
+	    0);
+	assert_int_equal(size, 4);
+	close(fd);
+	assert_int_equal(store_binaries(&f->store, &list, &n, err, sizeof(err)),
+	                 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].binary_version, "2.9.1-ubuntu-amd64");
+	free(list);
+}
+
 static void test_abi10_store(void **state)
 {
 	struct fx *f = *state;
@@ -594,6 +736,36 @@ static void test_abi10_store(void **state)
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	assert_int_equal(f->rv, 0);
 	assert_string_equal(name_content(f, "2.9.1-ubuntu-amd64"), "");
+
+	/* No metadata and no held content with a 1.0 store: a typed
+	 * refusal, and no file is created. */
+	{
+		char err[UPS_ERRMSG_MAX], path[128];
+		uint64_t size;
+		int fd = 3;
+
+		assert_false(store_can_publish(&f->store));
+		struct ups_store_meta_file mf = {"index2.json", "{}", 2};
+
+		assert_int_equal(
+		    store_meta_put(&f->store, &mf, 1, err, sizeof(err)),
+		    UPS_ERR_NOT_IMPLEMENTED);
+		assert_non_null(strstr(err, "ABI 1.0"));
+		assert_int_equal(store_meta_open(&f->store, "index2.json", &fd,
+		                                 &size, err, sizeof(err)),
+		                 UPS_ERR_NOT_IMPLEMENTED);
+		assert_int_equal(fd, -1);
+		assert_int_equal(store_meta_remove(&f->store, "index2.json",
+		                                   err, sizeof(err)),
+		                 UPS_ERR_NOT_IMPLEMENTED);
+		assert_int_equal(store_open_held(&f->store, "released",
+		                                 "2.9.1-ubuntu-amd64", sha, &fd,
+		                                 &size, err, sizeof(err)),
+		                 UPS_ERR_NOT_IMPLEMENTED);
+		snprintf(path, sizeof(path), "%s/streams/v1/index2.json",
+		         f->dir);
+		assert_int_equal(access(path, F_OK), -1);
+	}
 }
 
 int main(void)
@@ -611,6 +783,8 @@ int main(void)
 	    T(test_recover_forced_replace),
 	    T(test_reconcile),
 	    T(test_name_without_row),
+	    T(test_sync_before_answer),
+	    T(test_meta_and_held),
 	    cmocka_unit_test_setup_teardown(test_abi10_store, setup_abi10,
 	                                    teardown),
 	};

@@ -14,8 +14,9 @@
 #define FAKE_NULL_OP     5
 #define FAKE_HOOK        6
 #define FAKE_EMPTY_NAME  7
-#define FAKE_ABI_10      8 /* a 1.0 store: smaller ops, no put2/holds */
-#define FAKE_NO_PUT2     9 /* claims 1.1 without its ops */
+#define FAKE_ABI_10      8  /* a 1.0 store: smaller ops, no put2/holds */
+#define FAKE_NO_PUT2     9  /* claims 1.1 without its ops */
+#define FAKE_NO_META     10 /* claims 1.1 without the metadata ops */
 
 static int fake_open(const struct ups_plugin_services *svc, const char *dir,
                      void **state, char *err, size_t errlen)
@@ -75,10 +76,40 @@ static int fake_put2(void *state, const char *a, const char *b, const char *c,
 	abort();
 }
 
-static int fake_holds(void *state, const char *a, const char *b,
-                      const char *c, char *err, size_t errlen)
+static int fake_holds(void *state, const char *a, const char *b, const char *c,
+                      char *err, size_t errlen)
 {
 	(void)state, (void)a, (void)b, (void)c, (void)err, (void)errlen;
+	abort();
+}
+
+static int fake_meta_put(void *state, const struct ups_store_meta_file *a,
+                         size_t c, char *err, size_t errlen)
+{
+	(void)state, (void)a, (void)c, (void)err, (void)errlen;
+	abort();
+}
+
+static int fake_meta_remove(void *state, const char *a, char *err,
+                            size_t errlen)
+{
+	(void)state, (void)a, (void)err, (void)errlen;
+	abort();
+}
+
+static int fake_meta_open(void *state, const char *a, int *fd, uint64_t *size,
+                          char *err, size_t errlen)
+{
+	(void)state, (void)a, (void)fd, (void)size, (void)err, (void)errlen;
+	abort();
+}
+
+static int fake_open_held(void *state, const char *a, const char *b,
+                          const char *c, int *fd, uint64_t *size, char *err,
+                          size_t errlen)
+{
+	(void)state, (void)a, (void)b, (void)c, (void)fd, (void)size, (void)err,
+	    (void)errlen;
 	abort();
 }
 
@@ -97,6 +128,12 @@ static const struct ups_store_ops fake_ops = {
                 ? NULL
                 : fake_put2,
     .holds = FAKE_VARIANT == FAKE_ABI_10 ? NULL : fake_holds,
+    .meta_put = (FAKE_VARIANT == FAKE_ABI_10 || FAKE_VARIANT == FAKE_NO_META)
+                    ? NULL
+                    : fake_meta_put,
+    .meta_remove = FAKE_VARIANT == FAKE_ABI_10 ? NULL : fake_meta_remove,
+    .meta_open = FAKE_VARIANT == FAKE_ABI_10 ? NULL : fake_meta_open,
+    .open_held = FAKE_VARIANT == FAKE_ABI_10 ? NULL : fake_open_held,
 };
 
 #if FAKE_VARIANT == FAKE_NO_SYMBOL

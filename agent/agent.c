@@ -439,7 +439,8 @@ static int agent_start_registry(struct agent *a, char *err, size_t errlen)
 }
 
 /* Where machines download binaries: upstaged's own listen address
- * (unless it is a wildcard, which names no host), then advertise-http. */
+ * (unless it is a wildcard, which names no host, or advertise-listen is
+ * false), then advertise-http. */
 static int agent_url_bases(struct agent *a, char *err, size_t errlen)
 {
 	char bases[REGISTRY_URL_BASES][REGISTRY_URL_BASE_LEN];
@@ -447,7 +448,8 @@ static int agent_url_bases(struct agent *a, char *err, size_t errlen)
 	const char *p = a->cfg.advertise_http;
 	size_t n = 0;
 
-	if (a->cfg.listen_enabled && strcmp(a->cfg.listen_host, "0.0.0.0") &&
+	if (a->cfg.listen_enabled && a->cfg.advertise_listen &&
+	    strcmp(a->cfg.listen_host, "0.0.0.0") &&
 	    strcmp(a->cfg.listen_host, "::")) {
 		bool v6 = strchr(a->cfg.listen_host, ':') != NULL;
 

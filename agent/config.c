@@ -126,6 +126,11 @@ static const struct config_key config_keys[] = {
      "more addresses machines download agent binaries from "
      "(http://HOST:PORT/tools/<binary version>), after upstaged's own "
      "listen address; e.g. a relay or a load balancer"},
+    {"advertise-listen", CONFIG_BOOL, STR(advertise_listen), "true", 0, 0,
+     "BOOL",
+     "put upstaged's own listen address first among the download "
+     "addresses of orders (false when machines cannot reach it and only "
+     "the advertise-http addresses, e.g. a load balancer, serve them)"},
 };
 
 #define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))

@@ -64,6 +64,7 @@ struct config {
 	int64_t machine_heartbeat;
 	int64_t machine_lost_after;
 	char *advertise_http; /* "HOST:PORT[,HOST:PORT...]" or NULL */
+	bool advertise_listen; /* own listen address first in orders' URLs */
 
 	/* Derived by config_check(). */
 	bool listen_enabled;

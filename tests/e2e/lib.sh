@@ -459,16 +459,26 @@ free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start_tools_server DATA_DIR: serves DATA_DIR's released binaries at
-# http://127.0.0.1:PORT/tools/<binary version> (Range, 206/200/416, the
-# standard HTTP a machine agent relies on) and sets TOOLS_ARGS to the
-# upstaged flags that advertise it. A stand-in until upstaged serves
-# /tools/ itself: then this sets TOOLS_ARGS="" and starts nothing (one
-# line), since upstaged's own address is always the first URL of an
-# order. Downloads are slowed to 64 KiB/s while $T/slow exists.
-start_tools_server() {
-	local data=$1 port
-	port=$(free_port)
+# tools_proxy_args: picks the port of a load balancer in front of
+# upstaged (start_tools_proxy) and sets TOOLS_PORT and TOOLS_ARGS, the
+# upstaged flags that make orders name it instead of upstaged's own
+# address: "--advertise-listen false --advertise-http 127.0.0.1:TOOLS_PORT".
+# With TOOLS_DEAD set, a port nothing listens on comes first, so machines
+# show they fall back to the next URL.
+tools_proxy_args() {
+	TOOLS_PORT=$(free_port)
+	TOOLS_ARGS="--advertise-listen false --advertise-http "
+	[ -n "${TOOLS_DEAD:-}" ] && TOOLS_ARGS+="127.0.0.1:$TOOLS_DEAD,"
+	TOOLS_ARGS+="127.0.0.1:$TOOLS_PORT"
+}
+
+# start_tools_proxy UPSTAGED_PORT: nginx on TOOLS_PORT passing /tools/ to
+# upstaged's own HTTP (Range and 206 come from upstaged), the way a load
+# balancer in front of controllers would. Its access log
+# ($T/nginx-access.log: status, bytes, Range, URI) shows what machines
+# fetched; downloads are slowed to 64 KiB/s while $T/slow exists.
+start_tools_proxy() {
+	local up=$1 port=$TOOLS_PORT
 	mkdir -p "$T/nginx-tmp"
 	cat >"$T/nginx.conf" <<CONF
 daemon off;
@@ -487,11 +497,11 @@ http {
 	scgi_temp_path $T/nginx-tmp;
 	server {
 		listen 127.0.0.1:$port;
-		location ~ "^/tools/([a-z0-9.-]+)\$" {
+		location /tools/ {
 			if (-f $T/slow) {
 				set \$limit_rate 64k;
 			}
-			alias $data/tools/released/juju-\$1.tgz;
+			proxy_pass http://127.0.0.1:$up;
 		}
 	}
 }
@@ -499,8 +509,6 @@ CONF
 	start tools nginx -c "$T/nginx.conf" -p "$T"
 	poll_until "$WAIT" "nginx on port $port" \
 		curl -s -o /dev/null "http://127.0.0.1:$port/"
-	TOOLS_PORT=$port
-	TOOLS_ARGS="--advertise-http 127.0.0.1:$port"
 }
 
 # make_agent_tarball DIR BV KIB: DIR/juju-BV.tgz holding a flat jujud

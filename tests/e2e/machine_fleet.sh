@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # upstage-fleet carrying out real orders: each binary version is
-# downloaded once for all its machines (nginx serves it once); seeded
+# downloaded once for all its machines (the nginx load balancer in
+# front of upstaged passes it once); seeded
 # faults hit the same machines in a second run with the same seed; every
 # order and state lands in the report, one order per machine; machines
 # that crash mid-order come back with their old version, get the same
@@ -20,9 +21,10 @@ ids=$(seq -f 'f-%g' 0 $((N - 1)) | tr '\n' ' ')
 run_fleet() {
 	local name=$1
 	shift
-	start_tools_server "$T/data-$name"
+	tools_proxy_args
 	# shellcheck disable=SC2086
 	start_upstaged "$name" --auth-file "$T/auth" --listen 127.0.0.1:0 $TOOLS_ARGS
+	start_tools_proxy "$PORT"
 	cli 0 "sync-$name" --agent "ws://127.0.0.1:$PORT" --token "$CLIENT_TOKEN" \
 		sync-agent-binary --source "$SRC" --agent-version 2.9
 	start "fleet-$name" "$UPSTAGE_FLEET" --agent "ws://127.0.0.1:$PORT" \
@@ -39,7 +41,7 @@ run_fleet() {
 		sed 's/machine \(f-[0-9]*\):.*/\1/' | sort >"$T/$name.failed"
 	stop "fleet-$name" TERM 5000
 	stop "$name" TERM 5000
-	# The tarball left nginx once for the whole fleet.
+	# The tarball went through the load balancer once for the whole fleet.
 	served=$(grep -c '^200 .* /tools/2.9.1-ubuntu-amd64$' "$T/nginx-access.log" || true)
 	[ "$served" -eq 1 ] || fail "$name: the binary was served $served times"
 	stop tools TERM 5000

@@ -11,18 +11,21 @@
 # order re-sent after upstaged is killed is carried out once; a revert
 # goes back to the previous version without downloading.
 #
-# The binaries are served by nginx as a stand-in for upstaged's own
-# /tools/ (start_tools_server in lib.sh); upstaged's own URL comes first
-# in every order, so the machine also shows it falls back to the next URL.
+# The machine downloads from upstaged's own /tools/ through nginx standing
+# as a load balancer (start_tools_proxy in lib.sh: its access log shows
+# the Range requests); the first URL of every order is a port nothing
+# listens on, so the machine also shows it falls back to the next URL.
 . "$(dirname "$0")/lib.sh" "$@"
 machine_bins
 command -v nginx >/dev/null || fail "nginx is not installed (install-deps.sh --test)"
 
 write_auth "$T/auth"
-start_tools_server "$T/data-up"
+TOOLS_DEAD=$(free_port)
+tools_proxy_args
 # shellcheck disable=SC2086
 start_upstaged up --auth-file "$T/auth" --listen 127.0.0.1:0 $TOOLS_ARGS
 UP_PORT=$PORT
+start_tools_proxy "$UP_PORT"
 AGENT=(--agent "ws://127.0.0.1:$UP_PORT" --token "$CLIENT_TOKEN")
 
 # The binaries: good ones, one to be corrupted in the store, hostile ones.
@@ -95,9 +98,11 @@ want=$(sha256_of "$STORE/juju-2.9.1-ubuntu-amd64.tgz")
 [ "$(tail -n1 "$T/restarts")" = 2.9.1-ubuntu-amd64 ] || fail "restart command not run"
 [ -z "$(find "$M/downloads" -type f)" ] || fail "download left behind"
 expect_version 2.9.1
-# upstaged's own URL came first (404 until it serves /tools/), nginx's next.
+# The first URL refused the connection; the second (the proxy) served it.
 grep -q '^200 .* /tools/2.9.1-ubuntu-amd64$' "$T/nginx-access.log" ||
 	fail "the binary did not come from the second URL"
+grep -q "download done: .*(http://127.0.0.1:$TOOLS_PORT/tools/2.9.1-ubuntu-amd64)" \
+	"$T/m0.err" || fail "the machine does not name the second URL"
 
 # 2. Never healthy: switched back, failed with the reason.
 touch "$T/unhealthy-2.9.2-ubuntu-amd64"

@@ -21,6 +21,10 @@
  * never '/', '.', or anything a path could make something of). */
 bool ups_machine_id_is_valid(const char *id);
 
+/* Machine ids in the order people count: digit runs compare as numbers
+ * ("2" before "10"); <0, 0, >0 as strcmp. */
+int ups_machine_id_cmp(const char *a, const char *b);
+
 /* An order id: 1..UPS_LIMIT_ORDER_ID_LEN bytes of [a-z0-9-], starting
  * with a letter or digit. upstaged makes them "o-<epoch>-<n>", unique per
  * database; a machine compares them as opaque strings. */

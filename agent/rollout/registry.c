@@ -203,49 +203,12 @@ static void registry_unbind_session(struct registry *r, struct machine *m)
 	m->session_next = NULL;
 }
 
-/* Machine ids in the order people count: digit runs as numbers. */
-static int registry_id_compare(const char *a, const char *b)
-{
-	while (*a && *b) {
-		if (*a >= '0' && *a <= '9' && *b >= '0' && *b <= '9') {
-			const char *ea = a, *eb = b;
-			size_t la, lb;
-			int c;
-
-			while (*a == '0' && a[1] >= '0' && a[1] <= '9')
-				a++;
-			while (*b == '0' && b[1] >= '0' && b[1] <= '9')
-				b++;
-			for (ea = a; *ea >= '0' && *ea <= '9'; ea++)
-				;
-			for (eb = b; *eb >= '0' && *eb <= '9'; eb++)
-				;
-			la = (size_t)(ea - a);
-			lb = (size_t)(eb - b);
-			if (la != lb)
-				return la < lb ? -1 : 1;
-			c = memcmp(a, b, la);
-			if (c)
-				return c;
-			a = ea;
-			b = eb;
-			continue;
-		}
-		if (*a != *b)
-			return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
-		a++;
-		b++;
-	}
-	if (*a || *b)
-		return *a ? 1 : -1;
-	return 0;
-}
 
 static int registry_sort_cmp(const void *pa, const void *pb)
 {
 	const struct machine *a = *(const struct machine *const *)pa;
 	const struct machine *b = *(const struct machine *const *)pb;
-	int c = registry_id_compare(a->row.id, b->row.id);
+	int c = ups_machine_id_cmp(a->row.id, b->row.id);
 
 	/* "01" and "1" sort alike; bytes decide so the order is total. */
 	return c ? c : strcmp(a->row.id, b->row.id);

@@ -1,0 +1,1072 @@
+/* The rollout runner (rollouts.h). */
+#include "agent/rollout/rollouts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "proto/autoselect.h"
+#include "proto/errors.h"
+#include "proto/log.h"
+#include "proto/version.h"
+
+#define ROLLOUTS_RETRY_MS 1000
+
+struct rollouts_waiter {
+	struct rollouts_waiter *next;
+	rollouts_cb cb;
+	void *data;
+};
+
+/* One journal write and what waits for it. */
+struct rollouts_job {
+	uv_work_t work;
+	struct rollouts *rs;
+	struct journal_batch batch;
+	uint32_t *asking; /* members to order once durable */
+	size_t nasking;
+	struct rollouts_waiter *waiters;
+	int rv;
+	char err[UPS_ERRMSG_MAX];
+};
+
+/* A machine as a begin copies it from the registry. */
+struct rollouts_candidate {
+	char id[UPS_LIMIT_MACHINE_ID_LEN + 1];
+	char release[UPS_LIMIT_RELEASE_LEN + 1];
+	char arch[UPS_LIMIT_ARCH_LEN + 1];
+	char version[UPS_LIMIT_VERSION_LEN + 1];
+	uint32_t group;
+};
+
+struct rollouts_gkey {
+	char release[UPS_LIMIT_RELEASE_LEN + 1];
+	char arch[UPS_LIMIT_ARCH_LEN + 1];
+	char binary_version[UPS_LIMIT_BINARY_VERSION_LEN + 1];
+	bool found;
+};
+
+/* A begin: binary lookups (and auto-selection) on a worker. */
+struct rollouts_begin {
+	uv_work_t work;
+	struct rollouts *rs;
+	struct rollouts_begin *next;
+	struct rollouts_request req;
+	struct rollouts_candidate *cands;
+	size_t ncands;
+	struct rollouts_gkey groups[ROLLOUT_GROUPS_MAX];
+	size_t ngroups;
+	const char *rule;
+	rollouts_cb cb;
+	void *data;
+	int rv;
+	char err[UPS_ERRMSG_MAX];
+};
+
+static int64_t rollouts_now(const struct rollouts *rs)
+{
+	struct timespec ts;
+
+	if (rs->cfg.now_ms)
+		return rs->cfg.now_ms();
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void rollouts_flush(struct rollouts *rs);
+
+/* -------------------------------------------------------------------------
+ * Members by machine id. */
+
+static const struct rollout *rollouts_sort_ctx;
+
+static int rollouts_idx_cmp(const void *a, const void *b)
+{
+	const struct rollout *r = rollouts_sort_ctx;
+
+	return ups_machine_id_cmp(r->members[*(const uint32_t *)a].machine_id,
+	                          r->members[*(const uint32_t *)b].machine_id);
+}
+
+static int rollouts_index(struct rollouts *rs)
+{
+	free(rs->by_id);
+	rs->by_id = malloc((rs->cur.nmembers ? rs->cur.nmembers : 1) *
+	                   sizeof(*rs->by_id));
+	if (!rs->by_id)
+		return UPS_ERR_NO_MEMORY;
+	for (size_t i = 0; i < rs->cur.nmembers; i++)
+		rs->by_id[i] = (uint32_t)i;
+	rollouts_sort_ctx = &rs->cur;
+	qsort(rs->by_id, rs->cur.nmembers, sizeof(*rs->by_id),
+	      rollouts_idx_cmp);
+	return 0;
+}
+
+static long rollouts_member_idx(const struct rollouts *rs, const char *id)
+{
+	size_t lo = 0, hi = rs->have ? rs->cur.nmembers : 0;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = ups_machine_id_cmp(
+		    id, rs->cur.members[rs->by_id[mid]].machine_id);
+
+		if (c == 0)
+			return (long)rs->by_id[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -1;
+}
+
+const struct rollout *rollouts_active(const struct rollouts *rs)
+{
+	return rs->have && !rollout_state_is_final(rs->cur.state) ? &rs->cur
+	                                                          : NULL;
+}
+
+const struct rollout *rollouts_find(const struct rollouts *rs, const char *id)
+{
+	if (!rs->have)
+		return NULL;
+	if (id && strcmp(id, rs->cur.id) != 0)
+		return NULL;
+	return &rs->cur;
+}
+
+const struct rollout_member *rollouts_member(const struct rollouts *rs,
+                                             const char *machine_id)
+{
+	long i;
+
+	if (!rollouts_active(rs))
+		return NULL;
+	i = rollouts_member_idx(rs, machine_id);
+	return i < 0 ? NULL : &rs->cur.members[i];
+}
+
+const char *rollouts_agent_version(const struct rollouts *rs)
+{
+	return rs->agent_version;
+}
+
+void rollouts_selector_free(struct rollouts_selector *sel)
+{
+	free(sel->releases);
+	free(sel->arches);
+	free(sel->machines);
+	memset(sel, 0, sizeof(*sel));
+}
+
+/* -------------------------------------------------------------------------
+ * Stepping. */
+
+static void rollouts_log_state(const struct rollout *r,
+                               enum rollout_state before)
+{
+	if (r->state == before)
+		return;
+	if (r->reason[0] && (r->state == ROLLOUT_PAUSED ||
+	                     r->state == ROLLOUT_FAILED ||
+	                     r->state == ROLLOUT_AWAITING_PROMOTION))
+		LOG_INFO("rollout", "rollout %s: %s -> %s: %s", r->id,
+		         rollout_state_name(before),
+		         rollout_state_name(r->state), r->reason);
+	else
+		LOG_INFO("rollout", "rollout %s: %s -> %s", r->id,
+		         rollout_state_name(before),
+		         rollout_state_name(r->state));
+}
+
+/* Feeds ev to the current rollout; writes what changed. */
+static int rollouts_step(struct rollouts *rs, struct rollout_event *ev,
+                         char *err, size_t errlen)
+{
+	enum rollout_state before = rs->cur.state;
+	int rv;
+
+	ev->now_ms = rollouts_now(rs);
+	rv = rollout_step(&rs->cur, ev, err, errlen);
+	rollouts_log_state(&rs->cur, before);
+	rollouts_flush(rs);
+	return rv;
+}
+
+static void rollouts_on_tick(uv_timer_t *t)
+{
+	struct rollouts *rs = t->data;
+	struct rollout_event ev = {.kind = ROLLOUT_EV_TICK};
+	char err[UPS_ERRMSG_MAX];
+
+	if (rollouts_active(rs))
+		(void)rollouts_step(rs, &ev, err, sizeof(err));
+}
+
+/* What m's registry record says about member i. */
+static bool rollouts_news(const struct rollouts *rs, size_t i,
+                          const struct machine *m, struct rollout_event *ev)
+{
+	const struct rollout_member *mem = &rs->cur.members[i];
+	const struct regdb_order *o = m->order;
+
+	ev->kind = ROLLOUT_EV_REPORT;
+	ev->member = i;
+	ev->reason = NULL;
+	if (o && mem->order_id[0] && strcmp(o->id, mem->order_id) == 0) {
+		switch (o->state) {
+		case UPS_MST_ORDERED:
+			ev->state = MEMBER_ORDERED;
+			return true;
+		case UPS_MST_DOWNLOADING:
+			ev->state = MEMBER_DOWNLOADING;
+			return true;
+		case UPS_MST_VERIFYING:
+			ev->state = MEMBER_VERIFYING;
+			return true;
+		case UPS_MST_STAGED:
+			ev->state = MEMBER_STAGED;
+			return true;
+		case UPS_MST_RESTARTING:
+			ev->state = MEMBER_RESTARTING;
+			return true;
+		case UPS_MST_HEALTH_WAIT:
+			ev->state = MEMBER_HEALTH_WAIT;
+			return true;
+		case UPS_MST_HEALTHY:
+			ev->state = MEMBER_HEALTHY;
+			return true;
+		case UPS_MST_FAILED:
+		case UPS_MST_TIMED_OUT:
+		case UPS_MST_REVERTING:
+		case UPS_MST_REVERTED:
+			ev->state = MEMBER_FAILED;
+			ev->reason = o->reason[0] ? o->reason
+			                          : ups_machine_state_name(o->state);
+			return true;
+		default:
+			return false;
+		}
+	}
+	/* Back with the target after a restart, healthy. */
+	if (m->row.connected && strcmp(m->row.version, rs->cur.spec.version) == 0 &&
+	    (m->row.state == UPS_MST_HEALTHY || m->row.state == UPS_MST_IDLE)) {
+		ev->state = MEMBER_HEALTHY;
+		return true;
+	}
+	return false;
+}
+
+void rollouts_machine_changed(struct rollouts *rs, const struct machine *m)
+{
+	struct rollout_event ev;
+	char err[UPS_ERRMSG_MAX];
+	long i;
+
+	if (!rollouts_active(rs) || rs->stopping)
+		return;
+	i = rollouts_member_idx(rs, m->row.id);
+	if (i < 0 || !rollouts_news(rs, (size_t)i, m, &ev))
+		return;
+	(void)rollouts_step(rs, &ev, err, sizeof(err));
+}
+
+/* -------------------------------------------------------------------------
+ * Orders, once their members are journaled as ordered. */
+
+struct rollouts_order_req {
+	struct rollouts *rs;
+	char rollout_id[ROLLOUT_ID_LEN];
+	uint32_t idx[UPS_LIMIT_ORDER_MACHINES];
+	size_t n;
+};
+
+static void rollouts_ask(struct rollouts *rs, const uint32_t *idx, size_t n);
+
+static void rollouts_refused(struct rollouts *rs, uint32_t idx,
+                             const char *why)
+{
+	struct rollout_event ev = {.kind = ROLLOUT_EV_REFUSED,
+	                           .member = idx,
+	                           .reason = why};
+	char err[UPS_ERRMSG_MAX];
+
+	LOG_WARN("rollout", "rollout %s: machine %s: order refused: %s",
+	         rs->cur.id, rs->cur.members[idx].machine_id, why);
+	(void)rollouts_step(rs, &ev, err, sizeof(err));
+}
+
+static void rollouts_ordered(void *data, int rv, const char *err,
+                             const struct registry_result *res)
+{
+	struct rollouts_order_req *q = data;
+	struct rollouts *rs = q->rs;
+
+	rs->orders_in_flight--;
+	if (!rs->have || strcmp(rs->cur.id, q->rollout_id) != 0 ||
+	    rs->stopping) {
+		free(q);
+		return;
+	}
+	if (rv) {
+		/* One machine spoils a chunk: ask each alone. */
+		if (q->n > 1) {
+			for (size_t i = 0; i < q->n; i++)
+				rollouts_ask(rs, &q->idx[i], 1);
+		} else {
+			rollouts_refused(rs, q->idx[0], err ? err : "refused");
+		}
+		free(q);
+		return;
+	}
+	for (size_t i = 0; i < res->norders && i < q->n; i++) {
+		struct rollout_member *m = &rs->cur.members[q->idx[i]];
+
+		if (strcmp(m->machine_id, res->orders[i].machine_id) != 0)
+			continue;
+		snprintf(m->order_id, sizeof(m->order_id), "%s",
+		         res->orders[i].order_id);
+		m->dirty = true;
+	}
+	free(q);
+	rollouts_flush(rs);
+}
+
+static void rollouts_ask(struct rollouts *rs, const uint32_t *idx, size_t n)
+{
+	const char *ids[UPS_LIMIT_ORDER_MACHINES];
+	struct rollouts_order_req *q;
+	char err[UPS_ERRMSG_MAX];
+	int rv;
+
+	while (n > 0) {
+		size_t k = n < UPS_LIMIT_ORDER_MACHINES ? n
+		                                        : UPS_LIMIT_ORDER_MACHINES;
+
+		q = calloc(1, sizeof(*q));
+		if (!q) {
+			LOG_ERROR("rollout", "out of memory for orders");
+			return;
+		}
+		q->rs = rs;
+		snprintf(q->rollout_id, sizeof(q->rollout_id), "%s",
+		         rs->cur.id);
+		for (size_t i = 0; i < k; i++) {
+			q->idx[i] = idx[i];
+			ids[i] = rs->cur.members[idx[i]].machine_id;
+		}
+		q->n = k;
+		rv = registry_order_upgrade(rs->registry, ids, k,
+		                            rs->cur.spec.version, NULL,
+		                            rs->cur.spec.stream,
+		                            rollouts_ordered, q);
+		if (rv) {
+			snprintf(err, sizeof(err), "%s", ups_err_message(rv));
+			free(q);
+			if (rv == UPS_ERR_UNAVAILABLE)
+				return;
+			for (size_t i = 0; i < k; i++)
+				rollouts_refused(rs, idx[i], err);
+		} else {
+			rs->orders_in_flight++;
+		}
+		idx += k;
+		n -= k;
+	}
+}
+
+/* -------------------------------------------------------------------------
+ * Journal writes. */
+
+static void rollouts_write_work(uv_work_t *w)
+{
+	struct rollouts_job *j = w->data;
+
+	j->rv = journal_write(j->rs->journal, &j->batch, j->err,
+	                      sizeof(j->err));
+}
+
+static void rollouts_answer(struct rollouts *rs, struct rollouts_waiter *w,
+                            int rv, const char *err)
+{
+	struct rollouts_answer a = {.r = rs->have ? &rs->cur : NULL};
+
+	while (w) {
+		struct rollouts_waiter *next = w->next;
+
+		w->cb(w->data, rv, err, &a);
+		free(w);
+		w = next;
+	}
+}
+
+static void rollouts_retry(uv_timer_t *t)
+{
+	rollouts_flush(t->data);
+}
+
+static void rollouts_write_done(uv_work_t *w, int status)
+{
+	struct rollouts_job *j = w->data;
+	struct rollouts *rs = j->rs;
+	bool same = rs->have && strcmp(rs->cur.id, j->batch.id) == 0;
+
+	rs->job = NULL;
+	if (status == UV_ECANCELED && !j->rv)
+		j->rv = UPS_ERR_UNAVAILABLE;
+	if (j->rv) {
+		LOG_ERROR("rollout", "rollout %s: journal write failed "
+		                     "(retried): %s",
+		          j->batch.id, j->err);
+		/* Nothing of it happened: mark it all to write again. */
+		if (same) {
+			if (j->batch.doc)
+				rs->cur.dirty = true;
+			for (size_t i = 0; i < j->batch.n; i++)
+				rs->cur.members[j->batch.index[i]].dirty = true;
+			for (size_t i = 0; i < j->nasking; i++)
+				rs->cur.members[j->asking[i]].want_order = true;
+		}
+		if (rs->timers_open && !rs->stopping) {
+			/* Waiters wait for the retry. */
+			struct rollouts_waiter **tail = &j->waiters;
+
+			while (*tail)
+				tail = &(*tail)->next;
+			*tail = rs->waiting;
+			rs->waiting = j->waiters;
+			uv_timer_start(&rs->retry, rollouts_retry,
+			               ROLLOUTS_RETRY_MS, 0);
+		} else {
+			rollouts_answer(rs, j->waiters, UPS_ERR_IO, j->err);
+		}
+		goto out;
+	}
+	rs->writes++;
+	rs->rows_written += j->batch.n + (j->batch.doc ? 1 : 0);
+	if (j->batch.agent_version[0])
+		snprintf(rs->agent_version, sizeof(rs->agent_version), "%s",
+		         j->batch.agent_version);
+	if (same && !rs->stopping) {
+		/* Still ordered and not withdrawn by an abort. */
+		size_t n = 0;
+
+		for (size_t i = 0; i < j->nasking; i++) {
+			const struct rollout_member *m =
+			    &rs->cur.members[j->asking[i]];
+
+			if (m->state == MEMBER_ORDERED && !m->order_id[0])
+				j->asking[n++] = j->asking[i];
+		}
+		rollouts_ask(rs, j->asking, n);
+	}
+	if (same && rs->ev.changed)
+		rs->ev.changed(rs->ev.data, &rs->cur, j->batch.index,
+		               j->batch.n);
+	rollouts_answer(rs, j->waiters, 0, NULL);
+out:
+	journal_batch_free(&j->batch);
+	free(j->asking);
+	free(j);
+	if (rs->write_again) {
+		rs->write_again = false;
+		rollouts_flush(rs);
+	}
+}
+
+/* Writes what changed (or queues it behind the write in flight). */
+static void rollouts_flush(struct rollouts *rs)
+{
+	struct rollout *r = &rs->cur;
+	struct rollouts_job *j;
+	size_t n = 0, nask = 0;
+
+	if (rs->job) {
+		rs->write_again = true;
+		return;
+	}
+	if (!rs->have)
+		return;
+	for (size_t i = 0; i < r->nmembers; i++) {
+		n += r->members[i].dirty;
+		nask += r->members[i].want_order;
+	}
+	if (!r->dirty && n == 0 && !rs->waiting)
+		return;
+	j = calloc(1, sizeof(*j));
+	if (j) {
+		j->batch.members = malloc((n ? n : 1) * sizeof(*j->batch.members));
+		j->batch.index = malloc((n ? n : 1) * sizeof(*j->batch.index));
+		j->asking = malloc((nask ? nask : 1) * sizeof(*j->asking));
+		j->batch.doc = r->dirty ? journal_encode(r) : NULL;
+	}
+	if (!j || !j->batch.members || !j->batch.index || !j->asking ||
+	    (r->dirty && !j->batch.doc)) {
+		if (j) {
+			journal_batch_free(&j->batch);
+			free(j->asking);
+			free(j);
+		}
+		LOG_ERROR("rollout", "out of memory for a journal write");
+		if (rs->timers_open && !rs->stopping)
+			uv_timer_start(&rs->retry, rollouts_retry,
+			               ROLLOUTS_RETRY_MS, 0);
+		return;
+	}
+	j->rs = rs;
+	snprintf(j->batch.id, sizeof(j->batch.id), "%s", r->id);
+	j->batch.seq = rs->seq;
+	if (r->dirty && r->state == ROLLOUT_COMPLETED)
+		snprintf(j->batch.agent_version, sizeof(j->batch.agent_version),
+		         "%s", r->spec.version);
+	r->dirty = false;
+	for (size_t i = 0; i < r->nmembers; i++) {
+		struct rollout_member *m = &r->members[i];
+
+		if (m->dirty) {
+			j->batch.index[j->batch.n] = (uint32_t)i;
+			j->batch.members[j->batch.n++] = *m;
+			m->dirty = false;
+		}
+		if (m->want_order) {
+			j->asking[j->nasking++] = (uint32_t)i;
+			m->want_order = false;
+		}
+	}
+	j->waiters = rs->waiting;
+	rs->waiting = NULL;
+	j->work.data = j;
+	if (uv_queue_work(rs->loop, &j->work, rollouts_write_work,
+	                  rollouts_write_done)) {
+		j->rv = UPS_ERR_IO;
+		snprintf(j->err, sizeof(j->err), "cannot queue the write");
+		rs->job = j;
+		rollouts_write_done(&j->work, 0);
+		return;
+	}
+	rs->job = j;
+}
+
+/* Answer cb once everything so far is durable. */
+static int rollouts_wait(struct rollouts *rs, rollouts_cb cb, void *data)
+{
+	struct rollouts_waiter *w = calloc(1, sizeof(*w)), **tail;
+
+	if (!w)
+		return UPS_ERR_NO_MEMORY;
+	w->cb = cb;
+	w->data = data;
+	for (tail = &rs->waiting; *tail; tail = &(*tail)->next)
+		;
+	*tail = w;
+	rollouts_flush(rs);
+	return 0;
+}
+
+/* -------------------------------------------------------------------------
+ * Commands. */
+
+int rollouts_command(struct rollouts *rs, enum rollout_event_kind kind,
+                     const char *id, rollouts_cb cb, void *data)
+{
+	struct rollout_event ev = {.kind = kind};
+	char err[UPS_ERRMSG_MAX];
+	struct rollouts_answer a = {0};
+	int rv;
+
+	if (rs->stopping)
+		return UPS_ERR_UNAVAILABLE;
+	if (!rs->have || (id && strcmp(id, rs->cur.id) != 0) ||
+	    (!id && !rollouts_active(rs))) {
+		snprintf(err, sizeof(err), "no %s rollout%s%s",
+		         id ? "such" : "active", id ? " " : "", id ? id : "");
+		cb(data, UPS_ERR_NOT_FOUND, err, &a);
+		return 0;
+	}
+	rv = rollouts_step(rs, &ev, err, sizeof(err));
+	if (rv) {
+		a.r = &rs->cur;
+		cb(data, rv, err, &a);
+		return 0;
+	}
+	return rollouts_wait(rs, cb, data);
+}
+
+/* -------------------------------------------------------------------------
+ * Begin: select machines, find binaries, plan, start. */
+
+static bool rollouts_listed(const char *s, const void *list, size_t width,
+                            size_t n)
+{
+	if (n == 0)
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(s, (const char *)list + i * width) == 0)
+			return true;
+	return false;
+}
+
+static void rollouts_begin_work(uv_work_t *w)
+{
+	struct rollouts_begin *b = w->data;
+	struct rollouts *rs = b->rs;
+	struct catalog_binary found;
+	char name[UPS_LIMIT_BINARY_VERSION_LEN + 1];
+
+	if (!b->req.spec.version[0]) {
+		/* Auto-selection from the stored versions. */
+		struct ups_version client, agent, lowest, *vs = NULL, out;
+		struct catalog_binary *bins = NULL;
+		enum ups_autoselect_rule rule;
+		size_t nb = 0, nv = 0;
+		bool have_lowest = false;
+
+		if (ups_version_parse(b->req.client_version, &client, b->err,
+		                      sizeof(b->err))) {
+			b->rv = UPS_ERR_BAD_REQUEST;
+			return;
+		}
+		for (size_t i = 0; i < b->ncands; i++) {
+			struct ups_version v;
+
+			if (ups_version_parse(b->cands[i].version, &v, NULL, 0))
+				continue;
+			if (!have_lowest || ups_version_compare(&v, &lowest) < 0)
+				lowest = v;
+			have_lowest = true;
+		}
+		agent = have_lowest ? lowest : client;
+		b->rv = store_binaries(rs->store, &bins, &nb, b->err,
+		                       sizeof(b->err));
+		if (b->rv)
+			return;
+		vs = calloc(nb ? nb : 1, sizeof(*vs));
+		for (size_t i = 0; vs && i < nb; i++)
+			if (strcmp(bins[i].stream, b->req.spec.stream) == 0)
+				vs[nv++] = bins[i].parsed.version;
+		free(bins);
+		if (!vs) {
+			b->rv = ups_errf(UPS_ERR_NO_MEMORY, b->err,
+			                 sizeof(b->err), "out of memory");
+			return;
+		}
+		b->rv = ups_version_select(&client, &agent, vs, nv, &out,
+		                           &rule, b->err, sizeof(b->err));
+		free(vs);
+		if (b->rv)
+			return;
+		ups_version_format(&out, b->req.spec.version,
+		                   sizeof(b->req.spec.version));
+		b->rule = ups_autoselect_rule_name(rule);
+	}
+	for (size_t g = 0; g < b->ngroups; g++) {
+		struct rollouts_gkey *k = &b->groups[g];
+		const char *os = ups_release_os(k->release);
+
+		snprintf(name, sizeof(name), "%s-%s-%s", b->req.spec.version,
+		         k->release, k->arch);
+		if (!store_lookup(rs->store, b->req.spec.stream, name, &found,
+		                  NULL, 0)) {
+			snprintf(k->binary_version, sizeof(k->binary_version),
+			         "%s", name);
+			k->found = true;
+			continue;
+		}
+		snprintf(name, sizeof(name), "%s-%s-%s", b->req.spec.version,
+		         os, k->arch);
+		snprintf(k->binary_version, sizeof(k->binary_version), "%s",
+		         name);
+		k->found = !store_lookup(rs->store, b->req.spec.stream, name,
+		                         &found, NULL, 0);
+	}
+}
+
+static void rollouts_begin_free(struct rollouts *rs, struct rollouts_begin *b)
+{
+	struct rollouts_begin **p;
+
+	for (p = &rs->begins; *p; p = &(*p)->next)
+		if (*p == b) {
+			*p = b->next;
+			break;
+		}
+	rollouts_selector_free(&b->req.sel);
+	free(b->cands);
+	free(b);
+}
+
+static void rollouts_begin_fail(struct rollouts_begin *b, int rv,
+                                const char *err,
+                                const struct rollouts_answer *a)
+{
+	struct rollouts_answer none = {0};
+
+	b->cb(b->data, rv, err, a ? a : &none);
+	rollouts_begin_free(b->rs, b);
+}
+
+static void rollouts_begin_done(uv_work_t *w, int status)
+{
+	struct rollouts_begin *b = w->data;
+	struct rollouts *rs = b->rs;
+	const char *missing[ROLLOUT_GROUPS_MAX];
+	struct rollouts_answer a = {.rule = b->rule};
+	struct rollout_machine *ms = NULL;
+	struct rollout plan;
+	char id[ROLLOUT_ID_LEN], err[UPS_ERRMSG_MAX];
+	size_t nmissing = 0, n = 0;
+	int rv;
+
+	if (status == UV_ECANCELED || rs->stopping) {
+		rollouts_begin_fail(b, UPS_ERR_UNAVAILABLE, "shutting down",
+		                    NULL);
+		return;
+	}
+	if (b->rv) {
+		rollouts_begin_fail(b, b->rv, b->err, NULL);
+		return;
+	}
+	for (size_t g = 0; g < b->ngroups; g++)
+		if (!b->groups[g].found)
+			missing[nmissing++] = b->groups[g].binary_version;
+	if (nmissing) {
+		a.missing = missing;
+		a.nmissing = nmissing;
+		snprintf(err, sizeof(err),
+		         "%zu of %zu groups have no stored binary of %s in %s",
+		         nmissing, b->ngroups, b->req.spec.version,
+		         b->req.spec.stream);
+		rollouts_begin_fail(b, UPS_ERR_NOT_FOUND, err, &a);
+		return;
+	}
+	ms = calloc(b->ncands ? b->ncands : 1, sizeof(*ms));
+	if (!ms) {
+		rollouts_begin_fail(b, UPS_ERR_NO_MEMORY, "out of memory", NULL);
+		return;
+	}
+	for (size_t i = 0; i < b->ncands; i++) {
+		const struct rollouts_candidate *c = &b->cands[i];
+
+		if (strcmp(c->version, b->req.spec.version) == 0)
+			continue; /* already there */
+		ms[n].id = c->id;
+		ms[n].release = c->release;
+		ms[n].arch = c->arch;
+		ms[n].version = c->version;
+		ms[n].binary_version = b->groups[c->group].binary_version;
+		n++;
+	}
+	if (n == 0) {
+		free(ms);
+		snprintf(err, sizeof(err),
+		         "every selected machine already runs %s",
+		         b->req.spec.version);
+		rollouts_begin_fail(b, UPS_ERR_CONFLICT, err, NULL);
+		return;
+	}
+	if (!b->req.dry_run && rollouts_active(rs)) {
+		free(ms);
+		snprintf(err, sizeof(err), "rollout %s is %s", rs->cur.id,
+		         rollout_state_name(rs->cur.state));
+		rollouts_begin_fail(b, UPS_ERR_UPGRADE_IN_PROGRESS, err, NULL);
+		return;
+	}
+	snprintf(id, sizeof(id), "r-%lld", (long long)rs->last_seq + 1);
+	rv = rollout_plan(&plan, b->req.dry_run ? "dry-run" : id,
+	                  &b->req.spec, ms, n, rollouts_now(rs), err,
+	                  sizeof(err));
+	free(ms);
+	if (rv) {
+		rollouts_begin_fail(b, rv, err, NULL);
+		return;
+	}
+	if (b->req.dry_run) {
+		a.r = &plan;
+		a.dry_run = true;
+		b->cb(b->data, 0, NULL, &a);
+		rollout_free(&plan);
+		rollouts_begin_free(rs, b);
+		return;
+	}
+	rollout_free(&rs->cur);
+	rs->cur = plan;
+	rs->have = true;
+	rs->seq = ++rs->last_seq;
+	if (rollouts_index(rs)) {
+		LOG_ERROR("rollout", "out of memory for the member index");
+	}
+	LOG_INFO("rollout",
+	         "rollout %s: %s (%s) on %zu machines in %zu groups, %u "
+	         "stages%s%s",
+	         rs->cur.id, rs->cur.spec.version, rs->cur.spec.stream,
+	         rs->cur.nmembers, rs->cur.ngroups, rs->cur.nstages,
+	         b->rule ? ", chosen by rule " : "", b->rule ? b->rule : "");
+	{
+		struct rollout_event ev = {.kind = ROLLOUT_EV_START};
+
+		(void)rollouts_step(rs, &ev, err, sizeof(err));
+	}
+	if (rollouts_wait(rs, b->cb, b->data))
+		rollouts_begin_fail(b, UPS_ERR_NO_MEMORY, "out of memory",
+		                    NULL);
+	else
+		rollouts_begin_free(rs, b);
+}
+
+int rollouts_begin(struct rollouts *rs, struct rollouts_request *req,
+                   rollouts_cb cb, void *data)
+{
+	const struct rollouts_selector *sel = &req->sel;
+	struct rollouts_answer a = {0};
+	const char *unknown[ROLLOUTS_SELECT_MAX];
+	const struct machine *page[256];
+	struct rollouts_begin *b;
+	char after[UPS_LIMIT_MACHINE_ID_LEN + 1] = "", err[UPS_ERRMSG_MAX];
+	size_t nunknown = 0;
+	bool more = true;
+
+	if (rs->stopping) {
+		rollouts_selector_free(&req->sel);
+		return UPS_ERR_UNAVAILABLE;
+	}
+	b = calloc(1, sizeof(*b));
+	if (b)
+		b->cands = calloc(registry_count(rs->registry) + 1,
+		                  sizeof(*b->cands));
+	if (!b || !b->cands) {
+		if (b)
+			free(b);
+		rollouts_selector_free(&req->sel);
+		return UPS_ERR_NO_MEMORY;
+	}
+	b->rs = rs;
+	b->req = *req;
+	memset(&req->sel, 0, sizeof(req->sel));
+	b->cb = cb;
+	b->data = data;
+	b->next = rs->begins;
+	rs->begins = b;
+	sel = &b->req.sel;
+	if (!b->req.dry_run && rollouts_active(rs)) {
+		snprintf(err, sizeof(err), "rollout %s is %s", rs->cur.id,
+		         rollout_state_name(rs->cur.state));
+		rollouts_begin_fail(b, UPS_ERR_UPGRADE_IN_PROGRESS, err, NULL);
+		return 0;
+	}
+	for (size_t i = 0; i < sel->nmachines; i++)
+		if (!registry_find(rs->registry, sel->machines[i]))
+			unknown[nunknown++] = sel->machines[i];
+	if (nunknown) {
+		a.unknown = unknown;
+		a.nunknown = nunknown;
+		rollouts_begin_fail(b, UPS_ERR_NOT_FOUND,
+		                    "machines not registered", &a);
+		return 0;
+	}
+	while (more) {
+		size_t n = registry_list(rs->registry, after[0] ? after : NULL,
+		                         256, page, &more);
+
+		for (size_t i = 0; i < n; i++) {
+			const struct regdb_machine *m = &page[i]->row;
+			struct rollouts_candidate *c;
+			size_t g;
+
+			if (!rollouts_listed(m->release, sel->releases,
+			                     sizeof(*sel->releases),
+			                     sel->nreleases) ||
+			    !rollouts_listed(m->arch, sel->arches,
+			                     sizeof(*sel->arches), sel->narches) ||
+			    !rollouts_listed(m->id, sel->machines,
+			                     sizeof(*sel->machines),
+			                     sel->nmachines))
+				continue;
+			c = &b->cands[b->ncands++];
+			snprintf(c->id, sizeof(c->id), "%s", m->id);
+			snprintf(c->release, sizeof(c->release), "%s",
+			         m->release);
+			snprintf(c->arch, sizeof(c->arch), "%s", m->arch);
+			snprintf(c->version, sizeof(c->version), "%s",
+			         m->version);
+			for (g = 0; g < b->ngroups; g++)
+				if (strcmp(b->groups[g].release, m->release) ==
+				        0 &&
+				    strcmp(b->groups[g].arch, m->arch) == 0)
+					break;
+			if (g == b->ngroups) {
+				if (g == ROLLOUT_GROUPS_MAX) {
+					rollouts_begin_fail(
+					    b, UPS_ERR_BAD_REQUEST,
+					    "too many (release, arch) groups",
+					    NULL);
+					return 0;
+				}
+				snprintf(b->groups[g].release,
+				         sizeof(b->groups[g].release), "%s",
+				         m->release);
+				snprintf(b->groups[g].arch,
+				         sizeof(b->groups[g].arch), "%s",
+				         m->arch);
+				b->ngroups++;
+			}
+			c->group = (uint32_t)g;
+		}
+		if (n == 0)
+			break;
+		snprintf(after, sizeof(after), "%s", page[n - 1]->row.id);
+	}
+	if (b->ncands == 0) {
+		rollouts_begin_fail(b, UPS_ERR_NOT_FOUND,
+		                    "no registered machine matches the selector",
+		                    NULL);
+		return 0;
+	}
+	b->work.data = b;
+	if (uv_queue_work(rs->loop, &b->work, rollouts_begin_work,
+	                  rollouts_begin_done)) {
+		rollouts_begin_fail(b, UPS_ERR_IO, "cannot queue the plan",
+		                    NULL);
+		return 0;
+	}
+	return 0;
+}
+
+/* -------------------------------------------------------------------------
+ * Life cycle. */
+
+int rollouts_open(struct rollouts *rs, uv_loop_t *loop,
+                  struct registry *registry, struct store *store,
+                  const struct rollouts_config *cfg,
+                  const struct rollouts_events *ev, char *err, size_t errlen)
+{
+	int64_t seq;
+	int rv;
+
+	memset(rs, 0, sizeof(*rs));
+	rs->loop = loop;
+	rs->registry = registry;
+	rs->store = store;
+	rs->cfg = *cfg;
+	if (ev)
+		rs->ev = *ev;
+	rv = journal_open(cfg->data_dir, &rs->journal, err, errlen);
+	if (!rv)
+		rv = journal_agent_version(rs->journal, rs->agent_version,
+		                           sizeof(rs->agent_version), err,
+		                           errlen);
+	if (!rv)
+		rv = journal_last_seq(rs->journal, &rs->last_seq, err, errlen);
+	if (rv)
+		goto fail;
+	if (!rs->agent_version[0] && cfg->agent_version)
+		snprintf(rs->agent_version, sizeof(rs->agent_version), "%s",
+		         cfg->agent_version);
+	rv = journal_load(rs->journal, NULL, &rs->cur, &seq, err, errlen);
+	if (rv == UPS_ERR_NOT_FOUND)
+		return 0;
+	if (rv)
+		goto fail;
+	rs->have = true;
+	rs->seq = seq;
+	if (rollouts_index(rs)) {
+		rv = ups_errf(UPS_ERR_NO_MEMORY, err, errlen, "out of memory");
+		goto fail;
+	}
+	LOG_INFO("rollout", "rollout %s: %s, %zu machines, stage %u of %u",
+	         rs->cur.id, rollout_state_name(rs->cur.state),
+	         rs->cur.nmembers, rs->cur.stage, rs->cur.nstages);
+	return 0;
+fail:
+	rollouts_close(rs);
+	return rv;
+}
+
+/* After a restart: members follow what the registry knows now. */
+static void rollouts_recover(struct rollouts *rs)
+{
+	struct rollout *r = &rs->cur;
+	size_t adopted = 0, asked = 0;
+
+	for (size_t i = 0; i < r->nmembers; i++) {
+		struct rollout_member *mem = &r->members[i];
+		const struct machine *m;
+		struct rollout_event ev;
+		char err[UPS_ERRMSG_MAX];
+
+		if (mem->state == MEMBER_PENDING ||
+		    (MEMBER_ENDED & (1u << mem->state)))
+			continue;
+		m = registry_find(rs->registry, mem->machine_id);
+		if (!mem->order_id[0] && m && m->order &&
+		    m->order->kind == UPS_ORDER_UPGRADE &&
+		    strcmp(m->order->binary_version, mem->binary_version) == 0 &&
+		    m->order->created_at * 1000 + 999 >= mem->ordered_ms) {
+			/* The registry made it; the crash lost its id. */
+			snprintf(mem->order_id, sizeof(mem->order_id), "%s",
+			         m->order->id);
+			mem->dirty = true;
+			adopted++;
+		} else if (!mem->order_id[0] && mem->state == MEMBER_ORDERED) {
+			mem->want_order = true;
+			asked++;
+			continue;
+		}
+		if (m && rollouts_news(rs, i, m, &ev)) {
+			ev.now_ms = rollouts_now(rs);
+			(void)rollout_step(r, &ev, err, sizeof(err));
+		}
+	}
+	LOG_INFO("rollout", "rollout %s resumed: %zu order ids adopted, %zu "
+	                    "orders asked again",
+	         r->id, adopted, asked);
+	r->dirty = true;
+	rollouts_flush(rs);
+}
+
+int rollouts_start(struct rollouts *rs)
+{
+	unsigned tick = rs->cfg.tick_ms ? rs->cfg.tick_ms : 1000;
+
+	if (uv_timer_init(rs->loop, &rs->tick) ||
+	    uv_timer_init(rs->loop, &rs->retry))
+		return UPS_ERR_IO;
+	rs->tick.data = rs;
+	rs->retry.data = rs;
+	rs->timers_open = true;
+	uv_timer_start(&rs->tick, rollouts_on_tick, tick, tick);
+	if (rollouts_active(rs))
+		rollouts_recover(rs);
+	return 0;
+}
+
+void rollouts_stop(struct rollouts *rs)
+{
+	rs->stopping = true;
+	if (rs->timers_open) {
+		uv_close((uv_handle_t *)&rs->tick, NULL);
+		uv_close((uv_handle_t *)&rs->retry, NULL);
+		rs->timers_open = false;
+	}
+}
+
+void rollouts_close(struct rollouts *rs)
+{
+	struct rollouts_waiter *w = rs->waiting;
+
+	while (w) {
+		struct rollouts_waiter *next = w->next;
+		free(w);
+		w = next;
+	}
+	rs->waiting = NULL;
+	while (rs->begins)
+		rollouts_begin_free(rs, rs->begins);
+	rollout_free(&rs->cur);
+	free(rs->by_id);
+	rs->by_id = NULL;
+	journal_close(rs->journal);
+	rs->journal = NULL;
+}

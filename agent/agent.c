@@ -25,6 +25,8 @@
 #include "agent/service.h"
 #include "agent/rpc/machines.h"
 #include "agent/rollout/registry.h"
+#include "agent/rollout/rollouts.h"
+#include "agent/rpc/rollouts.h"
 #include "agent/rpc/versions.h"
 #include "agent/store/store.h"
 #include "proto/errors.h"
@@ -61,6 +63,13 @@ struct agent {
 	struct registry registry;
 	bool registry_ready;
 	struct machines machines;
+	/* The machines facade's registry event, called before the
+	 * runner's (agent_machine_changed). */
+	void (*machines_changed)(void *data, const struct machine *m);
+	void *machines_changed_data;
+	struct rollouts rollouts;
+	bool rollouts_ready;
+	struct rollouts_rpc rollouts_rpc;
 	struct versions versions;
 	struct server server;
 	bool server_ready;
@@ -200,6 +209,8 @@ static void agent_stop(struct agent *a)
 	service_stopping(&a->service);
 	if (a->uploads_ready)
 		upload_engine_stop(&a->uploads);
+	if (a->rollouts_ready)
+		rollouts_stop(&a->rollouts);
 	if (a->registry_ready)
 		registry_stop(&a->registry);
 	if (a->publisher_ready)
@@ -416,17 +427,35 @@ static void agent_default_plugin(char *buf, size_t len)
 	         AGENT_STORE_PLUGIN);
 }
 
-/* The machine registry, on the store's binaries. */
+/* A machine changed: the Machines facade's watchers hear it, then the
+ * rollout runner. */
+static void agent_machine_changed(void *data, const struct machine *m)
+{
+	struct agent *a = data;
+
+	a->machines_changed(a->machines_changed_data, m);
+	if (a->rollouts_ready)
+		rollouts_machine_changed(&a->rollouts, m);
+}
+
+/* The machine registry, on the store's binaries, then the rollout
+ * runner on the registry. */
 static int agent_start_registry(struct agent *a, char *err, size_t errlen)
 {
 	struct registry_config rcfg;
 	struct registry_events ev;
+	struct rollouts_config ocfg;
+	struct rollouts_events oev;
 	int rv;
 
 	memset(&rcfg, 0, sizeof(rcfg));
 	rcfg.data_dir = a->cfg.data_dir;
 	rcfg.lost_after_s = a->cfg.machine_lost_after;
 	machines_events(&a->machines, &ev);
+	a->machines_changed = ev.changed;
+	a->machines_changed_data = ev.data;
+	ev.changed = agent_machine_changed;
+	ev.data = a;
 	rv = registry_open(&a->registry, &a->loop, &a->store, &rcfg, &ev, err,
 	                   errlen);
 	if (rv)
@@ -435,6 +464,18 @@ static int agent_start_registry(struct agent *a, char *err, size_t errlen)
 	if (registry_start(&a->registry))
 		return ups_errf(UPS_ERR_IO, err, errlen,
 		                "cannot start the registry timer");
+	memset(&ocfg, 0, sizeof(ocfg));
+	ocfg.data_dir = a->cfg.data_dir;
+	ocfg.agent_version = a->cfg.agent_version;
+	rollouts_rpc_events(&a->rollouts_rpc, &oev);
+	rv = rollouts_open(&a->rollouts, &a->loop, &a->registry, &a->store,
+	                   &ocfg, &oev, err, errlen);
+	if (rv)
+		return rv;
+	a->rollouts_ready = true;
+	if (rollouts_start(&a->rollouts))
+		return ups_errf(UPS_ERR_IO, err, errlen,
+		                "cannot start the rollout timers");
 	return 0;
 }
 
@@ -552,7 +593,8 @@ static int agent_start_rpc(struct agent *a, char *err, size_t errlen)
 
 	dispatch_init(&a->dispatch);
 	a->admin.auth = a->have_auth ? &a->auth : NULL;
-	a->admin.agent_version = cfg->agent_version;
+	/* What the last completed rollout moved to, else agent-version. */
+	a->admin.agent_version = a->rollouts.agent_version;
 	a->admin.dispatch = &a->dispatch;
 	ups_throttle_init(&a->throttle);
 	a->admin.throttle = &a->throttle;
@@ -576,7 +618,10 @@ static int agent_start_rpc(struct agent *a, char *err, size_t errlen)
 		a->machines.heartbeat_s = (unsigned)cfg->machine_lost_after / 3;
 	if (a->machines.heartbeat_s == 0)
 		a->machines.heartbeat_s = 1;
+	a->machines.rollouts = &a->rollouts;
 	machines_init(&a->machines);
+	a->rollouts_rpc.rollouts = &a->rollouts;
+	rollouts_rpc_init(&a->rollouts_rpc);
 	a->versions.store = &a->store;
 	versions_init(&a->versions);
 	if ((rv = dispatch_add(&a->dispatch, &a->admin.admin_facade)) ||
@@ -584,7 +629,8 @@ static int agent_start_rpc(struct agent *a, char *err, size_t errlen)
 	    (rv = dispatch_add(&a->dispatch, &a->binaries.facade)) ||
 	    (rv = dispatch_add(&a->dispatch, &a->versions.facade)) ||
 	    (rv = dispatch_add(&a->dispatch, &a->machines.machine_facade)) ||
-	    (rv = dispatch_add(&a->dispatch, &a->machines.machines_facade)))
+	    (rv = dispatch_add(&a->dispatch, &a->machines.machines_facade)) ||
+	    (rv = dispatch_add(&a->dispatch, &a->rollouts_rpc.facade)))
 		return ups_errf(rv, err, errlen, "cannot register a facade");
 	return 0;
 }
@@ -715,6 +761,9 @@ static int agent_run(struct agent *a)
 		http_free(&a->http);
 	if (a->uploads_ready)
 		upload_engine_close(&a->uploads);
+	if (a->rollouts_ready)
+		rollouts_close(&a->rollouts);
+	rollouts_rpc_free(&a->rollouts_rpc);
 	if (a->registry_ready)
 		registry_close(&a->registry);
 	machines_free(&a->machines);

@@ -67,10 +67,9 @@
 /* Machines (PROTOCOL.md "Machine"): a machine id and an order id. */
 #define UPS_LIMIT_MACHINE_ID_LEN 64
 #define UPS_LIMIT_ORDER_ID_LEN 64
-/* Machines in one page of Machines.List, and the most JSON one record
- * takes, so a page stays under the text limit. */
+/* Machines in one page of Machines.List at most (a page of records with
+ * long reasons ends earlier, under the text limit). */
 #define UPS_LIMIT_MACHINE_PAGE 100
-#define UPS_LIMIT_MACHINE_RECORD_JSON 640
 /* Machine ids in one Machines.Order or Machines.Revert. */
 #define UPS_LIMIT_ORDER_MACHINES 64
 

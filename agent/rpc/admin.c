@@ -122,7 +122,7 @@ static int admin_info(void *state, const struct rpc_request *req,
 	                a->link_state(a->user));
 	if (!res)
 		return UPS_ERR_NO_MEMORY;
-	if (a->agent_version &&
+	if (a->agent_version && a->agent_version[0] &&
 	    json_object_set_new(res, "agent-version",
 	                        json_string(a->agent_version))) {
 		json_decref(res);

@@ -56,9 +56,9 @@ static json_t *machines_order_json(const struct regdb_order *o)
 	return j;
 }
 
-_Static_assert(UPS_LIMIT_MACHINE_PAGE *UPS_LIMIT_MACHINE_RECORD_JSON + 1024 <=
-                   UPS_LIMIT_TEXT_MSG_MAX,
-               "a page of Machines.List must fit in one text message");
+/* The records of one Machines.List page, at most: the envelope around
+ * them fits in the rest of a text message. */
+#define MACHINES_PAGE_BYTES (UPS_LIMIT_TEXT_MSG_MAX - 1024)
 
 json_t *machines_record_json(const struct machine *m)
 {
@@ -396,7 +396,7 @@ static int machines_list(void *state, const struct rpc_request *req,
 	const struct machine *page[UPS_LIMIT_MACHINE_PAGE];
 	json_t *arr, *answer;
 	bool more = false;
-	size_t n;
+	size_t n, bytes = 0;
 	int rv;
 
 	(void)info;
@@ -408,11 +408,35 @@ static int machines_list(void *state, const struct rpc_request *req,
 		                "field \"params.after\": not a machine id");
 	n = registry_list(ms->registry, after, (size_t)limit, page, &more);
 	arr = json_array();
-	for (size_t i = 0; arr && i < n; i++)
-		if (json_array_append_new(arr, machines_record_json(page[i]))) {
+	for (size_t i = 0; arr && i < n; i++) {
+		json_t *rec = machines_record_json(page[i]);
+		const struct rollout_member *mem =
+		    ms->rollouts ? rollouts_member(ms->rollouts,
+		                                   page[i]->row.id)
+		                 : NULL;
+		size_t len;
+
+		/* Its state in the active rollout; idle outside one. */
+		if (rec && json_object_set_new(
+		               rec, "rollout",
+		               json_string(mem ? member_state_name(mem->state)
+		                               : "idle")))
+			json_decref(rec), rec = NULL;
+		/* Long reasons: the page ends early rather than outgrow a
+		 * text message. */
+		len = rec ? json_dumpb(rec, NULL, 0, JSON_COMPACT) : 0;
+		if (rec && i > 0 && bytes + len + 1 > MACHINES_PAGE_BYTES) {
+			json_decref(rec);
+			n = i;
+			more = true;
+			break;
+		}
+		bytes += len + 1;
+		if (json_array_append_new(arr, rec)) {
 			json_decref(arr);
 			arr = NULL;
 		}
+	}
 	answer = arr ? json_pack("{s:o, s:I}", "machines", arr, "total",
 	                         (json_int_t)registry_count(ms->registry))
 	             : NULL;

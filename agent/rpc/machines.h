@@ -11,12 +11,14 @@
 #include <jansson.h>
 
 #include "agent/rollout/registry.h"
+#include "agent/rollout/rollouts.h"
 #include "agent/rpc/facade.h"
 
 struct machines_watch;
 
 struct machines {
 	struct registry *registry;         /* borrowed */
+	struct rollouts *rollouts;         /* borrowed; NULL: none */
 	unsigned heartbeat_s;              /* told to machines at Register */
 	struct rpc_facade machine_facade;  /* "Machine" */
 	struct rpc_facade machines_facade; /* "Machines" */

@@ -30,7 +30,7 @@ enum cli_exit {
 
 /* Most positional arguments and own options any command takes. */
 #define CLI_MAX_ARGS 64 /* upgrade-machine ID... (UPS_LIMIT_ORDER_MACHINES) */
-#define CLI_MAX_OPTS 10
+#define CLI_MAX_OPTS 16
 
 /* Global flags, after defaults and the environment were applied. Strings
  * are borrowed from argv or the environment. */

@@ -9,6 +9,7 @@
 #include "contrib/cli/help.h"
 #include "contrib/cli/machine_cmds.h"
 #include "contrib/cli/output.h"
+#include "contrib/cli/rollout_cmds.h"
 #include "contrib/cli/sync_cmds.h"
 #include "contrib/cli/version_cmds.h"
 #include "proto/binary.h"
@@ -81,6 +82,51 @@ static const struct cli_option upgrade_machine_options[] = {
 static const struct cli_option revert_machine_options[] = {
     {"wait", NULL, "follow the orders until every machine is done", false},
     {"wait-timeout", "SECS", "how long --wait waits (default 600)", false},
+    {NULL, NULL, NULL, false},
+};
+
+/* Indexed by enum rcmd_upgrade_opt. */
+static const struct cli_option upgrade_controller_options[] = {
+    {"agent-version", "V", "the target (a full version, e.g. 2.9.2)", false},
+    {"client-version", "C",
+     "the client's version (juju version): auto-selects the target when "
+     "--agent-version is not given, and warns when older than it",
+     false},
+    {"stream", "S", "released (default), proposed, devel or testing", false},
+    {"select", "SPEC",
+     "machines to upgrade: release=R,arch=A,machines=ID+ID (default: "
+     "every registered machine)",
+     false},
+    {"canary", "N", "canary machines per (release, arch) group (default 1)",
+     false},
+    {"batch", "N|P%", "machines per stage after the canaries (default 10%)",
+     false},
+    {"max-unavailable", "N|P%",
+     "machines ordered and not yet upgraded at once (default: the batch)",
+     false},
+    {"failure-budget", "N|P%",
+     "failures tolerated after the canaries (default 0)", false},
+    {"min-healthy", "DUR",
+     "how long a machine stays healthy before it counts (default 10s)",
+     false},
+    {"machine-deadline", "DUR",
+     "a machine not healthy this long after its order times out "
+     "(default 10m)",
+     false},
+    {"deadline", "DUR", "the whole rollout's deadline (default none)", false},
+    {"manual-promote", NULL,
+     "wait for upgrade-promote after the canaries", false},
+    {"dry-run", NULL, "print the plan; change nothing", false},
+    {"wait", NULL,
+     "follow the rollout until it stops moving (exit 0 only when "
+     "completed)",
+     false},
+    {NULL, NULL, NULL, false},
+};
+
+/* Indexed by enum rcmd_status_opt. */
+static const struct cli_option upgrade_status_options[] = {
+    {"watch", NULL, "follow the rollout live until it ends", false},
     {NULL, NULL, NULL, false},
 };
 
@@ -303,6 +349,76 @@ static const struct cli_command commands[] = {
         .max_args = 64,
         .online = true,
         .run = mcmd_revert,
+    },
+    {
+        .name = "upgrade-controller",
+        .synopsis = "",
+        .summary = "upgrade the controller's machines in stages",
+        .help = "Starts a staged rollout (PROTOCOL.md \"Rollouts\"): a "
+                "canary per (release, arch)\ngroup, then batches, each "
+                "machine counted once healthy for --min-healthy.\n"
+                "A failing canary, or more failures than the budget, "
+                "pauses it.\nDurations: 90s, 5m, 1h, 500ms. Prints the "
+                "plan and the rollout id.\nRefused (exit 1) when a group "
+                "has no stored binary of the target\n(not-found, naming "
+                "them) or another rollout is active\n(upgrade-in-progress). "
+                "--wait exits 0 when it completes, 1 when it\nends "
+                "otherwise or stops in paused or awaiting-promotion.",
+        .options = upgrade_controller_options,
+        .online = true,
+        .run = rcmd_upgrade,
+    },
+    {
+        .name = "upgrade-status",
+        .synopsis = "[ID]",
+        .summary = "show a rollout: state, counts, stage, failures, ETA",
+        .help = "Without ID: the active rollout, else the latest. --watch "
+                "prints a line\neach time its counts move, and every "
+                "failure, until it ends.\nWith --json the Rollouts.Status "
+                "answer (and the Event pushes).",
+        .options = upgrade_status_options,
+        .max_args = 1,
+        .online = true,
+        .run = rcmd_status,
+    },
+    {
+        .name = "upgrade-promote",
+        .synopsis = "[ID]",
+        .summary = "go on after the canaries (--manual-promote)",
+        .help = "Moves a rollout awaiting promotion to its batches; "
+                "conflict otherwise.",
+        .max_args = 1,
+        .online = true,
+        .run = rcmd_promote,
+    },
+    {
+        .name = "upgrade-pause",
+        .synopsis = "[ID]",
+        .summary = "stop ordering machines; those in flight finish",
+        .help = "Pauses a rollout in its canary or batch stages.",
+        .max_args = 1,
+        .online = true,
+        .run = rcmd_pause,
+    },
+    {
+        .name = "upgrade-resume",
+        .synopsis = "[ID]",
+        .summary = "go on with a paused rollout, retrying its failures",
+        .help = "Resumes a paused rollout where it stopped; machines that "
+                "failed or\ntimed out are ordered again.",
+        .max_args = 1,
+        .online = true,
+        .run = rcmd_resume,
+    },
+    {
+        .name = "upgrade-abort",
+        .synopsis = "[ID]",
+        .summary = "end a rollout: no new orders; those in flight finish",
+        .help = "Aborts the rollout: aborting while ordered machines "
+                "finish, then\naborted. Nothing is rolled back.",
+        .max_args = 1,
+        .online = true,
+        .run = rcmd_abort,
     },
     {
         .name = "help",

@@ -370,7 +370,10 @@ int64_t rollout_unavailable(const struct rollout *r)
 	return n;
 }
 
-/* Deadlines and min healthy time of every working member. */
+/* Deadlines and min healthy time of every working member. The deadline
+ * is for becoming healthy: a healthy member only waits out min healthy
+ * (else one that turned healthy late, or just before its deadline, would
+ * time out again while it waits). */
 static void rollout_clock(struct rollout *r, int64_t now)
 {
 	char why[ROLLOUT_REASON_LEN];
@@ -378,9 +381,9 @@ static void rollout_clock(struct rollout *r, int64_t now)
 	for (size_t i = 0; i < r->nmembers; i++) {
 		struct rollout_member *m = &r->members[i];
 
-		if (m->state == MEMBER_HEALTHY &&
-		    now - m->since_ms >= r->spec.min_healthy_ms) {
-			member_move(r, m, MEMBER_UPGRADED, now, NULL);
+		if (m->state == MEMBER_HEALTHY) {
+			if (now - m->since_ms >= r->spec.min_healthy_ms)
+				member_move(r, m, MEMBER_UPGRADED, now, NULL);
 		} else if (member_working(m) &&
 		           now - m->ordered_ms >= r->spec.machine_deadline_ms) {
 			snprintf(why, sizeof(why),

@@ -541,6 +541,9 @@ static int rollout_report(struct rollout *r, const struct rollout_event *ev)
 		return member_move(r, m, MEMBER_FAILED, ev->now_ms,
 		                   ev->reason ? ev->reason : "order refused");
 	}
+	/* Machines report working states, healthy or failed; nothing else. */
+	if (!((MEMBER_WORKING | MB(HEALTHY) | MB(FAILED)) & (1u << ev->state)))
+		return 0;
 	/* Only working members, and timed-out ones coming back healthy,
 	 * take reports; the rest (pending, ended) ignore late news. */
 	if (!member_working(m) &&

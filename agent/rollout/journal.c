@@ -447,7 +447,8 @@ static int journal_get_amount(const json_t *spec, const char *key,
 int journal_decode(const char *doc, struct rollout *r, char *err,
                    size_t errlen)
 {
-	json_t *root = json_loads(doc ? doc : "", 0, NULL), *groups;
+	json_t *root = json_loads(doc ? doc : "", JSON_REJECT_DUPLICATES, NULL),
+	       *groups;
 	const char *version, *stream, *state, *resume, *reason;
 	json_int_t canary, mh, md, dl, stage, stages, batch, mu, budget, cr,
 	    st, up, en, members;
@@ -483,7 +484,8 @@ int journal_decode(const char *doc, struct rollout *r, char *err,
 		      rollout_state_parse(resume, &r->resume_to) ||
 		      !json_is_array(groups) ||
 		      json_array_size(groups) > ROLLOUT_GROUPS_MAX ||
-		      members < 0 || members > 10000000;
+		      members < 0 || members > 10000000 || stages < 0 ||
+		      stage < 0 || (stages > 0 && stage >= stages);
 	if (bad) {
 		json_decref(root);
 		return ups_errf(UPS_ERR_IO, err, errlen,

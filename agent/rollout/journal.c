@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/rollout/dbfile.h"
 #include "proto/errors.h"
 
-#define JOURNAL_BUSY_TIMEOUT_MS 10000
 
 enum journal_stmt {
 	JS_PUT_ROLLOUT,
@@ -127,33 +127,15 @@ int journal_open(const char *data_dir, struct journal **out, char *err,
                  size_t errlen)
 {
 	struct journal *j;
-	char path[4096];
 	int rv;
 
 	*out = NULL;
-	if ((size_t)snprintf(path, sizeof(path), "%s/upstage.db", data_dir) >=
-	    sizeof(path))
-		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		                "data directory path too long");
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
 		                "out of memory");
-	if (sqlite3_open_v2(path, &j->db,
-	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-	                        SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
-	                    NULL) != SQLITE_OK) {
-		rv = ups_errf(UPS_ERR_IO, err, errlen,
-		              "rollout journal %s: %s", path,
-		              j->db ? sqlite3_errmsg(j->db) : "cannot open");
-		goto fail;
-	}
-	if (sqlite3_busy_timeout(j->db, JOURNAL_BUSY_TIMEOUT_MS) != SQLITE_OK) {
-		rv = journal_err(j, err, errlen, "configure");
-		goto fail;
-	}
-	if ((rv = journal_exec(j, "PRAGMA journal_mode=WAL", err, errlen)) ||
-	    (rv = journal_exec(j, "PRAGMA synchronous=FULL", err, errlen)) ||
+	if ((rv = dbfile_open(data_dir, "rollout journal", &j->db, err,
+	                      errlen)) ||
 	    (rv = journal_migrate(j, err, errlen)))
 		goto fail;
 	for (int i = 0; i < JS__N; i++)

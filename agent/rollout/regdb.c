@@ -10,9 +10,9 @@
 #include <openssl/rand.h>
 #include <sqlite3.h>
 
+#include "agent/rollout/dbfile.h"
 #include "proto/errors.h"
 
-#define REGDB_BUSY_TIMEOUT_MS 5000
 
 /* migrations[i] takes the schema from version i to i + 1; append only. */
 static const char *const regdb_migrations[REGDB_SCHEMA_VERSION] = {
@@ -200,32 +200,14 @@ int regdb_open(const char *data_dir, struct regdb **out, char *err,
                size_t errlen)
 {
 	struct regdb *db;
-	char path[4096];
 	int rv;
 
 	*out = NULL;
-	if ((size_t)snprintf(path, sizeof(path), "%s/upstage.db", data_dir) >=
-	    sizeof(path))
-		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		                "data directory path too long");
 	db = calloc(1, sizeof(*db));
 	if (!db)
 		return ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
 		                "out of memory");
-	if (sqlite3_open_v2(path, &db->db,
-	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-	                        SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
-	                    NULL) != SQLITE_OK) {
-		rv = ups_errf(UPS_ERR_IO, err, errlen, "registry %s: %s", path,
-		              db->db ? sqlite3_errmsg(db->db) : "cannot open");
-		goto fail;
-	}
-	if (sqlite3_busy_timeout(db->db, REGDB_BUSY_TIMEOUT_MS) != SQLITE_OK) {
-		rv = regdb_err(db, err, errlen, "configure");
-		goto fail;
-	}
-	if ((rv = regdb_simple(db, "PRAGMA journal_mode=WAL", err, errlen)) ||
-	    (rv = regdb_simple(db, "PRAGMA synchronous=FULL", err, errlen)) ||
+	if ((rv = dbfile_open(data_dir, "registry", &db->db, err, errlen)) ||
 	    (rv = regdb_migrate(db, err, errlen)) ||
 	    (rv = regdb_load_epoch(db, err, errlen)))
 		goto fail;

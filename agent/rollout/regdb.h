@@ -3,7 +3,7 @@
  * version (table rollout_schema), so the registry and the rollout engine
  * after it migrate independently of the catalog (agent/store/catalog.c)
  * and never wait on the catalog's mutex. WAL lets both connections use
- * the file; a write waits at most REGDB_BUSY_TIMEOUT_MS for the other.
+ * the file; a write waits for the other (agent/rollout/dbfile.h).
  *
  * Tables: machines (one row per machine id), machine_orders (one row per
  * order, never reused), rollout_meta (the random epoch that makes order

@@ -194,3 +194,45 @@ int acmd_info(struct cli_ctx *ctx)
 	json_decref(res.response);
 	return CLI_EXIT_OK;
 }
+
+int acmd_session_open(struct cli_ctx *ctx, uv_loop_t *loop, struct client *c,
+                      const struct client_callbacks *cbs, void *data)
+{
+	char token[UPS_LIMIT_TOKEN_LEN + 1], err[UPS_ERRMSG_MAX];
+	struct oneshot_config ocfg;
+	struct client_config ccfg;
+	struct ups_url url;
+	int rv;
+
+	rv = acmd_config(ctx, &url, token, &ocfg);
+	if (rv)
+		return rv;
+	if (uv_loop_init(loop)) {
+		explicit_bzero(token, sizeof(token));
+		return cli_out_error(ctx, CLI_EXIT_FAILED, "internal",
+		                     "cannot create an event loop");
+	}
+	memset(&ccfg, 0, sizeof(ccfg));
+	ccfg.loop = loop;
+	ccfg.url = &url;
+	ccfg.ca_cert = ocfg.ca_cert;
+	ccfg.role = ocfg.role;
+	ccfg.token = token;
+	ccfg.debug = ocfg.debug;
+	ccfg.data = data;
+	rv = client_start(c, &ccfg, cbs, err, sizeof(err));
+	explicit_bzero(token, sizeof(token));
+	if (rv) {
+		(void)uv_loop_close(loop);
+		return cli_out_error(ctx, CLI_EXIT_CONNECT, ups_err_code(rv),
+		                     err);
+	}
+	return CLI_EXIT_OK;
+}
+
+void acmd_session_run(uv_loop_t *loop, struct client *c)
+{
+	uv_run(loop, UV_RUN_DEFAULT);
+	client_finish(c);
+	(void)uv_loop_close(loop);
+}

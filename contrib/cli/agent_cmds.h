@@ -5,7 +5,10 @@
 #include <jansson.h>
 #include <stdio.h>
 
+#include <uv.h>
+
 #include "contrib/cli/cli.h"
+#include "contrib/cli/client.h"
 #include "contrib/cli/oneshot.h"
 #include "proto/limits.h"
 #include "proto/net/url.h"
@@ -32,5 +35,17 @@ int acmd_config(struct cli_ctx *ctx, struct ups_url *url,
  * status, else CLI_EXIT_OK with res->response to release. */
 int acmd_call(struct cli_ctx *ctx, const char *facade, const char *method,
               json_t *params, struct oneshot_result *res);
+
+/* A session that stays open (--wait, --watch): initialises loop and
+ * starts c on it with the global flags, cbs and data (client_start()).
+ * CLI_EXIT_OK, or the exit status with the error printed and loop
+ * closed. The caller then adds its own handles and calls
+ * acmd_session_run(). */
+int acmd_session_open(struct cli_ctx *ctx, uv_loop_t *loop, struct client *c,
+                      const struct client_callbacks *cbs, void *data);
+
+/* Runs loop until the callbacks closed c and every handle, then frees c
+ * and closes loop. */
+void acmd_session_run(uv_loop_t *loop, struct client *c);
 
 #endif

@@ -290,11 +290,7 @@ static int mcmd_order(struct cli_ctx *ctx, const char *method, json_t *params,
 	    .closed = mcmd_on_closed,
 	    .push = mcmd_on_push,
 	};
-	char token[UPS_LIMIT_TOKEN_LEN + 1], err[UPS_ERRMSG_MAX];
-	struct oneshot_config ocfg;
-	struct client_config ccfg;
 	struct mcmd_wait w;
-	struct ups_url url;
 	uv_loop_t loop;
 	int rv;
 
@@ -304,33 +300,12 @@ static int mcmd_order(struct cli_ctx *ctx, const char *method, json_t *params,
 	w.params = params;
 	w.wait = wait;
 	w.exit = CLI_EXIT_FAILED;
-	rv = acmd_config(ctx, &url, token, &ocfg);
+	if (wait)
+		json_object_set_new(params, "watch", json_true());
+	rv = acmd_session_open(ctx, &loop, &w.client, &cbs, &w);
 	if (rv) {
 		json_decref(params);
 		return rv;
-	}
-	if (wait)
-		json_object_set_new(params, "watch", json_true());
-	if (uv_loop_init(&loop)) {
-		json_decref(params);
-		return cli_out_error(ctx, CLI_EXIT_FAILED, "internal",
-		                     "cannot create an event loop");
-	}
-	memset(&ccfg, 0, sizeof(ccfg));
-	ccfg.loop = &loop;
-	ccfg.url = &url;
-	ccfg.ca_cert = ocfg.ca_cert;
-	ccfg.role = ocfg.role;
-	ccfg.token = token;
-	ccfg.debug = ocfg.debug;
-	ccfg.data = &w;
-	rv = client_start(&w.client, &ccfg, &cbs, err, sizeof(err));
-	explicit_bzero(token, sizeof(token));
-	if (rv) {
-		json_decref(w.params);
-		(void)uv_loop_close(&loop);
-		return cli_out_error(ctx, CLI_EXIT_CONNECT, ups_err_code(rv),
-		                     err);
 	}
 	uv_timer_init(&loop, &w.deadline);
 	w.deadline.data = &w;
@@ -338,9 +313,7 @@ static int mcmd_order(struct cli_ctx *ctx, const char *method, json_t *params,
 	uv_timer_start(&w.deadline, mcmd_on_deadline,
 	               wait ? ctx->g.timeout_ms + wait_ms : ctx->g.timeout_ms,
 	               0);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	client_finish(&w.client);
-	(void)uv_loop_close(&loop);
+	acmd_session_run(&loop, &w.client);
 	json_decref(w.params);
 	json_decref(w.orders);
 	return w.exit;

@@ -389,11 +389,7 @@ static int rcmd_run(struct cli_ctx *ctx, const char *method, json_t *params,
 	    .closed = rcmd_on_closed,
 	    .push = rcmd_on_push,
 	};
-	char token[UPS_LIMIT_TOKEN_LEN + 1], err[UPS_ERRMSG_MAX];
-	struct oneshot_config ocfg;
-	struct client_config ccfg;
 	struct rcmd_session s;
-	struct ups_url url;
 	uv_loop_t loop;
 	int rv;
 
@@ -406,40 +402,17 @@ static int rcmd_run(struct cli_ctx *ctx, const char *method, json_t *params,
 	s.params = params;
 	s.follow = follow;
 	s.exit = CLI_EXIT_FAILED;
-	rv = acmd_config(ctx, &url, token, &ocfg);
+	if (follow != FOLLOW_ONCE)
+		json_object_set_new(params, "watch", json_true());
+	rv = acmd_session_open(ctx, &loop, &s.client, &cbs, &s);
 	if (rv) {
 		json_decref(params);
 		return rv;
 	}
-	if (follow != FOLLOW_ONCE)
-		json_object_set_new(params, "watch", json_true());
-	if (uv_loop_init(&loop)) {
-		json_decref(params);
-		return cli_out_error(ctx, CLI_EXIT_FAILED, "internal",
-		                     "cannot create an event loop");
-	}
-	memset(&ccfg, 0, sizeof(ccfg));
-	ccfg.loop = &loop;
-	ccfg.url = &url;
-	ccfg.ca_cert = ocfg.ca_cert;
-	ccfg.role = ocfg.role;
-	ccfg.token = token;
-	ccfg.debug = ocfg.debug;
-	ccfg.data = &s;
-	rv = client_start(&s.client, &ccfg, &cbs, err, sizeof(err));
-	explicit_bzero(token, sizeof(token));
-	if (rv) {
-		json_decref(s.params);
-		(void)uv_loop_close(&loop);
-		return cli_out_error(ctx, CLI_EXIT_CONNECT, ups_err_code(rv),
-		                     err);
-	}
 	uv_timer_init(&loop, &s.deadline);
 	s.deadline.data = &s;
 	uv_timer_start(&s.deadline, rcmd_on_deadline, ctx->g.timeout_ms, 0);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	client_finish(&s.client);
-	(void)uv_loop_close(&loop);
+	acmd_session_run(&loop, &s.client);
 	json_decref(s.params);
 	return s.exit;
 }

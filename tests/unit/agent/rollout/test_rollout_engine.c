@@ -106,7 +106,7 @@ static void fleet_four_groups(struct fleet *f)
 /* n machines "0".."n-1" in one group. */
 static void fleet_one_group(struct fleet *f, size_t n)
 {
-	char id[16];
+	char id[24];
 
 	for (size_t i = 0; i < n; i++) {
 		snprintf(id, sizeof(id), "%zu", i);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "contrib/cli/agent_cmds.h"
@@ -75,11 +76,15 @@ static long long rcmd_in_flight(const json_t *r)
 	return n;
 }
 
-/* One line: where the rollout stands. */
-static void rcmd_print_line(const struct cli_ctx *ctx, const json_t *r)
+/* One line: where the rollout stands. On a terminal, live lines redraw
+ * in place (the caller ends them). */
+static void rcmd_print_line(const struct cli_ctx *ctx, const json_t *r,
+                            bool redraw)
 {
 	const char *reason = rcmd_str(r, "reason");
 
+	if (redraw)
+		fputs("\r\033[K", ctx->out);
 	fprintf(ctx->out,
 	        "rollout %s: %s, stage %lld/%lld, upgraded %lld/%lld, in "
 	        "flight %lld, failed %lld",
@@ -90,7 +95,8 @@ static void rcmd_print_line(const struct cli_ctx *ctx, const json_t *r)
 	        rcmd_count(r, "failed") + rcmd_count(r, "timed-out"));
 	if (strcmp(reason, "-") && reason[0])
 		fprintf(ctx->out, ": %s", reason);
-	fputc('\n', ctx->out);
+	if (!redraw)
+		fputc('\n', ctx->out);
 	fflush(ctx->out);
 }
 
@@ -203,6 +209,8 @@ struct rcmd_session {
 	int exit;
 	char id[32];
 	char last_line[256];
+	bool tty;     /* ctx->out is a terminal: live lines redraw */
+	bool drawing; /* a redrawn line is on screen, not ended */
 };
 
 static void rcmd_finish(struct rcmd_session *s, int exit)
@@ -211,6 +219,8 @@ static void rcmd_finish(struct rcmd_session *s, int exit)
 		return;
 	s->done = true;
 	s->exit = exit;
+	if (s->drawing)
+		fputc('\n', s->ctx->out);
 	uv_close((uv_handle_t *)&s->deadline, NULL);
 	client_close(&s->client);
 }
@@ -250,7 +260,8 @@ static void rcmd_show(struct rcmd_session *s, const json_t *r, bool force)
 	if (!force && strcmp(line, s->last_line) == 0)
 		return;
 	snprintf(s->last_line, sizeof(s->last_line), "%s", line);
-	rcmd_print_line(s->ctx, r);
+	rcmd_print_line(s->ctx, r, s->tty && s->follow != FOLLOW_ONCE);
+	s->drawing = s->tty && s->follow != FOLLOW_ONCE;
 }
 
 static void rcmd_on_push(struct client *c, const struct ups_envelope *env)
@@ -274,6 +285,9 @@ static void rcmd_on_push(struct client *c, const struct ups_envelope *env)
 
 			if (strcmp(st, "failed") && strcmp(st, "timed-out"))
 				continue;
+			if (s->drawing)
+				fputc('\n', s->ctx->out);
+			s->drawing = false;
 			fprintf(s->ctx->out, "machine %s: %s: %s\n",
 			        rcmd_str(ch, "machine-id"), st,
 			        rcmd_str(ch, "reason"));
@@ -402,6 +416,7 @@ static int rcmd_run(struct cli_ctx *ctx, const char *method, json_t *params,
 	s.params = params;
 	s.follow = follow;
 	s.exit = CLI_EXIT_FAILED;
+	s.tty = isatty(fileno(ctx->out));
 	if (follow != FOLLOW_ONCE)
 		json_object_set_new(params, "watch", json_true());
 	rv = acmd_session_open(ctx, &loop, &s.client, &cbs, &s);

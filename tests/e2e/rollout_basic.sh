@@ -80,6 +80,13 @@ expect_match "$ERR" 'conflict.*already runs 2\.9\.1' "nothing to upgrade"
 # 5. Manual promotion, a second rollout refused, abort.
 for a in amd64 arm64; do make_agent_tarball "$SRC" "2.9.2-ubuntu-$a" 16; done
 cli 0 sync3 "${AGENT[@]}" sync-agent-binary --source "$SRC" --agent-version 2.9
+# Auto-selection from the client's version and the machines' lowest
+# (2.9.1): the next patch stored; and the client older than the target.
+cli 0 auto "${AGENT[@]}" upgrade-controller --client-version 2.9.9 --dry-run
+expect_match "$OUT" '^plan of dry-run: 2\.9\.2 \(released\) on '"$N"' machines.*auto-selected by rule next-patch' "auto-selected"
+cli 0 older "${AGENT[@]}" upgrade-controller --agent-version 2.9.2 \
+	--client-version 2.9.1 --dry-run
+expect_match "$ERR" 'warning: the client \(2\.9\.1\) is older than the target 2\.9\.2: upgrade the client first' "client warning"
 WAIT=60 cli 1 manual "${AGENT[@]}" upgrade-controller --agent-version 2.9.2 \
 	--min-healthy 0 --manual-promote --wait
 expect_match "$OUT" 'rollout r-2: awaiting-promotion.*upgraded 4/' "awaiting promotion"

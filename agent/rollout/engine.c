@@ -62,7 +62,7 @@ int member_state_parse(const char *s, enum member_state *out)
 
 bool rollout_state_is_final(enum rollout_state s)
 {
-	return (unsigned)s < ROLLOUT__COUNT && rollout_next[s] == 0;
+	return (unsigned)s < ROLLOUT__COUNT && (ROLLOUT_FINAL & (1u << s));
 }
 
 bool rollout_may_move(enum rollout_state from, enum rollout_state to)
@@ -328,7 +328,7 @@ static int member_move(struct rollout *r, struct rollout_member *m,
 	m->state = to;
 	m->since_ms = now_ms;
 	m->dirty = true;
-	if (to == MEMBER_ORDERED) {
+	if (to == MEMBER_ORDERED || to == MEMBER_REVERTING) {
 		m->ordered_ms = now_ms;
 		m->want_order = true;
 		m->order_id[0] = '\0';
@@ -381,7 +381,13 @@ static void rollout_clock(struct rollout *r, int64_t now)
 	for (size_t i = 0; i < r->nmembers; i++) {
 		struct rollout_member *m = &r->members[i];
 
-		if (m->state == MEMBER_HEALTHY) {
+		if (m->state == MEMBER_REVERTING &&
+		    now - m->ordered_ms >= r->spec.machine_deadline_ms) {
+			snprintf(why, sizeof(why),
+			         "not reverted within its deadline (%lld ms)",
+			         (long long)r->spec.machine_deadline_ms);
+			member_move(r, m, MEMBER_REVERT_FAILED, now, why);
+		} else if (m->state == MEMBER_HEALTHY) {
 			if (now - m->since_ms >= r->spec.min_healthy_ms)
 				member_move(r, m, MEMBER_UPGRADED, now, NULL);
 		} else if (member_working(m) &&
@@ -438,6 +444,33 @@ static bool rollout_stage_done(const struct rollout *r, uint32_t stage)
 	return true;
 }
 
+/* Rolling back: machines that reached the target wait their turn to
+ * revert (machines in flight finish first, then join them if healthy);
+ * at most max-unavailable revert at once; rolled back when none is left
+ * working, waiting or reverting. */
+static void rollout_roll_back(struct rollout *r, int64_t now)
+{
+	int64_t reverting = (int64_t)r->by_state[MEMBER_REVERTING];
+	bool left = false;
+
+	for (size_t i = 0; i < r->nmembers; i++) {
+		struct rollout_member *m = &r->members[i];
+
+		if (m->state == MEMBER_HEALTHY || m->state == MEMBER_UPGRADED)
+			member_move(r, m, MEMBER_REVERT_PENDING, now, NULL);
+		if (m->state == MEMBER_REVERT_PENDING &&
+		    reverting < r->max_unavailable) {
+			member_move(r, m, MEMBER_REVERTING, now, NULL);
+			reverting++;
+		}
+		if ((MEMBER_WORKING | MB(REVERT_PENDING) | MB(REVERTING)) &
+		    (1u << m->state))
+			left = true;
+	}
+	if (!left)
+		rollout_move(r, ROLLOUT_ROLLED_BACK, now, NULL);
+}
+
 /* Moves the rollout on after an event: the only caller of rollout_move
  * besides the commands. */
 static void rollout_advance(struct rollout *r, int64_t now)
@@ -448,8 +481,9 @@ static void rollout_advance(struct rollout *r, int64_t now)
 	if (rollout_state_is_final(r->state) || r->state == ROLLOUT_PLANNED)
 		return;
 	rollout_clock(r, now);
-	if (r->spec.deadline_ms && r->started_ms &&
-	    now - r->started_ms >= r->spec.deadline_ms) {
+	/* A rollback is never cut short by the rollout's deadline. */
+	if (r->state != ROLLOUT_ROLLING_BACK && r->spec.deadline_ms &&
+	    r->started_ms && now - r->started_ms >= r->spec.deadline_ms) {
 		snprintf(why, sizeof(why),
 		         "the rollout's deadline (%lld ms) passed",
 		         (long long)r->spec.deadline_ms);
@@ -491,6 +525,11 @@ static void rollout_advance(struct rollout *r, int64_t now)
 			         "(budget %lld)",
 			         (long long)rollout_failures(r),
 			         (long long)r->budget);
+			if (r->spec.on_budget == ROLLOUT_ON_BUDGET_ROLLBACK) {
+				rollout_move(r, ROLLOUT_ROLLING_BACK, now, why);
+				rollout_roll_back(r, now);
+				return;
+			}
 			r->resume_to = ROLLOUT_ROLLING;
 			rollout_move(r, ROLLOUT_PAUSED, now, why);
 			return;
@@ -510,6 +549,9 @@ static void rollout_advance(struct rollout *r, int64_t now)
 		if (rollout_unavailable(r) == 0)
 			rollout_move(r, ROLLOUT_ABORTED, now, NULL);
 		return;
+	case ROLLOUT_ROLLING_BACK:
+		rollout_roll_back(r, now);
+		return;
 	default:
 		return;
 	}
@@ -525,6 +567,7 @@ static int rollout_refused(struct rollout *r, const struct rollout_event *ev,
 	                : ev->kind == ROLLOUT_EV_RESUME  ? "resume"
 	                : ev->kind == ROLLOUT_EV_PROMOTE ? "promote"
 	                : ev->kind == ROLLOUT_EV_ABORT   ? "abort"
+	                : ev->kind == ROLLOUT_EV_ROLLBACK ? "roll back"
 	                                                 : "start");
 }
 
@@ -535,6 +578,18 @@ static int rollout_report(struct rollout *r, const struct rollout_event *ev)
 	if (ev->member >= r->nmembers)
 		return UPS_ERR_BAD_REQUEST;
 	m = &r->members[ev->member];
+	if (m->state == MEMBER_REVERTING) {
+		if (ev->kind == ROLLOUT_EV_REFUSED)
+			return member_move(r, m, MEMBER_REVERT_FAILED,
+			                   ev->now_ms,
+			                   ev->reason ? ev->reason
+			                              : "revert refused");
+		if (ev->state == MEMBER_REVERTED ||
+		    ev->state == MEMBER_REVERT_FAILED)
+			return member_move(r, m, ev->state, ev->now_ms,
+			                   ev->reason);
+		return 0;
+	}
 	if (ev->kind == ROLLOUT_EV_REFUSED) {
 		if (!member_working(m))
 			return 0;
@@ -602,6 +657,19 @@ int rollout_step(struct rollout *r, const struct rollout_event *ev, char *err,
 			return rollout_refused(r, ev, err, errlen);
 		rollout_move(r, ROLLOUT_ROLLING, ev->now_ms, NULL);
 		r->reason[0] = '\0';
+		break;
+	case ROLLOUT_EV_ROLLBACK:
+		if (!rollout_may_move(r->state, ROLLOUT_ROLLING_BACK))
+			return rollout_refused(r, ev, err, errlen);
+		/* Orders not journaled yet are withdrawn; the rest finish. */
+		for (size_t i = 0; i < r->nmembers; i++)
+			if (r->members[i].want_order)
+				member_move(r, &r->members[i], MEMBER_PENDING,
+				            ev->now_ms, NULL);
+		rollout_move(r, ROLLOUT_ROLLING_BACK, ev->now_ms,
+		             ev->reason ? ev->reason
+		                        : "rolled back by the operator");
+		r->ended_ms = 0;
 		break;
 	case ROLLOUT_EV_ABORT:
 		if (rollout_state_is_final(r->state) ||

@@ -17,6 +17,12 @@
  * (timed-out), it counts against the failure budget (canaries: any
  * failure pauses). Resume retries the failed and timed-out machines.
  *
+ * Rolling back (on-budget rollback, or the rollback command): no new
+ * upgrades; machines in flight finish; every machine that reached the
+ * target (healthy, upgraded) is ordered back to the version it ran
+ * before (revert-pending -> reverting -> reverted, or revert-failed), at
+ * most max-unavailable at once; then rolled-back.
+ *
  * Ownership: struct rollout owns its members array (rollout_free()). */
 #ifndef UPSTAGE_AGENT_ROLLOUT_ENGINE_H
 #define UPSTAGE_AGENT_ROLLOUT_ENGINE_H
@@ -38,16 +44,24 @@
 	  RB(AWAITING_PROMOTION) | RB(ROLLING) | RB(PAUSED) | RB(ABORTING) |   \
 	      RB(ABORTED) | RB(FAILED) | RB(COMPLETED))                        \
 	X(AWAITING_PROMOTION, "awaiting-promotion",                            \
-	  RB(ROLLING) | RB(ABORTING) | RB(ABORTED) | RB(FAILED))               \
+	  RB(ROLLING) | RB(ABORTING) | RB(ABORTED) | RB(FAILED) |              \
+	      RB(ROLLING_BACK))                                                \
 	X(ROLLING, "rolling",                                                  \
 	  RB(PAUSED) | RB(ABORTING) | RB(ABORTED) | RB(FAILED) |               \
-	      RB(COMPLETED))                                                   \
+	      RB(COMPLETED) | RB(ROLLING_BACK))                                \
 	X(PAUSED, "paused",                                                    \
-	  RB(CANARY) | RB(ROLLING) | RB(ABORTING) | RB(ABORTED) | RB(FAILED))  \
+	  RB(CANARY) | RB(ROLLING) | RB(ABORTING) | RB(ABORTED) | RB(FAILED) | \
+	      RB(ROLLING_BACK))                                                \
 	X(ABORTING, "aborting", RB(ABORTED) | RB(FAILED))                      \
 	X(ABORTED, "aborted", 0)                                               \
-	X(COMPLETED, "completed", 0)                                           \
-	X(FAILED, "failed", 0)
+	X(COMPLETED, "completed", RB(ROLLING_BACK))                            \
+	X(FAILED, "failed", 0)                                                 \
+	X(ROLLING_BACK, "rolling-back", RB(ROLLED_BACK) | RB(FAILED))          \
+	X(ROLLED_BACK, "rolled-back", 0)
+
+/* The states a rollout ends in (completed can still be rolled back). */
+#define ROLLOUT_FINAL                                                          \
+	(RB(ABORTED) | RB(COMPLETED) | RB(FAILED) | RB(ROLLED_BACK))
 
 enum rollout_state {
 #define ROLLOUT_ENUM(id, name, next) ROLLOUT_##id,
@@ -65,7 +79,7 @@ enum rollout_state {
  * working states are the ones it reports; healthy waits for min-healthy,
  * upgraded is done. */
 #define MEMBER_STATES(X)                                                       \
-	X(PENDING, "pending", MB(ORDERED))                     \
+	X(PENDING, "pending", MB(ORDERED))                                     \
 	X(ORDERED, "ordered", MEMBER_WORKING | MB(PENDING) | MB(HEALTHY) |     \
 	                          MB(FAILED) | MB(TIMED_OUT))                  \
 	X(DOWNLOADING, "downloading",                                          \
@@ -78,10 +92,15 @@ enum rollout_state {
 	  MEMBER_WORKING | MB(HEALTHY) | MB(FAILED) | MB(TIMED_OUT))           \
 	X(HEALTH_WAIT, "health-wait",                                          \
 	  MEMBER_WORKING | MB(HEALTHY) | MB(FAILED) | MB(TIMED_OUT))           \
-	X(HEALTHY, "healthy", MB(UPGRADED) | MB(FAILED) | MB(TIMED_OUT))       \
-	X(UPGRADED, "upgraded", 0)                                             \
+	X(HEALTHY, "healthy",                                                  \
+	  MB(UPGRADED) | MB(FAILED) | MB(TIMED_OUT) | MB(REVERT_PENDING))      \
+	X(UPGRADED, "upgraded", MB(REVERT_PENDING))                            \
 	X(FAILED, "failed", MB(PENDING) | MB(HEALTHY))                         \
-	X(TIMED_OUT, "timed-out", MB(PENDING) | MB(HEALTHY) | MB(FAILED))
+	X(TIMED_OUT, "timed-out", MB(PENDING) | MB(HEALTHY) | MB(FAILED))      \
+	X(REVERT_PENDING, "revert-pending", MB(REVERTING))                     \
+	X(REVERTING, "reverting", MB(REVERTED) | MB(REVERT_FAILED))            \
+	X(REVERTED, "reverted", 0)                                             \
+	X(REVERT_FAILED, "revert-failed", 0)
 
 enum member_state {
 #define MEMBER_ENUM(id, name, next) MEMBER_##id,
@@ -120,6 +139,11 @@ int64_t rollout_amount_of(const struct rollout_amount *a, int64_t n,
 #define ROLLOUT_ID_LEN     24
 #define ROLLOUT_REASON_LEN 256
 
+enum rollout_on_budget {
+	ROLLOUT_ON_BUDGET_PAUSE,
+	ROLLOUT_ON_BUDGET_ROLLBACK,
+};
+
 struct rollout_spec {
 	char version[UPS_LIMIT_VERSION_LEN + 1]; /* the target */
 	char stream[UPS_LIMIT_STREAM_LEN + 1];
@@ -131,6 +155,7 @@ struct rollout_spec {
 	int64_t machine_deadline_ms;
 	int64_t deadline_ms; /* 0: none */
 	bool manual_promote;
+	enum rollout_on_budget on_budget;
 };
 
 /* The defaults of the issue: canary 1, batch 10%, max-unavailable =
@@ -146,7 +171,7 @@ struct rollout_member {
 	uint32_t stage;
 	enum member_state state;
 	bool canary;
-	bool want_order; /* ordered; the runner has not asked yet */
+	bool want_order; /* ordered or reverting; the runner has not asked */
 	bool dirty;      /* changed since the runner journaled it */
 	int64_t ordered_ms;
 	int64_t since_ms; /* entered its state */
@@ -212,6 +237,7 @@ enum rollout_event_kind {
 	ROLLOUT_EV_RESUME,
 	ROLLOUT_EV_PROMOTE,
 	ROLLOUT_EV_ABORT,
+	ROLLOUT_EV_ROLLBACK,
 };
 
 struct rollout_event {

@@ -414,6 +414,14 @@ char *journal_encode(const struct rollout *r)
 	    (json_int_t)r->nmembers, "reason", r->reason, "groups", groups);
 	if (!doc)
 		return NULL;
+	if (json_object_set_new(json_object_get(doc, "spec"), "on-budget",
+	                        json_string(s->on_budget ==
+	                                            ROLLOUT_ON_BUDGET_ROLLBACK
+	                                        ? "rollback"
+	                                        : "pause"))) {
+		json_decref(doc);
+		return NULL;
+	}
 	text = json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);
 	return text;
@@ -472,6 +480,14 @@ int journal_decode(const char *doc, struct rollout *r, char *err,
 		json_decref(root);
 		return ups_errf(UPS_ERR_IO, err, errlen,
 		                "rollout journal: a header is corrupt");
+	}
+	{
+		const char *ob = json_string_value(
+		    json_object_get(spec, "on-budget"));
+
+		r->spec.on_budget = ob && strcmp(ob, "rollback") == 0
+		                        ? ROLLOUT_ON_BUDGET_ROLLBACK
+		                        : ROLLOUT_ON_BUDGET_PAUSE;
 	}
 	snprintf(r->spec.version, sizeof(r->spec.version), "%s", version);
 	snprintf(r->spec.stream, sizeof(r->spec.stream), "%s", stream);

@@ -734,6 +734,23 @@ int registry_report(struct registry *r, void *session,
 	return rv ? rv : REGISTRY_PENDING;
 }
 
+void registry_order_timed_out(struct registry *r, const char *id,
+                              const char *order_id, const char *reason)
+{
+	struct machine *m = registry_lookup_id(r, id);
+	struct regdb_order *o = m ? m->order : NULL;
+
+	if (!o || strcmp(o->id, order_id) != 0 ||
+	    (ups_machine_state_flags(o->state) & UPS_MST_FINAL))
+		return;
+	o->state = UPS_MST_TIMED_OUT;
+	snprintf(o->reason, sizeof(o->reason), "%s", reason ? reason : "");
+	o->updated_at = registry_now(r);
+	registry_mark(r, m, true);
+	if (r->ev.changed)
+		r->ev.changed(r->ev.data, m);
+}
+
 void registry_session_gone(struct registry *r, void *session)
 {
 	struct machine *m = registry_lookup_session(r, session);

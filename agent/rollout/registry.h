@@ -174,6 +174,14 @@ int registry_report(struct registry *r, void *session,
                     const struct registry_report *rep, registry_machine_cb cb,
                     void *data);
 
+/* The rollout engine gave up on machine id's order order_id (silent
+ * past its deadline): the order ends timed-out with reason (written
+ * behind), so it is not sent again when the machine comes back; a late
+ * report of it is UPS_ERR_CONFLICT. Nothing when the order is not the
+ * machine's current one or already ended. */
+void registry_order_timed_out(struct registry *r, const char *id,
+                              const char *order_id, const char *reason);
+
 /* session is gone: its machine is disconnected. */
 void registry_session_gone(struct registry *r, void *session);
 

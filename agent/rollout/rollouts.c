@@ -216,6 +216,17 @@ static bool rollouts_news(const struct rollouts *rs, size_t i,
 	ev->kind = ROLLOUT_EV_REPORT;
 	ev->member = i;
 	ev->reason = NULL;
+	if (mem->state == MEMBER_REVERTING) {
+		if (!o || !mem->order_id[0] || strcmp(o->id, mem->order_id) ||
+		    !(ups_machine_state_flags(o->state) & UPS_MST_FINAL))
+			return false;
+		ev->state = o->state == UPS_MST_REVERTED ? MEMBER_REVERTED
+		                                         : MEMBER_REVERT_FAILED;
+		if (ev->state == MEMBER_REVERT_FAILED)
+			ev->reason = o->reason[0] ? o->reason
+			                          : ups_machine_state_name(o->state);
+		return true;
+	}
 	if (o && mem->order_id[0] && strcmp(o->id, mem->order_id) == 0) {
 		switch (o->state) {
 		case UPS_MST_ORDERED:
@@ -239,8 +250,10 @@ static bool rollouts_news(const struct rollouts *rs, size_t i,
 		case UPS_MST_HEALTHY:
 			ev->state = MEMBER_HEALTHY;
 			return true;
-		case UPS_MST_FAILED:
 		case UPS_MST_TIMED_OUT:
+			ev->state = MEMBER_TIMED_OUT; /* ours: nothing new */
+			return true;
+		case UPS_MST_FAILED:
 		case UPS_MST_REVERTING:
 		case UPS_MST_REVERTED:
 			ev->state = MEMBER_FAILED;
@@ -340,11 +353,21 @@ static void rollouts_ask(struct rollouts *rs, const uint32_t *idx, size_t n)
 	const char *ids[UPS_LIMIT_ORDER_MACHINES];
 	struct rollouts_order_req *q;
 	char err[UPS_ERRMSG_MAX];
+	bool revert;
 	int rv;
 
 	while (n > 0) {
 		size_t k = n < UPS_LIMIT_ORDER_MACHINES ? n
 		                                        : UPS_LIMIT_ORDER_MACHINES;
+
+		/* A chunk is all upgrades or all reverts. */
+		revert = rs->cur.members[idx[0]].state == MEMBER_REVERTING;
+		for (size_t i = 1; i < k; i++)
+			if ((rs->cur.members[idx[i]].state == MEMBER_REVERTING) !=
+			    revert) {
+				k = i;
+				break;
+			}
 
 		q = calloc(1, sizeof(*q));
 		if (!q) {
@@ -359,10 +382,12 @@ static void rollouts_ask(struct rollouts *rs, const uint32_t *idx, size_t n)
 			ids[i] = rs->cur.members[idx[i]].machine_id;
 		}
 		q->n = k;
-		rv = registry_order_upgrade(rs->registry, ids, k,
-		                            rs->cur.spec.version, NULL,
-		                            rs->cur.spec.stream,
-		                            rollouts_ordered, q);
+		rv = revert ? registry_order_revert(rs->registry, ids, k,
+		                                    rollouts_ordered, q)
+		            : registry_order_upgrade(rs->registry, ids, k,
+		                                     rs->cur.spec.version, NULL,
+		                                     rs->cur.spec.stream,
+		                                     rollouts_ordered, q);
 		if (rv) {
 			snprintf(err, sizeof(err), "%s", ups_err_message(rv));
 			free(q);
@@ -458,10 +483,23 @@ static void rollouts_write_done(uv_work_t *w, int status)
 			const struct rollout_member *m =
 			    &rs->cur.members[j->asking[i]];
 
-			if (m->state == MEMBER_ORDERED && !m->order_id[0])
+			if ((m->state == MEMBER_ORDERED ||
+			     m->state == MEMBER_REVERTING) &&
+			    !m->order_id[0])
 				j->asking[n++] = j->asking[i];
 		}
 		rollouts_ask(rs, j->asking, n);
+	}
+	/* Orders given up on end in the registry too, so a machine that
+	 * comes back is not sent them again. */
+	for (size_t i = 0; same && i < j->batch.n; i++) {
+		const struct rollout_member *m = &j->batch.members[i];
+
+		if ((m->state == MEMBER_TIMED_OUT ||
+		     m->state == MEMBER_REVERT_FAILED) &&
+		    m->order_id[0])
+			registry_order_timed_out(rs->registry, m->machine_id,
+			                         m->order_id, m->reason);
 	}
 	if (same && rs->ev.changed)
 		rs->ev.changed(rs->ev.data, &rs->cur, j->batch.index,
@@ -475,6 +513,25 @@ out:
 		rs->write_again = false;
 		rollouts_flush(rs);
 	}
+}
+
+/* The lowest version r's machines ran before it: where a rolled back
+ * controller's agent version goes back to. */
+static void rollouts_version_before(const struct rollout *r, char *buf,
+                                    size_t len)
+{
+	struct ups_version low, v;
+	bool have = false;
+
+	for (size_t i = 0; i < r->nmembers; i++) {
+		if (ups_version_parse(r->members[i].from_version, &v, NULL, 0))
+			continue;
+		if (!have || ups_version_compare(&v, &low) < 0)
+			low = v;
+		have = true;
+	}
+	if (!have || ups_version_format(&low, buf, len))
+		buf[0] = '\0';
 }
 
 /* Writes what changed (or queues it behind the write in flight). */
@@ -522,6 +579,10 @@ static void rollouts_flush(struct rollouts *rs)
 	if (r->dirty && r->state == ROLLOUT_COMPLETED)
 		snprintf(j->batch.agent_version, sizeof(j->batch.agent_version),
 		         "%s", r->spec.version);
+	if (r->dirty && r->state == ROLLOUT_ROLLED_BACK &&
+	    strcmp(rs->agent_version, r->spec.version) == 0)
+		rollouts_version_before(r, j->batch.agent_version,
+		                        sizeof(j->batch.agent_version));
 	r->dirty = false;
 	for (size_t i = 0; i < r->nmembers; i++) {
 		struct rollout_member *m = &r->members[i];
@@ -579,8 +640,9 @@ int rollouts_command(struct rollouts *rs, enum rollout_event_kind kind,
 
 	if (rs->stopping)
 		return UPS_ERR_UNAVAILABLE;
+	/* Rollback also takes the latest rollout once it completed. */
 	if (!rs->have || (id && strcmp(id, rs->cur.id) != 0) ||
-	    (!id && !rollouts_active(rs))) {
+	    (!id && !rollouts_active(rs) && kind != ROLLOUT_EV_ROLLBACK)) {
 		snprintf(err, sizeof(err), "no %s rollout%s%s",
 		         id ? "such" : "active", id ? " " : "", id ? id : "");
 		cb(data, UPS_ERR_NOT_FOUND, err, &a);
@@ -996,20 +1058,24 @@ static void rollouts_recover(struct rollouts *rs)
 		struct rollout_event ev;
 		char err[UPS_ERRMSG_MAX];
 
-		if (mem->state == MEMBER_PENDING ||
-		    (MEMBER_ENDED & (1u << mem->state)))
+		if (!((MEMBER_WORKING | MB(HEALTHY) | MB(REVERTING)) &
+		      (1u << mem->state)))
 			continue;
 		m = registry_find(rs->registry, mem->machine_id);
 		if (!mem->order_id[0] && m && m->order &&
-		    m->order->kind == UPS_ORDER_UPGRADE &&
-		    strcmp(m->order->binary_version, mem->binary_version) == 0 &&
+		    (mem->state == MEMBER_REVERTING
+		         ? m->order->kind == UPS_ORDER_REVERT
+		         : (m->order->kind == UPS_ORDER_UPGRADE &&
+		            strcmp(m->order->binary_version,
+		                   mem->binary_version) == 0)) &&
 		    m->order->created_at * 1000 + 999 >= mem->ordered_ms) {
 			/* The registry made it; the crash lost its id. */
 			snprintf(mem->order_id, sizeof(mem->order_id), "%s",
 			         m->order->id);
 			mem->dirty = true;
 			adopted++;
-		} else if (!mem->order_id[0] && mem->state == MEMBER_ORDERED) {
+		} else if (!mem->order_id[0] && (mem->state == MEMBER_ORDERED ||
+		                                 mem->state == MEMBER_REVERTING)) {
 			mem->want_order = true;
 			asked++;
 			continue;

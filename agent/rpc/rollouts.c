@@ -70,6 +70,12 @@ json_t *rollouts_status_json(const struct rollout *r, int64_t now_ms)
 	                 (json_int_t)s->machine_deadline_ms, "deadline-ms",
 	                 (json_int_t)s->deadline_ms, "manual-promote",
 	                 s->manual_promote);
+	if (spec && json_object_set_new(spec, "on-budget",
+	                                json_string(s->on_budget ==
+	                                                    ROLLOUT_ON_BUDGET_ROLLBACK
+	                                                ? "rollback"
+	                                                : "pause")))
+		bad = 1;
 	for (unsigned st = 0; counts && st < MEMBER__COUNT; st++)
 		if (r->by_state[st])
 			bad |= json_object_set_new(
@@ -86,7 +92,8 @@ json_t *rollouts_status_json(const struct rollout *r, int64_t now_ms)
 		const struct rollout_member *m = &r->members[i];
 
 		canaries += m->canary;
-		if (m->state != MEMBER_FAILED && m->state != MEMBER_TIMED_OUT)
+		if (m->state != MEMBER_FAILED && m->state != MEMBER_TIMED_OUT &&
+		    m->state != MEMBER_REVERT_FAILED)
 			continue;
 		if (nfail++ >= RR_FAILURES_MAX) {
 			omitted++;
@@ -481,7 +488,7 @@ static int rr_start(void *state, const struct rpc_request *req,
 {
 	struct rollouts_rpc *rr = state;
 	const char *version = NULL, *client = NULL, *batch = NULL,
-	           *maxu = NULL, *budget = NULL;
+	           *maxu = NULL, *budget = NULL, *on_budget = NULL;
 	const char *stream = ups_stream_name(UPS_STREAM_RELEASED);
 	json_t *sel = NULL;
 	int64_t canary = 1, ignored = 0;
@@ -505,6 +512,7 @@ static int rr_start(void *state, const struct rpc_request *req,
 	    {"deadline-ms", UPS_FIELD_INT, false, 0, RR_DURATION_MAX_MS,
 	     &ignored},
 	    {"manual-promote", UPS_FIELD_BOOL, false, 0, 0, &manual},
+	    {"on-budget", UPS_FIELD_STRING, false, 1, 16, &on_budget},
 	    {"dry-run", UPS_FIELD_BOOL, false, 0, 0, &dry},
 	    {"watch", UPS_FIELD_BOOL, false, 0, 0, &watch},
 	};
@@ -545,6 +553,10 @@ static int rr_start(void *state, const struct rpc_request *req,
 	if (!rv && client)
 		rv = rr_version("client-version", client, rq.client_version,
 		                sizeof(rq.client_version), err, errlen);
+	if (!rv && on_budget && strcmp(on_budget, "pause") &&
+	    strcmp(on_budget, "rollback"))
+		rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		              "field \"params.on-budget\": pause or rollback");
 	if (!rv && !version && !client)
 		rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		              "give \"params.version\" (the target) or "
@@ -554,6 +566,8 @@ static int rr_start(void *state, const struct rpc_request *req,
 	snprintf(rq.spec.stream, sizeof(rq.spec.stream), "%s", stream);
 	rq.spec.canary = canary;
 	rq.spec.manual_promote = manual;
+	if (on_budget && strcmp(on_budget, "rollback") == 0)
+		rq.spec.on_budget = ROLLOUT_ON_BUDGET_ROLLBACK;
 	rq.dry_run = dry;
 	rv = rr_select(sel, &rq.sel, err, errlen);
 	if (rv)
@@ -621,6 +635,7 @@ RR_COMMAND(rr_pause, ROLLOUT_EV_PAUSE)
 RR_COMMAND(rr_resume, ROLLOUT_EV_RESUME)
 RR_COMMAND(rr_promote, ROLLOUT_EV_PROMOTE)
 RR_COMMAND(rr_abort, ROLLOUT_EV_ABORT)
+RR_COMMAND(rr_rollback, ROLLOUT_EV_ROLLBACK)
 
 static int rr_status(void *state, const struct rpc_request *req,
                      json_t **result, json_t **info, char *err, size_t errlen)
@@ -675,6 +690,7 @@ static const struct rpc_method rr_methods[] = {
     {"Resume", RPC_ROLE(UPS_ROLE_CLIENT), rr_resume},
     {"Promote", RPC_ROLE(UPS_ROLE_CLIENT), rr_promote},
     {"Abort", RPC_ROLE(UPS_ROLE_CLIENT), rr_abort},
+    {"Rollback", RPC_ROLE(UPS_ROLE_CLIENT), rr_rollback},
     {"Unwatch", RPC_ROLE(UPS_ROLE_CLIENT), rr_unwatch},
 };
 

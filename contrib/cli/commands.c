@@ -116,6 +116,10 @@ static const struct cli_option upgrade_controller_options[] = {
     {"deadline", "DUR", "the whole rollout's deadline (default none)", false},
     {"manual-promote", NULL,
      "wait for upgrade-promote after the canaries", false},
+    {"on-budget", "pause|rollback",
+     "when the failure budget is exceeded: pause (default), or roll back "
+     "every machine moved to the target",
+     false},
     {"dry-run", NULL, "print the plan; change nothing", false},
     {"wait", NULL,
      "follow the rollout until it stops moving (exit 0 only when "
@@ -419,6 +423,22 @@ static const struct cli_command commands[] = {
         .max_args = 1,
         .online = true,
         .run = rcmd_abort,
+    },
+    {
+        .name = "upgrade-rollback",
+        .synopsis = "[ID]",
+        .summary = "order every upgraded machine back to its previous "
+                   "version",
+        .help = "From paused, awaiting-promotion, rolling or completed "
+                "(without ID: the\nactive rollout, else the latest): no "
+                "new upgrades, machines in flight\nfinish, then every "
+                "machine that reached the target is ordered back to\nthe "
+                "version it ran before (journaled when it was planned), in "
+                "batches\nof max-unavailable; a machine that fails to "
+                "revert is listed\n(revert-failed). Ends rolled-back.",
+        .max_args = 1,
+        .online = true,
+        .run = rcmd_rollback,
     },
     {
         .name = "help",

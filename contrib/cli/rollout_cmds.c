@@ -67,8 +67,8 @@ static long long rcmd_count(const json_t *r, const char *state)
 static long long rcmd_in_flight(const json_t *r)
 {
 	static const char *const working[] = {
-	    "ordered", "downloading", "verifying", "staged",
-	    "restarting", "health-wait", "healthy"};
+	    "ordered",     "downloading", "verifying", "staged",
+	    "restarting",  "health-wait", "healthy",   "reverting"};
 	long long n = 0;
 
 	for (size_t i = 0; i < sizeof(working) / sizeof(working[0]); i++)
@@ -93,6 +93,11 @@ static void rcmd_print_line(const struct cli_ctx *ctx, const json_t *r,
 	        rcmd_count(r, "upgraded"), rcmd_int(r, "machines"),
 	        rcmd_in_flight(r),
 	        rcmd_count(r, "failed") + rcmd_count(r, "timed-out"));
+	if (rcmd_count(r, "reverted") || rcmd_count(r, "revert-pending") ||
+	    rcmd_count(r, "reverting") || rcmd_count(r, "revert-failed"))
+		fprintf(ctx->out, ", reverted %lld, revert-failed %lld",
+		        rcmd_count(r, "reverted"),
+		        rcmd_count(r, "revert-failed"));
 	if (strcmp(reason, "-") && reason[0])
 		fprintf(ctx->out, ": %s", reason);
 	if (!redraw)
@@ -230,7 +235,7 @@ static bool rcmd_settled(struct rcmd_session *s, const json_t *r)
 {
 	const char *st = rcmd_str(r, "state");
 	bool final = !strcmp(st, "completed") || !strcmp(st, "aborted") ||
-	             !strcmp(st, "failed");
+	             !strcmp(st, "failed") || !strcmp(st, "rolled-back");
 
 	if (final) {
 		rcmd_finish(s, strcmp(st, "completed") == 0 ? CLI_EXIT_OK
@@ -252,9 +257,9 @@ static void rcmd_show(struct rcmd_session *s, const json_t *r, bool force)
 	if (s->ctx->g.json)
 		return;
 	/* A line when something an operator counts changed. */
-	snprintf(line, sizeof(line), "%s/%lld/%lld/%lld/%lld",
+	snprintf(line, sizeof(line), "%s/%lld/%lld/%lld/%lld/%lld",
 	         rcmd_str(r, "state"), rcmd_int(r, "stage"),
-	         rcmd_count(r, "upgraded"),
+	         rcmd_count(r, "upgraded"), rcmd_count(r, "reverted"),
 	         rcmd_count(r, "failed") + rcmd_count(r, "timed-out"),
 	         rcmd_in_flight(r));
 	if (!force && strcmp(line, s->last_line) == 0)
@@ -283,7 +288,8 @@ static void rcmd_on_push(struct client *c, const struct ups_envelope *env)
 		{
 			const char *st = rcmd_str(ch, "state");
 
-			if (strcmp(st, "failed") && strcmp(st, "timed-out"))
+			if (strcmp(st, "failed") && strcmp(st, "timed-out") &&
+			    strcmp(st, "revert-failed"))
 				continue;
 			if (s->drawing)
 				fputc('\n', s->ctx->out);
@@ -580,6 +586,18 @@ int rcmd_upgrade(struct cli_ctx *ctx)
 	}
 	if (ctx->opts[RCMD_MANUAL_PROMOTE])
 		json_object_set_new(params, "manual-promote", json_true());
+	if (ctx->opts[RCMD_ON_BUDGET]) {
+		const char *ob = ctx->opts[RCMD_ON_BUDGET];
+
+		if (strcmp(ob, "pause") && strcmp(ob, "rollback")) {
+			json_decref(params);
+			return cli_out_usage(ctx,
+			                     "bad --on-budget \"%.32s\" (pause or "
+			                     "rollback)",
+			                     ob);
+		}
+		json_object_set_new(params, "on-budget", json_string(ob));
+	}
 	if (ctx->opts[RCMD_DRY_RUN])
 		json_object_set_new(params, "dry-run", json_true());
 	/* The seed: upgrade the client before agents newer than it. */
@@ -623,4 +641,9 @@ int rcmd_resume(struct cli_ctx *ctx)
 int rcmd_abort(struct cli_ctx *ctx)
 {
 	return rcmd_run(ctx, "Abort", rcmd_id_params(ctx), FOLLOW_ONCE);
+}
+
+int rcmd_rollback(struct cli_ctx *ctx)
+{
+	return rcmd_run(ctx, "Rollback", rcmd_id_params(ctx), FOLLOW_ONCE);
 }

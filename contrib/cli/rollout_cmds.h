@@ -1,6 +1,6 @@
 /* The rollout commands (PROTOCOL.md "Rollouts"): upgrade-controller,
  * upgrade-status, upgrade-promote, upgrade-pause, upgrade-resume and
- * upgrade-abort. With --wait or --watch the session stays open and
+ * upgrade-abort, upgrade-rollback. With --wait or --watch the session stays open and
  * Rollouts.Event pushes are printed until the rollout stops moving. */
 #ifndef UPSTAGE_CLI_ROLLOUT_CMDS_H
 #define UPSTAGE_CLI_ROLLOUT_CMDS_H
@@ -24,6 +24,7 @@ enum rcmd_upgrade_opt {
 	RCMD_MACHINE_DEADLINE,
 	RCMD_DEADLINE,
 	RCMD_MANUAL_PROMOTE,
+	RCMD_ON_BUDGET,
 	RCMD_DRY_RUN,
 	RCMD_WAIT,
 };
@@ -41,5 +42,6 @@ int rcmd_promote(struct cli_ctx *ctx);
 int rcmd_pause(struct cli_ctx *ctx);
 int rcmd_resume(struct cli_ctx *ctx);
 int rcmd_abort(struct cli_ctx *ctx);
+int rcmd_rollback(struct cli_ctx *ctx);
 
 #endif

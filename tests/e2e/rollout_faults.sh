@@ -9,7 +9,11 @@
 #    with the failures listed once the budget is exceeded; abort ends it
 #    (aborted) and no order is sent after;
 # 3. machines go silent on their orders: they time out after the machine
-#    deadline, count as failures, and pause the rollout.
+#    deadline, count as failures, and pause the rollout;
+# 4. --on-budget rollback: past the budget every machine that reached the
+#    target is ordered back, one revert order each, none left on it;
+# 5. upgrade-rollback after a completed rollout: every machine back, the
+#    controller's agent version with them.
 . "$(dirname "$0")/lib.sh" "$@"
 machine_bins
 
@@ -97,6 +101,48 @@ status 3
 [ "$(jq -r '.rollout.counts."timed-out"' <<<"$OUT")" -eq 2 ] || fail "not two timed-out canaries (focal amd64, arm64)"
 [ "$(jq -r .rollout.machines <<<"$OUT")" -eq $((N / 2)) ] || fail "the selector took $(jq -r .rollout.machines <<<"$OUT") machines"
 cli 0 abort3 "${AGENT[@]}" upgrade-abort
-
 stop mute TERM 5000
+
+# 4. On budget exceeded, roll back: every machine that reached 2.9.3 is
+#    ordered back to 2.9.0; none is left at 2.9.3.
+fleet back --fail-verify 0.3 --seed 5
+WAIT=60 cli 1 rollback "${AGENT[@]}" upgrade-controller --agent-version 2.9.3 \
+	--canary 0 --batch 20% --failure-budget 2 --on-budget rollback \
+	--min-healthy 0 --wait
+expect_match "$OUT" 'rollout r-4: rolled-back.*reverted [1-9][0-9]*, revert-failed 0: failure budget exceeded' "rolled back"
+cli 0 list4 "${AGENT[@]}" list-machines --json
+[ "$(jq '[.[] | select(.version == "2.9.3")] | length' <<<"$OUT")" -eq 0 ] ||
+	fail "machines left at 2.9.3 after the rollback: $(jq -c '[.[] | select(.version == "2.9.3") | {"machine-id", state, rollout, order}]' <<<"$OUT" | head -c 1500)"
+status 4
+reverted=$(jq -r .rollout.counts.reverted <<<"$OUT")
+poll_until 10 "the revert orders in the report" bash -c \
+	"[ \$(grep -c '\"kind\":\"revert\"' '$T/back.jsonl') -ge $reverted ]"
+[ "$(jq -s '[.[] | select(.event == "order" and .kind == "revert")] | length' "$T/back.jsonl")" -eq "$reverted" ] ||
+	fail "not one revert order per reverted machine"
+stop back TERM 5000
+
+# 5. upgrade-rollback by hand after a rollout completed; the
+#    controller's agent version goes back with it.
+fleet fine
+WAIT=60 cli 0 done5 "${AGENT[@]}" upgrade-controller --agent-version 2.9.2 \
+	--batch 50% --min-healthy 0 --wait
+cli 0 info5 "${AGENT[@]}" info --json
+[ "$(jq -r '."agent-version"' <<<"$OUT")" = 2.9.2 ] || fail "agent version not 2.9.2"
+cli 0 rb5 "${AGENT[@]}" upgrade-rollback
+expect_match "$OUT" 'rollout r-5: rolling-back' "rolling back by hand"
+poll_until 60 "r-5 rolled back" bash -c \
+	"'$UPSTAGE' --timeout 10 ${AGENT[*]} upgrade-status r-5 --json | jq -e '.rollout.state == \"rolled-back\"' >/dev/null"
+status 5
+[ "$(jq -r .rollout.counts.reverted <<<"$OUT")" -eq $N ] ||
+	fail "not every machine reverted: $(jq -c .rollout.counts <<<"$OUT")"
+cli 0 list5 "${AGENT[@]}" list-machines --json
+[ "$(jq '[.[] | select(.version != "2.9.0")] | length' <<<"$OUT")" -eq 0 ] ||
+	fail "machines not back at 2.9.0"
+cli 0 info6 "${AGENT[@]}" info --json
+[ "$(jq -r '."agent-version"' <<<"$OUT")" = 2.9.0 ] ||
+	fail "agent version not back to 2.9.0: $(jq -r '."agent-version"' <<<"$OUT")"
+cli 1 rb6 "${AGENT[@]}" upgrade-rollback
+expect_match "$ERR" 'conflict.*rolled-back' "no second rollback"
+
+stop fine TERM 5000
 stop up TERM 5000

@@ -163,7 +163,8 @@ static void check(struct h *h)
 
 		assert_true((unsigned)m->state < MEMBER__COUNT);
 		counts[m->state]++;
-		if (m->want_order && m->state != MEMBER_ORDERED)
+		if (m->want_order && m->state != MEMBER_ORDERED &&
+		    m->state != MEMBER_REVERTING)
 			fail_msg("member %s wants an order in state %s",
 			         m->machine_id, member_state_name(m->state));
 		if (m->stage > r->stage && m->state != MEMBER_PENDING)
@@ -370,17 +371,23 @@ static void test_rollout_table(void **state)
 		assert_false(rollout_state_is_final(live[i]));
 		assert_true(rollout_may_move(live[i], ROLLOUT_FAILED));
 	}
-	/* The final states, and only they, have no next state. */
+	/* The states with no next state are final; so is completed, which
+	 * can only be rolled back. */
 	for (unsigned s = 0; s < ROLLOUT__COUNT; s++) {
 		bool any = false;
 
 		for (unsigned t = 0; t < ROLLOUT__COUNT; t++)
 			any |= rollout_may_move(s, t);
+		if (s == ROLLOUT_COMPLETED)
+			continue;
 		assert_int_equal(rollout_state_is_final(s), !any);
 	}
 	assert_true(rollout_state_is_final(ROLLOUT_ABORTED));
 	assert_true(rollout_state_is_final(ROLLOUT_COMPLETED));
 	assert_true(rollout_state_is_final(ROLLOUT_FAILED));
+	assert_true(rollout_state_is_final(ROLLOUT_ROLLED_BACK));
+	assert_true(rollout_may_move(ROLLOUT_COMPLETED, ROLLOUT_ROLLING_BACK));
+	assert_false(rollout_may_move(ROLLOUT_COMPLETED, ROLLOUT_ROLLING));
 	/* Every state is reachable from planned. */
 	do {
 		before = reached;
@@ -426,6 +433,13 @@ static void test_member_table(void **state)
 	    {MEMBER_TIMED_OUT, MEMBER_FAILED, true},
 	    {MEMBER_TIMED_OUT, MEMBER_PENDING, true},
 	    {MEMBER_TIMED_OUT, MEMBER_DOWNLOADING, false},
+	    {MEMBER_UPGRADED, MEMBER_REVERT_PENDING, true},
+	    {MEMBER_HEALTHY, MEMBER_REVERT_PENDING, true},
+	    {MEMBER_FAILED, MEMBER_REVERT_PENDING, false},
+	    {MEMBER_REVERT_PENDING, MEMBER_REVERTING, true},
+	    {MEMBER_REVERTING, MEMBER_REVERTED, true},
+	    {MEMBER_REVERTING, MEMBER_REVERT_FAILED, true},
+	    {MEMBER_REVERTING, MEMBER_HEALTHY, false},
 	};
 
 	(void)state;
@@ -436,9 +450,14 @@ static void test_member_table(void **state)
 			         member_state_name(want[i].from),
 			         member_state_name(want[i].to),
 			         want[i].allowed ? "allowed" : "refused");
-	/* Upgraded is the one end with no way out. */
-	for (unsigned t = 0; t < MEMBER__COUNT; t++)
-		assert_false(member_may_move(MEMBER_UPGRADED, t));
+	/* Upgraded only goes back (a rollback); reverted and revert-failed
+	 * are ends with no way out. */
+	for (unsigned t = 0; t < MEMBER__COUNT; t++) {
+		assert_int_equal(member_may_move(MEMBER_UPGRADED, t),
+		                 t == MEMBER_REVERT_PENDING);
+		assert_false(member_may_move(MEMBER_REVERTED, t));
+		assert_false(member_may_move(MEMBER_REVERT_FAILED, t));
+	}
 	/* The working states can all fail, time out and turn healthy. */
 	for (unsigned s = 0; s < MEMBER__COUNT; s++) {
 		if (!(MEMBER_WORKING & (1u << s)))
@@ -1382,6 +1401,138 @@ static void test_late_reports_ignored(void **state)
 	free(s);
 }
 
+/* -------------------------------------------------------------------------
+ * Rolling back. */
+
+/* Reports every reverting member reverted (or the one at fail_idx
+ * revert-failed); returns how many were reverting. */
+static size_t revert_all(struct h *h, size_t fail_idx)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < h->r.nmembers; i++) {
+		if (h->r.members[i].state != MEMBER_REVERTING)
+			continue;
+		assert_true(h->r.members[i].order_id[0] != '\0');
+		n++;
+		assert_int_equal(
+		    report(h, i,
+		           i == fail_idx ? MEMBER_REVERT_FAILED
+		                         : MEMBER_REVERTED,
+		           i == fail_idx ? "cannot switch back" : NULL),
+		    0);
+	}
+	return n;
+}
+
+static void test_rollback_on_budget(void **state)
+{
+	struct h *h = *state;
+	struct rollout_spec spec;
+	size_t failed, pending_before, orders_before;
+
+	fleet_one_group(&h->fleet, 26);
+	spec_fast(&spec);
+	amount(&spec.batch, "5");
+	amount(&spec.failure_budget, "0");
+	spec.on_budget = ROLLOUT_ON_BUDGET_ROLLBACK;
+	plan(h, &spec);
+	assert_int_equal(cmd(h, ROLLOUT_EV_START, NULL), 0);
+	drive(h, ROLLOUT_CANARY, 1);
+	assert_int_equal(h->r.state, ROLLOUT_ROLLING);
+	pending_before = h->r.by_state[MEMBER_PENDING];
+	orders_before = h->norders;
+	failed = fail_next(h);
+	/* The budget is exceeded: rolling back, the canary (upgraded)
+	 * reverting at once, the stage's other four still in flight. */
+	assert_int_equal(h->r.state, ROLLOUT_ROLLING_BACK);
+	tl_assert_contains(h->r.reason, "failure budget exceeded");
+	assert_int_equal(h->r.members[0].state, MEMBER_REVERTING);
+	assert_int_equal(h->norders, orders_before + 1);
+	assert_int_equal(h->r.by_state[MEMBER_ORDERED], 4);
+	/* Those four finish healthy, then go back too (max-unavailable 5:
+	 * the canary's revert and four more). */
+	for (size_t i = 0; i < h->r.nmembers; i++) {
+		if (h->r.members[i].state != MEMBER_ORDERED)
+			continue;
+		assert_int_equal(report(h, i, MEMBER_DOWNLOADING, NULL), 0);
+		assert_int_equal(report(h, i, MEMBER_HEALTHY, NULL), 0);
+		/* Healthy at the target: straight on to its revert. */
+		assert_int_equal(h->r.members[i].state, MEMBER_REVERTING);
+	}
+	assert_int_equal(h->r.by_state[MEMBER_REVERTING], 5);
+	assert_int_equal(revert_all(h, SIZE_MAX), 5);
+	assert_int_equal(h->r.state, ROLLOUT_ROLLED_BACK);
+	assert_true(h->r.ended_ms > 0);
+	assert_int_equal(h->r.by_state[MEMBER_REVERTED], 5);
+	/* The failed one was not reverted (it switched back itself); no
+	 * pending machine was ever ordered. */
+	assert_int_equal(h->r.members[failed].state, MEMBER_FAILED);
+	assert_int_equal(h->r.by_state[MEMBER_PENDING], pending_before);
+	assert_int_equal(h->norders, orders_before + 5);
+	/* Rolled back is final. */
+	assert_int_equal(cmd(h, ROLLOUT_EV_RESUME, NULL), UPS_ERR_CONFLICT);
+	assert_int_equal(cmd(h, ROLLOUT_EV_ROLLBACK, NULL), UPS_ERR_CONFLICT);
+}
+
+static void test_rollback_completed(void **state)
+{
+	struct h *h = *state;
+	struct rollout_spec spec;
+	size_t rounds = 0, reverting;
+
+	fleet_one_group(&h->fleet, 12);
+	spec_fast(&spec);
+	amount(&spec.batch, "4");
+	amount(&spec.max_unavailable, "3");
+	plan(h, &spec);
+	assert_int_equal(cmd(h, ROLLOUT_EV_START, NULL), 0);
+	drive(h, ROLLOUT_CANARY, 2);
+	drive(h, ROLLOUT_ROLLING, 20);
+	assert_int_equal(h->r.state, ROLLOUT_COMPLETED);
+	assert_int_equal(cmd(h, ROLLOUT_EV_ABORT, NULL), UPS_ERR_CONFLICT);
+	assert_int_equal(cmd(h, ROLLOUT_EV_ROLLBACK, NULL), 0);
+	assert_int_equal(h->r.state, ROLLOUT_ROLLING_BACK);
+	assert_int_equal(h->r.ended_ms, 0);
+	/* At most max-unavailable revert at once; one fails to. */
+	while (h->r.state == ROLLOUT_ROLLING_BACK && rounds++ < 10) {
+		reverting = h->r.by_state[MEMBER_REVERTING];
+		assert_true(reverting <= 3);
+		assert_true(revert_all(h, rounds == 1 ? 0 : SIZE_MAX) > 0);
+	}
+	assert_int_equal(h->r.state, ROLLOUT_ROLLED_BACK);
+	assert_int_equal(h->r.by_state[MEMBER_REVERTED], 11);
+	assert_int_equal(h->r.by_state[MEMBER_REVERT_FAILED], 1);
+	assert_string_equal(h->r.members[0].reason, "cannot switch back");
+}
+
+/* A silent revert fails at the machine deadline. */
+static void test_rollback_deadline(void **state)
+{
+	struct h *h = *state;
+	struct rollout_spec spec;
+
+	fleet_one_group(&h->fleet, 2);
+	spec_fast(&spec);
+	plan(h, &spec);
+	assert_int_equal(cmd(h, ROLLOUT_EV_START, NULL), 0);
+	drive(h, ROLLOUT_CANARY, 2);
+	drive(h, ROLLOUT_ROLLING, 4);
+	assert_int_equal(h->r.state, ROLLOUT_COMPLETED);
+	assert_int_equal(cmd(h, ROLLOUT_EV_ROLLBACK, "by hand"), 0);
+	tl_assert_contains(h->r.reason, "by hand");
+	/* max-unavailable is 1 (10% of one machine): one at a time. */
+	assert_int_equal(h->r.by_state[MEMBER_REVERTING], 1);
+	assert_int_equal(tick(h, MACHINE_DEADLINE), 0);
+	assert_int_equal(h->r.by_state[MEMBER_REVERT_FAILED], 1);
+	assert_int_equal(h->r.by_state[MEMBER_REVERTING], 1);
+	assert_int_equal(h->r.state, ROLLOUT_ROLLING_BACK);
+	assert_int_equal(tick(h, MACHINE_DEADLINE), 0);
+	assert_int_equal(h->r.by_state[MEMBER_REVERT_FAILED], 2);
+	tl_assert_contains(h->r.members[1].reason, "not reverted within");
+	assert_int_equal(h->r.state, ROLLOUT_ROLLED_BACK);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1411,6 +1562,9 @@ int main(void)
 	    T(test_abort_idle),
 	    T(test_refused),
 	    T(test_late_reports_ignored),
+	    T(test_rollback_on_budget),
+	    T(test_rollback_completed),
+	    T(test_rollback_deadline),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

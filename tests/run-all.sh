@@ -30,6 +30,9 @@ step "machines benchmark smoke (MACHINES=${MACHINES:-500}; figures only)"
 MACHINES=${MACHINES:-500} IDLE_SECONDS=${IDLE_SECONDS:-5} \
 	bash "$top/contrib/bench/machines.sh" "$top/build"
 
+step "rollout benchmark smoke (MACHINES=${ROLLOUT_MACHINES:-1000}; figures only)"
+MACHINES=${ROLLOUT_MACHINES:-1000} bash "$top/contrib/bench/rollout.sh" "$top/build"
+
 step "serve benchmark smoke (SERVE_MB=${SERVE_MB:-64}, ${SERVE_CONC:-20} x ${SERVE_CONC_MB:-8} MiB; figures only)"
 SERVE_MB=${SERVE_MB:-64} SERVE_CONC=${SERVE_CONC:-20} \
 	SERVE_CONC_MB=${SERVE_CONC_MB:-8} \

@@ -106,6 +106,7 @@ struct registry {
 	bool sorted_stale;
 	struct machine *dirty;           /* machines to write */
 	struct registry_waiter *waiting; /* until the next write commits */
+	struct registry_waiter **waiting_tail; /* valid while waiting != NULL */
 	struct registry_job *job;        /* the write in flight, or NULL */
 	struct registry_lookup *lookups; /* binary lookups in flight */
 	uv_timer_t tick;

@@ -1,0 +1,168 @@
+#!/bin/bash
+# rollout benchmark: MACHINES simulated machine agents (upstage-fleet, four
+# release x arch groups, no simulated work) registered with one upstaged on
+# loopback, then one whole staged rollout to 2.9.1 (upgrade-controller
+# --batch 10% --min-healthy 0 --wait):
+#   - wall seconds of the rollout (the CLI's --wait, start to completed),
+#   - upstaged's CPU seconds over it (utime + stime from /proc/PID/stat),
+#   - upstaged's peak RSS (VmHWM, the whole run),
+#   - journal rows (rollout_members) and write transactions (the count
+#     upstaged logs when the rollout ends),
+#   - orders the fleet received (its report; an order sent again after a
+#     reconnection counts again) and how many machines got one.
+# Exits non-zero only when something failed (the rollout did not
+# complete), never because a figure is slow.
+#
+#   contrib/bench/rollout.sh BUILD_DIR      (MACHINES=10000 by default;
+#                                            CI smoke: MACHINES=1000;
+#                                            UPSTAGED_ARGS: more flags;
+#                                            PERF=1: perf record -g of
+#                                            upstaged over the rollout,
+#                                            top symbols printed)
+# Target (the rollout issue): the whole rollout <= 60 s for 10,000
+# machines. Mind the open-files hard limit: upstaged and the fleet each
+# hold one socket per machine (see machines.sh).
+set -euo pipefail
+
+if [ $# -lt 1 ] || [ ! -d "$1" ]; then
+	echo "usage: $0 BUILD_DIR" >&2
+	exit 2
+fi
+BUILD=$(cd "$1" && pwd)
+N=${MACHINES:-10000}
+UPSTAGED=$BUILD/agent/upstaged
+FLEET=$BUILD/contrib/fleet/upstage-fleet
+CLI=$BUILD/contrib/cli/upstage
+for b in "$UPSTAGED" "$FLEET" "$CLI"; do
+	[ -x "$b" ] || { echo "rollout: $b not built" >&2; exit 1; }
+done
+# One socket per machine in each process, plus files and slack.
+need=$((N + 512))
+if [ "$(ulimit -n)" -lt "$need" ]; then
+	ulimit -n "$need" 2>/dev/null || {
+		echo "rollout: open files limit $(ulimit -Hn) < $need" >&2
+		exit 1
+	}
+fi
+
+D=$(mktemp -d "${TMPDIR:-/tmp}/upstage-rollout.XXXXXX")
+UP_PID= FLEET_PID= PERF_PID=
+cleanup() {
+	[ -n "$PERF_PID" ] && kill -INT "$PERF_PID" 2>/dev/null || true
+	[ -n "$UP_PID" ] && kill -9 "$UP_PID" 2>/dev/null || true
+	[ -n "$FLEET_PID" ] && kill "$FLEET_PID" 2>/dev/null || true
+	wait 2>/dev/null || true
+	[ -n "${KEEP_D:-}" ] || rm -rf "$D"
+}
+trap cleanup EXIT
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+
+# wait_line FILE REGEX COUNT SECONDS: until COUNT lines of FILE match.
+wait_line() {
+	local deadline=$(($(now_ms) + $4 * 1000))
+	until [ "$(grep -cE "$2" "$1" 2>/dev/null || true)" -ge "$3" ]; do
+		if [ "$(now_ms)" -ge "$deadline" ]; then
+			echo "rollout: no $3 lines /$2/ in $1 within $4 s" >&2
+			tail -5 "$D"/*.err >&2 || true
+			exit 1
+		fi
+		sleep 0.05
+	done
+}
+
+"$UPSTAGED" --listen 127.0.0.1:0 --data-dir "$D/data" \
+	--max-sessions $((N + 100)) --agent-version 2.9.0 --log-level info \
+	${UPSTAGED_ARGS:-} >"$D/up.out" 2>"$D/up.err" &
+UP_PID=$!
+wait_line "$D/up.out" '^listening ws://' 1 30
+PORT=$(sed -n 's|^listening ws://.*:\([0-9]*\)$|\1|p' "$D/up.out")
+AGENT=(--agent "ws://127.0.0.1:$PORT" --token bench)
+
+# Two small agent binaries, as a real sync stores them.
+mkdir -p "$D/src" "$D/tar"
+printf '#!/bin/sh\necho 2.9.1\n' >"$D/tar/jujud"
+chmod 755 "$D/tar/jujud"
+head -c 16384 /dev/urandom >"$D/tar/payload"
+for a in amd64 arm64; do
+	tar -C "$D/tar" -czf "$D/src/juju-2.9.1-ubuntu-$a.tgz" jujud payload
+done
+"$CLI" "${AGENT[@]}" sync-agent-binary --source "$D/src" \
+	--agent-version 2.9 >"$D/sync.out" 2>"$D/sync.err" || {
+	echo "rollout: sync-agent-binary failed" >&2
+	cat "$D/sync.err" >&2
+	exit 1
+}
+
+t0=$(now_ms)
+"$FLEET" --agent "ws://127.0.0.1:$PORT" --token bench --machines "$N" \
+	--release focal,jammy --arch amd64,arm64 --version 2.9.0 \
+	--work-ms 0 --report "$D/fleet.jsonl" \
+	>"$D/fleet.out" 2>"$D/fleet.err" &
+FLEET_PID=$!
+wait_line "$D/fleet.out" "^registered $N\$" 1 300
+t_reg=$(($(now_ms) - t0))
+sleep 1
+
+if [ -n "${PERF:-}" ]; then
+	perf record -g -o "$D/perf.data" -p "$UP_PID" \
+		>"$D/perf.out" 2>"$D/perf.err" &
+	PERF_PID=$!
+	sleep 0.5
+fi
+c0=$(cpu_ticks "$UP_PID")
+t1=$(now_ms)
+rc=0
+# --wait follows without a deadline of its own: bound it here.
+timeout "${ROLLOUT_LIMIT_S:-1200}" "$CLI" "${AGENT[@]}" upgrade-controller \
+	--agent-version 2.9.1 --batch 10% --min-healthy 0 --wait >"$D/roll.out" 2>"$D/roll.err" || rc=$?
+t_roll=$(($(now_ms) - t1))
+c1=$(cpu_ticks "$UP_PID")
+if [ -n "$PERF_PID" ]; then
+	kill -INT "$PERF_PID"
+	wait "$PERF_PID" 2>/dev/null || true
+	PERF_PID=
+fi
+hz=$(getconf CLK_TCK)
+hwm=$(hwm_kib "$UP_PID")
+status=$(tail -n1 "$D/roll.out")
+if [ "$rc" -ne 0 ] || ! grep -q ': completed,' <<<"$status"; then
+	echo "rollout: did not complete (upgrade-controller exit $rc): $status" >&2
+	tail -n5 "$D/roll.err" "$D/up.err" >&2 || true
+	exit 1
+fi
+
+# The fleet flushes its report as it stops.
+kill -TERM "$FLEET_PID"
+wait "$FLEET_PID" 2>/dev/null || true
+FLEET_PID=
+orders=$(grep -c '"event":"order"' "$D/fleet.jsonl" || true)
+ordered=$(jq -r 'select(.event == "order") | ."machine-id"' "$D/fleet.jsonl" |
+	sort -u | wc -l)
+rows=$(sqlite3 "$D/data/upstage.db" \
+	'SELECT COUNT(*) FROM rollout_members' 2>/dev/null || echo "?")
+writes=$(sed -n 's/.*rollout r-1: journal: \([0-9]*\) writes.*/\1/p' \
+	"$D/up.err" | tail -n1)
+stages=$(sed -n 's/.* on [0-9]* machines in [0-9]* groups, \([0-9]*\) stages.*/\1/p' \
+	"$D/up.err" | head -n1)
+
+awk -v n="$N" -v treg="$t_reg" -v troll="$t_roll" -v c0="$c0" -v c1="$c1" \
+	-v hz="$hz" -v hwm="$hwm" -v rows="$rows" -v writes="${writes:-?}" \
+	-v orders="$orders" -v ordered="$ordered" -v stages="${stages:-?}" \
+	-v args="${UPSTAGED_ARGS:+; }${UPSTAGED_ARGS:-}" 'BEGIN {
+	printf "rollout: %d simulated machines, 4 groups, --work-ms 0, one upstaged (loopback ws%s)\n", n, args
+	printf "  all registered:                %.2f s\n", treg / 1000
+	verdict = n < 10000 ? "not judged below 10,000 machines" : troll <= 60000 ? "met" : "NOT met"
+	printf "  rollout (batch 10%%, %s stages): %.2f s wall (target <= 60 s for 10,000 machines: %s)\n", stages, troll / 1000, verdict
+	printf "  upstaged CPU over the rollout:  %.2f s\n", (c1 - c0) / hz
+	printf "  upstaged peak RSS (VmHWM):      %.1f MiB\n", hwm / 1024
+	printf "  journal rows (rollout_members): %s; write transactions: %s\n", rows, writes
+	printf "  orders the fleet received:      %d, to %d machines\n", orders, ordered
+}'
+if [ -f "$D/perf.data" ]; then
+	echo "  perf (upstaged over the rollout, top symbols, children excluded):"
+	perf report -i "$D/perf.data" --no-children --stdio --sort symbol \
+		2>/dev/null | grep -E '^ +[0-9]' | head -n 15 | sed 's/^/    /'
+fi

@@ -1005,6 +1005,74 @@ int rollouts_begin(struct rollouts *rs, struct rollouts_request *req,
 }
 
 /* -------------------------------------------------------------------------
+ * Older rollouts, from the journal. */
+
+struct rollouts_read {
+	uv_work_t work;
+	struct rollouts *rs;
+	char id[ROLLOUT_ID_LEN];
+	char data_dir[4096];
+	struct rollout r;
+	rollouts_cb cb;
+	void *data;
+	int rv;
+	char err[UPS_ERRMSG_MAX];
+};
+
+/* A connection of its own: the writer's is the write job's alone. */
+static void rollouts_read_work(uv_work_t *w)
+{
+	struct rollouts_read *q = w->data;
+	struct journal *j;
+	int64_t seq;
+
+	q->rv = journal_open(q->data_dir, &j, q->err, sizeof(q->err));
+	if (q->rv)
+		return;
+	q->rv = journal_load(j, q->id, &q->r, &seq, q->err, sizeof(q->err));
+	journal_close(j);
+}
+
+static void rollouts_read_done(uv_work_t *w, int status)
+{
+	struct rollouts_read *q = w->data;
+	struct rollouts_answer a = {.r = q->rv ? NULL : &q->r};
+
+	if (status == UV_ECANCELED && !q->rv) {
+		q->rv = UPS_ERR_UNAVAILABLE;
+		snprintf(q->err, sizeof(q->err), "shutting down");
+		a.r = NULL;
+	}
+	q->cb(q->data, q->rv, q->rv ? q->err : NULL, &a);
+	rollout_free(&q->r);
+	free(q);
+}
+
+int rollouts_load(struct rollouts *rs, const char *id, rollouts_cb cb,
+                  void *data)
+{
+	struct rollouts_read *q;
+
+	if (rs->stopping)
+		return UPS_ERR_UNAVAILABLE;
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return UPS_ERR_NO_MEMORY;
+	q->rs = rs;
+	snprintf(q->id, sizeof(q->id), "%s", id);
+	snprintf(q->data_dir, sizeof(q->data_dir), "%s", rs->cfg.data_dir);
+	q->cb = cb;
+	q->data = data;
+	q->work.data = q;
+	if (uv_queue_work(rs->loop, &q->work, rollouts_read_work,
+	                  rollouts_read_done)) {
+		free(q);
+		return UPS_ERR_IO;
+	}
+	return 0;
+}
+
+/* -------------------------------------------------------------------------
  * Life cycle. */
 
 int rollouts_open(struct rollouts *rs, uv_loop_t *loop,

@@ -140,6 +140,13 @@ int rollouts_begin(struct rollouts *rs, struct rollouts_request *req,
 int rollouts_command(struct rollouts *rs, enum rollout_event_kind kind,
                      const char *id, rollouts_cb cb, void *data);
 
+/* Rollout id read from the journal on a worker (an older rollout than
+ * the one in memory): cb with a->r (borrowed for the call), or
+ * UPS_ERR_NOT_FOUND. Immediate errors: UPS_ERR_NO_MEMORY,
+ * UPS_ERR_UNAVAILABLE. */
+int rollouts_load(struct rollouts *rs, const char *id, rollouts_cb cb,
+                  void *data);
+
 /* The rollout id (NULL: active, else latest), or NULL. Borrowed until
  * the loop runs again. */
 const struct rollout *rollouts_find(const struct rollouts *rs, const char *id);

@@ -307,7 +307,8 @@ struct rr_pending {
 	struct rollouts_rpc *rr;
 	struct reply *reply;
 	bool watch;
-	bool plan; /* Start: the answer shows the plan */
+	bool plan;   /* Start: the answer shows the plan */
+	bool status; /* Status: the answer as Status gives it */
 };
 
 static int rr_defer(struct rollouts_rpc *rr, const struct rpc_request *req,
@@ -344,6 +345,16 @@ static void rr_done(void *data, int rv, const char *err,
 		if (answer && a->rule)
 			json_object_set_new(answer, "rule",
 			                    json_string(a->rule));
+		if (answer && p->status) {
+			json_object_del(answer, "dry-run");
+			json_object_set_new(
+			    answer, "active",
+			    json_boolean(!rollout_state_is_final(a->r->state)));
+			json_object_set_new(
+			    answer, "agent-version",
+			    json_string(
+			        rollouts_agent_version(p->rr->rollouts)));
+		}
 		if (!answer)
 			rv = UPS_ERR_NO_MEMORY;
 	} else if (rv == UPS_ERR_NOT_FOUND && (a->nmissing || a->nunknown)) {
@@ -651,12 +662,26 @@ static int rr_status(void *state, const struct rpc_request *req,
 	if (rv)
 		return rv;
 	r = rollouts_find(rr->rollouts, id);
+	if (!r && id) {
+		/* An older one: from the journal. */
+		struct rr_pending *p;
+
+		rv = rr_defer(rr, req, watch, &p, err, errlen);
+		if (rv)
+			return rv;
+		p->status = true;
+		rv = rollouts_load(rr->rollouts, id, rr_done, p);
+		if (rv) {
+			reply_cancel(p->reply);
+			free(p);
+			return ups_errf(rv, err, errlen, "%s",
+			                ups_err_message(rv));
+		}
+		return RPC_DEFERRED;
+	}
 	if (!r)
 		return ups_errf(UPS_ERR_NOT_FOUND, err, errlen,
-		                id ? "no rollout %s (only the latest is kept "
-		                     "in memory)"
-		                   : "no rollout yet%s",
-		                id ? id : "");
+		                "no rollout yet");
 	if (watch && rr_watch_add(rr, req->peer))
 		return ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
 		                "out of memory");

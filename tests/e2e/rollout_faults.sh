@@ -143,6 +143,14 @@ cli 0 info6 "${AGENT[@]}" info --json
 	fail "agent version not back to 2.9.0: $(jq -r '."agent-version"' <<<"$OUT")"
 cli 1 rb6 "${AGENT[@]}" upgrade-rollback
 expect_match "$ERR" 'conflict.*rolled-back' "no second rollback"
+# Older rollouts come from the journal.
+cli 0 old1 "${AGENT[@]}" upgrade-status r-1 --json
+[ "$(jq -r '.rollout.state + " " + (.rollout.counts.upgraded | tostring)' <<<"$OUT")" = "completed $N" ] ||
+	fail "r-1 from the journal: $(jq -c .rollout.counts <<<"$OUT")"
+cli 0 old2 "${AGENT[@]}" upgrade-status r-2
+expect_match "$OUT" 'state +aborted' "r-2 from the journal"
+cli 1 old99 "${AGENT[@]}" upgrade-status r-99
+expect_match "$ERR" 'not-found.*r-99' "an unknown rollout"
 
 stop fine TERM 5000
 stop up TERM 5000

@@ -172,6 +172,17 @@ static int parse_flag(int argc, char **argv, int *i, struct cli_ctx *ctx,
 			return ups_errf(CLI_EXIT_USAGE, err, errlen,
 			                "--%s needs a value (%s)", bare,
 			                ctx->cmd->options[idx].value);
+		if (ctx->cmd->repeatable &&
+		    strcmp(ctx->cmd->repeatable, bare) == 0) {
+			if (ctx->nrepeated == CLI_MAX_ARGS)
+				return ups_errf(CLI_EXIT_USAGE, err, errlen,
+				                "--%s given more than %d times",
+				                bare, CLI_MAX_ARGS);
+			ctx->repeated[ctx->nrepeated++] = value;
+			if (!ctx->opts[idx])
+				ctx->opts[idx] = value;
+			return 0;
+		}
 		if (ctx->opts[idx])
 			return ups_errf(CLI_EXIT_USAGE, err, errlen,
 			                "--%s given twice", bare);
@@ -224,7 +235,11 @@ int cli_args_parse(int argc, char **argv, const struct cli_env *env,
 			} else if (strcmp(arg, "-h") == 0 ||
 			           strcmp(arg, "--help") == 0) {
 				want_help = true;
-			} else if (strcmp(arg, "--version") == 0) {
+			} else if (strcmp(arg, "--version") == 0 &&
+			           !(ctx->cmd && cli_cmd_option_index(
+			                             ctx->cmd, "version") >= 0)) {
+				/* upstage's own version, unless the command
+				 * has a --version of its own. */
 				ctx->show_version = true;
 			} else if (arg[1] != '-') {
 				return ups_errf(CLI_EXIT_USAGE, err, errlen,

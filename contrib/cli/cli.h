@@ -66,6 +66,9 @@ struct cli_command {
 	int min_args;                     /* positional arguments */
 	int max_args;
 	bool online; /* talks to upstaged (global connection flags apply) */
+	/* The one option that may be given again (its values all land in
+	 * ctx->repeated), or NULL. */
+	const char *repeatable;
 	/* Runs the command; returns an enum cli_exit value. */
 	int (*run)(struct cli_ctx *ctx);
 };
@@ -78,6 +81,9 @@ struct cli_ctx {
 	int nargs;
 	/* Own options, parallel to cmd->options; NULL when not given. */
 	const char *opts[CLI_MAX_OPTS];
+	/* Every value of the command's repeatable option, in order. */
+	const char *repeated[CLI_MAX_ARGS];
+	int nrepeated;
 	bool show_version; /* --version: print it and exit 0 */
 	FILE *out;         /* results (stdout) */
 	FILE *err;         /* errors, debug log (stderr) */

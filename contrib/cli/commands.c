@@ -9,6 +9,7 @@
 #include "contrib/cli/help.h"
 #include "contrib/cli/machine_cmds.h"
 #include "contrib/cli/output.h"
+#include "contrib/cli/package_cmds.h"
 #include "contrib/cli/rollout_cmds.h"
 #include "contrib/cli/sync_cmds.h"
 #include "contrib/cli/version_cmds.h"
@@ -55,6 +56,8 @@ static const struct cli_option sync_options[] = {
      false},
     {"force", NULL,
      "replace a stored binary of the same version whose content differs",
+     false},
+    {"version", "V", "the older name of --agent-version (the seed's)",
      false},
     {NULL, NULL, NULL, false},
 };
@@ -124,6 +127,27 @@ static const struct cli_option upgrade_controller_options[] = {
     {"wait", NULL,
      "follow the rollout until it stops moving (exit 0 only when "
      "completed)",
+     false},
+    {NULL, NULL, NULL, false},
+};
+
+/* Indexed by enum pcmd_opt. */
+static const struct cli_option make_simplestreams_options[] = {
+    {"platform", "OS/ARCH=PATH",
+     "a built agent (a file, or a directory of agent files) for a Go-style "
+     "platform, e.g. linux/amd64=./jujud (repeat it)",
+     false},
+    {"version", "V", "the agents' version (e.g. 2.9.1)", true},
+    {"build-number", "N",
+     "appended as the version's build (default $JUJU_BUILD_NUMBER)", false},
+    {"stream", "S", "released (default), proposed, devel or testing", false},
+    {"out", "DIR",
+     "the tree (default $JUJU_METADATA_SOURCE, else "
+     "~/.cache/upstage/simplestreams)",
+     false},
+    {"bin-dir", "DIR",
+     "with $AGENT_PACKAGE_PLATFORMS: DIR/OS_ARCH holds each platform's "
+     "agent",
      false},
     {NULL, NULL, NULL, false},
 };
@@ -270,6 +294,23 @@ static const struct cli_command commands[] = {
         .options = sync_options,
         .online = true,
         .run = scmd_sync,
+    },
+    {
+        .name = "make-simplestreams",
+        .synopsis = "",
+        .summary = "package built agents as a simplestreams tree",
+        .help = "Packages each --platform's agent as\n"
+                "juju-<version>[.<build>]-<release>-<arch>.tgz (linux -> "
+                "ubuntu,\ndarwin/macos -> osx, ppc64le -> ppc64el) "
+                "under DIR/tools/<stream>/\nand rewrites DIR/tools/streams/v1 "
+                "with what DIR holds\n(the writer upstaged publishes with). "
+                "The same binary version with\nother bytes is refused, "
+                "naming both SHA-256s. Prints what it built and,\nlast, "
+                "export JUJU_METADATA_SOURCE=\"DIR\" (sync-agent-binary "
+                "--source\ntakes DIR or DIR/tools).",
+        .options = make_simplestreams_options,
+        .repeatable = "platform",
+        .run = pcmd_make,
     },
     {
         .name = "list-agent-binaries",

@@ -29,6 +29,23 @@ int source_file_path(const char *dir, const struct ups_ss_item *it, char *buf,
 	return n < 0 || (size_t)n >= len ? UPS_ERR_TOO_LARGE : 0;
 }
 
+const char *source_root(const char *dir, char *buf, size_t len)
+{
+	char probe[PATH_MAX];
+	struct stat st;
+
+	if (snprintf(probe, sizeof(probe), "%s/streams/v1", dir) <
+	        (int)sizeof(probe) &&
+	    stat(probe, &st) == 0)
+		return dir;
+	if (snprintf(probe, sizeof(probe), "%s/tools/streams/v1", dir) >=
+	        (int)sizeof(probe) ||
+	    stat(probe, &st) != 0 ||
+	    snprintf(buf, len, "%s/tools", dir) >= (int)len)
+		return dir;
+	return buf;
+}
+
 /* Reads all of path (at most max bytes) into a malloc'd buffer. */
 static int source_slurp(const char *path, size_t max, char **out, size_t *len,
                         char *err, size_t errlen)

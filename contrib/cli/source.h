@@ -31,6 +31,11 @@ int source_scan(const char *dir, const char *stream, struct ups_ss_list *out,
                 enum source_kind *kind, ups_ss_warn_cb warn, void *warn_data,
                 char *err, size_t errlen);
 
+/* Where the metadata of a source given as dir is: dir itself, or
+ * dir/tools when only that holds streams/v1 (the layout Juju reads as a
+ * local source, which make-simplestreams writes). Returns dir or buf. */
+const char *source_root(const char *dir, char *buf, size_t len);
+
 /* dir + "/" + it->path into buf; UPS_ERR_TOO_LARGE if it does not fit. */
 int source_file_path(const char *dir, const struct ups_ss_item *it, char *buf,
                      size_t len);

@@ -2,6 +2,7 @@
 #include "contrib/cli/sync_cmds.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,7 +286,9 @@ static int parse_rate(const char *s, uint64_t *out)
 int scmd_sync(struct cli_ctx *ctx)
 {
 	const char *source = ctx->opts[SCMD_SYNC_SOURCE];
-	const char *agent_version = ctx->opts[SCMD_SYNC_AGENT_VERSION];
+	const char *agent_version = ctx->opts[SCMD_SYNC_AGENT_VERSION]
+	                                ? ctx->opts[SCMD_SYNC_AGENT_VERSION]
+	                                : ctx->opts[SCMD_SYNC_VERSION];
 	const char *stream = ctx->opts[SCMD_SYNC_STREAM];
 	const char *client_version = ctx->opts[SCMD_SYNC_CLIENT_VERSION];
 	char err[1024], perr[UPS_ERRMSG_MAX], jerr[UPS_ERRMSG_MAX];
@@ -306,14 +309,19 @@ int scmd_sync(struct cli_ctx *ctx)
 	                    : cores > SYNC_DEFAULT_PARALLEL_MAX ? SYNC_DEFAULT_PARALLEL_MAX
 	                                                        : (unsigned)cores;
 	struct ups_url url;
+	char root[PATH_MAX];
 	int rv;
 
+	if (ctx->opts[SCMD_SYNC_AGENT_VERSION] && ctx->opts[SCMD_SYNC_VERSION])
+		return cli_out_usage(ctx, "give --agent-version or its older "
+		                          "name --version, not both");
 	run.dry_run = ctx->opts[SCMD_SYNC_DRY_RUN] != NULL;
 	if (!source || !*source)
 		source = getenv("JUJU_METADATA_SOURCE");
 	if (!source || !*source)
 		return cli_out_usage(ctx, "give --source DIR or set "
 		                          "JUJU_METADATA_SOURCE");
+	source = source_root(source, root, sizeof(root));
 	if (!stream)
 		stream = ups_stream_name(SYNC_DEFAULT_STREAM);
 	run.stream = stream;

@@ -17,6 +17,7 @@ enum scmd_sync_opt {
 	SCMD_SYNC_MAX_RATE,
 	SCMD_SYNC_PARALLEL,
 	SCMD_SYNC_FORCE,
+	SCMD_SYNC_VERSION, /* the seed's older name of --agent-version */
 };
 
 /* Command handlers; each returns an enum cli_exit value. */

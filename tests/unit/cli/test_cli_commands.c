@@ -39,6 +39,14 @@ static void test_table_complete(void **state)
 	                                "list-machines",
 	                                "upgrade-machine",
 	                                "revert-machine",
+	                                "upgrade-controller",
+	                                "upgrade-status",
+	                                "upgrade-promote",
+	                                "upgrade-pause",
+	                                "upgrade-resume",
+	                                "upgrade-abort",
+	                                "upgrade-rollback",
+	                                "make-simplestreams",
 	                                "help"};
 	const struct cli_command *t;
 	size_t n;

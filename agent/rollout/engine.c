@@ -331,6 +331,10 @@ static int member_move(struct rollout *r, struct rollout_member *m,
 	if (to == MEMBER_ORDERED || to == MEMBER_REVERTING) {
 		m->ordered_ms = now_ms;
 		m->want_order = true;
+		/* Recovery must not take the last order for this one. */
+		if (m->order_id[0])
+			snprintf(m->prev_order_id, sizeof(m->prev_order_id),
+			         "%s", m->order_id);
 		m->order_id[0] = '\0';
 	}
 	if (to == MEMBER_PENDING)
@@ -341,6 +345,17 @@ static int member_move(struct rollout *r, struct rollout_member *m,
 		m->reason[0] = '\0';
 	r->updated_ms = now_ms;
 	return 0;
+}
+
+/* Orders the runner has not taken yet go back to pending: nothing was
+ * asked of any machine for them. */
+static void rollout_withdraw(struct rollout *r, int64_t now)
+{
+	for (size_t i = 0; i < r->nmembers; i++)
+		if (r->members[i].want_order &&
+		    r->members[i].state == MEMBER_ORDERED)
+			member_move(r, &r->members[i], MEMBER_PENDING, now,
+			            NULL);
 }
 
 static bool member_working(const struct rollout_member *m)
@@ -526,6 +541,7 @@ static void rollout_advance(struct rollout *r, int64_t now)
 			         (long long)rollout_failures(r),
 			         (long long)r->budget);
 			if (r->spec.on_budget == ROLLOUT_ON_BUDGET_ROLLBACK) {
+				rollout_withdraw(r, now);
 				rollout_move(r, ROLLOUT_ROLLING_BACK, now, why);
 				rollout_roll_back(r, now);
 				return;
@@ -540,8 +556,12 @@ static void rollout_advance(struct rollout *r, int64_t now)
 		}
 		if (r->stage == r->nstages) {
 			r->stage = r->nstages - 1;
-			rollout_move(r, ROLLOUT_COMPLETED, now, NULL);
-			return;
+			/* Retried machines of earlier stages count too. */
+			if (r->by_state[MEMBER_PENDING] == 0 &&
+			    rollout_unavailable(r) == 0) {
+				rollout_move(r, ROLLOUT_COMPLETED, now, NULL);
+				return;
+			}
 		}
 		rollout_order_more(r, now);
 		return;
@@ -625,6 +645,15 @@ int rollout_step(struct rollout *r, const struct rollout_event *ev, char *err,
 		break;
 	case ROLLOUT_EV_TICK:
 		break;
+	case ROLLOUT_EV_WITHDRAWN:
+		/* The runner did not send it (the rollout moved on). */
+		if (ev->member >= r->nmembers)
+			return UPS_ERR_BAD_REQUEST;
+		if (r->members[ev->member].state == MEMBER_ORDERED &&
+		    !r->members[ev->member].order_id[0])
+			member_move(r, &r->members[ev->member], MEMBER_PENDING,
+			            ev->now_ms, NULL);
+		break;
 	case ROLLOUT_EV_REPORT:
 	case ROLLOUT_EV_REFUSED:
 		rv = rollout_report(r, ev);
@@ -641,7 +670,8 @@ int rollout_step(struct rollout *r, const struct rollout_event *ev, char *err,
 		             ev->reason ? ev->reason : "paused by the operator");
 		return 0;
 	case ROLLOUT_EV_RESUME:
-		if (r->state != ROLLOUT_PAUSED)
+		if (r->state != ROLLOUT_PAUSED ||
+		    !rollout_may_move(r->state, r->resume_to))
 			return rollout_refused(r, ev, err, errlen);
 		/* Resume retries what failed. */
 		for (size_t i = 0; i < r->nmembers; i++)
@@ -661,25 +691,18 @@ int rollout_step(struct rollout *r, const struct rollout_event *ev, char *err,
 	case ROLLOUT_EV_ROLLBACK:
 		if (!rollout_may_move(r->state, ROLLOUT_ROLLING_BACK))
 			return rollout_refused(r, ev, err, errlen);
-		/* Orders not journaled yet are withdrawn; the rest finish. */
-		for (size_t i = 0; i < r->nmembers; i++)
-			if (r->members[i].want_order)
-				member_move(r, &r->members[i], MEMBER_PENDING,
-				            ev->now_ms, NULL);
+		rollout_withdraw(r, ev->now_ms);
 		rollout_move(r, ROLLOUT_ROLLING_BACK, ev->now_ms,
 		             ev->reason ? ev->reason
 		                        : "rolled back by the operator");
 		r->ended_ms = 0;
 		break;
 	case ROLLOUT_EV_ABORT:
-		if (rollout_state_is_final(r->state) ||
-		    r->state == ROLLOUT_ABORTING)
+		if (r->state == ROLLOUT_ABORTING ||
+		    !rollout_may_move(r->state, ROLLOUT_ABORTED))
 			return rollout_refused(r, ev, err, errlen);
-		/* Orders not journaled yet are withdrawn; the rest finish. */
-		for (size_t i = 0; i < r->nmembers; i++)
-			if (r->members[i].want_order)
-				member_move(r, &r->members[i], MEMBER_PENDING,
-				            ev->now_ms, NULL);
+		/* Orders not taken yet are withdrawn; the rest finish. */
+		rollout_withdraw(r, ev->now_ms);
 		rollout_move(r,
 		             rollout_unavailable(r) ? ROLLOUT_ABORTING
 		                                    : ROLLOUT_ABORTED,

@@ -167,6 +167,8 @@ struct rollout_member {
 	char binary_version[UPS_LIMIT_BINARY_VERSION_LEN + 1]; /* target */
 	char from_version[UPS_LIMIT_VERSION_LEN + 1]; /* before the rollout */
 	char order_id[UPS_LIMIT_ORDER_ID_LEN + 1];    /* "" until known */
+	/* The order of its last step: never adopted for the next one. */
+	char prev_order_id[UPS_LIMIT_ORDER_ID_LEN + 1];
 	uint32_t group;
 	uint32_t stage;
 	enum member_state state;
@@ -238,6 +240,7 @@ enum rollout_event_kind {
 	ROLLOUT_EV_PROMOTE,
 	ROLLOUT_EV_ABORT,
 	ROLLOUT_EV_ROLLBACK,
+	ROLLOUT_EV_WITHDRAWN, /* member's order was not sent after all */
 };
 
 struct rollout_event {

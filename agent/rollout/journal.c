@@ -25,8 +25,8 @@ static const char *const journal_sql[JS__N] = {
     [JS_PUT_MEMBER] =
         "INSERT OR REPLACE INTO rollout_members (rollout_id, idx, "
         "machine_id, binary_version, from_version, order_id, grp, stage, "
-        "canary, state, ordered_ms, since_ms, reason) VALUES (?1, ?2, ?3, "
-        "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        "canary, state, ordered_ms, since_ms, reason, prev_order_id) VALUES "
+        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     [JS_PUT_SETTING] = "INSERT OR REPLACE INTO rollout_settings (key, value) "
                        "VALUES (?1, ?2)",
 };
@@ -39,7 +39,8 @@ static const char journal_schema_v1[] =
     " from_version TEXT NOT NULL, order_id TEXT NOT NULL, grp INTEGER NOT "
     " NULL, stage INTEGER NOT NULL, canary INTEGER NOT NULL, state TEXT "
     " NOT NULL, ordered_ms INTEGER NOT NULL, since_ms INTEGER NOT NULL, "
-    " reason TEXT NOT NULL, PRIMARY KEY (rollout_id, idx)) WITHOUT ROWID;"
+    " reason TEXT NOT NULL, prev_order_id TEXT NOT NULL, PRIMARY KEY "
+    " (rollout_id, idx)) WITHOUT ROWID;"
     "CREATE TABLE rollout_settings (key TEXT PRIMARY KEY, value TEXT NOT "
     " NULL);";
 
@@ -201,6 +202,7 @@ static int journal_put_member(struct journal *j, const char *id, uint32_t idx,
 	sqlite3_bind_int64(st, 11, m->ordered_ms);
 	sqlite3_bind_int64(st, 12, m->since_ms);
 	sqlite3_bind_text(st, 13, m->reason, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 14, m->prev_order_id, -1, SQLITE_STATIC);
 	return journal_run(j, st, err, errlen);
 }
 
@@ -275,12 +277,14 @@ static int journal_members(struct journal *j, struct rollout *r, char *err,
 {
 	sqlite3_stmt *st = NULL;
 	char state[32];
+	size_t rows = 0;
 	int rc, rv = 0;
 
 	if (sqlite3_prepare_v2(j->db,
 	                       "SELECT idx, machine_id, binary_version, "
 	                       "from_version, order_id, grp, stage, canary, "
-	                       "state, ordered_ms, since_ms, reason FROM "
+	                       "state, ordered_ms, since_ms, reason, "
+	                       "prev_order_id FROM "
 	                       "rollout_members WHERE rollout_id = ?1 ORDER BY "
 	                       "idx",
 	                       -1, &st, NULL) != SQLITE_OK)
@@ -309,6 +313,8 @@ static int journal_members(struct journal *j, struct rollout *r, char *err,
 		m->ordered_ms = sqlite3_column_int64(st, 9);
 		m->since_ms = sqlite3_column_int64(st, 10);
 		journal_text(st, 11, m->reason, sizeof(m->reason));
+		journal_text(st, 12, m->prev_order_id, sizeof(m->prev_order_id));
+		rows++;
 		if (member_state_parse(state, &m->state) ||
 		    m->group >= r->ngroups) {
 			rv = ups_errf(UPS_ERR_IO, err, errlen,
@@ -319,6 +325,16 @@ static int journal_members(struct journal *j, struct rollout *r, char *err,
 	}
 	if (!rv && rc != SQLITE_DONE)
 		rv = journal_err(j, err, errlen, "query");
+	/* Every member, each in a stage of the plan. */
+	if (!rv && rows != r->nmembers)
+		rv = ups_errf(UPS_ERR_IO, err, errlen,
+		              "rollout %s: %zu of %zu members journaled", r->id,
+		              rows, r->nmembers);
+	for (size_t i = 0; !rv && i < r->nmembers; i++)
+		if (r->members[i].stage >= (r->nstages ? r->nstages : 1))
+			rv = ups_errf(UPS_ERR_IO, err, errlen,
+			              "rollout %s: member %zu in stage %u of %u",
+			              r->id, i, r->members[i].stage, r->nstages);
 	sqlite3_finalize(st);
 	return rv;
 }
@@ -385,14 +401,20 @@ char *journal_encode(const struct rollout *r)
 	const struct rollout_spec *s = &r->spec;
 	json_t *groups = json_array(), *doc;
 	char *text;
+	int bad = 0;
 
 	for (size_t g = 0; groups && g < r->ngroups; g++)
-		json_array_append_new(
+		bad |= json_array_append_new(
 		    groups, json_pack("{s:s, s:s, s:s, s:I}", "release",
 		                      r->groups[g].release, "arch",
 		                      r->groups[g].arch, "binary-version",
 		                      r->groups[g].binary_version, "machines",
 		                      (json_int_t)r->groups[g].machines));
+	if (bad) {
+		/* A header without all its groups would not load again. */
+		json_decref(groups);
+		return NULL;
+	}
 	doc = json_pack(
 	    "{s:{s:s, s:s, s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:b}, s:s, s:s, "
 	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o}",

@@ -12,6 +12,9 @@
 #include "proto/version.h"
 
 #define ROLLOUTS_RETRY_MS 1000
+/* Older rollouts read from the journal at once, at most (each holds a
+ * worker and a connection of its own). */
+#define ROLLOUTS_READS_MAX 2
 
 struct rollouts_waiter {
 	struct rollouts_waiter *next;
@@ -89,19 +92,20 @@ static int rollouts_idx_cmp(const void *a, const void *b)
 	                          r->members[*(const uint32_t *)b].machine_id);
 }
 
-static int rollouts_index(struct rollouts *rs)
+/* The members of r sorted by machine id, in a new array (NULL: out of
+ * memory). */
+static uint32_t *rollouts_index(const struct rollout *r)
 {
-	free(rs->by_id);
-	rs->by_id = malloc((rs->cur.nmembers ? rs->cur.nmembers : 1) *
-	                   sizeof(*rs->by_id));
-	if (!rs->by_id)
-		return UPS_ERR_NO_MEMORY;
-	for (size_t i = 0; i < rs->cur.nmembers; i++)
-		rs->by_id[i] = (uint32_t)i;
-	rollouts_sort_ctx = &rs->cur;
-	qsort(rs->by_id, rs->cur.nmembers, sizeof(*rs->by_id),
-	      rollouts_idx_cmp);
-	return 0;
+	uint32_t *by_id = malloc((r->nmembers ? r->nmembers : 1) *
+	                         sizeof(*by_id));
+
+	if (!by_id)
+		return NULL;
+	for (size_t i = 0; i < r->nmembers; i++)
+		by_id[i] = (uint32_t)i;
+	rollouts_sort_ctx = r;
+	qsort(by_id, r->nmembers, sizeof(*by_id), rollouts_idx_cmp);
+	return by_id;
 }
 
 static long rollouts_member_idx(const struct rollouts *rs, const char *id)
@@ -298,6 +302,7 @@ struct rollouts_order_req {
 };
 
 static void rollouts_ask(struct rollouts *rs, const uint32_t *idx, size_t n);
+static void rollouts_retry(uv_timer_t *t);
 
 static void rollouts_refused(struct rollouts *rs, uint32_t idx,
                              const char *why)
@@ -321,6 +326,18 @@ static void rollouts_ordered(void *data, int rv, const char *err,
 	rs->orders_in_flight--;
 	if (!rs->have || strcmp(rs->cur.id, q->rollout_id) != 0 ||
 	    rs->stopping) {
+		free(q);
+		return;
+	}
+	if (rv == UPS_ERR_IO || rv == UPS_ERR_NO_MEMORY) {
+		/* The registry could not write it (it keeps an open order
+		 * and answers the same id when asked again): ask again
+		 * later, it is no refusal. */
+		for (size_t i = 0; i < q->n; i++)
+			rs->cur.members[q->idx[i]].want_order = true;
+		if (rs->timers_open)
+			uv_timer_start(&rs->retry, rollouts_retry,
+			               ROLLOUTS_RETRY_MS, 0);
 		free(q);
 		return;
 	}
@@ -406,6 +423,44 @@ static void rollouts_ask(struct rollouts *rs, const uint32_t *idx, size_t n)
 /* -------------------------------------------------------------------------
  * Journal writes. */
 
+/* Whether the rollout still sends a member in state st its order:
+ * upgrades while it upgrades (or waits: journaled orders are in
+ * flight), reverts while it rolls back. */
+static bool rollouts_sends(enum rollout_state r, enum member_state st)
+{
+	if (st == MEMBER_REVERTING)
+		return r == ROLLOUT_ROLLING_BACK;
+	return st == MEMBER_ORDERED &&
+	       (r == ROLLOUT_CANARY || r == ROLLOUT_ROLLING ||
+	        r == ROLLOUT_PAUSED || r == ROLLOUT_AWAITING_PROMOTION);
+}
+
+/* Members journaled as ordered (or reverting) whose order is not known:
+ * asked of the registry, or withdrawn when the rollout moved on. */
+static void rollouts_send(struct rollouts *rs, uint32_t *idx, size_t n)
+{
+	char err[UPS_ERRMSG_MAX];
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct rollout_member *m = &rs->cur.members[idx[i]];
+		struct rollout_event ev = {.kind = ROLLOUT_EV_WITHDRAWN,
+		                           .member = idx[i]};
+
+		if (m->order_id[0] || (m->state != MEMBER_ORDERED &&
+		                       m->state != MEMBER_REVERTING))
+			continue;
+		if (rollouts_sends(rs->cur.state, m->state)) {
+			idx[k++] = idx[i];
+			continue;
+		}
+		ev.now_ms = rollouts_now(rs);
+		(void)rollout_step(&rs->cur, &ev, err, sizeof(err));
+	}
+	rollouts_ask(rs, idx, k);
+	rollouts_flush(rs);
+}
+
 static void rollouts_write_work(uv_work_t *w)
 {
 	struct rollouts_job *j = w->data;
@@ -455,7 +510,10 @@ static void rollouts_write_done(uv_work_t *w, int status)
 			for (size_t i = 0; i < j->nasking; i++)
 				rs->cur.members[j->asking[i]].want_order = true;
 		}
-		if (rs->timers_open && !rs->stopping) {
+		if (!same) {
+			/* Its rollout is gone from memory: say so. */
+			rollouts_answer(rs, j->waiters, UPS_ERR_IO, j->err);
+		} else if (rs->timers_open && !rs->stopping) {
 			/* Waiters wait for the retry. */
 			struct rollouts_waiter **tail = &j->waiters;
 
@@ -483,21 +541,8 @@ static void rollouts_write_done(uv_work_t *w, int status)
 		         j->batch.id, (unsigned long long)rs->writes,
 		         (unsigned long long)rs->rows_written);
 	}
-	if (same && !rs->stopping) {
-		/* Still ordered and not withdrawn by an abort. */
-		size_t n = 0;
-
-		for (size_t i = 0; i < j->nasking; i++) {
-			const struct rollout_member *m =
-			    &rs->cur.members[j->asking[i]];
-
-			if ((m->state == MEMBER_ORDERED ||
-			     m->state == MEMBER_REVERTING) &&
-			    !m->order_id[0])
-				j->asking[n++] = j->asking[i];
-		}
-		rollouts_ask(rs, j->asking, n);
-	}
+	if (same && !rs->stopping)
+		rollouts_send(rs, j->asking, j->nasking);
 	/* Orders given up on end in the registry too, so a machine that
 	 * comes back is not sent them again. */
 	for (size_t i = 0; same && i < j->batch.n; i++) {
@@ -619,6 +664,19 @@ static void rollouts_flush(struct rollouts *rs)
 	rs->job = j;
 }
 
+/* Whether anything of the rollout in memory is not durable yet. */
+static bool rollouts_unwritten(const struct rollouts *rs)
+{
+	if (!rs->have)
+		return false;
+	if (rs->job || rs->waiting || rs->cur.dirty)
+		return true;
+	for (size_t i = 0; i < rs->cur.nmembers; i++)
+		if (rs->cur.members[i].dirty || rs->cur.members[i].want_order)
+			return true;
+	return false;
+}
+
 /* Answer cb once everything so far is durable. */
 static int rollouts_wait(struct rollouts *rs, rollouts_cb cb, void *data)
 {
@@ -642,8 +700,10 @@ int rollouts_command(struct rollouts *rs, enum rollout_event_kind kind,
                      const char *id, rollouts_cb cb, void *data)
 {
 	struct rollout_event ev = {.kind = kind};
+	struct rollouts_waiter *w, **tail;
 	char err[UPS_ERRMSG_MAX];
 	struct rollouts_answer a = {0};
+	enum rollout_state before;
 	int rv;
 
 	if (rs->stopping)
@@ -656,13 +716,28 @@ int rollouts_command(struct rollouts *rs, enum rollout_event_kind kind,
 		cb(data, UPS_ERR_NOT_FOUND, err, &a);
 		return 0;
 	}
-	rv = rollouts_step(rs, &ev, err, sizeof(err));
+	/* The step without its write, so the waiter goes in that write. */
+	before = rs->cur.state;
+	ev.now_ms = rollouts_now(rs);
+	rv = rollout_step(&rs->cur, &ev, err, sizeof(err));
+	rollouts_log_state(&rs->cur, before);
 	if (rv) {
 		a.r = &rs->cur;
 		cb(data, rv, err, &a);
 		return 0;
 	}
-	return rollouts_wait(rs, cb, data);
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		rollouts_flush(rs);
+		return UPS_ERR_NO_MEMORY;
+	}
+	w->cb = cb;
+	w->data = data;
+	for (tail = &rs->waiting; *tail; tail = &(*tail)->next)
+		;
+	*tail = w;
+	rollouts_flush(rs);
+	return 0;
 }
 
 /* -------------------------------------------------------------------------
@@ -786,6 +861,7 @@ static void rollouts_begin_done(uv_work_t *w, int status)
 	struct rollouts_answer a = {.rule = b->rule};
 	struct rollout_machine *ms = NULL;
 	struct rollout plan;
+	uint32_t *by_id;
 	char id[ROLLOUT_ID_LEN], err[UPS_ERRMSG_MAX];
 	size_t nmissing = 0, n = 0;
 	int rv;
@@ -844,6 +920,16 @@ static void rollouts_begin_done(uv_work_t *w, int status)
 		rollouts_begin_fail(b, UPS_ERR_UPGRADE_IN_PROGRESS, err, NULL);
 		return;
 	}
+	/* The last rollout's end must be durable before it leaves memory. */
+	if (!b->req.dry_run && rollouts_unwritten(rs)) {
+		free(ms);
+		rollouts_flush(rs);
+		snprintf(err, sizeof(err),
+		         "rollout %s's last change is being written: try again",
+		         rs->cur.id);
+		rollouts_begin_fail(b, UPS_ERR_BUSY, err, NULL);
+		return;
+	}
 	snprintf(id, sizeof(id), "r-%lld", (long long)rs->last_seq + 1);
 	rv = rollout_plan(&plan, b->req.dry_run ? "dry-run" : id,
 	                  &b->req.spec, ms, n, rollouts_now(rs), err,
@@ -861,13 +947,19 @@ static void rollouts_begin_done(uv_work_t *w, int status)
 		rollouts_begin_free(rs, b);
 		return;
 	}
+	by_id = rollouts_index(&plan);
+	if (!by_id) {
+		rollout_free(&plan);
+		rollouts_begin_fail(b, UPS_ERR_NO_MEMORY,
+		                    "out of memory for the member index", NULL);
+		return;
+	}
 	rollout_free(&rs->cur);
+	free(rs->by_id);
+	rs->by_id = by_id;
 	rs->cur = plan;
 	rs->have = true;
 	rs->seq = ++rs->last_seq;
-	if (rollouts_index(rs)) {
-		LOG_ERROR("rollout", "out of memory for the member index");
-	}
 	LOG_INFO("rollout",
 	         "rollout %s: %s (%s) on %zu machines in %zu groups, %u "
 	         "stages%s%s",
@@ -926,7 +1018,8 @@ int rollouts_begin(struct rollouts *rs, struct rollouts_request *req,
 		rollouts_begin_fail(b, UPS_ERR_UPGRADE_IN_PROGRESS, err, NULL);
 		return 0;
 	}
-	for (size_t i = 0; i < sel->nmachines; i++)
+	for (size_t i = 0; i < sel->nmachines && nunknown < ROLLOUTS_SELECT_MAX;
+	     i++)
 		if (!registry_find(rs->registry, sel->machines[i]))
 			unknown[nunknown++] = sel->machines[i];
 	if (nunknown) {
@@ -1038,6 +1131,7 @@ static void rollouts_read_done(uv_work_t *w, int status)
 	struct rollouts_read *q = w->data;
 	struct rollouts_answer a = {.r = q->rv ? NULL : &q->r};
 
+	q->rs->reads--;
 	if (status == UV_ECANCELED && !q->rv) {
 		q->rv = UPS_ERR_UNAVAILABLE;
 		snprintf(q->err, sizeof(q->err), "shutting down");
@@ -1055,6 +1149,8 @@ int rollouts_load(struct rollouts *rs, const char *id, rollouts_cb cb,
 
 	if (rs->stopping)
 		return UPS_ERR_UNAVAILABLE;
+	if (rs->reads >= ROLLOUTS_READS_MAX)
+		return UPS_ERR_BUSY;
 	q = calloc(1, sizeof(*q));
 	if (!q)
 		return UPS_ERR_NO_MEMORY;
@@ -1069,6 +1165,7 @@ int rollouts_load(struct rollouts *rs, const char *id, rollouts_cb cb,
 		free(q);
 		return UPS_ERR_IO;
 	}
+	rs->reads++;
 	return 0;
 }
 
@@ -1109,7 +1206,8 @@ int rollouts_open(struct rollouts *rs, uv_loop_t *loop,
 		goto fail;
 	rs->have = true;
 	rs->seq = seq;
-	if (rollouts_index(rs)) {
+	rs->by_id = rollouts_index(&rs->cur);
+	if (!rs->by_id) {
 		rv = ups_errf(UPS_ERR_NO_MEMORY, err, errlen, "out of memory");
 		goto fail;
 	}
@@ -1134,11 +1232,20 @@ static void rollouts_recover(struct rollouts *rs)
 		struct rollout_event ev;
 		char err[UPS_ERRMSG_MAX];
 
+		m = registry_find(rs->registry, mem->machine_id);
+		if ((mem->state == MEMBER_TIMED_OUT ||
+		     mem->state == MEMBER_REVERT_FAILED) &&
+		    mem->order_id[0]) {
+			/* The crash may have come before the registry heard. */
+			registry_order_timed_out(rs->registry, mem->machine_id,
+			                         mem->order_id, mem->reason);
+			continue;
+		}
 		if (!((MEMBER_WORKING | MB(HEALTHY) | MB(REVERTING)) &
 		      (1u << mem->state)))
 			continue;
-		m = registry_find(rs->registry, mem->machine_id);
 		if (!mem->order_id[0] && m && m->order &&
+		    strcmp(m->order->id, mem->prev_order_id) != 0 &&
 		    (mem->state == MEMBER_REVERTING
 		         ? m->order->kind == UPS_ORDER_REVERT
 		         : (m->order->kind == UPS_ORDER_UPGRADE &&
@@ -1152,6 +1259,7 @@ static void rollouts_recover(struct rollouts *rs)
 			adopted++;
 		} else if (!mem->order_id[0] && (mem->state == MEMBER_ORDERED ||
 		                                 mem->state == MEMBER_REVERTING)) {
+			/* Asked (or withdrawn) once this is journaled. */
 			mem->want_order = true;
 			asked++;
 			continue;
@@ -1172,9 +1280,12 @@ int rollouts_start(struct rollouts *rs)
 {
 	unsigned tick = rs->cfg.tick_ms ? rs->cfg.tick_ms : 1000;
 
-	if (uv_timer_init(rs->loop, &rs->tick) ||
-	    uv_timer_init(rs->loop, &rs->retry))
+	if (uv_timer_init(rs->loop, &rs->tick))
 		return UPS_ERR_IO;
+	if (uv_timer_init(rs->loop, &rs->retry)) {
+		uv_close((uv_handle_t *)&rs->tick, NULL);
+		return UPS_ERR_IO;
+	}
 	rs->tick.data = rs;
 	rs->retry.data = rs;
 	rs->timers_open = true;
@@ -1186,7 +1297,12 @@ int rollouts_start(struct rollouts *rs)
 
 void rollouts_stop(struct rollouts *rs)
 {
+	struct rollouts_waiter *w = rs->waiting;
+
 	rs->stopping = true;
+	/* No write will come for them (the one in flight answers its own). */
+	rs->waiting = NULL;
+	rollouts_answer(rs, w, UPS_ERR_UNAVAILABLE, "shutting down");
 	if (rs->timers_open) {
 		uv_close((uv_handle_t *)&rs->tick, NULL);
 		uv_close((uv_handle_t *)&rs->retry, NULL);
@@ -1198,12 +1314,8 @@ void rollouts_close(struct rollouts *rs)
 {
 	struct rollouts_waiter *w = rs->waiting;
 
-	while (w) {
-		struct rollouts_waiter *next = w->next;
-		free(w);
-		w = next;
-	}
 	rs->waiting = NULL;
+	rollouts_answer(rs, w, UPS_ERR_UNAVAILABLE, "shutting down");
 	while (rs->begins)
 		rollouts_begin_free(rs, rs->begins);
 	rollout_free(&rs->cur);

@@ -101,6 +101,7 @@ struct rollouts {
 	struct rollouts_waiter *waiting; /* until the next write commits */
 	struct rollouts_begin *begins;   /* begins in flight */
 	size_t orders_in_flight;
+	unsigned reads; /* rollouts_load() jobs in flight */
 	uv_timer_t tick, retry;
 	bool timers_open;
 	bool stopping;

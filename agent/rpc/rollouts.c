@@ -14,11 +14,18 @@
 #include "proto/log.h"
 #include "proto/version.h"
 
-/* Bounds of what one answer or push lists. */
-#define RR_FAILURES_MAX     50
-#define RR_PLAN_STAGES_MAX  50
-#define RR_PLAN_MACHINES    20
-#define RR_CHANGES_MAX      200
+/* Bounds of what one answer or push lists, so that any of them stays
+ * well under UPS_LIMIT_TEXT_MSG_MAX (64 KiB): the status object's lists
+ * at most RR_STATUS_LIST_BYTES of JSON, a plan RR_PLAN_BYTES, an Event's
+ * changes RR_CHANGES_BYTES; the rest is counted as omitted. */
+#define RR_FAILURES_MAX      50
+#define RR_GROUPS_MAX        64
+#define RR_PLAN_STAGES_MAX   50
+#define RR_PLAN_MACHINES     20
+#define RR_CHANGES_MAX       200
+#define RR_STATUS_LIST_BYTES 12000
+#define RR_PLAN_BYTES        12000
+#define RR_CHANGES_BYTES     24000
 #define RR_DURATION_MAX_MS  (30LL * 86400 * 1000)
 
 struct rollouts_rpc_watch {
@@ -42,6 +49,21 @@ static json_t *rr_amount(const struct rollout_amount *a)
 	return json_string(buf);
 }
 
+/* Appends v (stolen) to arr unless that takes *bytes past budget:
+ * then false, v freed. */
+static bool rr_append(json_t *arr, json_t *v, size_t *bytes, size_t budget)
+{
+	size_t len = v ? json_dumpb(v, NULL, 0, JSON_COMPACT) + 1 : 0;
+
+	if (!v || *bytes + len > budget || json_array_append_new(arr, v)) {
+		if (v && *bytes + len > budget)
+			json_decref(v);
+		return false;
+	}
+	*bytes += len;
+	return true;
+}
+
 static int rr_set(json_t *o, const char *key, json_t *v)
 {
 	return v ? json_object_set_new(o, key, v) : -1;
@@ -51,7 +73,7 @@ json_t *rollouts_status_json(const struct rollout *r, int64_t now_ms)
 {
 	const struct rollout_spec *s = &r->spec;
 	json_t *j, *counts, *groups, *failures, *spec;
-	size_t nfail = 0, omitted = 0, canaries = 0;
+	size_t nfail = 0, omitted = 0, canaries = 0, fail_bytes = 0;
 	int64_t elapsed, done, left;
 	int bad = 0;
 
@@ -81,7 +103,7 @@ json_t *rollouts_status_json(const struct rollout *r, int64_t now_ms)
 			bad |= json_object_set_new(
 			    counts, member_state_name(st),
 			    json_integer((json_int_t)r->by_state[st]));
-	for (size_t g = 0; groups && g < r->ngroups; g++)
+	for (size_t g = 0; groups && g < r->ngroups && g < RR_GROUPS_MAX; g++)
 		bad |= json_array_append_new(
 		    groups,
 		    json_pack("{s:s, s:s, s:s, s:I}", "release",
@@ -95,15 +117,14 @@ json_t *rollouts_status_json(const struct rollout *r, int64_t now_ms)
 		if (m->state != MEMBER_FAILED && m->state != MEMBER_TIMED_OUT &&
 		    m->state != MEMBER_REVERT_FAILED)
 			continue;
-		if (nfail++ >= RR_FAILURES_MAX) {
+		if (nfail++ >= RR_FAILURES_MAX ||
+		    !rr_append(failures,
+		               json_pack("{s:s, s:s, s:s, s:b}", "machine-id",
+		                         m->machine_id, "state",
+		                         member_state_name(m->state), "reason",
+		                         m->reason, "canary", m->canary),
+		               &fail_bytes, RR_STATUS_LIST_BYTES))
 			omitted++;
-			continue;
-		}
-		bad |= json_array_append_new(
-		    failures, json_pack("{s:s, s:s, s:s, s:b}", "machine-id",
-		                        m->machine_id, "state",
-		                        member_state_name(m->state), "reason",
-		                        m->reason, "canary", m->canary));
 	}
 	elapsed = r->started_ms
 	              ? (r->ended_ms ? r->ended_ms : now_ms) - r->started_ms
@@ -134,6 +155,10 @@ json_t *rollouts_status_json(const struct rollout *r, int64_t now_ms)
 	}
 	bad |= rr_set(j, "counts", counts);
 	bad |= rr_set(j, "groups", groups);
+	bad |= rr_set(j, "groups-omitted",
+	              json_integer((json_int_t)(r->ngroups > RR_GROUPS_MAX
+	                                            ? r->ngroups - RR_GROUPS_MAX
+	                                            : 0)));
 	bad |= rr_set(j, "failures", failures);
 	bad |= rr_set(j, "failures-omitted", json_integer((json_int_t)omitted));
 	bad |= rr_set(j, "spec", spec);
@@ -158,7 +183,7 @@ static json_t *rr_plan_json(const struct rollout *r)
 {
 	json_t *stages = json_array(), *cur = NULL, *ids = NULL;
 	uint32_t stage = UINT32_MAX;
-	size_t count = 0;
+	size_t count = 0, plan_bytes = 0;
 
 	for (size_t i = 0; stages && i <= r->nmembers; i++) {
 		const struct rollout_member *m =
@@ -186,8 +211,11 @@ static json_t *rr_plan_json(const struct rollout *r)
 				return NULL;
 			}
 		}
-		if (count++ < RR_PLAN_MACHINES)
+		if (count++ < RR_PLAN_MACHINES &&
+		    plan_bytes + strlen(m->machine_id) + 3 <= RR_PLAN_BYTES) {
 			json_array_append_new(ids, json_string(m->machine_id));
+			plan_bytes += strlen(m->machine_id) + 3;
+		}
 	}
 	return stages ? json_pack("{s:o, s:I}", "stages", stages,
 	                          "stages-omitted",
@@ -218,12 +246,13 @@ static void rr_changed(void *data, const struct rollout *r,
 {
 	struct rollouts_rpc *rr = data;
 	json_t *status, *changes, *params;
+	size_t listed = 0, bytes = 0;
 
 	if (!rr->watches)
 		return;
 	status = rollouts_status_json(r, rr_now());
 	changes = json_array();
-	for (size_t i = 0; changes && i < n && i < RR_CHANGES_MAX; i++) {
+	for (size_t i = 0; changes && i < n && listed < RR_CHANGES_MAX; i++) {
 		const struct rollout_member *m = &r->members[idx[i]];
 		json_t *c = json_pack("{s:s, s:s}", "machine-id", m->machine_id,
 		                      "state", member_state_name(m->state));
@@ -233,7 +262,9 @@ static void rr_changed(void *data, const struct rollout *r,
 			                    json_string(m->order_id));
 		if (c && m->reason[0])
 			json_object_set_new(c, "reason", json_string(m->reason));
-		json_array_append_new(changes, c);
+		if (!rr_append(changes, c, &bytes, RR_CHANGES_BYTES))
+			break;
+		listed++;
 	}
 	if (!status || !changes) {
 		json_decref(status);
@@ -242,8 +273,7 @@ static void rr_changed(void *data, const struct rollout *r,
 	}
 	params = json_pack("{s:o, s:o, s:I}", "rollout", status, "changes",
 	                   changes, "changes-omitted",
-	                   (json_int_t)(n > RR_CHANGES_MAX ? n - RR_CHANGES_MAX
-	                                                   : 0));
+	                   (json_int_t)(n - listed));
 	for (struct rollouts_rpc_watch *w = rr->watches; params && w;
 	     w = w->next)
 		(void)reply_push(w->peer, "Rollouts", "Event",
@@ -462,6 +492,27 @@ static int rr_select(const json_t *sel, struct rollouts_selector *out,
 	if (!json_is_object(sel))
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		                "field \"params.select\": an object");
+	{
+		const char *key;
+		json_t *v;
+
+		/* A misspelt key must not widen the rollout to everything. */
+		json_object_foreach((json_t *)sel, key, v)
+		{
+			if (strcmp(key, "releases") && strcmp(key, "arches") &&
+			    strcmp(key, "machines"))
+				return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+				                "field \"params.select.%.32s\": "
+				                "unknown (releases, arches or "
+				                "machines)",
+				                key);
+			if (json_is_array(v) && json_array_size(v) == 0)
+				return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+				                "field \"params.select.%s\": "
+				                "empty (leave it out for any)",
+				                key);
+		}
+	}
 	rv = rr_list(json_object_get(sel, "releases"), "releases",
 	             sizeof(*out->releases), rr_release_ok,
 	             (void **)&out->releases, &out->nreleases, err, errlen);

@@ -1533,6 +1533,100 @@ static void test_rollback_deadline(void **state)
 	assert_int_equal(h->r.state, ROLLOUT_ROLLED_BACK);
 }
 
+/* Abort is refused while rolling back (the reverts must finish). */
+static void test_abort_refused_rolling_back(void **state)
+{
+	struct h *h = *state;
+	struct rollout_spec spec;
+
+	fleet_one_group(&h->fleet, 3);
+	spec_fast(&spec);
+	plan(h, &spec);
+	assert_int_equal(cmd(h, ROLLOUT_EV_START, NULL), 0);
+	drive(h, ROLLOUT_CANARY, 2);
+	assert_int_equal(cmd(h, ROLLOUT_EV_ROLLBACK, NULL), 0);
+	assert_int_equal(h->r.state, ROLLOUT_ROLLING_BACK);
+	assert_int_equal(cmd(h, ROLLOUT_EV_ABORT, NULL), UPS_ERR_CONFLICT);
+	assert_int_equal(h->r.state, ROLLOUT_ROLLING_BACK);
+	tl_assert_contains(h->err, "rolling-back");
+}
+
+/* A machine of an earlier stage retried after a resume is waited for:
+ * the rollout completes only when nothing is pending or out. */
+static void test_complete_waits_for_retries(void **state)
+{
+	struct h *h = *state;
+	struct rollout_spec spec;
+	size_t a = SIZE_MAX;
+
+	fleet_one_group(&h->fleet, 4);
+	spec_fast(&spec);
+	amount(&spec.batch, "1");
+	amount(&spec.max_unavailable, "2");
+	amount(&spec.failure_budget, "1");
+	plan(h, &spec);
+	h->strict = false;
+	assert_int_equal(cmd(h, ROLLOUT_EV_START, NULL), 0);
+	drive(h, ROLLOUT_CANARY, 2);
+	assert_int_equal(h->r.stage, 1);
+	/* Stage 1's machine fails within the budget. */
+	a = fail_next(h);
+	assert_int_equal(h->r.state, ROLLOUT_ROLLING);
+	/* Stage 2's fails too: over the budget, paused. */
+	fail_next(h);
+	assert_int_equal(h->r.state, ROLLOUT_PAUSED);
+	assert_int_equal(cmd(h, ROLLOUT_EV_RESUME, NULL), 0);
+	/* Both retried; the one of stage 2 and stage 3's upgrade, while
+	 * the stage-1 machine still downloads. */
+	assert_int_equal(h->r.members[a].state, MEMBER_ORDERED);
+	assert_int_equal(report(h, a, MEMBER_DOWNLOADING, NULL), 0);
+	for (int round = 0; round < 6; round++) {
+		for (size_t i = 0; i < h->r.nmembers; i++)
+			if (i != a && h->r.members[i].state == MEMBER_ORDERED)
+				upgrade_member(h, i);
+		assert_int_equal(tick(h, MIN_HEALTHY), 0);
+	}
+	assert_int_equal(h->r.state, ROLLOUT_ROLLING);
+	assert_int_equal(h->r.members[a].state, MEMBER_DOWNLOADING);
+	/* It ends: now the rollout does. */
+	assert_int_equal(report(h, a, MEMBER_HEALTHY, NULL), 0);
+	assert_int_equal(tick(h, MIN_HEALTHY), 0);
+	assert_int_equal(h->r.state, ROLLOUT_COMPLETED);
+	assert_int_equal(h->r.by_state[MEMBER_UPGRADED], 4);
+}
+
+/* An order the runner did not send goes back to pending. */
+static void test_withdrawn(void **state)
+{
+	struct h *h = *state;
+	struct rollout_spec spec;
+
+	fleet_one_group(&h->fleet, 2);
+	spec_fast(&spec);
+	plan(h, &spec);
+	h->hand_out = false;
+	assert_int_equal(cmd(h, ROLLOUT_EV_START, NULL), 0);
+	assert_int_equal(h->r.members[0].state, MEMBER_ORDERED);
+	h->r.members[0].want_order = false; /* taken by the runner */
+	assert_int_equal(step(h, (struct rollout_event){
+	                             .kind = ROLLOUT_EV_WITHDRAWN,
+	                             .member = 0}),
+	                 0);
+	/* The canary stage orders it again at once (still canary). */
+	assert_int_equal(h->r.members[0].state, MEMBER_ORDERED);
+	assert_true(h->r.members[0].want_order);
+	/* After an abort it stays pending. */
+	h->r.members[0].want_order = false;
+	assert_int_equal(cmd(h, ROLLOUT_EV_ABORT, NULL), 0);
+	assert_int_equal(h->r.state, ROLLOUT_ABORTING);
+	assert_int_equal(step(h, (struct rollout_event){
+	                             .kind = ROLLOUT_EV_WITHDRAWN,
+	                             .member = 0}),
+	                 0);
+	assert_int_equal(h->r.members[0].state, MEMBER_PENDING);
+	assert_int_equal(h->r.state, ROLLOUT_ABORTED);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1565,6 +1659,9 @@ int main(void)
 	    T(test_rollback_on_budget),
 	    T(test_rollback_completed),
 	    T(test_rollback_deadline),
+	    T(test_abort_refused_rolling_back),
+	    T(test_complete_waits_for_retries),
+	    T(test_withdrawn),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -232,41 +232,26 @@ static bool rollouts_news(const struct rollouts *rs, size_t i,
 		return true;
 	}
 	if (o && mem->order_id[0] && strcmp(o->id, mem->order_id) == 0) {
-		switch (o->state) {
-		case UPS_MST_ORDERED:
-			ev->state = MEMBER_ORDERED;
+		enum member_state st;
+
+		/* The working states and healthy are named as the machine's. */
+		if (!member_state_parse(ups_machine_state_name(o->state), &st) &&
+		    ((MEMBER_WORKING | MB(HEALTHY)) & (1u << st))) {
+			ev->state = st;
 			return true;
-		case UPS_MST_DOWNLOADING:
-			ev->state = MEMBER_DOWNLOADING;
-			return true;
-		case UPS_MST_VERIFYING:
-			ev->state = MEMBER_VERIFYING;
-			return true;
-		case UPS_MST_STAGED:
-			ev->state = MEMBER_STAGED;
-			return true;
-		case UPS_MST_RESTARTING:
-			ev->state = MEMBER_RESTARTING;
-			return true;
-		case UPS_MST_HEALTH_WAIT:
-			ev->state = MEMBER_HEALTH_WAIT;
-			return true;
-		case UPS_MST_HEALTHY:
-			ev->state = MEMBER_HEALTHY;
-			return true;
-		case UPS_MST_TIMED_OUT:
+		}
+		if (o->state == UPS_MST_TIMED_OUT) {
 			ev->state = MEMBER_TIMED_OUT; /* ours: nothing new */
 			return true;
-		case UPS_MST_FAILED:
-		case UPS_MST_REVERTING:
-		case UPS_MST_REVERTED:
+		}
+		if (o->state == UPS_MST_FAILED || o->state == UPS_MST_REVERTING ||
+		    o->state == UPS_MST_REVERTED) {
 			ev->state = MEMBER_FAILED;
 			ev->reason = o->reason[0] ? o->reason
 			                          : ups_machine_state_name(o->state);
 			return true;
-		default:
-			return false;
 		}
+		return false;
 	}
 	/* Back with the target after a restart, healthy. */
 	if (m->row.connected && strcmp(m->row.version, rs->cur.spec.version) == 0 &&

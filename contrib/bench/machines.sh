@@ -44,22 +44,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-
-# wait_line FILE REGEX COUNT SECONDS: until COUNT lines of FILE match.
-wait_line() {
-	local deadline=$(($(now_ms) + $4 * 1000))
-	until [ "$(grep -cE "$2" "$1" 2>/dev/null || true)" -ge "$3" ]; do
-		if [ "$(now_ms)" -ge "$deadline" ]; then
-			echo "machines: no $3 lines /$2/ in $1 within $4 s" >&2
-			tail -5 "$D"/*.err >&2 || true
-			exit 1
-		fi
-		sleep 0.05
-	done
-}
+BENCH=machines
+. "$(dirname "$0")/lib.sh"
 
 start_up() {
 	"$UPSTAGED" --listen "127.0.0.1:${PORT:-0}" --data-dir "$D/data" \

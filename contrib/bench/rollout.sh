@@ -56,22 +56,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
-
-# wait_line FILE REGEX COUNT SECONDS: until COUNT lines of FILE match.
-wait_line() {
-	local deadline=$(($(now_ms) + $4 * 1000))
-	until [ "$(grep -cE "$2" "$1" 2>/dev/null || true)" -ge "$3" ]; do
-		if [ "$(now_ms)" -ge "$deadline" ]; then
-			echo "rollout: no $3 lines /$2/ in $1 within $4 s" >&2
-			tail -5 "$D"/*.err >&2 || true
-			exit 1
-		fi
-		sleep 0.05
-	done
-}
+BENCH=rollout
+. "$(dirname "$0")/lib.sh"
 
 "$UPSTAGED" --listen 127.0.0.1:0 --data-dir "$D/data" \
 	--max-sessions $((N + 100)) --agent-version 2.9.0 --log-level info \

@@ -14,6 +14,7 @@
 #include "contrib/cli/oneshot.h"
 #include "contrib/cli/output.h"
 #include "contrib/cli/progress.h"
+#include "contrib/cli/remote.h"
 #include "contrib/cli/source.h"
 #include "contrib/cli/uploader.h"
 #include "proto/autoselect.h"
@@ -309,6 +310,8 @@ int scmd_sync(struct cli_ctx *ctx)
 	                    : cores > SYNC_DEFAULT_PARALLEL_MAX ? SYNC_DEFAULT_PARALLEL_MAX
 	                                                        : (unsigned)cores;
 	struct ups_url url;
+	struct remote_config rcfg;
+	bool remote;
 	char root[PATH_MAX];
 	int rv;
 
@@ -321,7 +324,9 @@ int scmd_sync(struct cli_ctx *ctx)
 	if (!source || !*source)
 		return cli_out_usage(ctx, "give --source DIR or set "
 		                          "JUJU_METADATA_SOURCE");
-	source = source_root(source, root, sizeof(root));
+	remote = remote_is_url(source);
+	if (!remote)
+		source = source_root(source, root, sizeof(root));
 	if (!stream)
 		stream = ups_stream_name(SYNC_DEFAULT_STREAM);
 	run.stream = stream;
@@ -363,8 +368,16 @@ int scmd_sync(struct cli_ctx *ctx)
 	if (rv)
 		return rv;
 
-	rv = source_scan(source, stream, &list, &kind, warn_cb, ctx, err,
-	                 sizeof(err));
+	rcfg.ca_cert = ctx->g.ca_cert;
+	rcfg.timeout_ms = ctx->g.timeout_ms;
+	if (remote) {
+		kind = SOURCE_SIMPLESTREAMS;
+		rv = remote_scan(source, stream, &rcfg, &list, warn_cb, ctx,
+		                 err, sizeof(err));
+	} else {
+		rv = source_scan(source, stream, &list, &kind, warn_cb, ctx,
+		                 err, sizeof(err));
+	}
 	if (rv) {
 		rv = cli_out_error(ctx, CLI_EXIT_FAILED, ups_err_code(rv), err);
 		goto out;
@@ -416,12 +429,22 @@ int scmd_sync(struct cli_ctx *ctx)
 	 * reading now, the digest while it is sent (a dry run hashes). */
 	for (size_t i = 0; i < list.n; i++) {
 		items[i].it = list.items[i];
-		rv = run.dry_run ? source_verify(source, kind, &items[i].it, err,
-		                                 sizeof(err))
-		                 : source_check(source, kind, &items[i].it, err,
-		                                sizeof(err));
-		if (!rv && source_file_path(source, &items[i].it, items[i].file,
-		                            sizeof(items[i].file)) != 0)
+		/* An HTTP source is checked as it streams: upstaged compares
+		 * every byte with the declared SHA-256 before it commits. */
+		if (remote)
+			rv = 0;
+		else
+			rv = run.dry_run
+			         ? source_verify(source, kind, &items[i].it, err,
+			                         sizeof(err))
+			         : source_check(source, kind, &items[i].it, err,
+			                        sizeof(err));
+		if (!rv && (remote ? remote_item_url(source, &items[i].it,
+		                                     items[i].file,
+		                                     sizeof(items[i].file))
+		                   : source_file_path(source, &items[i].it,
+		                                      items[i].file,
+		                                      sizeof(items[i].file))) != 0)
 			rv = ups_errf(UPS_ERR_TOO_LARGE, err, sizeof(err),
 			              "path too long");
 		if (rv) {
@@ -452,6 +475,7 @@ int scmd_sync(struct cli_ctx *ctx)
 	ucfg.timeout_ms = ocfg.timeout_ms;
 	ucfg.retries = retries;
 	ucfg.stream = stream;
+	ucfg.source_ca = ctx->g.ca_cert;
 	ucfg.chunk_size = UPS_LIMIT_CHUNK_PAYLOAD_MAX;
 	ucfg.max_rate = max_rate;
 	ucfg.parallel = parallel;

@@ -24,6 +24,7 @@
 
 #include "contrib/cli/cli.h"
 #include "contrib/cli/client.h"
+#include "contrib/cli/remote.h"
 #include "contrib/cli/source.h"
 #include "proto/chunk.h"
 #include "proto/digest.h"
@@ -74,6 +75,7 @@ struct slot {
 	size_t item; /* the item carried (phase != SLOT_IDLE) */
 	enum slot_phase phase;
 	int fd;
+	struct remote_reader *remote; /* an item of an HTTP source */
 	char token[UPS_LIMIT_UPLOAD_TOKEN_LEN + 1];
 	EVP_MD_CTX *md; /* bytes [0, hashed) of the file */
 	uint64_t hashed;
@@ -313,6 +315,8 @@ static void slot_close_file(struct slot *s)
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
+	remote_reader_free(s->remote);
+	s->remote = NULL;
 }
 
 /* The slot's item has its outcome; the slot takes the next one. */
@@ -387,8 +391,30 @@ static int slot_open_file(struct slot *s)
 	struct stat st;
 	int rv;
 
-	if (s->fd >= 0)
+	if (s->fd >= 0 || s->remote)
 		return 0;
+	if (remote_is_url(item->file)) {
+		/* Read in ranges as it is sent; its metadata declares the
+		 * digest, so no token is needed. */
+		struct remote_config rcfg = {.ca_cert = s->up->cfg->source_ca,
+		                             .timeout_ms =
+		                                 s->up->cfg->timeout_ms};
+
+		if (!item->it.sha256[0]) {
+			slot_done(s, UPLOAD_FAILED,
+			          ups_err_code(UPS_ERR_BAD_REQUEST),
+			          "an HTTP source must declare the SHA-256");
+			return -1;
+		}
+		s->remote = remote_reader_new(item->file, &rcfg);
+		if (!s->remote) {
+			slot_done(s, UPLOAD_FAILED,
+			          ups_err_code(UPS_ERR_NO_MEMORY),
+			          "out of memory");
+			return -1;
+		}
+		return 0;
+	}
 	s->fd = open(item->file, O_RDONLY | O_CLOEXEC);
 	if (s->fd < 0) {
 		snprintf(err, sizeof(err), "cannot open %.160s: %s", item->file,
@@ -419,6 +445,9 @@ static int job_pread(struct slot *s, unsigned char *buf, size_t len,
 	size_t got = 0;
 	ssize_t n;
 
+	if (s->remote)
+		return remote_read(s->remote, buf, len, off, s->job_err,
+		                   sizeof(s->job_err));
 	while (got < len) {
 		n = pread(s->fd, buf + got, len - got, (off_t)(off + got));
 		if (n < 0 && errno == EINTR)

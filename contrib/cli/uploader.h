@@ -58,7 +58,7 @@ struct upload_item {
 	/* Binary version, size; sha256 when the source declares it, else
 	 * "" until the upload computed it. */
 	struct ups_ss_item it;
-	char file[PATH_MAX]; /* local file */
+	char file[PATH_MAX]; /* local file, or http(s) URL (remote.h) */
 	/* Outcome, filled by uploader_run(). */
 	enum upload_status status;
 	uint64_t sent_bytes;   /* payload bytes sent in this run */
@@ -78,6 +78,7 @@ struct uploader_config {
 	                              progress */
 	unsigned retries;          /* reconnects in a row without progress */
 	const char *stream;        /* borrowed */
+	const char *source_ca;     /* https sources: PEM bundle, or NULL */
 	uint32_t chunk_size;       /* 1..UPS_LIMIT_CHUNK_PAYLOAD_MAX */
 	uint64_t max_rate;         /* bytes/s for all items, 0 = unlimited */
 	unsigned parallel;         /* items at once, 1..UPLOADER_MAX_PARALLEL */

@@ -1,0 +1,267 @@
+/* sync-agent-binary's HTTP source (remote.h), with libcurl's easy
+ * interface: the uploader already runs each read on a worker thread. */
+#include "contrib/cli/remote.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/errors.h"
+
+struct remote_reader {
+	CURL *curl;
+	char url[4096];
+	struct remote_config cfg;
+};
+
+bool remote_is_url(const char *s)
+{
+	return s && (strncmp(s, "http://", 7) == 0 ||
+	             strncmp(s, "https://", 8) == 0);
+}
+
+static pthread_once_t remote_once = PTHREAD_ONCE_INIT;
+
+static void remote_global_init(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* What a transfer writes into: a bounded buffer. */
+struct remote_sink {
+	unsigned char *buf;
+	size_t len, cap;
+	bool grow;     /* metadata: grow up to cap */
+	bool overflow; /* more bytes came than fit */
+};
+
+static size_t remote_write_cb(char *data, size_t size, size_t n, void *arg)
+{
+	struct remote_sink *k = arg;
+	size_t bytes = size * n;
+
+	if (k->len + bytes > k->cap) {
+		k->overflow = true;
+		return 0; /* aborts the transfer */
+	}
+	if (k->grow) {
+		unsigned char *nb = realloc(k->buf, k->len + bytes + 1);
+
+		if (!nb)
+			return 0;
+		k->buf = nb;
+	}
+	memcpy(k->buf + k->len, data, bytes);
+	k->len += bytes;
+	return bytes;
+}
+
+static void remote_setup(CURL *c, const char *url,
+                         const struct remote_config *cfg,
+                         struct remote_sink *k)
+{
+	long secs = cfg->timeout_ms ? (long)(cfg->timeout_ms + 999) / 1000 : 30;
+
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, secs);
+	/* A source that stalls: no byte for the timeout. */
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, secs);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, remote_write_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, k);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "upstage");
+	if (cfg->ca_cert)
+		curl_easy_setopt(c, CURLOPT_CAINFO, cfg->ca_cert);
+}
+
+/* A whole (small) document into *out (malloc'd, NUL-terminated). */
+static int remote_get(const char *url, size_t max,
+                      const struct remote_config *cfg, char **out,
+                      size_t *len, char *err, size_t errlen)
+{
+	struct remote_sink k = {.cap = max, .grow = true};
+	CURL *c;
+	CURLcode rc;
+	long status = 0;
+
+	pthread_once(&remote_once, remote_global_init);
+	*out = NULL;
+	c = curl_easy_init();
+	if (!c)
+		return ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
+		                "out of memory for HTTP");
+	remote_setup(c, url, cfg, &k);
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	if (k.overflow) {
+		free(k.buf);
+		return ups_errf(UPS_ERR_TOO_LARGE, err, errlen,
+		                "%.300s: more than %zu bytes", url, max);
+	}
+	if (rc != CURLE_OK || status != 200) {
+		free(k.buf);
+		if (rc == CURLE_OK && status == 404)
+			return ups_errf(UPS_ERR_NOT_FOUND, err, errlen,
+			                "%.300s: 404", url);
+		return ups_errf(rc == CURLE_OPERATION_TIMEDOUT
+		                    ? UPS_ERR_TIMEOUT
+		                    : UPS_ERR_IO,
+		                err, errlen, "%.300s: %s", url,
+		                rc != CURLE_OK ? curl_easy_strerror(rc)
+		                               : "unexpected HTTP status");
+	}
+	if (!k.buf && !(k.buf = malloc(1)))
+		return ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
+		                "out of memory");
+	k.buf[k.len] = '\0';
+	*out = (char *)k.buf;
+	*len = k.len;
+	return 0;
+}
+
+int remote_scan(const char *base, const char *stream,
+                const struct remote_config *cfg, struct ups_ss_list *out,
+                ups_ss_warn_cb warn, void *warn_data, char *err,
+                size_t errlen)
+{
+	static const char *const indexes[] = {"streams/v1/index2.json",
+	                                      "streams/v1/index.json"};
+	char url[4096], path[UPS_SS_PATH_MAX + 1];
+	size_t blen = strlen(base), len;
+	char *doc = NULL;
+	int rv = UPS_ERR_NOT_FOUND;
+
+	while (blen > 0 && base[blen - 1] == '/')
+		blen--;
+	for (size_t i = 0; i < sizeof(indexes) / sizeof(indexes[0]); i++) {
+		snprintf(url, sizeof(url), "%.*s/%s", (int)blen, base,
+		         indexes[i]);
+		rv = remote_get(url, UPS_SS_INDEX_MAX_BYTES, cfg, &doc, &len,
+		                err, errlen);
+		if (rv != UPS_ERR_NOT_FOUND)
+			break;
+	}
+	if (rv)
+		return rv == UPS_ERR_NOT_FOUND
+		           ? ups_errf(rv, err, errlen,
+		                      "no simplestreams index under %.300s "
+		                      "(streams/v1/index2.json, index.json)",
+		                      base)
+		           : rv;
+	rv = ups_ss_parse_index(doc, len, stream, path, sizeof(path), err,
+	                        errlen);
+	free(doc);
+	if (rv)
+		return rv;
+	snprintf(url, sizeof(url), "%.*s/%s", (int)blen, base, path);
+	rv = remote_get(url, UPS_SS_PRODUCTS_MAX_BYTES, cfg, &doc, &len, err,
+	                errlen);
+	if (rv)
+		return rv;
+	rv = ups_ss_parse_products(doc, len, stream, out, warn, warn_data,
+	                           err, errlen);
+	free(doc);
+	return rv;
+}
+
+int remote_item_url(const char *base, const struct ups_ss_item *it, char *buf,
+                    size_t len)
+{
+	size_t blen = strlen(base);
+	int n;
+
+	while (blen > 0 && base[blen - 1] == '/')
+		blen--;
+	n = snprintf(buf, len, "%.*s/%s", (int)blen, base, it->path);
+	return n < 0 || (size_t)n >= len ? UPS_ERR_TOO_LARGE : 0;
+}
+
+struct remote_reader *remote_reader_new(const char *url,
+                                        const struct remote_config *cfg)
+{
+	struct remote_reader *r;
+
+	pthread_once(&remote_once, remote_global_init);
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->curl = curl_easy_init();
+	if (!r->curl) {
+		free(r);
+		return NULL;
+	}
+	snprintf(r->url, sizeof(r->url), "%s", url);
+	r->cfg = *cfg;
+	return r;
+}
+
+void remote_reader_free(struct remote_reader *r)
+{
+	if (!r)
+		return;
+	curl_easy_cleanup(r->curl);
+	free(r);
+}
+
+int remote_read(struct remote_reader *r, unsigned char *buf, size_t len,
+                uint64_t off, char *err, size_t errlen)
+{
+	size_t got = 0;
+	CURLcode rc = CURLE_OK;
+	long status = 0;
+
+	/* A cut range is asked again from where it stopped. */
+	for (int attempt = 0; got < len && attempt <= REMOTE_RETRIES;
+	     attempt++) {
+		struct remote_sink k = {.buf = buf + got, .cap = len - got};
+		char range[64];
+
+		curl_easy_reset(r->curl);
+		remote_setup(r->curl, r->url, &r->cfg, &k);
+		snprintf(range, sizeof(range), "%llu-%llu",
+		         (unsigned long long)(off + got),
+		         (unsigned long long)(off + len - 1));
+		curl_easy_setopt(r->curl, CURLOPT_RANGE, range);
+		rc = curl_easy_perform(r->curl);
+		curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
+		/* Only a 206 for the range asked is these bytes (a 200 is
+		 * the file from its start, a 416 a shorter file). */
+		if (status != 206 && k.len > 0)
+			return ups_errf(UPS_ERR_IO, err, errlen,
+			                "%.300s: HTTP %ld to a Range request",
+			                r->url, status);
+		if (status == 416)
+			return ups_errf(UPS_ERR_SIZE_MISMATCH, err, errlen,
+			                "%.300s is shorter than its metadata says",
+			                r->url);
+		if (k.overflow)
+			return ups_errf(UPS_ERR_SIZE_MISMATCH, err, errlen,
+			                "%.300s sent more than the range asked",
+			                r->url);
+		got += k.len;
+		if (rc == CURLE_OPERATION_TIMEDOUT)
+			break;
+		if (rc == CURLE_OK && k.len == 0 && status == 206)
+			break; /* an empty answer: no progress */
+		if (rc == CURLE_OK && status != 206)
+			break;
+	}
+	if (got == len)
+		return 0;
+	if (rc == CURLE_OPERATION_TIMEDOUT)
+		return ups_errf(UPS_ERR_TIMEOUT, err, errlen,
+		                "%.300s: stalled (nothing for %u ms)", r->url,
+		                r->cfg.timeout_ms);
+	return ups_errf(UPS_ERR_IO, err, errlen,
+	                "%.300s: %zu of %zu bytes at offset %llu after %d "
+	                "attempts (%s, HTTP %ld)",
+	                r->url, got, len, (unsigned long long)off,
+	                REMOTE_RETRIES + 1,
+	                rc != CURLE_OK ? curl_easy_strerror(rc) : "short",
+	                status);
+}

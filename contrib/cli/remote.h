@@ -1,0 +1,56 @@
+/* A simplestreams source over HTTP(S) for sync-agent-binary --source URL
+ * (another upstaged, a Juju-style mirror): libcurl reads the metadata and
+ * then each binary in ranges, one chunk at a time, as the uploader asks
+ * for them, so download and upload are one pipeline with bounded memory
+ * and no copy on disk; a range cut short is asked again from where it
+ * stopped (Range), a stalled one times out.
+ *
+ * Threads: remote_scan() blocks (before the upload starts); a
+ * remote_reader is used by one thread at a time (the uploader's slot
+ * jobs run on the libuv thread pool, one job per slot at once). */
+#ifndef UPSTAGE_CLI_REMOTE_H
+#define UPSTAGE_CLI_REMOTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/simplestreams.h"
+
+/* How often a range is asked again after a cut before giving up. */
+#define REMOTE_RETRIES 5
+
+struct remote_config {
+	const char *ca_cert; /* PEM bundle for https, NULL: the system's */
+	unsigned timeout_ms; /* connect; and longest time without a byte */
+};
+
+/* Whether s names an HTTP(S) source. */
+bool remote_is_url(const char *s);
+
+/* Reads base/streams/v1/index2.json (else index.json) and the products
+ * file of stream, appending its items to out (paths relative to base).
+ * UPS_ERR_NOT_FOUND (no index, or no stream in it), UPS_ERR_IO (HTTP or
+ * connection error, named), or the parser's errors; err says which URL. */
+int remote_scan(const char *base, const char *stream,
+                const struct remote_config *cfg, struct ups_ss_list *out,
+                ups_ss_warn_cb warn, void *warn_data, char *err,
+                size_t errlen);
+
+/* base + "/" + item path into buf; UPS_ERR_TOO_LARGE if it does not fit. */
+int remote_item_url(const char *base, const struct ups_ss_item *it, char *buf,
+                    size_t len);
+
+struct remote_reader;
+
+/* A reader (one connection reused) for url; NULL when out of memory. */
+struct remote_reader *remote_reader_new(const char *url,
+                                        const struct remote_config *cfg);
+void remote_reader_free(struct remote_reader *r);
+
+/* Exactly len bytes of the file from off into buf: 0, or UPS_ERR_IO /
+ * UPS_ERR_SIZE_MISMATCH / UPS_ERR_TIMEOUT with err naming the URL. */
+int remote_read(struct remote_reader *r, unsigned char *buf, size_t len,
+                uint64_t off, char *err, size_t errlen);
+
+#endif

@@ -33,9 +33,9 @@ static const struct cli_option select_options[] = {
 
 /* Indexed by enum scmd_sync_opt. */
 static const struct cli_option sync_options[] = {
-    {"source", "DIR",
-     "tarball directory or simplestreams tree (default "
-     "$JUJU_METADATA_SOURCE)",
+    {"source", "DIR|URL",
+     "tarball directory, simplestreams tree, or http(s) URL of one "
+     "(default $JUJU_METADATA_SOURCE, else Juju's public streams)",
      false},
     {"agent-version", "V",
      "major[.minor] (that series) or a full version with a build "
@@ -58,6 +58,11 @@ static const struct cli_option sync_options[] = {
      "replace a stored binary of the same version whose content differs",
      false},
     {"version", "V", "the older name of --agent-version (the seed's)",
+     false},
+    {"keyring", "FILE",
+     "OpenPGP keyring that checks a signed source (index2.sjson)", false},
+    {"allow-unsigned", NULL,
+     "read a source's unsigned index (needed for the default source)",
      false},
     {NULL, NULL, NULL, false},
 };

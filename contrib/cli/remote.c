@@ -3,10 +3,15 @@
 #include "contrib/cli/remote.h"
 
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "proto/errors.h"
 
@@ -124,13 +129,133 @@ static int remote_get(const char *url, size_t max,
 	return 0;
 }
 
+/* Writes len bytes of data to a new temporary file; its path into
+ * path (PATH_MAX). 0 or -1. */
+static int remote_temp(const char *data, size_t len, char *path, size_t plen)
+{
+	const char *dir = getenv("TMPDIR");
+	size_t off = 0;
+	int fd;
+
+	snprintf(path, plen, "%s/upstage-sig.XXXXXX",
+	         dir && *dir ? dir : "/tmp");
+	fd = mkstemp(path);
+	if (fd < 0)
+		return -1;
+	while (off < len) {
+		ssize_t w = write(fd, data + off, len - off);
+
+		if (w <= 0 && errno != EINTR) {
+			close(fd);
+			unlink(path);
+			return -1;
+		}
+		if (w > 0)
+			off += (size_t)w;
+	}
+	close(fd);
+	return 0;
+}
+
+/* The content of a PGP clear-signed doc whose signature gpgv accepts
+ * with keyring, into *out (malloc'd). gpgv is run without a shell; its
+ * first complaint goes into err. */
+static int remote_verify(const char *url, const char *doc, size_t len,
+                         const char *keyring, char **out, size_t *outlen,
+                         char *err, size_t errlen)
+{
+	char in[2048], res[2100], msg[2100], line[256] = "";
+	char *argv[] = {"gpgv",  "--quiet", "--keyring", (char *)keyring,
+	                "--output", res,    in,          NULL};
+	posix_spawn_file_actions_t fa;
+	int status = -1, rv = 0;
+	pid_t pid;
+	FILE *f;
+
+	*out = NULL;
+	if (remote_temp(doc, len, in, sizeof(in)))
+		return ups_errf(UPS_ERR_IO, err, errlen,
+		                "cannot write a temporary file: %s",
+		                strerror(errno));
+	snprintf(res, sizeof(res), "%s.out", in);
+	snprintf(msg, sizeof(msg), "%s.msg", in);
+	unlink(res);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, msg,
+	                                 O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (posix_spawnp(&pid, "gpgv", &fa, NULL, argv, NULL) != 0) {
+		rv = ups_errf(UPS_ERR_IO, err, errlen,
+		              "cannot run gpgv (install the gpgv package) to "
+		              "check %.300s",
+		              url);
+	} else {
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	if (!rv && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
+		f = fopen(msg, "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (strstr(line, "BAD") || strstr(line, "public key") ||
+			    strstr(line, "verify") || strstr(line, "signature"))
+				break;
+		if (f)
+			fclose(f);
+		line[strcspn(line, "\n")] = '\0';
+		rv = ups_errf(UPS_ERR_FORBIDDEN, err, errlen,
+		              "%.300s: signature check failed: %.200s", url,
+		              line[0] ? line : "gpgv refused it");
+	}
+	if (!rv) {
+		f = fopen(res, "rb");
+		if (f) {
+			*out = malloc(len + 1);
+			*outlen = *out ? fread(*out, 1, len, f) : 0;
+			if (*out)
+				(*out)[*outlen] = '\0';
+			fclose(f);
+		}
+		if (!*out)
+			rv = ups_errf(UPS_ERR_IO, err, errlen,
+			              "%.300s: gpgv gave no content", url);
+	}
+	unlink(in);
+	unlink(res);
+	unlink(msg);
+	return rv;
+}
+
+/* A metadata document of base/path: verified when signed (.sjson). */
+static int remote_doc(const char *base, size_t blen, const char *path,
+                      size_t max, const struct remote_config *cfg, char **out,
+                      size_t *len, char *err, size_t errlen)
+{
+	size_t plen = strlen(path);
+	char url[4096], *raw;
+	size_t rawlen;
+	int rv;
+
+	snprintf(url, sizeof(url), "%.*s/%s", (int)blen, base, path);
+	rv = remote_get(url, max, cfg, &raw, &rawlen, err, errlen);
+	if (rv || plen < 6 || strcmp(path + plen - 6, ".sjson") != 0) {
+		*out = rv ? NULL : raw;
+		*len = rv ? 0 : rawlen;
+		return rv;
+	}
+	rv = remote_verify(url, raw, rawlen, cfg->keyring, out, len, err,
+	                   errlen);
+	free(raw);
+	return rv;
+}
+
 int remote_scan(const char *base, const char *stream,
                 const struct remote_config *cfg, struct ups_ss_list *out,
                 ups_ss_warn_cb warn, void *warn_data, char *err,
                 size_t errlen)
 {
-	static const char *const indexes[] = {"streams/v1/index2.json",
-	                                      "streams/v1/index.json"};
+	static const char *const unsigned_indexes[] = {"streams/v1/index2.json",
+	                                               "streams/v1/index.json"};
 	char url[4096], path[UPS_SS_PATH_MAX + 1];
 	size_t blen = strlen(base), len;
 	char *doc = NULL;
@@ -138,29 +263,59 @@ int remote_scan(const char *base, const char *stream,
 
 	while (blen > 0 && base[blen - 1] == '/')
 		blen--;
-	for (size_t i = 0; i < sizeof(indexes) / sizeof(indexes[0]); i++) {
-		snprintf(url, sizeof(url), "%.*s/%s", (int)blen, base,
-		         indexes[i]);
+	/* The signed index first, unless unsigned is asked for. */
+	if (!(cfg->allow_unsigned && !cfg->keyring)) {
+		snprintf(url, sizeof(url), "%.*s/streams/v1/index2.sjson",
+		         (int)blen, base);
 		rv = remote_get(url, UPS_SS_INDEX_MAX_BYTES, cfg, &doc, &len,
 		                err, errlen);
-		if (rv != UPS_ERR_NOT_FOUND)
-			break;
+		if (!rv) {
+			free(doc);
+			doc = NULL;
+			if (!cfg->keyring)
+				return ups_errf(UPS_ERR_FORBIDDEN, err, errlen,
+				                "%.300s is signed: give --keyring "
+				                "FILE to check it (or "
+				                "--allow-unsigned to read the "
+				                "unsigned index)",
+				                url);
+			rv = remote_doc(base, blen, "streams/v1/index2.sjson",
+			                UPS_SS_INDEX_MAX_BYTES, cfg, &doc, &len,
+			                err, errlen);
+			if (rv)
+				return rv;
+		} else if (rv != UPS_ERR_NOT_FOUND) {
+			return rv;
+		}
 	}
-	if (rv)
-		return rv == UPS_ERR_NOT_FOUND
-		           ? ups_errf(rv, err, errlen,
-		                      "no simplestreams index under %.300s "
-		                      "(streams/v1/index2.json, index.json)",
-		                      base)
-		           : rv;
+	if (!doc && !cfg->explicit_source && !cfg->allow_unsigned)
+		return ups_errf(UPS_ERR_FORBIDDEN, err, errlen,
+		                "%.300s has no signed index: read its unsigned "
+		                "one only with --allow-unsigned",
+		                base);
+	for (size_t i = 0; !doc && i < sizeof(unsigned_indexes) /
+	                                    sizeof(unsigned_indexes[0]);
+	     i++) {
+		rv = remote_doc(base, blen, unsigned_indexes[i],
+		                UPS_SS_INDEX_MAX_BYTES, cfg, &doc, &len, err,
+		                errlen);
+		if (rv && rv != UPS_ERR_NOT_FOUND)
+			return rv;
+	}
+	if (!doc)
+		return ups_errf(UPS_ERR_NOT_FOUND, err, errlen,
+		                "no simplestreams index under %.300s "
+		                "(streams/v1/index2.sjson, index2.json, "
+		                "index.json)",
+		                base);
 	rv = ups_ss_parse_index(doc, len, stream, path, sizeof(path), err,
 	                        errlen);
 	free(doc);
 	if (rv)
 		return rv;
-	snprintf(url, sizeof(url), "%.*s/%s", (int)blen, base, path);
-	rv = remote_get(url, UPS_SS_PRODUCTS_MAX_BYTES, cfg, &doc, &len, err,
-	                errlen);
+	/* A signed index may name a signed products file: checked too. */
+	rv = remote_doc(base, blen, path, UPS_SS_PRODUCTS_MAX_BYTES, cfg, &doc,
+	                &len, err, errlen);
 	if (rv)
 		return rv;
 	rv = ups_ss_parse_products(doc, len, stream, out, warn, warn_data,

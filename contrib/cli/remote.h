@@ -23,13 +23,26 @@
 struct remote_config {
 	const char *ca_cert; /* PEM bundle for https, NULL: the system's */
 	unsigned timeout_ms; /* connect; and longest time without a byte */
+	/* Signed metadata (index2.sjson, PGP clear-signed, as Juju's public
+	 * streams publish it): read when the source has it, its signature
+	 * checked with gpgv against keyring (NULL: none given, then it is
+	 * refused unless allow_unsigned, which reads the .json instead). A
+	 * source without .sjson is read unsigned only when explicit (given
+	 * by the operator) or allow_unsigned. */
+	const char *keyring;
+	bool allow_unsigned;
+	bool explicit_source;
 };
+
+/* Juju's public agent streams: the source when none is given. */
+#define REMOTE_DEFAULT_SOURCE "https://streams.canonical.com/juju/tools"
 
 /* Whether s names an HTTP(S) source. */
 bool remote_is_url(const char *s);
 
-/* Reads base/streams/v1/index2.json (else index.json) and the products
- * file of stream, appending its items to out (paths relative to base).
+/* Reads base/streams/v1/index2.sjson (checked, see remote_config), else
+ * index2.json, else index.json, and the products file of stream,
+ * appending its items to out (paths relative to base).
  * UPS_ERR_NOT_FOUND (no index, or no stream in it), UPS_ERR_IO (HTTP or
  * connection error, named), or the parser's errors; err says which URL. */
 int remote_scan(const char *base, const char *stream,

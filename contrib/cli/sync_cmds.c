@@ -310,7 +310,7 @@ int scmd_sync(struct cli_ctx *ctx)
 	                    : cores > SYNC_DEFAULT_PARALLEL_MAX ? SYNC_DEFAULT_PARALLEL_MAX
 	                                                        : (unsigned)cores;
 	struct ups_url url;
-	struct remote_config rcfg;
+	struct remote_config rcfg = {0};
 	bool remote;
 	char root[PATH_MAX];
 	int rv;
@@ -321,9 +321,19 @@ int scmd_sync(struct cli_ctx *ctx)
 	run.dry_run = ctx->opts[SCMD_SYNC_DRY_RUN] != NULL;
 	if (!source || !*source)
 		source = getenv("JUJU_METADATA_SOURCE");
+	/* As juju sync-agent-binary: Juju's public streams by default,
+	 * read only signed (or with --allow-unsigned). */
+	rcfg.explicit_source = source && *source;
+	if (!rcfg.explicit_source && !ctx->opts[SCMD_SYNC_KEYRING] &&
+	    !ctx->opts[SCMD_SYNC_ALLOW_UNSIGNED])
+		return cli_out_usage(ctx,
+		                     "no --source and no JUJU_METADATA_SOURCE: "
+		                     "the default, Juju's public streams (%s), is "
+		                     "read signed: give --keyring FILE (Juju's "
+		                     "signing key) or --allow-unsigned",
+		                     REMOTE_DEFAULT_SOURCE);
 	if (!source || !*source)
-		return cli_out_usage(ctx, "give --source DIR or set "
-		                          "JUJU_METADATA_SOURCE");
+		source = REMOTE_DEFAULT_SOURCE;
 	remote = remote_is_url(source);
 	if (!remote)
 		source = source_root(source, root, sizeof(root));
@@ -370,6 +380,8 @@ int scmd_sync(struct cli_ctx *ctx)
 
 	rcfg.ca_cert = ctx->g.ca_cert;
 	rcfg.timeout_ms = ctx->g.timeout_ms;
+	rcfg.keyring = ctx->opts[SCMD_SYNC_KEYRING];
+	rcfg.allow_unsigned = ctx->opts[SCMD_SYNC_ALLOW_UNSIGNED] != NULL;
 	if (remote) {
 		kind = SOURCE_SIMPLESTREAMS;
 		rv = remote_scan(source, stream, &rcfg, &list, warn_cb, ctx,

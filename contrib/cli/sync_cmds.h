@@ -18,6 +18,8 @@ enum scmd_sync_opt {
 	SCMD_SYNC_PARALLEL,
 	SCMD_SYNC_FORCE,
 	SCMD_SYNC_VERSION, /* the seed's older name of --agent-version */
+	SCMD_SYNC_KEYRING,
+	SCMD_SYNC_ALLOW_UNSIGNED,
 };
 
 /* Command handlers; each returns an enum cli_exit value. */

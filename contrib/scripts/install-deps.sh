@@ -9,7 +9,7 @@ packages=(
 	libjansson-dev libssl-dev libuv1-dev libsqlite3-dev libyaml-dev
 	libcmocka-dev libsystemd-dev
 	libcurl4-openssl-dev libarchive-dev
-	openssl
+	openssl gpgv
 )
 # Tests additionally fuzz with clang's libFuzzer, fetch and check published
 # metadata and downloads with curl and jq, and the benchmarks compare with
@@ -19,8 +19,9 @@ if [ "${1:-}" = "--test" ]; then
 	# The e2e tests read JSON with jq and fetch with curl, the machines
 	# benchmark counts registry rows with sqlite3, and the benchmarks
 	# compare with nginx (nginx-extras: WebDAV for ingest, sendfile for
-	# serve; it also serves the machine tests' stand-in files).
-	packages+=(jq python3 curl sqlite3 nginx-extras)
+	# serve; it is also the machine tests' load balancer); the mirror
+	# tests sign metadata with a throwaway key (gnupg).
+	packages+=(jq python3 curl sqlite3 nginx-extras gnupg)
 fi
 
 missing=()

@@ -8,7 +8,10 @@
 # server with Range) whose metadata lies about one binary: that binary is
 # refused and nothing of it is committed, the others are synced, exit 1.
 # A download cut mid-file resumes with Range from where it stopped; a
-# source that stalls fails with a clear error after the timeout.
+# source that stalls fails with a clear error after the timeout. A signed
+# source (index2.sjson and products .sjson, clear-signed with a throwaway
+# key): read with --keyring; refused without it, with another key, or
+# when a signed byte changed; --allow-unsigned reads its .json instead.
 . "$(dirname "$0")/lib.sh" "$@"
 HERE=$(dirname "$0")
 
@@ -112,5 +115,55 @@ run 1 stalled "$UPSTAGE" --timeout 2 $(agent "$e_PORT") sync-agent-binary \
 expect_match "$OUT$ERR" 'juju-2\.9\.1-ubuntu-arm64\.tgz: stalled' "stall named"
 [ "$(catalog "$e_PORT" | jq -r '[.[]."binary-version"] | sort | join(" ")')" = "2.9.1-ubuntu-amd64 2.9.2-ubuntu-amd64" ] ||
 	fail "e holds: $(catalog "$e_PORT")"
+stop cut TERM 5000
 
-for n in cut stall a b c d e; do stop "$n" TERM 5000; done
+stop stall TERM 5000
+
+# 5. Signed metadata.
+command -v gpg >/dev/null || fail "gpg is not installed (install-deps.sh --test)"
+export GNUPGHOME=$T/gnupg
+mkdir -m 700 "$GNUPGHOME"
+gen() { gpg --batch --pinentry-mode loopback --passphrase '' \
+	--quick-gen-key "$1 <$1@example.invalid>" ed25519 sign never 2>/dev/null; }
+gen other
+gpg --export other >"$T/other.gpg"
+gen signer
+gpg --export signer >"$T/signer.gpg"
+S=$M/streams/v1
+jq --indent 4 '(.index[] | select(.path | endswith("released-agents.json")) | .path) |= sub("json$"; "sjson")' \
+	"$S/index2.json" >"$T/index2-signed.json"
+sign() { gpg --batch --yes --local-user signer --clearsign --output "$2" "$1" 2>/dev/null; }
+sign "$T/index2-signed.json" "$S/index2.sjson"
+sign "$S/com.ubuntu.juju-released-agents.json" "$S/com.ubuntu.juju-released-agents.sjson"
+gpgconf --kill all # the agent gpg started is not needed any more
+up f
+serve signed
+SRCURL=http://127.0.0.1:$MPORT
+# shellcheck disable=SC2046
+cli 0 sig $(agent "$f_PORT") sync-agent-binary --source "$SRCURL" \
+	--agent-version 2.9 --keyring "$T/signer.gpg"
+grep -q '^200 - /streams/v1/com.ubuntu.juju-released-agents.sjson$' "$T/signed.out" ||
+	fail "the signed products file was not read"
+[ "$(catalog "$f_PORT" | jq length)" -eq 3 ] || fail "signed: not 3 binaries"
+# shellcheck disable=SC2046
+cli 1 nokey $(agent "$f_PORT") sync-agent-binary --source "$SRCURL" --agent-version 2.9
+expect_match "$ERR" 'index2\.sjson is signed: give --keyring FILE' "no keyring"
+# shellcheck disable=SC2046
+cli 1 otherkey $(agent "$f_PORT") sync-agent-binary --source "$SRCURL" \
+	--agent-version 2.9 --keyring "$T/other.gpg"
+expect_match "$ERR" 'index2\.sjson: signature check failed' "another key"
+sed -i 's/"size": \([0-9]\)/"size": 9\1/' "$S/com.ubuntu.juju-released-agents.sjson"
+# shellcheck disable=SC2046
+cli 1 tampered $(agent "$f_PORT") sync-agent-binary --source "$SRCURL" \
+	--agent-version 2.9 --keyring "$T/signer.gpg"
+expect_match "$ERR" 'released-agents\.sjson: signature check failed' "a changed byte"
+# shellcheck disable=SC2046
+cli 0 unsigned $(agent "$f_PORT") sync-agent-binary --source "$SRCURL" \
+	--agent-version 2.9 --allow-unsigned
+[ "$(grep -c '^exists ' "$T/unsigned.stdout")" -eq 3 ] || fail "--allow-unsigned: $OUT"
+# Without any source the default (Juju's public streams) is read signed.
+run 2 default env -u JUJU_METADATA_SOURCE "$UPSTAGE" $(agent "$f_PORT") \
+	sync-agent-binary --agent-version 2.9
+expect_match "$ERR" 'streams\.canonical\.com/juju/tools.*--keyring FILE' "default source"
+
+for n in signed a b c d e f; do stop "$n" TERM 5000; done

@@ -30,6 +30,10 @@ step "machines benchmark smoke (MACHINES=${MACHINES:-500}; figures only)"
 MACHINES=${MACHINES:-500} IDLE_SECONDS=${IDLE_SECONDS:-5} \
 	bash "$top/contrib/bench/machines.sh" "$top/build"
 
+step "mirror benchmark smoke (MIRROR_MB=${MIRROR_MB:-64}, one run; figures only)"
+MIRROR_MB=${MIRROR_MB:-64} MIRROR_RUNS=${MIRROR_RUNS:-1} \
+	bash "$top/contrib/bench/mirror.sh" "$top/build"
+
 step "rollout benchmark smoke (MACHINES=${ROLLOUT_MACHINES:-1000}; figures only)"
 MACHINES=${ROLLOUT_MACHINES:-1000} bash "$top/contrib/bench/rollout.sh" "$top/build"
 

@@ -714,10 +714,12 @@ static int rr_status(void *state, const struct rpc_request *req,
 		return rv;
 	r = rollouts_find(rr->rollouts, id);
 	if (!r && id) {
-		/* An older one: from the journal. */
+		/* An older one: from the journal. It does not move, so
+		 * there is nothing to watch (Events are the current
+		 * rollout's). */
 		struct rr_pending *p;
 
-		rv = rr_defer(rr, req, watch, &p, err, errlen);
+		rv = rr_defer(rr, req, false, &p, err, errlen);
 		if (rv)
 			return rv;
 		p->status = true;

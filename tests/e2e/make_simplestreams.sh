@@ -98,6 +98,19 @@ for bv in 2.9.1-ubuntu-amd64 2.9.1.1-ubuntu-arm64 2.9.1-ubuntu-ppc64el; do
 	[ "$(jq -r --arg b "$bv" '.[] | select(."binary-version" == $b) | .sha256' <<<"$OUT")" = "$want" ] ||
 		fail "$bv stored with another SHA-256"
 done
+# An HTTP source built from the tree (a Range server in front of it)
+# syncs the same binaries as the directory did.
+start_upstaged up2 --auth-file "$T/auth" --listen 127.0.0.1:0
+AGENT2=(--agent "ws://127.0.0.1:$PORT" --token "$CLIENT_TOKEN")
+start web python3 "$HERE/range_server.py" "$OUTDIR/tools" "$HPORT"
+await web '^listening '
+run 0 sync3 "$UPSTAGE" "${AGENT2[@]}" sync-agent-binary \
+	--source "http://127.0.0.1:$HPORT" --version 2.9
+cli 0 list3 "${AGENT2[@]}" list-agent-binaries --json
+[ "$(jq -S 'map(del(."stored-at"))' <<<"$OUT")" = "$(jq -S 'map(del(."stored-at"))' "$T/list2.stdout")" ] ||
+	fail "the HTTP source synced other binaries than the directory"
+stop web TERM 5000
+stop up2 TERM 5000
 run 0 ver "$UPSTAGE" --version
 expect_match "$OUT" '^upstage [0-9]' "upstage --version still prints its own"
 stop up TERM 5000

@@ -45,6 +45,29 @@ for f in index2.json index.json com.ubuntu.juju-released-agents.json; do
 	[ "$(meta "$a_PORT" "$f")" = "$(meta "$b_PORT" "$f")" ] ||
 		fail "streams/v1/$f differs between a and b: $(diff <(meta "$a_PORT" "$f") <(meta "$b_PORT" "$f") | head -5)"
 done
+# Over https, the source's certificate checked with --ca-cert: an
+# upstaged with TLS mirrored into another.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+	-addext subjectAltName=IP:127.0.0.1 -keyout "$T/key.pem" \
+	-out "$T/cert.pem" >/dev/null 2>&1 || fail "openssl req"
+start_upstaged tls --auth-file "$T/auth" --listen 127.0.0.1:0 \
+	--tls-cert "$T/cert.pem" --tls-key "$T/key.pem"
+tls_PORT=$PORT
+cli 0 filltls --agent "wss://127.0.0.1:$tls_PORT" --token "$CLIENT_TOKEN" \
+	--ca-cert "$T/cert.pem" sync-agent-binary --source "$SRC" --agent-version 2.9
+up g
+# shellcheck disable=SC2046
+cli 1 untrusted $(agent "$g_PORT") sync-agent-binary \
+	--source "https://127.0.0.1:$tls_PORT" --agent-version 2.9
+expect_match "$ERR" 'https://127\.0\.0\.1:[0-9]+/streams/v1/index2\.(s?json): .*(certificate|SSL)' "an unknown certificate refused"
+# shellcheck disable=SC2046
+cli 0 https $(agent "$g_PORT") --ca-cert "$T/cert.pem" sync-agent-binary \
+	--source "https://127.0.0.1:$tls_PORT" --agent-version 2.9
+[ "$(catalog "$g_PORT")" = "$(catalog "$a_PORT")" ] ||
+	fail "https mirror: $(catalog "$g_PORT" | jq -c '[.[]."binary-version"]')"
+stop g TERM 5000
+stop tls TERM 5000
+
 # A rerun: everything exists, nothing is sent.
 # shellcheck disable=SC2046
 cli 0 m2 $(agent "$b_PORT") sync-agent-binary \

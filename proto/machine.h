@@ -21,6 +21,11 @@
  * never '/', '.', or anything a path could make something of). */
 bool ups_machine_id_is_valid(const char *id);
 
+/* The model of the controller's own machines (DESIGN.md "Rollouts":
+ * upgrade-controller moves it; other models follow, never past it).
+ * Model names are written like machine ids. */
+#define UPS_MODEL_CONTROLLER "controller"
+
 /* Machine ids in the order people count: digit runs compare as numbers
  * ("2" before "10"); <0, 0, >0 as strcmp. */
 int ups_machine_id_cmp(const char *a, const char *b);

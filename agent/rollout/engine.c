@@ -125,6 +125,7 @@ void rollout_spec_defaults(struct rollout_spec *s)
 {
 	memset(s, 0, sizeof(*s));
 	snprintf(s->stream, sizeof(s->stream), "released");
+	snprintf(s->model, sizeof(s->model), UPS_MODEL_CONTROLLER);
 	s->canary = 1;
 	s->batch = (struct rollout_amount){10, true};
 	s->max_unavailable = (struct rollout_amount){0, false};

@@ -146,6 +146,7 @@ enum rollout_on_budget {
 
 struct rollout_spec {
 	char version[UPS_LIMIT_VERSION_LEN + 1]; /* the target */
+	char model[UPS_LIMIT_MACHINE_ID_LEN + 1]; /* whose machines */
 	char stream[UPS_LIMIT_STREAM_LEN + 1];
 	int64_t canary; /* per group, >= 0 */
 	struct rollout_amount batch;

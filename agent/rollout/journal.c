@@ -436,7 +436,9 @@ char *journal_encode(const struct rollout *r)
 	    (json_int_t)r->nmembers, "reason", r->reason, "groups", groups);
 	if (!doc)
 		return NULL;
-	if (json_object_set_new(json_object_get(doc, "spec"), "on-budget",
+	if (json_object_set_new(json_object_get(doc, "spec"), "model",
+	                        json_string(s->model)) ||
+	    json_object_set_new(json_object_get(doc, "spec"), "on-budget",
 	                        json_string(s->on_budget ==
 	                                            ROLLOUT_ON_BUDGET_ROLLBACK
 	                                        ? "rollback"
@@ -507,9 +509,16 @@ int journal_decode(const char *doc, struct rollout *r, char *err,
 		const char *ob = json_string_value(
 		    json_object_get(spec, "on-budget"));
 
+		const char *model =
+		    json_string_value(json_object_get(spec, "model"));
+
 		r->spec.on_budget = ob && strcmp(ob, "rollback") == 0
 		                        ? ROLLOUT_ON_BUDGET_ROLLBACK
 		                        : ROLLOUT_ON_BUDGET_PAUSE;
+		snprintf(r->spec.model, sizeof(r->spec.model), "%s",
+		         model && ups_machine_id_is_valid(model)
+		             ? model
+		             : UPS_MODEL_CONTROLLER);
 	}
 	snprintf(r->spec.version, sizeof(r->spec.version), "%s", version);
 	snprintf(r->spec.stream, sizeof(r->spec.stream), "%s", stream);

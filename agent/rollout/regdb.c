@@ -46,11 +46,14 @@ static const char *const regdb_migrations[REGDB_SCHEMA_VERSION] = {
     "CREATE INDEX machine_orders_by_machine ON machine_orders"
     "  (machine_id, seq);"
     "CREATE TABLE rollout_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    /* 2: machines belong to a model (the controller's own: controller). */
+    "ALTER TABLE machines ADD COLUMN model TEXT NOT NULL DEFAULT "
+    "'controller';",
 };
 
 #define REGDB_MACHINE_COLS                                                     \
 	"id, release, arch, version, state, progress, reason, last_order, "    \
-	"registered_at, last_seen, connected, lost"
+	"registered_at, last_seen, connected, lost, model"
 #define REGDB_ORDER_COLS                                                       \
 	"id, seq, machine_id, kind, binary_version, stream, size, sha256, "    \
 	"from_version, state, reason, created_at, updated_at"
@@ -70,7 +73,7 @@ static const char *const regdb_sql[REGDB__NSTMTS] = {
     [REGDB_COMMIT] = "COMMIT",
     [REGDB_ROLLBACK] = "ROLLBACK",
     [REGDB_M_PUT] = "INSERT OR REPLACE INTO machines (" REGDB_MACHINE_COLS
-                    ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
+                    ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
     [REGDB_O_PUT] = "INSERT OR REPLACE INTO machine_orders (" REGDB_ORDER_COLS
                     ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
     [REGDB_O_GET] =
@@ -288,7 +291,8 @@ static int regdb_read_machine(sqlite3_stmt *st, struct regdb_machine *m,
 	    (rv =
 	         regdb_col(st, 6, m->reason, sizeof(m->reason), err, errlen)) ||
 	    (rv = regdb_col(st, 7, m->last_order, sizeof(m->last_order), err,
-	                    errlen)))
+	                    errlen)) ||
+	    (rv = regdb_col(st, 12, m->model, sizeof(m->model), err, errlen)))
 		return rv;
 	if (!ups_machine_id_is_valid(m->id))
 		return ups_errf(UPS_ERR_IO, err, errlen,
@@ -470,7 +474,7 @@ static int regdb_put_machine(struct regdb *db, const struct regdb_machine *m,
 	    BIND_TEXT(st, 8, m->last_order) ||
 	    BIND_INT(st, 9, m->registered_at) ||
 	    BIND_INT(st, 10, m->last_seen) || BIND_INT(st, 11, m->connected) ||
-	    BIND_INT(st, 12, m->lost)) {
+	    BIND_INT(st, 12, m->lost) || BIND_TEXT(st, 13, m->model)) {
 		regdb_done(st);
 		return regdb_err(db, err, errlen, "bind");
 	}

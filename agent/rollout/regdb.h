@@ -23,7 +23,7 @@
 #include "proto/limits.h"
 #include "proto/machine.h"
 
-#define REGDB_SCHEMA_VERSION 1
+#define REGDB_SCHEMA_VERSION 2
 
 /* Bytes of a failure reason kept per machine and per order. */
 #define REGDB_REASON_LEN 256
@@ -36,6 +36,7 @@ struct regdb_machine {
 	char release[UPS_LIMIT_RELEASE_LEN + 1];
 	char arch[UPS_LIMIT_ARCH_LEN + 1];
 	char version[UPS_LIMIT_VERSION_LEN + 1];
+	char model[UPS_LIMIT_MACHINE_ID_LEN + 1]; /* "controller": its own */
 	enum ups_machine_state state;
 	int progress; /* 0..100, or -1 */
 	char reason[REGDB_REASON_LEN + 1];

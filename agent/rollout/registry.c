@@ -628,7 +628,8 @@ static int registry_answer_later(struct registry *r, struct machine *m,
 
 int registry_register(struct registry *r, void *session, const char *id,
                       const char *version, const char *release,
-                      const char *arch, registry_machine_cb cb, void *data)
+                      const char *arch, const char *model,
+                      registry_machine_cb cb, void *data)
 {
 	struct machine *m, *holder;
 	bool added = false;
@@ -670,6 +671,8 @@ int registry_register(struct registry *r, void *session, const char *id,
 	snprintf(m->row.release, sizeof(m->row.release), "%s", release);
 	snprintf(m->row.arch, sizeof(m->row.arch), "%s", arch);
 	snprintf(m->row.version, sizeof(m->row.version), "%s", version);
+	snprintf(m->row.model, sizeof(m->row.model), "%s",
+	         model ? model : UPS_MODEL_CONTROLLER);
 	m->row.connected = true;
 	m->row.lost = false;
 	m->row.last_seen = registry_now(r);

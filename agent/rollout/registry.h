@@ -146,13 +146,15 @@ int registry_set_url_bases(struct registry *r, const char *const *bases,
 typedef void (*registry_machine_cb)(void *data, int rv, const char *err,
                                     const struct machine *m);
 
-/* session registers machine id (release, arch, version: checked by the
- * caller). A session that holds another id is UPS_ERR_CONFLICT; another
+/* session registers machine id (release, arch, version, model: checked
+ * by the caller; a machine may move to another model by registering
+ * again). A session that holds another id is UPS_ERR_CONFLICT; another
  * session that holds this id is replaced (event). Once written: cb, then
  * the open order, if any, is sent again. */
 int registry_register(struct registry *r, void *session, const char *id,
                       const char *version, const char *release,
-                      const char *arch, registry_machine_cb cb, void *data);
+                      const char *arch, const char *model,
+                      registry_machine_cb cb, void *data);
 
 struct registry_report {
 	const char *order_id; /* NULL: none */

@@ -61,6 +61,9 @@ struct rollouts_begin {
 	struct rollouts_gkey groups[ROLLOUT_GROUPS_MAX];
 	size_t ngroups;
 	const char *rule;
+	/* Another model's rollout: the controller's version caps it. */
+	bool capped;
+	struct ups_version cap;
 	rollouts_cb cb;
 	void *data;
 	int rv;
@@ -614,10 +617,13 @@ static void rollouts_flush(struct rollouts *rs)
 	j->rs = rs;
 	snprintf(j->batch.id, sizeof(j->batch.id), "%s", r->id);
 	j->batch.seq = rs->seq;
-	if (r->dirty && r->state == ROLLOUT_COMPLETED)
+	/* The controller's agent version follows its own model only. */
+	if (r->dirty && r->state == ROLLOUT_COMPLETED &&
+	    strcmp(r->spec.model, UPS_MODEL_CONTROLLER) == 0)
 		snprintf(j->batch.agent_version, sizeof(j->batch.agent_version),
 		         "%s", r->spec.version);
 	if (r->dirty && r->state == ROLLOUT_ROLLED_BACK &&
+	    strcmp(r->spec.model, UPS_MODEL_CONTROLLER) == 0 &&
 	    strcmp(rs->agent_version, r->spec.version) == 0)
 		rollouts_version_before(r, j->batch.agent_version,
 		                        sizeof(j->batch.agent_version));
@@ -775,7 +781,10 @@ static void rollouts_begin_work(uv_work_t *w)
 			return;
 		vs = calloc(nb ? nb : 1, sizeof(*vs));
 		for (size_t i = 0; vs && i < nb; i++)
-			if (strcmp(bins[i].stream, b->req.spec.stream) == 0)
+			if (strcmp(bins[i].stream, b->req.spec.stream) == 0 &&
+			    (!b->capped ||
+			     ups_version_compare(&bins[i].parsed.version,
+			                         &b->cap) <= 0))
 				vs[nv++] = bins[i].parsed.version;
 		free(bins);
 		if (!vs) {
@@ -863,6 +872,20 @@ static void rollouts_begin_done(uv_work_t *w, int status)
 	for (size_t g = 0; g < b->ngroups; g++)
 		if (!b->groups[g].found)
 			missing[nmissing++] = b->groups[g].binary_version;
+	if (b->capped) {
+		struct ups_version target;
+
+		if (ups_version_parse(b->req.spec.version, &target, NULL, 0) ||
+		    ups_version_compare(&target, &b->cap) > 0) {
+			snprintf(err, sizeof(err),
+			         "model %.40s cannot go to %.32s, past its "
+			         "controller's %.32s: upgrade the controller first",
+			         b->req.spec.model, b->req.spec.version,
+			         rs->agent_version);
+			rollouts_begin_fail(b, UPS_ERR_CONFLICT, err, NULL);
+			return;
+		}
+	}
 	if (nmissing) {
 		a.missing = missing;
 		a.nmissing = nmissing;
@@ -1023,6 +1046,8 @@ int rollouts_begin(struct rollouts *rs, struct rollouts_request *req,
 			struct rollouts_candidate *c;
 			size_t g;
 
+			if (strcmp(m->model, b->req.spec.model) != 0)
+				continue;
 			if (!rollouts_listed(m->release, sel->releases,
 			                     sizeof(*sel->releases),
 			                     sel->nreleases) ||
@@ -1067,10 +1092,26 @@ int rollouts_begin(struct rollouts *rs, struct rollouts_request *req,
 		snprintf(after, sizeof(after), "%s", page[n - 1]->row.id);
 	}
 	if (b->ncands == 0) {
-		rollouts_begin_fail(b, UPS_ERR_NOT_FOUND,
-		                    "no registered machine matches the selector",
-		                    NULL);
+		snprintf(err, sizeof(err),
+		         "no registered machine of model %s matches the "
+		         "selector",
+		         b->req.spec.model);
+		rollouts_begin_fail(b, UPS_ERR_NOT_FOUND, err, NULL);
 		return 0;
+	}
+	/* A model never goes past its controller (upgrade that first). */
+	if (strcmp(b->req.spec.model, UPS_MODEL_CONTROLLER) != 0) {
+		if (!rs->agent_version[0] ||
+		    ups_version_parse(rs->agent_version, &b->cap, NULL, 0)) {
+			rollouts_begin_fail(
+			    b, UPS_ERR_CONFLICT,
+			    "the controller's agent version is not known: "
+			    "upgrade the controller first (or set "
+			    "agent-version)",
+			    NULL);
+			return 0;
+		}
+		b->capped = true;
 	}
 	b->work.data = b;
 	if (uv_queue_work(rs->loop, &b->work, rollouts_begin_work,

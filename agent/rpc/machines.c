@@ -67,8 +67,9 @@ json_t *machines_record_json(const struct machine *m)
 	json_t *j;
 
 	machines_time(row->last_seen, seen, sizeof(seen));
-	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b}",
-	              "machine-id", row->id, "release", row->release, "arch",
+	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b}",
+	              "machine-id", row->id, "model", row->model, "release",
+	              row->release, "arch",
 	              row->arch, "version", row->version, "state",
 	              row->lost ? "lost" : ups_machine_state_name(row->state),
 	              "reported-state", ups_machine_state_name(row->state),
@@ -238,9 +239,12 @@ static int machines_register(void *state, const struct rpc_request *req,
 {
 	struct machines *ms = state;
 	const char *id = NULL, *version = NULL, *release = NULL, *arch = NULL;
+	const char *model = UPS_MODEL_CONTROLLER;
 	const struct ups_field fields[] = {
 	    {"machine-id", UPS_FIELD_STRING, true, 1, UPS_LIMIT_MACHINE_ID_LEN,
 	     &id},
+	    {"model", UPS_FIELD_STRING, false, 1, UPS_LIMIT_MACHINE_ID_LEN,
+	     &model},
 	    {"version", UPS_FIELD_STRING, true, 1, UPS_LIMIT_VERSION_LEN,
 	     &version},
 	    {"release", UPS_FIELD_STRING, true, 1, UPS_LIMIT_RELEASE_LEN,
@@ -253,9 +257,14 @@ static int machines_register(void *state, const struct rpc_request *req,
 
 	(void)result;
 	(void)info;
-	rv = ups_fields_unpack(req->params, "params", fields, 4, err, errlen);
+	rv = ups_fields_unpack(req->params, "params", fields, 5, err, errlen);
 	if (rv)
 		return rv;
+	if (!ups_machine_id_is_valid(model))
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "field \"params.model\": a model name, 1 to %d "
+		                "bytes of [a-z0-9-]",
+		                UPS_LIMIT_MACHINE_ID_LEN);
 	if (!ups_machine_id_is_valid(id))
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		                "field \"params.machine-id\": 1 to %d bytes of "
@@ -274,7 +283,7 @@ static int machines_register(void *state, const struct rpc_request *req,
 	if (rv)
 		return rv;
 	rv = registry_register(ms->registry, req->peer, id, canon, release,
-	                       arch, machines_registered, p);
+	                       arch, model, machines_registered, p);
 	if (rv) {
 		machines_undefer(p);
 		if (rv == UPS_ERR_CONFLICT)

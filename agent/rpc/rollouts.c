@@ -153,6 +153,7 @@ json_t *rollouts_status_json(const struct rollout *r, int64_t now_ms)
 		json_decref(spec);
 		return NULL;
 	}
+	bad |= rr_set(j, "model", json_string(s->model));
 	bad |= rr_set(j, "counts", counts);
 	bad |= rr_set(j, "groups", groups);
 	bad |= rr_set(j, "groups-omitted",
@@ -552,6 +553,7 @@ static int rr_start(void *state, const struct rpc_request *req,
 	const char *version = NULL, *client = NULL, *batch = NULL,
 	           *maxu = NULL, *budget = NULL, *on_budget = NULL;
 	const char *stream = ups_stream_name(UPS_STREAM_RELEASED);
+	const char *model = UPS_MODEL_CONTROLLER;
 	json_t *sel = NULL;
 	int64_t canary = 1, ignored = 0;
 	bool manual = false, dry = false, watch = false;
@@ -562,6 +564,8 @@ static int rr_start(void *state, const struct rpc_request *req,
 	     UPS_LIMIT_VERSION_LEN, &client},
 	    {"stream", UPS_FIELD_STRING, false, 1, UPS_LIMIT_STREAM_LEN,
 	     &stream},
+	    {"model", UPS_FIELD_STRING, false, 1, UPS_LIMIT_MACHINE_ID_LEN,
+	     &model},
 	    {"select", UPS_FIELD_OBJECT, false, 0, 0, &sel},
 	    {"canary", UPS_FIELD_INT, false, 0, 1000, &canary},
 	    {"batch", UPS_FIELD_STRING, false, 1, 16, &batch},
@@ -615,6 +619,9 @@ static int rr_start(void *state, const struct rpc_request *req,
 	if (!rv && client)
 		rv = rr_version("client-version", client, rq.client_version,
 		                sizeof(rq.client_version), err, errlen);
+	if (!rv && !ups_machine_id_is_valid(model))
+		rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		              "field \"params.model\": a model name");
 	if (!rv && on_budget && strcmp(on_budget, "pause") &&
 	    strcmp(on_budget, "rollback"))
 		rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
@@ -626,6 +633,7 @@ static int rr_start(void *state, const struct rpc_request *req,
 	if (rv)
 		return rv;
 	snprintf(rq.spec.stream, sizeof(rq.spec.stream), "%s", stream);
+	snprintf(rq.spec.model, sizeof(rq.spec.model), "%s", model);
 	rq.spec.canary = canary;
 	rq.spec.manual_promote = manual;
 	if (on_budget && strcmp(on_budget, "rollback") == 0)

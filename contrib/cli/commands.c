@@ -86,6 +86,12 @@ static const struct cli_option upgrade_machine_options[] = {
     {NULL, NULL, NULL, false},
 };
 
+/* Indexed by enum mcmd_list_opt. */
+static const struct cli_option list_machines_options[] = {
+    {"model", "M", "only the machines of model M", false},
+    {NULL, NULL, NULL, false},
+};
+
 /* Indexed by enum mcmd_revert_opt. */
 static const struct cli_option revert_machine_options[] = {
     {"wait", NULL, "follow the orders until every machine is done", false},
@@ -133,6 +139,51 @@ static const struct cli_option upgrade_controller_options[] = {
      "follow the rollout until it stops moving (exit 0 only when "
      "completed)",
      false},
+    {NULL, NULL, NULL, false},
+};
+
+/* Indexed by enum rcmd_upgrade_opt (RCMD_MODEL last). */
+static const struct cli_option upgrade_model_options[] = {
+    {"agent-version", "V", "the target (a full version, e.g. 2.9.2)", false},
+    {"client-version", "C",
+     "the client's version (juju version): auto-selects the target when "
+     "--agent-version is not given, and warns when older than it",
+     false},
+    {"stream", "S", "released (default), proposed, devel or testing", false},
+    {"select", "SPEC",
+     "machines to upgrade: release=R,arch=A,machines=ID+ID (default: "
+     "every registered machine)",
+     false},
+    {"canary", "N", "canary machines per (release, arch) group (default 1)",
+     false},
+    {"batch", "N|P%", "machines per stage after the canaries (default 10%)",
+     false},
+    {"max-unavailable", "N|P%",
+     "machines ordered and not yet upgraded at once (default: the batch)",
+     false},
+    {"failure-budget", "N|P%",
+     "failures tolerated after the canaries (default 0)", false},
+    {"min-healthy", "DUR",
+     "how long a machine stays healthy before it counts (default 10s)",
+     false},
+    {"machine-deadline", "DUR",
+     "a machine not healthy this long after its order times out "
+     "(default 10m)",
+     false},
+    {"deadline", "DUR", "the whole rollout's deadline (default none)", false},
+    {"manual-promote", NULL,
+     "wait for upgrade-promote after the canaries", false},
+    {"on-budget", "pause|rollback",
+     "when the failure budget is exceeded: pause (default), or roll back "
+     "every machine moved to the target",
+     false},
+    {"dry-run", NULL, "print the plan; change nothing", false},
+    {"wait", NULL,
+     "follow the rollout until it stops moving (exit 0 only when "
+     "completed)",
+     false},
+    {"model", "M", "the model whose machines move (its controller first)",
+     true},
     {NULL, NULL, NULL, false},
 };
 
@@ -359,7 +410,9 @@ static const struct cli_command commands[] = {
                 "  {\"machine-id\",\"release\",\"arch\",\"version\","
                 "\"state\",\"reported-state\",\n"
                 "   \"last-seen\",\"connected\",\"lost\",\"progress\","
-                "\"reason\",\"order\"}.",
+                "\"reason\",\"order\",\n   \"model\",\"rollout\"}. "
+                "--model M keeps that model's machines.",
+        .options = list_machines_options,
         .online = true,
         .run = mcmd_list,
     },
@@ -415,6 +468,20 @@ static const struct cli_command commands[] = {
                 "--wait exits 0 when it completes, 1 when it\nends "
                 "otherwise or stops in paused or awaiting-promotion.",
         .options = upgrade_controller_options,
+        .online = true,
+        .run = rcmd_upgrade,
+    },
+    {
+        .name = "upgrade-model",
+        .synopsis = "",
+        .summary = "upgrade one model's machines in stages",
+        .help = "As upgrade-controller, for the machines registered in "
+                "model M\n(upstage-machine --model M). Never past the "
+                "controller's agent\nversion: a newer target is refused "
+                "(conflict: upgrade the controller\nfirst); "
+                "auto-selection from --client-version is capped there "
+                "too.",
+        .options = upgrade_model_options,
         .online = true,
         .run = rcmd_upgrade,
     },

@@ -82,24 +82,38 @@ int mcmd_list(struct cli_ctx *ctx)
 	rv = mcmd_list_all(ctx, &list);
 	if (rv)
 		return rv;
+	if (ctx->opts[MCMD_LIST_MODEL]) {
+		/* Only that model's machines. */
+		json_t *kept = json_array();
+
+		json_array_foreach(list, i, rec)
+		{
+			if (strcmp(mcmd_str(rec, "model"),
+			           ctx->opts[MCMD_LIST_MODEL]) == 0)
+				json_array_append(kept, rec);
+		}
+		json_decref(list);
+		list = kept;
+	}
 	if (ctx->g.json)
 		return cli_out_json(ctx, list);
 	if (json_array_size(list) == 0)
 		fprintf(ctx->out, "no machines registered\n");
 	else
-		fprintf(ctx->out, "%-16s %-10s %-8s %-14s %-12s %-20s %s\n",
+		fprintf(ctx->out, "%-16s %-10s %-8s %-14s %-12s %-20s %-12s %s\n",
 		        "MACHINE", "RELEASE", "ARCH", "VERSION", "STATE",
-		        "LAST-SEEN", "CONNECTED");
+		        "LAST-SEEN", "MODEL", "CONNECTED");
 	json_array_foreach(list, i, rec)
 	{
 		const json_t *order = json_object_get(rec, "order");
 		const char *reason = json_string_value(
 		    json_object_get(order ? order : rec, "reason"));
 
-		fprintf(ctx->out, "%-16s %-10s %-8s %-14s %-12s %-20s %s%s%s\n",
+		fprintf(ctx->out, "%-16s %-10s %-8s %-14s %-12s %-20s %-12s %s%s%s\n",
 		        mcmd_str(rec, "machine-id"), mcmd_str(rec, "release"),
 		        mcmd_str(rec, "arch"), mcmd_str(rec, "version"),
 		        mcmd_str(rec, "state"), mcmd_str(rec, "last-seen"),
+		        mcmd_str(rec, "model"),
 		        json_is_true(json_object_get(rec, "connected")) ? "yes"
 		                                                        : "no",
 		        reason ? "  " : "", reason ? reason : "");

@@ -15,6 +15,9 @@ enum mcmd_upgrade_opt {
 	MCMD_UPGRADE_WAIT,
 	MCMD_UPGRADE_WAIT_TIMEOUT,
 };
+enum mcmd_list_opt {
+	MCMD_LIST_MODEL,
+};
 enum mcmd_revert_opt {
 	MCMD_REVERT_WAIT,
 	MCMD_REVERT_WAIT_TIMEOUT,

@@ -123,6 +123,7 @@ static void rcmd_print_status(const struct cli_ctx *ctx, const json_t *r)
 	if (rcmd_str(r, "reason")[0] && strcmp(rcmd_str(r, "reason"), "-"))
 		fprintf(ctx->out, " (%s)", rcmd_str(r, "reason"));
 	fputc('\n', ctx->out);
+	fprintf(ctx->out, "model      %s\n", rcmd_str(r, "model"));
 	fprintf(ctx->out, "target     %s (%s)\n", rcmd_str(r, "target"),
 	        rcmd_str(r, "stream"));
 	fprintf(ctx->out, "stage      %lld of %lld (0: the canaries)\n",
@@ -586,6 +587,18 @@ int rcmd_upgrade(struct cli_ctx *ctx)
 	}
 	if (ctx->opts[RCMD_MANUAL_PROMOTE])
 		json_object_set_new(params, "manual-promote", json_true());
+	/* upgrade-model: that model's machines, never past the controller
+	 * (upstaged checks); upgrade-controller: the controller model. */
+	if (strcmp(ctx->cmd->name, "upgrade-model") == 0) {
+		if (!ups_machine_id_is_valid(ctx->opts[RCMD_MODEL])) {
+			json_decref(params);
+			return cli_out_usage(ctx, "bad --model \"%.64s\" (a name "
+			                          "of [a-z0-9-])",
+			                     ctx->opts[RCMD_MODEL]);
+		}
+		json_object_set_new(params, "model",
+		                    json_string(ctx->opts[RCMD_MODEL]));
+	}
 	if (ctx->opts[RCMD_ON_BUDGET]) {
 		const char *ob = ctx->opts[RCMD_ON_BUDGET];
 

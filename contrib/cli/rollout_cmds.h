@@ -27,6 +27,7 @@ enum rcmd_upgrade_opt {
 	RCMD_ON_BUDGET,
 	RCMD_DRY_RUN,
 	RCMD_WAIT,
+	RCMD_MODEL, /* upgrade-model only */
 };
 /* upgrade-status. */
 enum rcmd_status_opt {
@@ -36,7 +37,7 @@ enum rcmd_status_opt {
 /* "90s", "5m", "1h", "250ms" or plain seconds into *ms. 0 or -1. */
 int rcmd_duration(const char *s, int64_t *ms);
 
-int rcmd_upgrade(struct cli_ctx *ctx);
+int rcmd_upgrade(struct cli_ctx *ctx); /* upgrade-controller, -model */
 int rcmd_status(struct cli_ctx *ctx);
 int rcmd_promote(struct cli_ctx *ctx);
 int rcmd_pause(struct cli_ctx *ctx);

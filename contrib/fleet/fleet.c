@@ -559,6 +559,9 @@ int fleet_run(const struct fleet_config *cfg)
 			fleet_stop(f);
 			break;
 		}
+		if (cfg->model)
+			snprintf(fm->m.model, sizeof(fm->m.model), "%s",
+			         cfg->model);
 	}
 	LOG_INFO("fleet", "%u machines dialling %s", cfg->machines,
 	         cfg->agent_url);

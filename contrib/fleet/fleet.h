@@ -33,6 +33,7 @@ struct fleet_config {
 	const char *token;
 	const char *ca_cert;
 	unsigned machines;
+	const char *model; /* every machine's model, or NULL: controller */
 	const char *releases[FLEET_GROUPS_MAX];
 	size_t nreleases;
 	const char *arches[FLEET_GROUPS_MAX];

@@ -35,13 +35,14 @@ int main(int argc, char **argv)
 	const char *machines = NULL, *releases = NULL, *arches = NULL,
 	           *prefix = "m-", *work = "0", *fd = "0", *fv = "0", *fh = "0",
 	           *fc = "0", *fs = "0", *seed = "1", *report = NULL,
-	           *maxconn = "512";
+	           *maxconn = "512", *model = NULL;
 	struct mopt opts[] = {
 	    MOPT_COMMON(&c),
 	    {"machines", &machines, "how many machines (1..19000)"},
 	    {"release", &releases, "releases, comma-separated (focal,jammy)"},
 	    {"arch", &arches, "arches, comma-separated (amd64,arm64)"},
 	    {"id-prefix", &prefix, "machine ids are PREFIX<n> (default m-)"},
+	    {"model", &model, "the machines' model (default controller)"},
 	    {"work-ms", &work, "what a restart or a health check takes (ms)"},
 	    {"fail-download", &fd, "probability of a download error"},
 	    {"fail-verify", &fv, "probability of a verification failure"},
@@ -106,6 +107,12 @@ int main(int argc, char **argv)
 	cfg.backoff_initial_ms = c.backoff_initial_ms;
 	cfg.backoff_max_ms = c.backoff_max_ms;
 	cfg.id_prefix = prefix;
+	if (model && !ups_machine_id_is_valid(model)) {
+		fprintf(stderr, "upstage-fleet: bad --model (a name of "
+		                "[a-z0-9-])\n");
+		return FLEET_EXIT_USAGE;
+	}
+	cfg.model = model;
 	cfg.report_path = report;
 	signal(SIGPIPE, SIG_IGN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);

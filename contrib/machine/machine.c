@@ -843,6 +843,9 @@ int machine_run(const struct machine_config *cfg)
 		machine_stop(ma);
 	} else {
 		ma->m_ready = true;
+		if (cfg->model)
+			snprintf(ma->m.model, sizeof(ma->m.model), "%s",
+			         cfg->model);
 		LOG_INFO("machine", "machine %s runs %s", cfg->machine_id,
 		         ma->st.current);
 		machine_report(ma, -1);

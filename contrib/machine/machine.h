@@ -29,6 +29,7 @@ struct machine_config {
 	const char *machine_id; /* checked */
 	const char *data_dir;
 	const char *release;     /* checked */
+	const char *model;       /* checked, or NULL: controller */
 	const char *arch;        /* checked */
 	const char *version;     /* canonical */
 	const char *restart_cmd; /* NULL: none */

@@ -415,6 +415,11 @@ static void magent_send_register(struct magent *m)
 	              m->version, "release", m->release, "arch", m->arch);
 
 	m->conn = MAGENT_REGISTER;
+	if (params && m->model[0] &&
+	    json_object_set_new(params, "model", json_string(m->model))) {
+		json_decref(params);
+		params = NULL;
+	}
 	if (!params ||
 	    magent_request(m, "Machine", "Register", params, &m->register_id))
 		magent_drop(m, "cannot send Register");

@@ -88,6 +88,9 @@ struct magent {
 	char id[UPS_LIMIT_MACHINE_ID_LEN + 1];
 	char release[UPS_LIMIT_RELEASE_LEN + 1];
 	char arch[UPS_LIMIT_ARCH_LEN + 1];
+	/* The model it registers in ("": upstaged's default, controller);
+	 * the owner may set it after magent_start(), before the loop runs. */
+	char model[UPS_LIMIT_MACHINE_ID_LEN + 1];
 	/* The status reported. */
 	char version[UPS_LIMIT_VERSION_LEN + 1];
 	enum ups_machine_state state;

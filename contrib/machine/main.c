@@ -15,13 +15,15 @@ int main(int argc, char **argv)
 {
 	struct mopt_common c;
 	const char *id = NULL, *dir = NULL, *release = NULL, *arch = NULL,
-	           *restart = NULL, *health = NULL, *health_timeout = "30s";
+	           *restart = NULL, *health = NULL, *health_timeout = "30s",
+	           *model = NULL;
 	struct mopt opts[] = {
 	    MOPT_COMMON(&c),
 	    {"machine-id", &id, "this machine's id ([a-z0-9-], e.g. 0, 12)"},
 	    {"data-dir", &dir, "Juju's data directory (tools/ lives there)"},
 	    {"release", &release, "series or OS (focal, ubuntu)"},
 	    {"arch", &arch, "amd64, arm64, ppc64el, s390x or riscv64"},
+	    {"model", &model, "the model it belongs to (default controller)"},
 	    {"restart-cmd", &restart,
 	     "shell command restarting the agent after a switch"},
 	    {"health-cmd", &health,
@@ -60,6 +62,12 @@ int main(int argc, char **argv)
 	cfg.machine_id = id;
 	cfg.data_dir = dir;
 	cfg.release = release;
+	if (model && !ups_machine_id_is_valid(model)) {
+		fprintf(stderr, "upstage-machine: bad --model (a name of "
+		                "[a-z0-9-])\n");
+		return MACHINE_EXIT_USAGE;
+	}
+	cfg.model = model;
 	cfg.arch = arch;
 	cfg.restart_cmd = restart;
 	cfg.health_cmd = health;

@@ -40,6 +40,7 @@ static void test_table_complete(void **state)
 	                                "upgrade-machine",
 	                                "revert-machine",
 	                                "upgrade-controller",
+	                                "upgrade-model",
 	                                "upgrade-status",
 	                                "upgrade-promote",
 	                                "upgrade-pause",

@@ -691,7 +691,6 @@ int rollouts_command(struct rollouts *rs, enum rollout_event_kind kind,
                      const char *id, rollouts_cb cb, void *data)
 {
 	struct rollout_event ev = {.kind = kind};
-	struct rollouts_waiter *w, **tail;
 	char err[UPS_ERRMSG_MAX];
 	struct rollouts_answer a = {0};
 	enum rollout_state before;
@@ -717,18 +716,8 @@ int rollouts_command(struct rollouts *rs, enum rollout_event_kind kind,
 		cb(data, rv, err, &a);
 		return 0;
 	}
-	w = calloc(1, sizeof(*w));
-	if (!w) {
-		rollouts_flush(rs);
-		return UPS_ERR_NO_MEMORY;
-	}
-	w->cb = cb;
-	w->data = data;
-	for (tail = &rs->waiting; *tail; tail = &(*tail)->next)
-		;
-	*tail = w;
-	rollouts_flush(rs);
-	return 0;
+	/* The step's write answers it (flushed here, waiter and all). */
+	return rollouts_wait(rs, cb, data);
 }
 
 /* -------------------------------------------------------------------------

@@ -99,93 +99,60 @@ static const struct cli_option revert_machine_options[] = {
     {NULL, NULL, NULL, false},
 };
 
-/* Indexed by enum rcmd_upgrade_opt. */
+/* The options of upgrade-controller and upgrade-model, indexed by enum
+ * rcmd_upgrade_opt (upgrade-model adds RCMD_MODEL). */
+#define UPGRADE_OPTIONS                                                        \
+    {"agent-version", "V", "the target (a full version, e.g. 2.9.2)", false},  \
+    {"client-version", "C",                                                    \
+     "the client's version (juju version): auto-selects the target when "      \
+     "--agent-version is not given, and warns when older than it",             \
+     false},                                                                   \
+    {"stream", "S", "released (default), proposed, devel or testing", false},  \
+    {"select", "SPEC",                                                         \
+     "machines to upgrade: release=R,arch=A,machines=ID+ID (default: "         \
+     "every registered machine)",                                              \
+     false},                                                                   \
+    {"canary", "N", "canary machines per (release, arch) group (default 1)",   \
+     false},                                                                   \
+    {"batch", "N|P%", "machines per stage after the canaries (default 10%)",   \
+     false},                                                                   \
+    {"max-unavailable", "N|P%",                                                \
+     "machines ordered and not yet upgraded at once (default: the batch)",     \
+     false},                                                                   \
+    {"failure-budget", "N|P%",                                                 \
+     "failures tolerated after the canaries (default 0)", false},              \
+    {"min-healthy", "DUR",                                                     \
+     "how long a machine stays healthy before it counts (default 10s)",        \
+     false},                                                                   \
+    {"machine-deadline", "DUR",                                                \
+     "a machine not healthy this long after its order times out "              \
+     "(default 10m)",                                                          \
+     false},                                                                   \
+    {"deadline", "DUR", "the whole rollout's deadline (default none)", false}, \
+    {"manual-promote", NULL,                                                   \
+     "wait for upgrade-promote after the canaries", false},                    \
+    {"on-budget", "pause|rollback",                                            \
+     "when the failure budget is exceeded: pause (default), or roll back "     \
+     "every machine moved to the target",                                      \
+     false},                                                                   \
+    {"dry-run", NULL, "print the plan; change nothing", false},                \
+    {"wait", NULL,                                                             \
+     "follow the rollout until it stops moving (exit 0 only when "             \
+     "completed)",                                                             \
+     false},
+
 static const struct cli_option upgrade_controller_options[] = {
-    {"agent-version", "V", "the target (a full version, e.g. 2.9.2)", false},
-    {"client-version", "C",
-     "the client's version (juju version): auto-selects the target when "
-     "--agent-version is not given, and warns when older than it",
-     false},
-    {"stream", "S", "released (default), proposed, devel or testing", false},
-    {"select", "SPEC",
-     "machines to upgrade: release=R,arch=A,machines=ID+ID (default: "
-     "every registered machine)",
-     false},
-    {"canary", "N", "canary machines per (release, arch) group (default 1)",
-     false},
-    {"batch", "N|P%", "machines per stage after the canaries (default 10%)",
-     false},
-    {"max-unavailable", "N|P%",
-     "machines ordered and not yet upgraded at once (default: the batch)",
-     false},
-    {"failure-budget", "N|P%",
-     "failures tolerated after the canaries (default 0)", false},
-    {"min-healthy", "DUR",
-     "how long a machine stays healthy before it counts (default 10s)",
-     false},
-    {"machine-deadline", "DUR",
-     "a machine not healthy this long after its order times out "
-     "(default 10m)",
-     false},
-    {"deadline", "DUR", "the whole rollout's deadline (default none)", false},
-    {"manual-promote", NULL,
-     "wait for upgrade-promote after the canaries", false},
-    {"on-budget", "pause|rollback",
-     "when the failure budget is exceeded: pause (default), or roll back "
-     "every machine moved to the target",
-     false},
-    {"dry-run", NULL, "print the plan; change nothing", false},
-    {"wait", NULL,
-     "follow the rollout until it stops moving (exit 0 only when "
-     "completed)",
-     false},
+    UPGRADE_OPTIONS
     {NULL, NULL, NULL, false},
 };
 
-/* Indexed by enum rcmd_upgrade_opt (RCMD_MODEL last). */
 static const struct cli_option upgrade_model_options[] = {
-    {"agent-version", "V", "the target (a full version, e.g. 2.9.2)", false},
-    {"client-version", "C",
-     "the client's version (juju version): auto-selects the target when "
-     "--agent-version is not given, and warns when older than it",
-     false},
-    {"stream", "S", "released (default), proposed, devel or testing", false},
-    {"select", "SPEC",
-     "machines to upgrade: release=R,arch=A,machines=ID+ID (default: "
-     "every registered machine)",
-     false},
-    {"canary", "N", "canary machines per (release, arch) group (default 1)",
-     false},
-    {"batch", "N|P%", "machines per stage after the canaries (default 10%)",
-     false},
-    {"max-unavailable", "N|P%",
-     "machines ordered and not yet upgraded at once (default: the batch)",
-     false},
-    {"failure-budget", "N|P%",
-     "failures tolerated after the canaries (default 0)", false},
-    {"min-healthy", "DUR",
-     "how long a machine stays healthy before it counts (default 10s)",
-     false},
-    {"machine-deadline", "DUR",
-     "a machine not healthy this long after its order times out "
-     "(default 10m)",
-     false},
-    {"deadline", "DUR", "the whole rollout's deadline (default none)", false},
-    {"manual-promote", NULL,
-     "wait for upgrade-promote after the canaries", false},
-    {"on-budget", "pause|rollback",
-     "when the failure budget is exceeded: pause (default), or roll back "
-     "every machine moved to the target",
-     false},
-    {"dry-run", NULL, "print the plan; change nothing", false},
-    {"wait", NULL,
-     "follow the rollout until it stops moving (exit 0 only when "
-     "completed)",
-     false},
+    UPGRADE_OPTIONS
     {"model", "M", "the model whose machines move (its controller first)",
      true},
     {NULL, NULL, NULL, false},
 };
+
 
 /* Indexed by enum pcmd_opt. */
 static const struct cli_option make_simplestreams_options[] = {

@@ -15,10 +15,27 @@
 
 #include "proto/errors.h"
 
+/* A file read by a thread of its own into a ring of REMOTE_READAHEAD
+ * bytes: the thread streams ahead while the uploader takes chunks, so
+ * the source's and upstaged's transfers overlap. Everything below mu is
+ * shared with the thread. */
 struct remote_reader {
-	CURL *curl;
+	CURL *curl; /* the thread's while it runs */
 	char url[4096];
 	struct remote_config cfg;
+	uint64_t size;
+	pthread_t thread;
+	bool running;
+	uint64_t pos; /* the next byte remote_read() expects to give */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned char *ring;
+	size_t cap, head, fill; /* unread bytes: ring[head..head+fill) */
+	uint64_t start;         /* file offset the stream began at */
+	uint64_t received;      /* bytes the stream wrote since start */
+	bool stop, done;
+	int rv;
+	char err[512];
 };
 
 bool remote_is_url(const char *s)
@@ -336,7 +353,108 @@ int remote_item_url(const char *base, const struct ups_ss_item *it, char *buf,
 	return n < 0 || (size_t)n >= len ? UPS_ERR_TOO_LARGE : 0;
 }
 
-struct remote_reader *remote_reader_new(const char *url,
+/* The reader's thread: one GET from the offset asked for to the end of
+ * the file into the ring, waiting while the ring is full; a transfer cut
+ * short goes on with Range from where it stopped. */
+static size_t remote_ring_cb(char *data, size_t size, size_t n, void *arg)
+{
+	struct remote_reader *r = arg;
+	size_t bytes = size * n, done = 0;
+
+	pthread_mutex_lock(&r->mu);
+	while (done < bytes) {
+		size_t room, tail, k;
+
+		while (!r->stop && r->fill == r->cap)
+			pthread_cond_wait(&r->cv, &r->mu);
+		if (r->stop)
+			break;
+		room = r->cap - r->fill;
+		tail = (r->head + r->fill) % r->cap;
+		k = bytes - done;
+		if (k > room)
+			k = room;
+		if (k > r->cap - tail)
+			k = r->cap - tail;
+		memcpy(r->ring + tail, data + done, k);
+		r->fill += k;
+		r->received += k;
+		done += k;
+		pthread_cond_broadcast(&r->cv);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return done; /* short: the transfer stops (stop was asked) */
+}
+
+static void *remote_thread(void *arg)
+{
+	struct remote_reader *r = arg;
+	CURLcode rc = CURLE_OK;
+	long status = 0;
+	int attempt = 0;
+
+	for (;;) {
+		uint64_t from;
+		char range[32];
+		bool stop;
+
+		pthread_mutex_lock(&r->mu);
+		from = r->start + r->received;
+		stop = r->stop;
+		pthread_mutex_unlock(&r->mu);
+		if (stop || from >= r->size)
+			break;
+		curl_easy_reset(r->curl);
+		remote_setup(r->curl, r->url, &r->cfg, NULL);
+		curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, remote_ring_cb);
+		curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, r);
+		snprintf(range, sizeof(range), "%llu-",
+		         (unsigned long long)from);
+		curl_easy_setopt(r->curl, CURLOPT_RANGE, range);
+		rc = curl_easy_perform(r->curl);
+		curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
+		pthread_mutex_lock(&r->mu);
+		stop = r->stop;
+		if (!stop && status != 206 && (rc == CURLE_OK || status >= 400))
+			r->rv = ups_errf(status == 416 ? UPS_ERR_SIZE_MISMATCH
+			                               : UPS_ERR_IO,
+			                 r->err, sizeof(r->err),
+			                 "%.300s: HTTP %ld to a Range request",
+			                 r->url, status);
+		else if (!stop && rc == CURLE_OPERATION_TIMEDOUT &&
+		         r->fill > 0)
+			; /* the uploader did not take what it had: no stall
+			   * of the source; go on from where it stopped */
+		else if (!stop && rc == CURLE_OPERATION_TIMEDOUT)
+			r->rv = ups_errf(UPS_ERR_TIMEOUT, r->err,
+			                 sizeof(r->err),
+			                 "%.300s: stalled (nothing for %u ms)",
+			                 r->url, r->cfg.timeout_ms);
+		else if (!stop && r->start + r->received < r->size &&
+		         ++attempt > REMOTE_RETRIES)
+			r->rv = ups_errf(UPS_ERR_IO, r->err, sizeof(r->err),
+			                 "%.300s: cut short at %llu of %llu bytes "
+			                 "%d times (%s)",
+			                 r->url,
+			                 (unsigned long long)(r->start +
+			                                      r->received),
+			                 (unsigned long long)r->size,
+			                 REMOTE_RETRIES + 1,
+			                 curl_easy_strerror(rc));
+		stop = stop || r->rv;
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+		if (stop)
+			break;
+	}
+	pthread_mutex_lock(&r->mu);
+	r->done = true;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+struct remote_reader *remote_reader_new(const char *url, uint64_t size,
                                         const struct remote_config *cfg)
 {
 	struct remote_reader *r;
@@ -346,77 +464,103 @@ struct remote_reader *remote_reader_new(const char *url,
 	if (!r)
 		return NULL;
 	r->curl = curl_easy_init();
-	if (!r->curl) {
+	r->ring = malloc(REMOTE_READAHEAD);
+	if (!r->curl || !r->ring) {
+		if (r->curl)
+			curl_easy_cleanup(r->curl);
+		free(r->ring);
 		free(r);
 		return NULL;
 	}
+	r->cap = REMOTE_READAHEAD;
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
 	snprintf(r->url, sizeof(r->url), "%s", url);
 	r->cfg = *cfg;
+	r->size = size;
 	return r;
+}
+
+/* Stops the thread (if any) and forgets what it read. */
+static void remote_stop(struct remote_reader *r)
+{
+	if (!r->running)
+		return;
+	pthread_mutex_lock(&r->mu);
+	r->stop = true;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	pthread_join(r->thread, NULL);
+	r->running = false;
 }
 
 void remote_reader_free(struct remote_reader *r)
 {
 	if (!r)
 		return;
+	remote_stop(r);
+	pthread_cond_destroy(&r->cv);
+	pthread_mutex_destroy(&r->mu);
 	curl_easy_cleanup(r->curl);
+	free(r->ring);
 	free(r);
+}
+
+/* A new stream from off. */
+static int remote_start(struct remote_reader *r, uint64_t off)
+{
+	remote_stop(r);
+	r->start = off;
+	r->pos = off;
+	r->received = 0;
+	r->head = r->fill = 0;
+	r->stop = r->done = false;
+	r->rv = 0;
+	r->err[0] = '\0';
+	if (pthread_create(&r->thread, NULL, remote_thread, r))
+		return UPS_ERR_NO_MEMORY;
+	r->running = true;
+	return 0;
 }
 
 int remote_read(struct remote_reader *r, unsigned char *buf, size_t len,
                 uint64_t off, char *err, size_t errlen)
 {
 	size_t got = 0;
-	CURLcode rc = CURLE_OK;
-	long status = 0;
+	int rv = 0;
 
-	/* A cut range is asked again from where it stopped. */
-	for (int attempt = 0; got < len && attempt <= REMOTE_RETRIES;
-	     attempt++) {
-		struct remote_sink k = {.buf = buf + got, .cap = len - got};
-		char range[64];
+	if (off + len > r->size)
+		return ups_errf(UPS_ERR_SIZE_MISMATCH, err, errlen,
+		                "%.300s: read past its %llu bytes", r->url,
+		                (unsigned long long)r->size);
+	/* The stream goes on from where the last read stopped; any other
+	 * offset (a resume, a rehash from 0) starts a new one there. */
+	if ((!r->running || off != r->pos) && (rv = remote_start(r, off)))
+		return ups_errf(rv, err, errlen, "cannot start a reader thread");
+	pthread_mutex_lock(&r->mu);
+	while (got < len) {
+		size_t k;
 
-		curl_easy_reset(r->curl);
-		remote_setup(r->curl, r->url, &r->cfg, &k);
-		snprintf(range, sizeof(range), "%llu-%llu",
-		         (unsigned long long)(off + got),
-		         (unsigned long long)(off + len - 1));
-		curl_easy_setopt(r->curl, CURLOPT_RANGE, range);
-		rc = curl_easy_perform(r->curl);
-		curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
-		/* Only a 206 for the range asked is these bytes (a 200 is
-		 * the file from its start, a 416 a shorter file). */
-		if (status != 206 && k.len > 0)
-			return ups_errf(UPS_ERR_IO, err, errlen,
-			                "%.300s: HTTP %ld to a Range request",
-			                r->url, status);
-		if (status == 416)
-			return ups_errf(UPS_ERR_SIZE_MISMATCH, err, errlen,
-			                "%.300s is shorter than its metadata says",
-			                r->url);
-		if (k.overflow)
-			return ups_errf(UPS_ERR_SIZE_MISMATCH, err, errlen,
-			                "%.300s sent more than the range asked",
-			                r->url);
-		got += k.len;
-		if (rc == CURLE_OPERATION_TIMEDOUT)
+		while (r->fill == 0 && !r->rv && !r->done)
+			pthread_cond_wait(&r->cv, &r->mu);
+		if (r->fill == 0) {
+			rv = r->rv ? r->rv : UPS_ERR_SIZE_MISMATCH;
+			ups_errf(rv, err, errlen, "%s",
+			         r->rv ? r->err : "the source ended early");
 			break;
-		if (rc == CURLE_OK && k.len == 0 && status == 206)
-			break; /* an empty answer: no progress */
-		if (rc == CURLE_OK && status != 206)
-			break;
+		}
+		k = len - got;
+		if (k > r->fill)
+			k = r->fill;
+		if (k > r->cap - r->head)
+			k = r->cap - r->head;
+		memcpy(buf + got, r->ring + r->head, k);
+		r->head = (r->head + k) % r->cap;
+		r->fill -= k;
+		r->pos += k;
+		got += k;
+		pthread_cond_broadcast(&r->cv);
 	}
-	if (got == len)
-		return 0;
-	if (rc == CURLE_OPERATION_TIMEDOUT)
-		return ups_errf(UPS_ERR_TIMEOUT, err, errlen,
-		                "%.300s: stalled (nothing for %u ms)", r->url,
-		                r->cfg.timeout_ms);
-	return ups_errf(UPS_ERR_IO, err, errlen,
-	                "%.300s: %zu of %zu bytes at offset %llu after %d "
-	                "attempts (%s, HTTP %ld)",
-	                r->url, got, len, (unsigned long long)off,
-	                REMOTE_RETRIES + 1,
-	                rc != CURLE_OK ? curl_easy_strerror(rc) : "short",
-	                status);
+	pthread_mutex_unlock(&r->mu);
+	return rv;
 }

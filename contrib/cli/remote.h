@@ -1,13 +1,15 @@
 /* A simplestreams source over HTTP(S) for sync-agent-binary --source URL
- * (another upstaged, a Juju-style mirror): libcurl reads the metadata and
- * then each binary in ranges, one chunk at a time, as the uploader asks
- * for them, so download and upload are one pipeline with bounded memory
- * and no copy on disk; a range cut short is asked again from where it
- * stopped (Range), a stalled one times out.
+ * (another upstaged, a Juju-style mirror): libcurl reads the metadata,
+ * then each binary is streamed by a reader thread of its own into a ring
+ * of REMOTE_READAHEAD bytes that the uploader takes its chunks from, so
+ * download and upload are one pipeline, overlapping, with bounded memory
+ * and no copy on disk; a transfer cut short goes on with Range from
+ * where it stopped, a stalled one times out.
  *
  * Threads: remote_scan() blocks (before the upload starts); a
- * remote_reader is used by one thread at a time (the uploader's slot
- * jobs run on the libuv thread pool, one job per slot at once). */
+ * remote_reader's calls come from one thread at a time (the uploader's
+ * slot jobs run on the libuv thread pool, one job per slot at once) and
+ * it runs one thread of its own while it streams. */
 #ifndef UPSTAGE_CLI_REMOTE_H
 #define UPSTAGE_CLI_REMOTE_H
 
@@ -56,13 +58,19 @@ int remote_item_url(const char *base, const struct ups_ss_item *it, char *buf,
 
 struct remote_reader;
 
-/* A reader (one connection reused) for url; NULL when out of memory. */
-struct remote_reader *remote_reader_new(const char *url,
+/* Bytes a reader streams ahead of the uploader (and holds). */
+#define REMOTE_READAHEAD (8u * 1024 * 1024)
+
+/* A reader (one connection reused) for url, a file of size bytes; NULL
+ * when out of memory. */
+struct remote_reader *remote_reader_new(const char *url, uint64_t size,
                                         const struct remote_config *cfg);
 void remote_reader_free(struct remote_reader *r);
 
 /* Exactly len bytes of the file from off into buf: 0, or UPS_ERR_IO /
- * UPS_ERR_SIZE_MISMATCH / UPS_ERR_TIMEOUT with err naming the URL. */
+ * UPS_ERR_SIZE_MISMATCH / UPS_ERR_TIMEOUT with err naming the URL.
+ * Sequential reads continue one stream; another offset starts a new one
+ * there. */
 int remote_read(struct remote_reader *r, unsigned char *buf, size_t len,
                 uint64_t off, char *err, size_t errlen);
 

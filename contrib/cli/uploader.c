@@ -406,7 +406,8 @@ static int slot_open_file(struct slot *s)
 			          "an HTTP source must declare the SHA-256");
 			return -1;
 		}
-		s->remote = remote_reader_new(item->file, &rcfg);
+		s->remote = remote_reader_new(item->file, item->it.size,
+		                              &rcfg);
 		if (!s->remote) {
 			slot_done(s, UPLOAD_FAILED,
 			          ups_err_code(UPS_ERR_NO_MEMORY),

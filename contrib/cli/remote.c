@@ -386,6 +386,24 @@ static size_t remote_ring_cb(char *data, size_t size, size_t n, void *arg)
 	return done; /* short: the transfer stops (stop was asked) */
 }
 
+/* curl asks about once a second even when nothing arrives: a stop asked
+ * meanwhile ends the transfer without waiting for the stall timeout. */
+static int remote_progress_cb(void *arg, curl_off_t dt, curl_off_t dn,
+                              curl_off_t ut, curl_off_t un)
+{
+	struct remote_reader *r = arg;
+	bool stop;
+
+	(void)dt;
+	(void)dn;
+	(void)ut;
+	(void)un;
+	pthread_mutex_lock(&r->mu);
+	stop = r->stop;
+	pthread_mutex_unlock(&r->mu);
+	return stop ? 1 : 0;
+}
+
 static void *remote_thread(void *arg)
 {
 	struct remote_reader *r = arg;
@@ -408,6 +426,10 @@ static void *remote_thread(void *arg)
 		remote_setup(r->curl, r->url, &r->cfg, NULL);
 		curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, remote_ring_cb);
 		curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, r);
+		curl_easy_setopt(r->curl, CURLOPT_XFERINFOFUNCTION,
+		                 remote_progress_cb);
+		curl_easy_setopt(r->curl, CURLOPT_XFERINFODATA, r);
+		curl_easy_setopt(r->curl, CURLOPT_NOPROGRESS, 0L);
 		snprintf(range, sizeof(range), "%llu-",
 		         (unsigned long long)from);
 		curl_easy_setopt(r->curl, CURLOPT_RANGE, range);

@@ -549,6 +549,7 @@ int remote_read(struct remote_reader *r, unsigned char *buf, size_t len,
                 uint64_t off, char *err, size_t errlen)
 {
 	size_t got = 0;
+	bool failed = false;
 	int rv = 0;
 
 	if (off + len > r->size)
@@ -557,7 +558,15 @@ int remote_read(struct remote_reader *r, unsigned char *buf, size_t len,
 		                (unsigned long long)r->size);
 	/* The stream goes on from where the last read stopped; any other
 	 * offset (a resume, a rehash from 0) starts a new one there. */
-	if ((!r->running || off != r->pos) && (rv = remote_start(r, off)))
+	/* A stream that failed is tried afresh by the next read (the
+	 * uploader's retry), not answered with its old error. */
+	if (r->running) {
+		pthread_mutex_lock(&r->mu);
+		failed = r->rv && r->fill == 0;
+		pthread_mutex_unlock(&r->mu);
+	}
+	if ((!r->running || off != r->pos || failed) &&
+	    (rv = remote_start(r, off)))
 		return ups_errf(rv, err, errlen, "cannot start a reader thread");
 	pthread_mutex_lock(&r->mu);
 	while (got < len) {

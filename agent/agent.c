@@ -69,6 +69,8 @@ struct agent {
 	void *machines_changed_data;
 	struct rollouts rollouts;
 	bool rollouts_ready;
+	struct hooks hooks;
+	bool hooks_ready;
 	struct rollouts_rpc rollouts_rpc;
 	struct versions versions;
 	struct server server;
@@ -211,6 +213,8 @@ static void agent_stop(struct agent *a)
 		upload_engine_stop(&a->uploads);
 	if (a->rollouts_ready)
 		rollouts_stop(&a->rollouts);
+	if (a->hooks_ready)
+		hooks_stop(&a->hooks);
 	if (a->registry_ready)
 		registry_stop(&a->registry);
 	if (a->publisher_ready)
@@ -446,6 +450,7 @@ static int agent_start_registry(struct agent *a, char *err, size_t errlen)
 	struct registry_events ev;
 	struct rollouts_config ocfg;
 	struct rollouts_events oev;
+	struct hooks_config hcfg = {0};
 	int rv;
 
 	memset(&rcfg, 0, sizeof(rcfg));
@@ -464,9 +469,19 @@ static int agent_start_registry(struct agent *a, char *err, size_t errlen)
 	if (registry_start(&a->registry))
 		return ups_errf(UPS_ERR_IO, err, errlen,
 		                "cannot start the registry timer");
+	hcfg.hook_plugin = a->cfg.hook_plugin;
+	hcfg.health_plugin = a->cfg.health_plugin;
+	hcfg.host = &a->cfg;
+	hcfg.config_get = config_plugin_get;
+	rv = hooks_open(&a->hooks, &a->loop, &hcfg, rollouts_hooks_done,
+	                &a->rollouts, err, errlen);
+	if (rv)
+		return rv;
+	a->hooks_ready = true;
 	memset(&ocfg, 0, sizeof(ocfg));
 	ocfg.data_dir = a->cfg.data_dir;
 	ocfg.agent_version = a->cfg.agent_version;
+	ocfg.hooks = &a->hooks;
 	rollouts_rpc_events(&a->rollouts_rpc, &oev);
 	rv = rollouts_open(&a->rollouts, &a->loop, &a->registry, &a->store,
 	                   &ocfg, &oev, err, errlen);
@@ -763,6 +778,8 @@ static int agent_run(struct agent *a)
 		upload_engine_close(&a->uploads);
 	if (a->rollouts_ready)
 		rollouts_close(&a->rollouts);
+	if (a->hooks_ready)
+		hooks_close(&a->hooks);
 	rollouts_rpc_free(&a->rollouts_rpc);
 	if (a->registry_ready)
 		registry_close(&a->registry);

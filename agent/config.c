@@ -131,6 +131,23 @@ static const struct config_key config_keys[] = {
      "put upstaged's own listen address first among the download "
      "addresses of orders (false when machines cannot reach it and only "
      "the advertise-http addresses, e.g. a load balancer, serve them)"},
+    {"hook-plugin", CONFIG_PATH, STR(hook_plugin), NULL, 0, 0, "FILE",
+     "hook plugin (.so) told of rollout events, whose before-* hooks can "
+     "pause a rollout (e.g. upstage-hook-exec.so)"},
+    {"hook-exec.dir", CONFIG_PATH, STR(hook_exec_dir), NULL, 0, 0, "DIR",
+     "hook-exec: directory of executables named after events "
+     "(before-stage, after-rollout, ...) or \"any\""},
+    {"hook-exec.timeout", CONFIG_STRING, STR(hook_exec_timeout), "60", 0, 0,
+     "SECS", "hook-exec: kill a hook that runs longer than this"},
+    {"health-plugin", CONFIG_PATH, STR(health_plugin), NULL, 0, 0, "FILE",
+     "health plugin (.so) that must agree before a machine counts as "
+     "healthy (e.g. upstage-health-http.so)"},
+    {"health-http.url", CONFIG_STRING, STR(health_http_url), NULL, 0, 0,
+     "URL",
+     "health-http: URL to GET, {address} and {machine} filled in, e.g. "
+     "http://{address}:17070/healthz; healthy when it answers 200"},
+    {"health-http.timeout", CONFIG_STRING, STR(health_http_timeout), "5", 0,
+     0, "SECS", "health-http: how long a check may take"},
 };
 
 #define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -274,6 +291,16 @@ static int config_validate(const struct config_key *k, const char *value,
 static bool config_is_string_type(enum config_type t)
 {
 	return t != CONFIG_INT && t != CONFIG_BOOL;
+}
+
+const char *config_plugin_get(void *host, const char *key)
+{
+	const struct config *cfg = host;
+	const struct config_key *k = config_find(key);
+
+	if (!k || !config_is_string_type(k->type))
+		return NULL;
+	return *(char *const *)((const char *)cfg + k->offset);
 }
 
 static int config_apply(struct config *cfg, const struct config_key *k,

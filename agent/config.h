@@ -65,6 +65,15 @@ struct config {
 	int64_t machine_lost_after;
 	char *advertise_http; /* "HOST:PORT[,HOST:PORT...]" or NULL */
 	bool advertise_listen; /* own listen address first in orders' URLs */
+	/* Hook and health plugins (plugins/upstage_plugin.h) and the
+	 * settings of the ones upstage ships (read by the plugins through
+	 * config_plugin_get()). */
+	char *hook_plugin;
+	char *health_plugin;
+	char *hook_exec_dir;
+	char *hook_exec_timeout;
+	char *health_http_url;
+	char *health_http_timeout;
 
 	/* Derived by config_check(). */
 	bool listen_enabled;
@@ -129,6 +138,11 @@ int config_dump(const struct config *cfg, FILE *out);
  * order: their names (static strings) in keys[0..returned), at most max. */
 size_t config_changed(const struct config *a, const struct config *b,
                       const char **keys, size_t max);
+
+/* A plugin's setting: the value of string key (e.g. "hook-exec.dir") of
+ * cfg (a const struct config *, as void * for the plugin services), or
+ * NULL when unset or not a string key. Borrowed from cfg. */
+const char *config_plugin_get(void *cfg, const char *key);
 
 /* Number of keys in the table and their names (tests, help). */
 size_t config_key_count(void);

@@ -17,7 +17,10 @@
  * sha256, the published metadata (meta_put, meta_remove, meta_open) and
  * open_held (the host uses them only with plugins of minor 1 or more, so
  * 1.0 plugins keep loading; with a 1.0 store upstaged publishes nothing
- * and serves no downloads, and says so at start-up).
+ * and serves no downloads, and says so at start-up). 1.2 adds the hook
+ * and health kinds (struct ups_hook_ops, struct ups_health_ops); a hook
+ * or health plugin declares minor 2 or more. Store plugins of 1.0 and
+ * 1.1 load as before.
  *
  * Compatibility rules: within one major, structs only grow at the end
  * (new members come out of the reserved space or after it, with the minor
@@ -46,7 +49,7 @@
 #include "proto/errors.h"
 
 #define UPS_PLUGIN_ABI_MAJOR 1
-#define UPS_PLUGIN_ABI_MINOR 1
+#define UPS_PLUGIN_ABI_MINOR 2
 
 /* The one exported symbol. Plugins are built with -fvisibility=hidden and
  * mark only the descriptor with UPS_PLUGIN_EXPORT. */
@@ -234,6 +237,88 @@ struct ups_store_ops {
 	                 int *fd, uint64_t *size, char *err, size_t errlen);
 };
 
+/* Hooks (kind UPS_PLUGIN_KIND_HOOK, since 1.2): told of every rollout
+ * transition worth acting on, and able to stop a rollout before it
+ * starts a stage.
+ *
+ * Events (ups_hook_event.name):
+ *   before-rollout  the first stage is about to start (then before-stage)
+ *   before-stage    stage `stage` is about to order its machines
+ *   after-stage     every machine of stage `stage` ended
+ *   machine-failed  machine_id failed, timed out or failed to revert
+ *   rollout-paused  the rollout paused (reason says why)
+ *   after-rollout   the rollout ended: state completed, aborted, failed
+ *                   or rolled-back
+ * A before-* event that run() refuses (non-zero) pauses the rollout with
+ * err as its reason; resuming runs the before-* hooks again. What other
+ * events return is only logged.
+ *
+ * Threading: open() and close() run before the loop starts and after it
+ * stopped. run() blocks and is called from a libuv worker thread, one
+ * event at a time, in the order the events happened (the host queues
+ * them); an event is delivered at least once (after a crash of upstaged
+ * a before-* event may come again). */
+#define UPS_HOOK_EVENT_NAME_MAX 32
+
+struct ups_hook_event {
+	uint32_t struct_size; /* sizeof(struct ups_hook_event) */
+	const char *name;       /* one of the events above */
+	const char *rollout_id; /* e.g. "r-3" */
+	const char *model;      /* whose machines */
+	const char *target;     /* the target version, e.g. "2.9.44" */
+	const char *state;      /* the rollout's state now */
+	int64_t stage;          /* the stage concerned; -1: none */
+	int64_t stages;         /* how many stages the rollout has */
+	const char *machine_id; /* machine-failed; NULL otherwise */
+	const char *reason;     /* why (failed, paused, ended); may be NULL */
+	/* Everything above as one JSON object (keys "event", "rollout-id",
+	 * "model", "target", "state", "stage", "stages", "machine-id",
+	 * "reason"; absent ones left out), NUL-terminated. */
+	const char *json;
+};
+
+struct ups_hook_ops {
+	uint32_t struct_size; /* sizeof(struct ups_hook_ops) */
+	/* services is borrowed for the life of *state. */
+	int (*open)(const struct ups_plugin_services *services, void **state,
+	            char *err, size_t errlen);
+	void (*close)(void *state);
+	/* Acts on ev (borrowed for the call). 0: go on. Anything else (a
+	 * UPS_ERR_* code, err saying why in one line): for a before-*
+	 * event the rollout pauses with err as its reason. */
+	int (*run)(void *state, const struct ups_hook_event *ev, char *err,
+	           size_t errlen);
+};
+
+/* Health checks (kind UPS_PLUGIN_KIND_HEALTH, since 1.2): a machine that
+ * reports healthy after its upgrade counts as healthy only once check()
+ * agrees; a refusal fails the machine with err as the reason.
+ *
+ * Threading: open() and close() as for hooks. check() blocks, is called
+ * from libuv worker threads and may run for several machines at once. */
+struct ups_health_target {
+	uint32_t struct_size;   /* sizeof(struct ups_health_target) */
+	const char *machine_id;
+	const char *model;
+	/* Where the machine connected from, or the address it registered
+	 * with (Machine.Register "address"); "" when unknown. A host name
+	 * or a numeric IPv4/IPv6 address, without brackets. */
+	const char *address;
+	const char *version; /* the version it reports */
+	const char *release;
+	const char *arch;
+};
+
+struct ups_health_ops {
+	uint32_t struct_size; /* sizeof(struct ups_health_ops) */
+	int (*open)(const struct ups_plugin_services *services, void **state,
+	            char *err, size_t errlen);
+	void (*close)(void *state);
+	/* 0: healthy. Anything else: not healthy, err saying why. */
+	int (*check)(void *state, const struct ups_health_target *t, char *err,
+	             size_t errlen);
+};
+
 struct ups_plugin_descriptor {
 	uint32_t abi_major;
 	uint32_t abi_minor;
@@ -241,7 +326,9 @@ struct ups_plugin_descriptor {
 	uint32_t kind;        /* enum ups_plugin_kind */
 	const char *name;     /* non-empty, e.g. "store-fs" */
 	const char *version;  /* the plugin's own version, e.g. "0.1.0" */
-	/* Points to the kind's ops table: struct ups_store_ops for a store. */
+	/* Points to the kind's ops table: struct ups_store_ops for a store,
+	 * struct ups_hook_ops for a hook, struct ups_health_ops for a
+	 * health check. */
 	const void *ops;
 	void *reserved[8];
 };

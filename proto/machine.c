@@ -43,6 +43,26 @@ static bool machine_word_is_valid(const char *s, size_t max)
 	return true;
 }
 
+bool ups_machine_address_is_valid(const char *s)
+{
+	size_t n;
+
+	if (!s || s[0] == '-' || s[0] == '.')
+		return false;
+	n = strnlen(s, UPS_MACHINE_ADDRESS_LEN + 1);
+	if (n == 0 || n > UPS_MACHINE_ADDRESS_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == ':' ||
+		      c == '-'))
+			return false;
+	}
+	return true;
+}
+
 bool ups_machine_id_is_valid(const char *id)
 {
 	return machine_word_is_valid(id, UPS_LIMIT_MACHINE_ID_LEN);

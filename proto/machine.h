@@ -21,6 +21,14 @@
  * never '/', '.', or anything a path could make something of). */
 bool ups_machine_id_is_valid(const char *id);
 
+/* Longest address a machine registers with (Machine.Register "address"). */
+#define UPS_MACHINE_ADDRESS_LEN 253
+
+/* A host name or a numeric IPv4/IPv6 address (no brackets): 1 to
+ * UPS_MACHINE_ADDRESS_LEN bytes of [A-Za-z0-9.:-], not starting with '-'
+ * or '.'. Checked before it goes into a URL. */
+bool ups_machine_address_is_valid(const char *s);
+
 /* The model of the controller's own machines (DESIGN.md "Rollouts":
  * upgrade-controller moves it; other models follow, never past it).
  * Model names are written like machine ids. */

@@ -435,6 +435,9 @@ static void rollout_order_more(struct rollout *r, int64_t now)
 	int64_t out = rollout_unavailable(r);
 	int64_t limit = r->stage == 0 ? INT64_MAX : r->max_unavailable;
 
+	if (rollout_gate_wanted(r) >= 0)
+		return; /* the stage's hooks have not cleared it yet */
+
 	for (size_t i = 0; i < r->nmembers && out < limit; i++) {
 		struct rollout_member *m = &r->members[i];
 
@@ -578,6 +581,31 @@ static void rollout_advance(struct rollout *r, int64_t now)
 	}
 }
 
+int64_t rollout_gate_wanted(const struct rollout *r)
+{
+	if (!r->spec.gated || r->cleared > r->stage)
+		return -1;
+	if (r->state != ROLLOUT_CANARY && r->state != ROLLOUT_ROLLING)
+		return -1;
+	return r->stage;
+}
+
+static void rollout_gate(struct rollout *r, const struct rollout_event *ev)
+{
+	char why[ROLLOUT_REASON_LEN];
+
+	if (rollout_gate_wanted(r) != (int64_t)ev->stage)
+		return; /* an answer for another time: ignored */
+	if (!ev->reason) {
+		r->cleared = ev->stage + 1;
+		r->dirty = true;
+		return;
+	}
+	snprintf(why, sizeof(why), "%s", ev->reason);
+	r->resume_to = r->state;
+	rollout_move(r, ROLLOUT_PAUSED, ev->now_ms, why);
+}
+
 static int rollout_refused(struct rollout *r, const struct rollout_event *ev,
                            char *err, size_t errlen)
 {
@@ -645,6 +673,11 @@ int rollout_step(struct rollout *r, const struct rollout_event *ev, char *err,
 		rollout_move(r, ROLLOUT_CANARY, ev->now_ms, NULL);
 		break;
 	case ROLLOUT_EV_TICK:
+		break;
+	case ROLLOUT_EV_GATE:
+		rollout_gate(r, ev);
+		if (r->state == ROLLOUT_PAUSED)
+			return 0;
 		break;
 	case ROLLOUT_EV_WITHDRAWN:
 		/* The runner did not send it (the rollout moved on). */

@@ -157,6 +157,9 @@ struct rollout_spec {
 	int64_t deadline_ms; /* 0: none */
 	bool manual_promote;
 	enum rollout_on_budget on_budget;
+	/* Hooks must clear every stage before it orders anything (the
+	 * runner sets it when a hook plugin is loaded). */
+	bool gated;
 };
 
 /* The defaults of the issue: canary 1, batch 10%, max-unavailable =
@@ -176,6 +179,7 @@ struct rollout_member {
 	bool canary;
 	bool want_order; /* ordered or reverting; the runner has not asked */
 	bool dirty;      /* changed since the runner journaled it */
+	bool checking;   /* the runner's: a health check in flight */
 	int64_t ordered_ms;
 	int64_t since_ms; /* entered its state */
 	char reason[ROLLOUT_REASON_LEN];
@@ -201,6 +205,7 @@ struct rollout {
 	int64_t batch, max_unavailable, budget; /* resolved counts */
 	int64_t created_ms, started_ms, updated_ms, ended_ms;
 	char reason[ROLLOUT_REASON_LEN]; /* why paused, failed, aborted */
+	uint32_t cleared; /* gated: stages [0, cleared) were cleared */
 	struct rollout_group groups[ROLLOUT_GROUPS_MAX];
 	size_t ngroups;
 	struct rollout_member *members; /* owned; by stage, then plan order */
@@ -242,6 +247,7 @@ enum rollout_event_kind {
 	ROLLOUT_EV_ABORT,
 	ROLLOUT_EV_ROLLBACK,
 	ROLLOUT_EV_WITHDRAWN, /* member's order was not sent after all */
+	ROLLOUT_EV_GATE,      /* the hooks of stage `stage` answered */
 };
 
 struct rollout_event {
@@ -250,7 +256,9 @@ struct rollout_event {
 	size_t member;            /* REPORT, REFUSED */
 	enum member_state state;  /* REPORT: a working state, healthy or
 	                             failed */
-	const char *reason;       /* REPORT failed, REFUSED, ABORT, PAUSE */
+	const char *reason;       /* REPORT failed, REFUSED, ABORT, PAUSE;
+	                             GATE: NULL cleared, else refused */
+	uint32_t stage;           /* GATE */
 };
 
 /* The one place state changes: applies ev, then moves the rollout on
@@ -260,6 +268,12 @@ struct rollout_event {
  * working is ignored (0). */
 int rollout_step(struct rollout *r, const struct rollout_event *ev, char *err,
                  size_t errlen);
+
+/* Gated rollouts: the stage whose before-* hooks must run before it
+ * orders anything (the runner runs them and answers with
+ * ROLLOUT_EV_GATE), or -1 when none is waiting. A refusal pauses the
+ * rollout with the hooks' reason; resuming asks again. */
+int64_t rollout_gate_wanted(const struct rollout *r);
 
 /* Failures that count against the budget (non-canaries failed or timed
  * out), and machines ordered but not upgraded. */

@@ -442,7 +442,11 @@ char *journal_encode(const struct rollout *r)
 	                        json_string(s->on_budget ==
 	                                            ROLLOUT_ON_BUDGET_ROLLBACK
 	                                        ? "rollback"
-	                                        : "pause"))) {
+	                                        : "pause")) ||
+	    json_object_set_new(json_object_get(doc, "spec"), "gated",
+	                        json_boolean(s->gated)) ||
+	    json_object_set_new(doc, "cleared",
+	                        json_integer((json_int_t)r->cleared))) {
 		json_decref(doc);
 		return NULL;
 	}
@@ -512,6 +516,15 @@ int journal_decode(const char *doc, struct rollout *r, char *err,
 		const char *model =
 		    json_string_value(json_object_get(spec, "model"));
 
+		json_int_t cleared =
+		    json_integer_value(json_object_get(root, "cleared"));
+
+		/* Both absent in journals of before hooks: not gated. */
+		r->spec.gated =
+		    json_is_true(json_object_get(spec, "gated"));
+		r->cleared = cleared > 0 && cleared <= stages + 1
+		                 ? (uint32_t)cleared
+		                 : 0;
 		r->spec.on_budget = ob && strcmp(ob, "rollback") == 0
 		                        ? ROLLOUT_ON_BUDGET_ROLLBACK
 		                        : ROLLOUT_ON_BUDGET_PAUSE;

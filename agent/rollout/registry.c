@@ -629,7 +629,8 @@ static int registry_answer_later(struct registry *r, struct machine *m,
 int registry_register(struct registry *r, void *session, const char *id,
                       const char *version, const char *release,
                       const char *arch, const char *model,
-                      registry_machine_cb cb, void *data)
+                      const char *address, registry_machine_cb cb,
+                      void *data)
 {
 	struct machine *m, *holder;
 	bool added = false;
@@ -673,6 +674,7 @@ int registry_register(struct registry *r, void *session, const char *id,
 	snprintf(m->row.version, sizeof(m->row.version), "%s", version);
 	snprintf(m->row.model, sizeof(m->row.model), "%s",
 	         model ? model : UPS_MODEL_CONTROLLER);
+	snprintf(m->address, sizeof(m->address), "%s", address ? address : "");
 	m->row.connected = true;
 	m->row.lost = false;
 	m->row.last_seen = registry_now(r);

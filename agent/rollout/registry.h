@@ -48,6 +48,8 @@
 /* Most download URL bases (one per HTTP address). */
 #define REGISTRY_URL_BASES    UPS_ORDER_URLS_MAX
 #define REGISTRY_URL_BASE_LEN 256
+/* A host name (RFC 1123) or a numeric address. */
+#define REGISTRY_ADDRESS_LEN 253
 
 /* One machine; owned by the registry, borrowed by whoever is handed it
  * until the next call into the registry. */
@@ -55,6 +57,10 @@ struct machine {
 	struct regdb_machine row;
 	struct regdb_order *order; /* current or last order; NULL: none */
 	void *session;             /* the connected session, or NULL */
+	/* Where health checks reach it: the address it registered with,
+	 * else where its session came from; "" when unknown (not kept
+	 * across restarts: machines register again). */
+	char address[REGISTRY_ADDRESS_LEN + 1];
 	/* Private. */
 	struct machine *id_next;      /* bucket chain by id */
 	struct machine *session_next; /* bucket chain by session */
@@ -146,15 +152,16 @@ int registry_set_url_bases(struct registry *r, const char *const *bases,
 typedef void (*registry_machine_cb)(void *data, int rv, const char *err,
                                     const struct machine *m);
 
-/* session registers machine id (release, arch, version, model: checked
- * by the caller; a machine may move to another model by registering
- * again). A session that holds another id is UPS_ERR_CONFLICT; another
+/* session registers machine id (release, arch, version, model and
+ * address, which may be NULL: checked by the caller; a machine may move
+ * to another model by registering again). A session that holds another id is UPS_ERR_CONFLICT; another
  * session that holds this id is replaced (event). Once written: cb, then
  * the open order, if any, is sent again. */
 int registry_register(struct registry *r, void *session, const char *id,
                       const char *version, const char *release,
                       const char *arch, const char *model,
-                      registry_machine_cb cb, void *data);
+                      const char *address, registry_machine_cb cb,
+                      void *data);
 
 struct registry_report {
 	const char *order_id; /* NULL: none */

@@ -81,6 +81,7 @@ static int64_t rollouts_now(const struct rollouts *rs)
 }
 
 static void rollouts_flush(struct rollouts *rs);
+static bool rollouts_check(struct rollouts *rs, size_t i);
 
 /* -------------------------------------------------------------------------
  * Members by machine id. */
@@ -276,7 +277,223 @@ void rollouts_machine_changed(struct rollouts *rs, const struct machine *m)
 	i = rollouts_member_idx(rs, m->row.id);
 	if (i < 0 || !rollouts_news(rs, (size_t)i, m, &ev))
 		return;
+	/* Healthy by its own word: the health plugin has a say first. */
+	if (ev.state == MEMBER_HEALTHY &&
+	    ((MEMBER_WORKING | MB(TIMED_OUT)) &
+	     (1u << rs->cur.members[i].state)) &&
+	    rollouts_check(rs, (size_t)i))
+		return;
 	(void)rollouts_step(rs, &ev, err, sizeof(err));
+}
+
+/* -------------------------------------------------------------------------
+ * Hooks and health checks (hooks.h). Hook events are told once the
+ * change behind them is durable; a gated stage orders nothing until its
+ * before-* hooks cleared it. */
+
+/* Tags of hook results: what the runner asked for. */
+enum {
+	ROLLOUTS_TAG_TOLD,   /* after-*, machine-failed, paused: logged */
+	ROLLOUTS_TAG_BEFORE_ROLLOUT,
+	ROLLOUTS_TAG_BEFORE_STAGE,
+};
+
+static bool rollouts_hooked(const struct rollouts *rs)
+{
+	return rs->cfg.hooks && hooks_has_hooks(rs->cfg.hooks);
+}
+
+static void rollouts_hook(struct rollouts *rs, const char *name, int64_t stage,
+                          const char *machine_id, const char *reason,
+                          uint64_t tag)
+{
+	const struct rollout *r = &rs->cur;
+	struct hooks_event ev = {
+	    .name = name,
+	    .rollout_id = r->id,
+	    .model = r->spec.model,
+	    .target = r->spec.version,
+	    .state = rollout_state_name(r->state),
+	    .stage = stage,
+	    .stages = r->nstages,
+	    .machine_id = machine_id,
+	    .reason = reason && reason[0] ? reason : NULL,
+	};
+	int rv = hooks_run(rs->cfg.hooks, &ev, tag);
+
+	if (rv)
+		LOG_ERROR("rollout", "rollout %s: cannot run the %s hooks: %s",
+		          r->id, name, ups_err_message(rv));
+}
+
+/* Feeds the gate's answer (NULL: cleared) for stage. */
+static void rollouts_gate_answer(struct rollouts *rs, uint32_t stage,
+                                 const char *refusal)
+{
+	struct rollout_event ev = {.kind = ROLLOUT_EV_GATE,
+	                           .stage = stage,
+	                           .reason = refusal};
+	char err[UPS_ERRMSG_MAX];
+
+	rs->gate_running = false;
+	(void)rollouts_step(rs, &ev, err, sizeof(err));
+}
+
+/* Starts the before-* hooks of the stage waiting for them, if any. */
+static void rollouts_gate(struct rollouts *rs)
+{
+	int64_t stage = rollout_gate_wanted(&rs->cur);
+
+	if (stage < 0 || rs->gate_running || rs->stopping)
+		return;
+	if (!rollouts_hooked(rs)) {
+		/* Gated, but the hook plugin is gone (a restart without
+		 * it): nothing can refuse, so the stage is cleared. */
+		rollouts_gate_answer(rs, (uint32_t)stage, NULL);
+		return;
+	}
+	rs->gate_running = true;
+	if (stage == 0)
+		rollouts_hook(rs, "before-rollout", -1, NULL, NULL,
+		              ROLLOUTS_TAG_BEFORE_ROLLOUT);
+	else
+		rollouts_hook(rs, "before-stage", stage, NULL, NULL,
+		              ROLLOUTS_TAG_BEFORE_STAGE);
+}
+
+/* After a write committed: the hook events of what it made durable
+ * (members[0..n) are the rows it wrote), in the order they happened,
+ * then the gate. */
+static void rollouts_tell(struct rollouts *rs, const struct rollout_member *m,
+                          size_t n)
+{
+	struct rollout *r = &rs->cur;
+
+	if (!rollouts_hooked(rs))
+		return;
+	for (size_t i = 0; i < n; i++)
+		if ((MB(FAILED) | MB(TIMED_OUT) | MB(REVERT_FAILED)) &
+		    (1u << m[i].state))
+			rollouts_hook(rs, "machine-failed", m[i].stage,
+			              m[i].machine_id,
+			              m[i].reason[0] ? m[i].reason
+			                             : member_state_name(
+			                                   m[i].state),
+			              ROLLOUTS_TAG_TOLD);
+	/* A completed rollout's last stage ended too. */
+	while (rs->hook_stage_next < r->stage ||
+	       (r->state == ROLLOUT_COMPLETED &&
+	        rs->hook_stage_next < r->nstages)) {
+		rollouts_hook(rs, "after-stage", rs->hook_stage_next, NULL,
+		              NULL, ROLLOUTS_TAG_TOLD);
+		rs->hook_stage_next++;
+	}
+	if (r->state != rs->hook_state) {
+		if (r->state == ROLLOUT_PAUSED)
+			rollouts_hook(rs, "rollout-paused", r->stage, NULL,
+			              r->reason, ROLLOUTS_TAG_TOLD);
+		if (rollout_state_is_final(r->state))
+			rollouts_hook(rs, "after-rollout", -1, NULL,
+			              r->reason, ROLLOUTS_TAG_TOLD);
+		rs->hook_state = r->state;
+	}
+	rollouts_gate(rs);
+}
+
+/* Member i reported healthy: healthy once the health plugin agrees. */
+static bool rollouts_check(struct rollouts *rs, size_t i)
+{
+	struct rollout_member *mem = &rs->cur.members[i];
+	const struct machine *m;
+	struct ups_health_target t = {.struct_size = sizeof(t)};
+	int rv;
+
+	if (!rs->cfg.hooks || !hooks_has_health(rs->cfg.hooks))
+		return false;
+	if (mem->checking)
+		return true; /* the answer comes */
+	m = registry_find(rs->registry, mem->machine_id);
+	t.machine_id = mem->machine_id;
+	t.model = m ? m->row.model : rs->cur.spec.model;
+	t.address = m ? m->address : "";
+	t.version = m ? m->row.version : "";
+	t.release = m ? m->row.release : "";
+	t.arch = m ? m->row.arch : "";
+	rv = hooks_check(rs->cfg.hooks, &t, rs->cur.id, mem->order_id, i);
+	if (rv) {
+		LOG_ERROR("rollout", "rollout %s: machine %s: cannot check "
+		                     "its health: %s",
+		          rs->cur.id, mem->machine_id, ups_err_message(rv));
+		return false;
+	}
+	mem->checking = true;
+	return true;
+}
+
+static void rollouts_checked(struct rollouts *rs, const struct hooks_result *res)
+{
+	struct rollout_member *mem;
+	struct rollout_event ev = {.kind = ROLLOUT_EV_REPORT,
+	                           .member = (size_t)res->tag};
+	char why[ROLLOUT_REASON_LEN], err[UPS_ERRMSG_MAX];
+
+	if (!rs->have || strcmp(rs->cur.id, res->rollout_id) != 0 ||
+	    res->tag >= rs->cur.nmembers)
+		return;
+	mem = &rs->cur.members[res->tag];
+	mem->checking = false;
+	/* An answer about another order of the machine is stale. */
+	if (strcmp(mem->order_id, res->order_id ? res->order_id : "") != 0)
+		return;
+	if (res->rv) {
+		snprintf(why, sizeof(why), "health check: %s", res->detail);
+		LOG_WARN("rollout", "rollout %s: machine %s: %s", rs->cur.id,
+		         mem->machine_id, why);
+		ev.state = MEMBER_FAILED;
+		ev.reason = why;
+	} else {
+		ev.state = MEMBER_HEALTHY;
+	}
+	(void)rollouts_step(rs, &ev, err, sizeof(err));
+}
+
+void rollouts_hooks_done(void *data, const struct hooks_result *res)
+{
+	struct rollouts *rs = data;
+	char why[ROLLOUT_REASON_LEN];
+
+	if (rs->stopping)
+		return;
+	if (!res->event) {
+		rollouts_checked(rs, res);
+		return;
+	}
+	if (res->rv)
+		LOG_WARN("rollout", "rollout %s: %s hook failed: %s",
+		         res->rollout_id, res->event, res->detail);
+	if (res->tag == ROLLOUTS_TAG_TOLD || !rs->have ||
+	    strcmp(rs->cur.id, res->rollout_id) != 0) {
+		if (res->tag != ROLLOUTS_TAG_TOLD)
+			rs->gate_running = false;
+		return;
+	}
+	if (res->rv) {
+		snprintf(why, sizeof(why), "%s hook: %s", res->event,
+		         res->detail);
+		rollouts_gate_answer(rs,
+		                     res->tag == ROLLOUTS_TAG_BEFORE_ROLLOUT
+		                         ? 0
+		                         : (uint32_t)res->stage,
+		                     why);
+		return;
+	}
+	if (res->tag == ROLLOUTS_TAG_BEFORE_ROLLOUT) {
+		/* Then the first stage's own. */
+		rollouts_hook(rs, "before-stage", 0, NULL, NULL,
+		              ROLLOUTS_TAG_BEFORE_STAGE);
+		return;
+	}
+	rollouts_gate_answer(rs, (uint32_t)res->stage, NULL);
 }
 
 /* -------------------------------------------------------------------------
@@ -545,6 +762,8 @@ static void rollouts_write_done(uv_work_t *w, int status)
 	if (same && rs->ev.changed)
 		rs->ev.changed(rs->ev.data, &rs->cur, j->batch.index,
 		               j->batch.n);
+	if (same && !rs->stopping)
+		rollouts_tell(rs, j->batch.members, j->batch.n);
 	rollouts_answer(rs, j->waiters, 0, NULL);
 out:
 	journal_batch_free(&j->batch);
@@ -928,6 +1147,7 @@ static void rollouts_begin_done(uv_work_t *w, int status)
 		return;
 	}
 	snprintf(id, sizeof(id), "r-%lld", (long long)rs->last_seq + 1);
+	b->req.spec.gated = rollouts_hooked(rs);
 	rv = rollout_plan(&plan, b->req.dry_run ? "dry-run" : id,
 	                  &b->req.spec, ms, n, rollouts_now(rs), err,
 	                  sizeof(err));
@@ -957,6 +1177,9 @@ static void rollouts_begin_done(uv_work_t *w, int status)
 	rs->cur = plan;
 	rs->have = true;
 	rs->seq = ++rs->last_seq;
+	rs->gate_running = false;
+	rs->hook_stage_next = 0;
+	rs->hook_state = ROLLOUT_PLANNED;
 	LOG_INFO("rollout",
 	         "rollout %s: %s (%s) on %zu machines in %zu groups, %u "
 	         "stages%s%s",
@@ -1222,6 +1445,9 @@ int rollouts_open(struct rollouts *rs, uv_loop_t *loop,
 	rs->have = true;
 	rs->seq = seq;
 	rs->by_id = rollouts_index(&rs->cur);
+	/* Hook events were told up to here before the restart. */
+	rs->hook_stage_next = rs->cur.stage;
+	rs->hook_state = rs->cur.state;
 	if (!rs->by_id) {
 		rv = ups_errf(UPS_ERR_NO_MEMORY, err, errlen, "out of memory");
 		goto fail;

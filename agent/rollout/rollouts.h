@@ -28,6 +28,7 @@
 #include <uv.h>
 
 #include "agent/rollout/engine.h"
+#include "agent/rollout/hooks.h"
 #include "agent/rollout/journal.h"
 #include "agent/rollout/registry.h"
 #include "agent/store/store.h"
@@ -77,6 +78,9 @@ struct rollouts_config {
 	const char *agent_version; /* the configured one, or NULL */
 	int64_t (*now_ms)(void);   /* NULL: the real clock */
 	unsigned tick_ms;          /* 0: 1000 */
+	/* Hook and health plugins (borrowed; NULL: none). Their results
+	 * come back through rollouts_hooks_done(). */
+	struct hooks *hooks;
 };
 
 struct rollouts_job;
@@ -102,6 +106,10 @@ struct rollouts {
 	struct rollouts_begin *begins;   /* begins in flight */
 	size_t orders_in_flight;
 	unsigned reads; /* rollouts_load() jobs in flight */
+	/* Hooks: the gate in flight, and what hook events were sent for. */
+	bool gate_running;
+	uint32_t hook_stage_next; /* after-stage told for stages below */
+	enum rollout_state hook_state;
 	uv_timer_t tick, retry;
 	bool timers_open;
 	bool stopping;
@@ -162,6 +170,9 @@ const struct rollout_member *rollouts_member(const struct rollouts *rs,
 /* The controller's agent version: the target of the last completed
  * rollout, else the configured one ("" when neither). */
 const char *rollouts_agent_version(const struct rollouts *rs);
+
+/* The hooks' result callback (hooks_open()'s cb, with rs as data). */
+void rollouts_hooks_done(void *data, const struct hooks_result *res);
 
 /* Frees a selector's lists. */
 void rollouts_selector_free(struct rollouts_selector *sel);

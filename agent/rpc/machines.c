@@ -240,6 +240,7 @@ static int machines_register(void *state, const struct rpc_request *req,
 	struct machines *ms = state;
 	const char *id = NULL, *version = NULL, *release = NULL, *arch = NULL;
 	const char *model = UPS_MODEL_CONTROLLER;
+	const char *address = NULL;
 	const struct ups_field fields[] = {
 	    {"machine-id", UPS_FIELD_STRING, true, 1, UPS_LIMIT_MACHINE_ID_LEN,
 	     &id},
@@ -250,6 +251,8 @@ static int machines_register(void *state, const struct rpc_request *req,
 	    {"release", UPS_FIELD_STRING, true, 1, UPS_LIMIT_RELEASE_LEN,
 	     &release},
 	    {"arch", UPS_FIELD_STRING, true, 1, UPS_LIMIT_ARCH_LEN, &arch},
+	    {"address", UPS_FIELD_STRING, false, 1, UPS_MACHINE_ADDRESS_LEN,
+	     &address},
 	};
 	char canon[UPS_LIMIT_VERSION_LEN + 1];
 	struct machines_pending *p;
@@ -257,9 +260,24 @@ static int machines_register(void *state, const struct rpc_request *req,
 
 	(void)result;
 	(void)info;
-	rv = ups_fields_unpack(req->params, "params", fields, 5, err, errlen);
+	rv = ups_fields_unpack(req->params, "params", fields, 6, err, errlen);
 	if (rv)
 		return rv;
+	if (address && !ups_machine_address_is_valid(address))
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "field \"params.address\": a host name or a "
+		                "numeric address, 1 to %d bytes of [A-Za-z0-9.:-]",
+		                UPS_MACHINE_ADDRESS_LEN);
+	/* Health checks reach it where it came from, unless it says; an
+	 * IPv4 peer of a dual-stack socket as plain IPv4. */
+	if (!address) {
+		const char *from = req->peer->addr;
+
+		if (strncmp(from, "::ffff:", 7) == 0 && strchr(from + 7, '.'))
+			from += 7;
+		if (ups_machine_address_is_valid(from))
+			address = from;
+	}
 	if (!ups_machine_id_is_valid(model))
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		                "field \"params.model\": a model name, 1 to %d "
@@ -283,7 +301,7 @@ static int machines_register(void *state, const struct rpc_request *req,
 	if (rv)
 		return rv;
 	rv = registry_register(ms->registry, req->peer, id, canon, release,
-	                       arch, model, machines_registered, p);
+	                       arch, model, address, machines_registered, p);
 	if (rv) {
 		machines_undefer(p);
 		if (rv == UPS_ERR_CONFLICT)

@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -71,6 +72,43 @@ static int plugin_check_store_ops(const struct plugin *p, char *err,
 	return 0;
 }
 
+/* Hook and health plugins came with ABI 1.2: their ops are whole. */
+static int plugin_check_other_ops(const struct plugin *p, char *err,
+                                  size_t errlen)
+{
+	bool hook = p->desc->kind == UPS_PLUGIN_KIND_HOOK;
+	uint32_t size = *(const uint32_t *)p->ops; /* struct_size, first */
+	size_t need = hook ? sizeof(struct ups_hook_ops)
+	                   : sizeof(struct ups_health_ops);
+	bool whole;
+
+	if (p->desc->abi_minor < 2)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "%s: a %s plugin needs ABI 1.2 or later, it "
+		                "says %u.%u",
+		                p->path, plugin_kind_name(p->desc->kind),
+		                p->desc->abi_major, p->desc->abi_minor);
+	if (size < need)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "%s: %s ops are %u bytes, ABI 1.2 needs %zu",
+		                p->path, plugin_kind_name(p->desc->kind), size,
+		                need);
+	if (hook) {
+		const struct ups_hook_ops *o = p->ops;
+
+		whole = o->open && o->close && o->run;
+	} else {
+		const struct ups_health_ops *o = p->ops;
+
+		whole = o->open && o->close && o->check;
+	}
+	if (!whole)
+		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		                "%s: %s plugin %s lacks an operation", p->path,
+		                plugin_kind_name(p->desc->kind), p->desc->name);
+	return 0;
+}
+
 /* Checks the descriptor field by field, reading each only once the fields
  * before it (abi and size) say it is there. */
 static int plugin_check(struct plugin *p, enum ups_plugin_kind kind, char *err,
@@ -104,7 +142,7 @@ static int plugin_check(struct plugin *p, enum ups_plugin_kind kind, char *err,
 	p->ops = d->ops;
 	if (kind == UPS_PLUGIN_KIND_STORE)
 		return plugin_check_store_ops(p, err, errlen);
-	return 0;
+	return plugin_check_other_ops(p, err, errlen);
 }
 
 int plugin_load(const char *path, enum ups_plugin_kind kind, struct plugin *out,
@@ -176,6 +214,20 @@ unsigned plugin_store_minor(const struct plugin *p)
 const struct ups_store_ops *plugin_store_ops(const struct plugin *p)
 {
 	if (!p->desc || p->desc->kind != UPS_PLUGIN_KIND_STORE)
+		return NULL;
+	return p->ops;
+}
+
+const struct ups_hook_ops *plugin_hook_ops(const struct plugin *p)
+{
+	if (!p->desc || p->desc->kind != UPS_PLUGIN_KIND_HOOK)
+		return NULL;
+	return p->ops;
+}
+
+const struct ups_health_ops *plugin_health_ops(const struct plugin *p)
+{
+	if (!p->desc || p->desc->kind != UPS_PLUGIN_KIND_HEALTH)
 		return NULL;
 	return p->ops;
 }

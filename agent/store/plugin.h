@@ -26,7 +26,8 @@ struct plugin {
  * upstage_plugin_descriptor and checks it: ABI major equal to this host's,
  * minor not above it, struct sizes large enough for what the host reads
  * of that minor, the kind, a name of 1..PLUGIN_NAME_MAX printable
- * characters, and (for a store) every op of its minor present. Every message starts with the path, e.g.
+ * characters, and every op of the kind (of its minor, for a store)
+ * present. Every message starts with the path, e.g.
  * "plugins/store-bad.so: plugin ABI 2.0, upstaged supports 1.0".
  * Returns 0 with *out filled (release with plugin_unload()), or
  * UPS_ERR_NOT_FOUND (no such file), UPS_ERR_IO (dlopen failed) or
@@ -42,6 +43,11 @@ void plugin_unload(struct plugin *p);
 /* The store ops of a plugin loaded with UPS_PLUGIN_KIND_STORE; borrowed,
  * valid until plugin_unload(). */
 const struct ups_store_ops *plugin_store_ops(const struct plugin *p);
+
+/* The ops of a hook or health plugin (ABI 1.2), loaded with that kind;
+ * NULL for another kind. Borrowed, valid until plugin_unload(). */
+const struct ups_hook_ops *plugin_hook_ops(const struct plugin *p);
+const struct ups_health_ops *plugin_health_ops(const struct plugin *p);
 
 /* The ABI minor of a loaded plugin's descriptor: which optional members
  * of its ops it has (plugins/upstage_plugin.h "History"). */

@@ -217,6 +217,7 @@ struct rcmd_session {
 	char last_line[256];
 	bool tty;     /* ctx->out is a terminal: live lines redraw */
 	bool drawing; /* a redrawn line is on screen, not ended */
+	json_t *told; /* machine id -> the failed state already printed */
 };
 
 static void rcmd_finish(struct rcmd_session *s, int exit)
@@ -270,6 +271,37 @@ static void rcmd_show(struct rcmd_session *s, const json_t *r, bool force)
 	s->drawing = s->tty && s->follow != FOLLOW_ONCE;
 }
 
+/* A machine's failure, once per machine and state. */
+static void rcmd_tell_failure(struct rcmd_session *s, const char *id,
+                              const char *st, const char *reason)
+{
+	const char *was = json_string_value(json_object_get(s->told, id));
+
+	if (strcmp(st, "failed") && strcmp(st, "timed-out") &&
+	    strcmp(st, "revert-failed"))
+		return;
+	if (was && strcmp(was, st) == 0)
+		return;
+	if (s->told)
+		json_object_set_new(s->told, id, json_string(st));
+	if (s->drawing)
+		fputc('\n', s->ctx->out);
+	s->drawing = false;
+	fprintf(s->ctx->out, "machine %s: %s: %s\n", id, st, reason);
+}
+
+/* The failures r lists (its status may run ahead of the changes pushed
+ * so far: a stop is never shown without what caused it). */
+static void rcmd_tell_failures(struct rcmd_session *s, const json_t *r)
+{
+	const json_t *f;
+	size_t i;
+
+	json_array_foreach(json_object_get(r, "failures"), i, f)
+	    rcmd_tell_failure(s, rcmd_str(f, "machine-id"), rcmd_str(f, "state"),
+	                      rcmd_str(f, "reason"));
+}
+
 static void rcmd_on_push(struct client *c, const struct ups_envelope *env)
 {
 	struct rcmd_session *s = c->data;
@@ -286,19 +318,10 @@ static void rcmd_on_push(struct client *c, const struct ups_envelope *env)
 	} else {
 		json_array_foreach(json_object_get(env->params, "changes"), i,
 		                   ch)
-		{
-			const char *st = rcmd_str(ch, "state");
-
-			if (strcmp(st, "failed") && strcmp(st, "timed-out") &&
-			    strcmp(st, "revert-failed"))
-				continue;
-			if (s->drawing)
-				fputc('\n', s->ctx->out);
-			s->drawing = false;
-			fprintf(s->ctx->out, "machine %s: %s: %s\n",
-			        rcmd_str(ch, "machine-id"), st,
-			        rcmd_str(ch, "reason"));
-		}
+		    rcmd_tell_failure(s, rcmd_str(ch, "machine-id"),
+		                      rcmd_str(ch, "state"),
+		                      rcmd_str(ch, "reason"));
+		rcmd_tell_failures(s, r);
 		rcmd_show(s, r, false);
 	}
 	(void)rcmd_settled(s, r);
@@ -345,8 +368,11 @@ static void rcmd_on_answer(struct client *c, void *data, int status,
 		rcmd_print_plan(s->ctx, env->response);
 	else if (strcmp(s->method, "Status") == 0)
 		rcmd_print_status(s->ctx, r);
-	if (!s->ctx->g.json && strcmp(s->method, "Status") != 0)
+	if (!s->ctx->g.json && strcmp(s->method, "Status") != 0) {
+		if (s->follow != FOLLOW_ONCE)
+			rcmd_tell_failures(s, r);
 		rcmd_show(s, r, true);
+	}
 	if (s->follow == FOLLOW_ONCE ||
 	    json_is_true(json_object_get(env->response, "dry-run"))) {
 		rcmd_finish(s, CLI_EXIT_OK);
@@ -431,11 +457,13 @@ static int rcmd_run(struct cli_ctx *ctx, const char *method, json_t *params,
 		json_decref(params);
 		return rv;
 	}
+	s.told = json_object();
 	uv_timer_init(&loop, &s.deadline);
 	s.deadline.data = &s;
 	uv_timer_start(&s.deadline, rcmd_on_deadline, ctx->g.timeout_ms, 0);
 	acmd_session_run(&loop, &s.client);
 	json_decref(s.params);
+	json_decref(s.told);
 	return s.exit;
 }
 

@@ -1197,6 +1197,13 @@ static void up_on_idle(uv_timer_t *t)
 {
 	struct uploader *u = t->data;
 
+	/* A job in flight means the wait is ours (a disk, or an HTTP source
+	 * with its own stall timeout), not upstaged's: look again later. */
+	for (unsigned i = 0; i < u->nslots; i++)
+		if (u->slots[i].busy) {
+			up_touch(u);
+			return;
+		}
 	up_retry(u, CLI_EXIT_FAILED, ups_err_code(UPS_ERR_TIMEOUT),
 	         "no progress from %s:%d for %g s", u->cfg->url->host,
 	         u->cfg->url->port, u->cfg->timeout_ms / 1000.0);

@@ -1596,6 +1596,85 @@ static void test_complete_waits_for_retries(void **state)
 }
 
 /* An order the runner did not send goes back to pending. */
+static int gate(struct h *h, uint32_t stage, const char *refusal)
+{
+	return step(h, (struct rollout_event){.kind = ROLLOUT_EV_GATE,
+	                                      .stage = stage,
+	                                      .reason = refusal});
+}
+
+/* Gated (a hook plugin): no stage orders anything before its hooks
+ * cleared it; a refusal pauses with the hooks' reason; resume asks
+ * again; answers for another stage or time are ignored. */
+static void test_gated_stages(void **state)
+{
+	struct h *h = *state;
+	struct rollout_spec spec;
+	struct rollout *r = &h->r;
+
+	fleet_one_group(&h->fleet, 5);
+	spec_fast(&spec);
+	amount(&spec.batch, "2");
+	spec.gated = true;
+	plan(h, &spec);
+	assert_int_equal(rollout_gate_wanted(r), -1); /* planned */
+	assert_int_equal(cmd(h, ROLLOUT_EV_START, NULL), 0);
+	assert_int_equal(r->state, ROLLOUT_CANARY);
+	assert_int_equal(rollout_gate_wanted(r), 0);
+	assert_int_equal(h->nwanted, 0);
+	/* Time passes: still nothing ordered. */
+	assert_int_equal(tick(h, MIN_HEALTHY), 0);
+	assert_int_equal(h->nwanted, 0);
+	/* An answer for a stage not waiting changes nothing. */
+	assert_int_equal(gate(h, 1, NULL), 0);
+	assert_int_equal(r->cleared, 0);
+	assert_int_equal(h->nwanted, 0);
+	/* Cleared: the canary goes. */
+	assert_int_equal(gate(h, 0, NULL), 0);
+	assert_int_equal(r->cleared, 1);
+	assert_true(r->dirty);
+	assert_int_equal(h->nwanted, 1);
+	assert_int_equal(rollout_gate_wanted(r), -1);
+	drive(h, ROLLOUT_CANARY, 10);
+	assert_int_equal(r->state, ROLLOUT_ROLLING);
+	assert_int_equal(r->stage, 1);
+	assert_int_equal(rollout_gate_wanted(r), 1);
+	assert_int_equal(count_state(r, MEMBER_ORDERED), 0);
+	/* Refused: paused with the reason, nothing of stage 1 ordered. */
+	assert_int_equal(gate(h, 1, "before-stage hook: change freeze"), 0);
+	assert_int_equal(r->state, ROLLOUT_PAUSED);
+	assert_string_equal(r->reason, "before-stage hook: change freeze");
+	assert_int_equal(rollout_gate_wanted(r), -1);
+	assert_int_equal(count_state(r, MEMBER_PENDING), 4);
+	/* A late answer while paused is ignored. */
+	assert_int_equal(gate(h, 1, NULL), 0);
+	assert_int_equal(r->state, ROLLOUT_PAUSED);
+	assert_int_equal(r->cleared, 1);
+	/* Resume asks again, and orders once cleared. */
+	assert_int_equal(cmd(h, ROLLOUT_EV_RESUME, NULL), 0);
+	assert_int_equal(r->state, ROLLOUT_ROLLING);
+	assert_int_equal(rollout_gate_wanted(r), 1);
+	assert_int_equal(h->nwanted, 0);
+	assert_int_equal(gate(h, 1, NULL), 0);
+	assert_int_equal(h->nwanted, 2);
+	drive(h, ROLLOUT_ROLLING, 1);
+	assert_int_equal(r->stage, 2);
+	assert_int_equal(rollout_gate_wanted(r), 2);
+	assert_int_equal(gate(h, 2, NULL), 0);
+	drive(h, ROLLOUT_ROLLING, 10);
+	assert_int_equal(r->state, ROLLOUT_COMPLETED);
+	assert_int_equal(r->by_state[MEMBER_UPGRADED], 5);
+	assert_int_equal(r->cleared, 3);
+	/* Not gated: no gate is ever wanted. */
+	rollout_free(r);
+	memset(r, 0, sizeof(*r));
+	spec.gated = false;
+	plan(h, &spec);
+	assert_int_equal(cmd(h, ROLLOUT_EV_START, NULL), 0);
+	assert_int_equal(rollout_gate_wanted(r), -1);
+	assert_int_equal(h->nwanted, 1);
+}
+
 static void test_withdrawn(void **state)
 {
 	struct h *h = *state;
@@ -1661,6 +1740,7 @@ int main(void)
 	    T(test_rollback_deadline),
 	    T(test_abort_refused_rolling_back),
 	    T(test_complete_waits_for_retries),
+	    T(test_gated_stages),
 	    T(test_withdrawn),
 	};
 

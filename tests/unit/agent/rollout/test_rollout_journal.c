@@ -93,6 +93,7 @@ static void plan(struct fx *f, const char *id, int64_t now)
 	spec.machine_deadline_ms = 56789;
 	spec.deadline_ms = 3600000;
 	spec.manual_promote = true;
+	spec.gated = true;
 	rollout_free(&f->r);
 	if (rollout_plan(&f->r, id, &spec, f->ms, NMACHINES, now, f->err,
 	                 sizeof(f->err)))
@@ -156,6 +157,8 @@ static void assert_rollout_equal(const struct rollout *a,
 	                 b->spec.machine_deadline_ms);
 	assert_int_equal(a->spec.deadline_ms, b->spec.deadline_ms);
 	assert_int_equal(a->spec.manual_promote, b->spec.manual_promote);
+	assert_int_equal(a->spec.gated, b->spec.gated);
+	assert_int_equal(a->cleared, b->cleared);
 	assert_int_equal(a->state, b->state);
 	assert_int_equal(a->resume_to, b->resume_to);
 	assert_int_equal(a->stage, b->stage);
@@ -238,6 +241,7 @@ static void test_second_write(void **state)
 	f->r.state = ROLLOUT_PAUSED;
 	f->r.resume_to = ROLLOUT_CANARY;
 	f->r.stage = 1;
+	f->r.cleared = 2;
 	f->r.started_ms = 2000;
 	f->r.updated_ms = 3000;
 	f->r.reason[0] = '\0';

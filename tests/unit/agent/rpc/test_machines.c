@@ -252,6 +252,41 @@ static void test_register_survives_reopen(void **state)
 	assert_int_equal(registry_count(&f->registry), 2);
 }
 
+/* Where health checks reach a machine: the address it registers with,
+ * else where it connected from (an IPv4 peer of a dual-stack socket as
+ * plain IPv4); an address that is not one is refused. */
+static void test_register_address(void **state)
+{
+	struct fx *f = *state;
+	const struct machine *m;
+
+	snprintf(f->m1.peer.addr, sizeof(f->m1.peer.addr), "::ffff:10.1.2.3");
+	assert_string_equal(code_of(call(f, &f->m1, "Machine", "Register",
+	                                 REG("0", "focal", "amd64"))),
+	                    "ok");
+	m = registry_find(&f->registry, "0");
+	assert_non_null(m);
+	assert_string_equal(m->address, "10.1.2.3");
+	snprintf(f->m2.peer.addr, sizeof(f->m2.peer.addr), "127.0.0.1");
+	assert_string_equal(
+	    code_of(call(f, &f->m2, "Machine", "Register",
+	                 "{\"machine-id\":\"1\",\"version\":\"2.9.0\","
+	                 "\"release\":\"focal\",\"arch\":\"amd64\","
+	                 "\"address\":\"node-1.maas\"}")),
+	    "ok");
+	assert_string_equal(registry_find(&f->registry, "1")->address,
+	                    "node-1.maas");
+	assert_string_equal(
+	    code_of(call(f, &f->m2, "Machine", "Register",
+	                 "{\"machine-id\":\"1\",\"version\":\"2.9.0\","
+	                 "\"release\":\"focal\",\"arch\":\"amd64\","
+	                 "\"address\":\"evil/../x?\"}")),
+	    "bad-request");
+	/* Refused before anything changed. */
+	assert_string_equal(registry_find(&f->registry, "1")->address,
+	                    "node-1.maas");
+}
+
 static void test_replaced_and_conflict(void **state)
 {
 	struct fx *f = *state;
@@ -493,6 +528,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_register_survives_reopen,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_replaced_and_conflict, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_register_address, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_reports, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_orders, setup, teardown),

@@ -183,6 +183,42 @@ static void test_wrong_kind(void **state)
 	                 UPS_ERR_BAD_REQUEST);
 }
 
+/* ABI 1.2: the hook and health kinds load with their own ops; a hook of
+ * an older minor, or with a short table, does not. */
+static void test_hook_and_health_kinds(void **state)
+{
+	struct plugin p;
+
+	(void)state;
+	assert_int_equal(plugin_load(HOOK_EXEC_PLUGIN, UPS_PLUGIN_KIND_HOOK, &p,
+	                             err, sizeof(err)),
+	                 0);
+	assert_non_null(plugin_hook_ops(&p));
+	assert_null(plugin_health_ops(&p));
+	assert_null(plugin_store_ops(&p));
+	plugin_unload(&p);
+	assert_int_equal(plugin_load(HEALTH_HTTP_PLUGIN,
+	                             UPS_PLUGIN_KIND_HEALTH, &p, err,
+	                             sizeof(err)),
+	                 0);
+	assert_non_null(plugin_health_ops(&p));
+	assert_null(plugin_hook_ops(&p));
+	plugin_unload(&p);
+	assert_int_equal(plugin_load(HOOK_EXEC_PLUGIN, UPS_PLUGIN_KIND_HEALTH,
+	                             &p, err, sizeof(err)),
+	                 UPS_ERR_BAD_REQUEST);
+	assert_non_null(strstr(err, "a hook plugin, expected a health plugin"));
+	assert_int_equal(plugin_load(fake("hook-11"), UPS_PLUGIN_KIND_HOOK, &p,
+	                             err, sizeof(err)),
+	                 UPS_ERR_BAD_REQUEST);
+	assert_non_null(strstr(err, "needs ABI 1.2 or later, it says 1.1"));
+	assert_int_equal(plugin_load(fake("health-small"),
+	                             UPS_PLUGIN_KIND_HEALTH, &p, err,
+	                             sizeof(err)),
+	                 UPS_ERR_BAD_REQUEST);
+	assert_non_null(strstr(err, "health ops are 8 bytes"));
+}
+
 static void test_empty_name(void **state)
 {
 	struct plugin p;
@@ -237,6 +273,7 @@ int main(void)
 	    cmocka_unit_test(test_null_op),
 	    cmocka_unit_test(test_minor_versions),
 	    cmocka_unit_test(test_wrong_kind),
+	    cmocka_unit_test(test_hook_and_health_kinds),
 	    cmocka_unit_test(test_empty_name),
 	    cmocka_unit_test(test_relative_without_slash),
 	    cmocka_unit_test(test_services_init),

@@ -17,6 +17,8 @@
 #define FAKE_ABI_10      8  /* a 1.0 store: smaller ops, no put2/holds */
 #define FAKE_NO_PUT2     9  /* claims 1.1 without its ops */
 #define FAKE_NO_META     10 /* claims 1.1 without the metadata ops */
+#define FAKE_HOOK_11      11 /* a hook plugin of ABI 1.1 (before hooks) */
+#define FAKE_HEALTH_SMALL 12 /* a health plugin with a short ops table */
 
 static int fake_open(const struct ups_plugin_services *svc, const char *dir,
                      void **state, char *err, size_t errlen)
@@ -113,7 +115,7 @@ static int fake_open_held(void *state, const char *a, const char *b,
 	abort();
 }
 
-static const struct ups_store_ops fake_ops = {
+__attribute__((unused)) static const struct ups_store_ops fake_ops = {
     .struct_size = FAKE_VARIANT == FAKE_ABI_10
                        ? offsetof(struct ups_store_ops, put2)
                        : sizeof(struct ups_store_ops),
@@ -136,6 +138,13 @@ static const struct ups_store_ops fake_ops = {
     .open_held = FAKE_VARIANT == FAKE_ABI_10 ? NULL : fake_open_held,
 };
 
+#if FAKE_VARIANT == FAKE_HEALTH_SMALL
+static const struct ups_health_ops fake_health_ops = {.struct_size = 8};
+#define FAKE_OPS (&fake_health_ops)
+#else
+#define FAKE_OPS (&fake_ops)
+#endif
+
 #if FAKE_VARIANT == FAKE_NO_SYMBOL
 /* Exported, but under the wrong name. */
 UPS_PLUGIN_EXPORT const struct ups_plugin_descriptor upstage_plugin_descriptr
@@ -150,13 +159,17 @@ UPS_PLUGIN_EXPORT const struct ups_plugin_descriptor upstage_plugin_descriptor
                 ? UPS_PLUGIN_ABI_MINOR + 7
                 : (FAKE_VARIANT == FAKE_BAD_MAJOR || FAKE_VARIANT == FAKE_ABI_10
                        ? 0
-                       : UPS_PLUGIN_ABI_MINOR),
+                       : (FAKE_VARIANT == FAKE_HOOK_11 ? 1
+                                                       : UPS_PLUGIN_ABI_MINOR)),
         .struct_size = FAKE_VARIANT == FAKE_SMALL_DESC
                            ? 16
                            : sizeof(struct ups_plugin_descriptor),
-        .kind = FAKE_VARIANT == FAKE_HOOK ? UPS_PLUGIN_KIND_HOOK
-                                          : UPS_PLUGIN_KIND_STORE,
+        .kind = (FAKE_VARIANT == FAKE_HOOK || FAKE_VARIANT == FAKE_HOOK_11)
+                    ? UPS_PLUGIN_KIND_HOOK
+                    : (FAKE_VARIANT == FAKE_HEALTH_SMALL
+                           ? UPS_PLUGIN_KIND_HEALTH
+                           : UPS_PLUGIN_KIND_STORE),
         .name = FAKE_VARIANT == FAKE_EMPTY_NAME ? "" : "fake",
         .version = "0.0.1",
-        .ops = &fake_ops,
+        .ops = FAKE_OPS,
 };

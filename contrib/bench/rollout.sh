@@ -10,12 +10,23 @@
 #     upstaged logs when the rollout ends),
 #   - orders the fleet received (its report; an order sent again after a
 #     reconnection counts again) and how many machines got one.
+# Then (ROLLBACK=1, the default) the same fleet comes back at 2.9.1 with
+# 5% of machines failing their health check (upstage-fleet --fail-health
+# 0.05), and a rollout to 2.9.2 with --canary 0 --failure-budget 1%
+# --on-budget rollback runs until it is rolled back:
+#   - seconds from its start until upstaged saw the budget exceeded
+#     (rolling -> rolling-back in its log),
+#   - seconds of the rollback, from there to rolled-back,
+#   - machines failed, reverted and revert-failed; none may be left on
+#     2.9.2 (list-machines), else the benchmark fails.
 # Exits non-zero only when something failed (the rollout did not
 # complete), never because a figure is slow.
 #
 #   contrib/bench/rollout.sh BUILD_DIR      (MACHINES=10000 by default;
 #                                            CI smoke: MACHINES=1000;
 #                                            UPSTAGED_ARGS: more flags;
+#                                            ROLLBACK=0: skip the
+#                                            rollback run;
 #                                            PERF=1: perf record -g of
 #                                            upstaged over the rollout,
 #                                            top symbols printed)
@@ -72,8 +83,10 @@ mkdir -p "$D/src" "$D/tar"
 printf '#!/bin/sh\necho 2.9.1\n' >"$D/tar/jujud"
 chmod 755 "$D/tar/jujud"
 head -c 16384 /dev/urandom >"$D/tar/payload"
-for a in amd64 arm64; do
-	tar -C "$D/tar" -czf "$D/src/juju-2.9.1-ubuntu-$a.tgz" jujud payload
+for v in 2.9.1 2.9.2; do
+	for a in amd64 arm64; do
+		tar -C "$D/tar" -czf "$D/src/juju-$v-ubuntu-$a.tgz" jujud payload
+	done
 done
 "$CLI" "${AGENT[@]}" sync-agent-binary --source "$D/src" \
 	--agent-version 2.9 >"$D/sync.out" 2>"$D/sync.err" || {
@@ -152,3 +165,57 @@ if [ -f "$D/perf.data" ]; then
 	perf report -i "$D/perf.data" --no-children --stdio --sort symbol \
 		2>/dev/null | grep -E '^ +[0-9]' | head -n 15 | sed 's/^/    /'
 fi
+
+[ "${ROLLBACK:-1}" = 1 ] || exit 0
+
+# The rollback run: the fleet back at 2.9.1, 5% failing their health.
+"$FLEET" --agent "ws://127.0.0.1:$PORT" --token bench --machines "$N" \
+	--release focal,jammy --arch amd64,arm64 --version 2.9.1 \
+	--work-ms 0 --fail-health 0.05 --seed 7 --report "$D/fleet2.jsonl" \
+	>"$D/fleet2.out" 2>"$D/fleet2.err" &
+FLEET_PID=$!
+wait_line "$D/fleet2.out" "^registered $N\$" 1 300
+sleep 1
+rc=0
+timeout "${ROLLOUT_LIMIT_S:-1200}" "$CLI" "${AGENT[@]}" upgrade-controller \
+	--agent-version 2.9.2 --batch 10% --canary 0 --failure-budget 1% \
+	--on-budget rollback --min-healthy 0 --wait \
+	>"$D/roll2.out" 2>"$D/roll2.err" || rc=$?
+status=$(tail -n1 "$D/roll2.out")
+if ! grep -q ': rolled-back,' <<<"$status"; then
+	echo "rollout: the rollback run did not end rolled back (exit $rc): $status" >&2
+	tail -n5 "$D/roll2.err" "$D/up.err" >&2 || true
+	exit 1
+fi
+left=$("$CLI" "${AGENT[@]}" --timeout 60 list-machines --json |
+	jq '[.[] | select(.version == "2.9.2")] | length')
+if [ "$left" -ne 0 ]; then
+	echo "rollout: $left machines left on 2.9.2 after the rollback" >&2
+	exit 1
+fi
+# The three moments, from upstaged's own log.
+times=$(python3 - "$D/up.err" <<'PY'
+import datetime, re, sys
+marks = {"planned -> ": None, "rolling -> rolling-back": None,
+         "rolling-back -> rolled-back": None}
+for line in open(sys.argv[1]):
+    m = re.match(r"(\S+Z) INFO rollout: rollout r-2: (.*)", line)
+    if not m:
+        continue
+    for k in marks:
+        if m.group(2).startswith(k) and marks[k] is None:
+            marks[k] = datetime.datetime.strptime(
+                m.group(1), "%Y-%m-%dT%H:%M:%S.%fZ")
+a, b, c = marks.values()
+print("%.2f %.2f" % ((b - a).total_seconds(), (c - b).total_seconds()))
+PY
+)
+failed=$(sed -n 's/.*in flight [0-9]*, failed \([0-9]*\).*/\1/p' <<<"$status")
+reverted=$(sed -n 's/.*reverted \([0-9]*\), revert-failed \([0-9]*\).*/\1 \2/p' <<<"$status")
+read -r t_detect t_back <<<"$times"
+read -r n_rev n_revfail <<<"$reverted"
+printf "rollback: the same fleet at 2.9.1, 5%% failing health (--fail-health 0.05), to 2.9.2 with --canary 0 --failure-budget 1%% --on-budget rollback\n"
+printf "  budget breach seen after:       %s s\n" "$t_detect"
+printf "  rollback, breach to rolled-back: %s s\n" "$t_back"
+printf "  machines failed: %s; reverted: %s; revert-failed: %s; left on 2.9.2: %s\n" \
+	"$failed" "$n_rev" "$n_revfail" "$left"

@@ -26,6 +26,7 @@
 #include "agent/rpc/machines.h"
 #include "agent/rollout/registry.h"
 #include "agent/rollout/rollouts.h"
+#include "agent/metrics.h"
 #include "agent/rpc/rollouts.h"
 #include "agent/rpc/versions.h"
 #include "agent/store/store.h"
@@ -71,6 +72,8 @@ struct agent {
 	bool rollouts_ready;
 	struct hooks hooks;
 	bool hooks_ready;
+	struct metrics metrics;
+	bool metrics_ready;
 	struct rollouts_rpc rollouts_rpc;
 	struct versions versions;
 	struct server server;
@@ -215,6 +218,8 @@ static void agent_stop(struct agent *a)
 		rollouts_stop(&a->rollouts);
 	if (a->hooks_ready)
 		hooks_stop(&a->hooks);
+	if (a->metrics_ready)
+		metrics_stop(&a->metrics);
 	if (a->registry_ready)
 		registry_stop(&a->registry);
 	if (a->publisher_ready)
@@ -588,6 +593,15 @@ static int agent_start_http(struct agent *a, char *err, size_t errlen)
 	    {"/streams/", downloads_open, &a->downloads},
 	    {"/tools/", downloads_open, &a->downloads},
 	    {"/model/", downloads_open, &a->downloads},
+	    {"/metrics", metrics_http_open, &a->metrics},
+	};
+	const struct metrics_sources src = {
+	    .server = &a->server,
+	    .http = &a->http,
+	    .uploads = &a->uploads,
+	    .publisher = &a->publisher,
+	    .registry = &a->registry,
+	    .rollouts = &a->rollouts,
 	};
 
 	http_init(&a->http, &a->loop, (unsigned)a->cfg.max_downloads);
@@ -597,6 +611,10 @@ static int agent_start_http(struct agent *a, char *err, size_t errlen)
 			return ups_errf(UPS_ERR_INTERNAL, err, errlen,
 			                "cannot add an HTTP route");
 	a->http_ready = true;
+	if (metrics_init(&a->metrics, &a->loop, &src))
+		return ups_errf(UPS_ERR_IO, err, errlen,
+		                "cannot start the loop-lag timer");
+	a->metrics_ready = true;
 	return 0;
 }
 

@@ -59,6 +59,8 @@ struct upload {
 	void *owner;       /* NULL when detached; borrowed */
 	uint64_t offset;   /* next byte expected from the owner */
 	uint64_t written;  /* bytes hashed and written */
+	uint64_t commit_ns; /* when UploadCommit came (uv_hrtime) */
+	bool failure_counted;
 	uint64_t durable;  /* bytes fsynced and recorded */
 	uint64_t acked;    /* offset of the last ack */
 	/* The window the owner was last told: what it may have in flight,
@@ -226,6 +228,15 @@ static void upload_set_paused(struct upload *u, bool paused)
 }
 
 /* Calls and forgets the begin callback, if one is owed. */
+/* An upload that ends without its binary stored counts once. */
+static void upload_count_failure(struct upload *u, int code)
+{
+	if (u->failure_counted)
+		return;
+	u->failure_counted = true;
+	u->eng->failed[upload_failure_index(code)]++;
+}
+
 static void upload_finish_begin(struct upload *u, int rv, const char *err,
                                 const struct upload_begun *res)
 {
@@ -234,6 +245,8 @@ static void upload_finish_begin(struct upload *u, int rv, const char *err,
 	if (!cb)
 		return;
 	u->begin_cb = NULL;
+	if (!rv)
+		u->eng->begun++;
 	cb(u->begin_data, rv, err, rv ? NULL : res);
 }
 
@@ -246,6 +259,13 @@ static void upload_finish_commit(struct upload *u, int rv, const char *err,
 	if (!cb)
 		return;
 	u->commit_cb = NULL;
+	if (rv) {
+		upload_count_failure(u, rv);
+	} else {
+		u->eng->committed++;
+		ups_histogram_observe(&u->eng->commit_seconds,
+		                      (double)(uv_hrtime() - u->commit_ns) / 1e9);
+	}
 	cb(u->commit_data, rv, err, rv ? NULL : stored);
 }
 
@@ -843,6 +863,7 @@ static void upload_doom(struct upload *u, int code, const char *text)
 	LOG_INFO("upload", "upload %" PRIu64 " (%s): aborted: %s", u->id,
 	         u->binary_version,
 	         text && *text ? text : ups_err_message(code));
+	upload_count_failure(u, code);
 	if (u->begin_cb) {
 		upload_finish_begin(u, code ? code : UPS_ERR_IO, text, NULL);
 	} else if (code) {
@@ -1245,6 +1266,7 @@ int upload_commit(struct upload_engine *eng, void *owner, uint64_t upload_id,
 	if (upload_move(u, UPLOAD_COMMITTING))
 		return ups_errf(UPS_ERR_INTERNAL, err, errlen,
 		                "bad upload state");
+	u->commit_ns = uv_hrtime();
 	snprintf(u->commit_sha, sizeof(u->commit_sha), "%s",
 	         sha256 ? sha256 : "");
 	u->commit_cb = cb;
@@ -1549,4 +1571,14 @@ void upload_engine_close(struct upload_engine *eng)
 	eng->sha256 = NULL;
 	free(eng->fault);
 	eng->fault = NULL;
+}
+
+uint64_t upload_engine_bytes_in_flight(const struct upload_engine *eng)
+{
+	uint64_t n = 0;
+
+	for (const struct upload *u = eng->uploads; u; u = u->next)
+		if (u->state == UPLOAD_RECEIVING && u->offset > u->durable)
+			n += u->offset - u->durable;
+	return n;
 }

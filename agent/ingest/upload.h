@@ -44,7 +44,9 @@
 #include "agent/ingest/staging.h"
 #include "agent/store/store.h"
 #include "proto/chunk.h"
+#include "proto/errors.h"
 #include "proto/limits.h"
+#include "proto/metrics.h"
 
 #define UPLOAD_NEXT(s) (1u << UPLOAD_##s)
 
@@ -176,7 +178,24 @@ struct upload_engine {
 	bool stopping;
 	/* Wall clock in seconds; tests replace it. */
 	int64_t (*now_s)(void);
+	/* Counters (loop thread; read by /metrics). failed[] is indexed by
+	 * upload_failure_index(): by error code, 0 for aborts. */
+	uint64_t begun, committed;
+	uint64_t failed[UPS_ERR__LAST - UPS_ERR__FIRST];
+	struct ups_histogram commit_seconds; /* UploadCommit to stored */
 };
+
+/* The index in failed[] of an upload that ended with code (0: aborted by
+ * its owner) and back: the code (0 for index 0). */
+static inline unsigned upload_failure_index(int code)
+{
+	return code < UPS_ERR__FIRST + 1 || code >= UPS_ERR__LAST
+	           ? 0
+	           : (unsigned)(code - UPS_ERR__FIRST);
+}
+
+/* Bytes received by uploads that are not durable yet. */
+uint64_t upload_engine_bytes_in_flight(const struct upload_engine *eng);
 
 /* Opens staging in the store's staging directory and reloads partial
  * uploads as detached (each staging file cut to its durable offset; rows

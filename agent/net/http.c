@@ -175,6 +175,15 @@ static void http_close_file(struct http_request *r)
 	close(fd);
 }
 
+/* A response that ended, by its status. */
+static void http_count(const struct http_request *r)
+{
+	if (r->status >= 100 && r->status < 100 + HTTP_STATUS_SPAN) {
+		r->h->by_status[r->status - 100]++;
+		r->h->bytes_by_status[r->status - 100] += r->sent;
+	}
+}
+
 /* lws let go of the connection (closed, or the transaction ended). */
 static void http_detach(struct http_request *r)
 {
@@ -183,6 +192,7 @@ static void http_detach(struct http_request *r)
 	r->slot = NULL;
 	if (r->wsi && r->state != HTTP_FINISHED) {
 		r->h->dropped++;
+		http_count(r);
 		LOG_DEBUG("http",
 		          "client went before the response was sent "
 		          "(%" PRIu64 " of %" PRIu64 " body bytes)",
@@ -376,6 +386,7 @@ static int http_finish(struct http_request *r)
 
 	r->state = HTTP_FINISHED;
 	r->h->served++;
+	http_count(r);
 	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
 	r->wsi = NULL;
 	if (r->slot)

@@ -73,6 +73,9 @@
 /* A download whose reader takes nothing for this long is dropped. */
 #define HTTP_STALL_TIMEOUT_S 60
 
+/* Statuses 100..599 for the counters. */
+#define HTTP_STATUS_SPAN 500
+
 /* One request a route answers (opaque). */
 struct http_request;
 
@@ -109,8 +112,12 @@ struct http {
 	size_t buffered;               /* bytes of read buffers allocated */
 	struct http_request *requests; /* owned list */
 	bool stopping;
-	/* Counters, for tests and logs. */
+	/* Counters, for tests, logs and /metrics. */
 	uint64_t served, refused_busy, dropped;
+	/* Responses ended (sent whole, or dropped midway) by status, and
+	 * the body bytes they sent; index status - 100. */
+	uint64_t by_status[HTTP_STATUS_SPAN];
+	uint64_t bytes_by_status[HTTP_STATUS_SPAN];
 };
 
 /* Prepares h; max_downloads >= 1. */

@@ -215,6 +215,7 @@ static void server_closed(struct server *srv, struct session **slot)
 static void server_receive(struct server *srv, struct session *s,
                            const void *in, size_t len)
 {
+	srv->rx_bytes += len;
 	struct ups_rxmsg msg;
 	int rv;
 
@@ -281,4 +282,14 @@ void server_free(struct server *srv)
 		server_unlink(srv, s);
 		session_free(s);
 	}
+}
+
+void server_count_roles(const struct server *srv,
+                        unsigned counts[UPS_ROLE__COUNT])
+{
+	for (unsigned i = 0; i < UPS_ROLE__COUNT; i++)
+		counts[i] = 0;
+	for (const struct session *s = srv->sessions; s; s = s->next)
+		if ((unsigned)s->peer.role < UPS_ROLE__COUNT)
+			counts[s->peer.role]++;
 }

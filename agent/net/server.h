@@ -47,10 +47,16 @@ struct server {
 	unsigned pending;
 	uint64_t next_id;
 	uint64_t last_report_ms; /* of failed logins */
+	uint64_t rx_bytes;       /* websocket payload received, ever */
 	uv_timer_t sweep;
 	bool sweep_open;
 	bool stopping;
 };
+
+/* Sessions now by role (counts[UPS_ROLE__COUNT]; UPS_ROLE_NONE: not
+ * logged in yet). */
+void server_count_roles(const struct server *srv,
+                        unsigned counts[UPS_ROLE__COUNT]);
 
 /* Prepares srv and starts the sweep timer. cfg is copied. 0 or
  * UPS_ERR_IO. */

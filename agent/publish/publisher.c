@@ -715,3 +715,27 @@ int publisher_open_target(struct publisher *p, const struct publish_target *t,
 	}
 	return 0;
 }
+
+void publisher_stats(const struct publisher *p,
+                     uint64_t binaries[UPS_STREAM__COUNT],
+                     uint64_t bytes[UPS_STREAM__COUNT])
+{
+	for (unsigned i = 0; i < UPS_STREAM__COUNT; i++)
+		binaries[i] = bytes[i] = 0;
+	if (!p->current)
+		return;
+	for (size_t i = 0; i < p->current->n; i++) {
+		const struct publish_route *r = &p->current->routes[i];
+		enum ups_stream st;
+
+		/* Each binary once: its item path, not the /tools/<bv>
+		 * alias. */
+		if (r->target.kind != PUBLISH_BINARY ||
+		    strncmp(r->path, "/tools/", 7) != 0 ||
+		    strcmp(r->path + 7, r->target.binary_version) == 0 ||
+		    ups_stream_parse(r->target.stream, &st))
+			continue;
+		binaries[st]++;
+		bytes[st] += r->target.size;
+	}
+}

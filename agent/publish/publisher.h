@@ -118,6 +118,12 @@ struct publisher {
 	bool stopping;
 };
 
+/* Binaries published now, and their bytes, by stream (index of
+ * UPS_STREAMS). Loop thread. */
+void publisher_stats(const struct publisher *p,
+                     uint64_t binaries[UPS_STREAM__COUNT],
+                     uint64_t bytes[UPS_STREAM__COUNT]);
+
 /* Loop (before it runs): publishes what the store holds now (blocking),
  * builds the first index and subscribes to the store. store is borrowed
  * and must outlive p. A failure to write is not fatal: it is logged and

@@ -582,6 +582,7 @@ static void registry_send(struct registry *r, struct machine *m)
 	LOG_DEBUG("registry", "machine %s: sending order %s (%s)", m->row.id,
 	          o.id, o.binary_version);
 	r->ev.send_order(r->ev.data, m->session, &o);
+	r->orders_sent++;
 }
 
 /* -------------------------------------------------------------------------
@@ -1169,4 +1170,20 @@ int registry_order_revert(struct registry *r, const char *const *ids, size_t n,
 {
 	return registry_lookup_start(r, ids, n, UPS_ORDER_REVERT, NULL, NULL,
 	                             NULL, cb, data);
+}
+
+void registry_count_states(const struct registry *r,
+                           size_t counts[UPS_MST__COUNT], size_t *connected,
+                           size_t *lost)
+{
+	for (unsigned i = 0; i < UPS_MST__COUNT; i++)
+		counts[i] = 0;
+	*connected = *lost = 0;
+	for (size_t b = 0; b < r->nbuckets; b++)
+		for (const struct machine *m = r->by_id[b]; m; m = m->id_next) {
+			if ((unsigned)m->row.state < UPS_MST__COUNT)
+				counts[m->row.state]++;
+			*connected += m->row.connected;
+			*lost += m->row.lost;
+		}
 }

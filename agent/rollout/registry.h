@@ -121,7 +121,14 @@ struct registry {
 	bool stopping;
 	char url_bases[REGISTRY_URL_BASES][REGISTRY_URL_BASE_LEN];
 	size_t nurl_bases;
+	uint64_t orders_sent; /* pushes of orders, sent again included */
 };
+
+/* Machines by state (counts[UPS_MST__COUNT]), and how many are connected
+ * and lost. */
+void registry_count_states(const struct registry *r,
+                           size_t counts[UPS_MST__COUNT], size_t *connected,
+                           size_t *lost);
 
 /* Opens the rows under cfg->data_dir and loads every machine (all start
  * disconnected). Blocks. 0, or a negative code with err; r is then

@@ -30,6 +30,7 @@ struct rollouts_job {
 	uint32_t *asking; /* members to order once durable */
 	size_t nasking;
 	struct rollouts_waiter *waiters;
+	uint64_t ns; /* the write's own time */
 	int rv;
 	char err[UPS_ERRMSG_MAX];
 };
@@ -669,9 +670,11 @@ static void rollouts_send(struct rollouts *rs, uint32_t *idx, size_t n)
 static void rollouts_write_work(uv_work_t *w)
 {
 	struct rollouts_job *j = w->data;
+	uint64_t t0 = uv_hrtime();
 
 	j->rv = journal_write(j->rs->journal, &j->batch, j->err,
 	                      sizeof(j->err));
+	j->ns = uv_hrtime() - t0;
 }
 
 static void rollouts_answer(struct rollouts *rs, struct rollouts_waiter *w,
@@ -735,6 +738,7 @@ static void rollouts_write_done(uv_work_t *w, int status)
 	}
 	rs->writes++;
 	rs->rows_written += j->batch.n + (j->batch.doc ? 1 : 0);
+	ups_histogram_observe(&rs->journal_seconds, (double)j->ns / 1e9);
 	if (j->batch.agent_version[0]) {
 		snprintf(rs->agent_version, sizeof(rs->agent_version), "%s",
 		         j->batch.agent_version);

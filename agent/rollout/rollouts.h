@@ -32,6 +32,7 @@
 #include "agent/rollout/journal.h"
 #include "agent/rollout/registry.h"
 #include "agent/store/store.h"
+#include "proto/metrics.h"
 
 #define ROLLOUTS_SELECT_MAX 256
 
@@ -114,6 +115,7 @@ struct rollouts {
 	bool timers_open;
 	bool stopping;
 	uint64_t writes, rows_written;
+	struct ups_histogram journal_seconds; /* one write transaction */
 };
 
 /* Opens the journal and loads the latest rollout. Blocks. */

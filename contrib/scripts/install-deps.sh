@@ -20,8 +20,11 @@ if [ "${1:-}" = "--test" ]; then
 	# benchmark counts registry rows with sqlite3, and the benchmarks
 	# compare with nginx (nginx-extras: WebDAV for ingest, sendfile for
 	# serve; it is also the machine tests' load balancer); the mirror
-	# tests sign metadata with a throwaway key (gnupg).
-	packages+=(jq python3 curl sqlite3 nginx-extras gnupg)
+	# tests sign metadata with a throwaway key (gnupg); /metrics is
+	# parsed with the Prometheus client's parser
+	# (python3-prometheus-client).
+	packages+=(jq python3 curl sqlite3 nginx-extras gnupg
+		python3-prometheus-client)
 fi
 
 missing=()

@@ -74,6 +74,8 @@ struct agent {
 	bool hooks_ready;
 	struct metrics metrics;
 	bool metrics_ready;
+	struct http metrics_http; /* metrics-listen: /metrics alone */
+	bool metrics_http_ready;
 	struct rollouts_rpc rollouts_rpc;
 	struct versions versions;
 	struct server server;
@@ -128,6 +130,13 @@ static int agent_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (a->http_ready && lws_get_vhost(wsi) == a->ws.server)
 			return http_callback(&a->http, wsi, reason,
 			                     pss ? &pss->http : NULL, in, len);
+		/* The private metrics address: /metrics, never a session. */
+		if (a->metrics_http_ready && lws_get_vhost(wsi) == a->ws.side) {
+			if (reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE)
+				return 1;
+			return http_callback(&a->metrics_http, wsi, reason,
+			                     pss ? &pss->http : NULL, in, len);
+		}
 	}
 	switch (reason) {
 	case LWS_CALLBACK_ESTABLISHED:
@@ -226,6 +235,8 @@ static void agent_stop(struct agent *a)
 		publisher_stop(&a->publisher);
 	if (a->http_ready)
 		http_stop(&a->http);
+	if (a->metrics_http_ready)
+		http_stop(&a->metrics_http);
 	if (a->server_ready)
 		server_stop(&a->server);
 	if (a->link_ready)
@@ -595,6 +606,11 @@ static int agent_start_http(struct agent *a, char *err, size_t errlen)
 	    {"/model/", downloads_open, &a->downloads},
 	    {"/metrics", metrics_http_open, &a->metrics},
 	};
+	const struct http_route metrics_route = {"/metrics", metrics_http_open,
+	                                         &a->metrics};
+	/* With metrics-listen, /metrics is served there only. */
+	size_t nroutes = sizeof(routes) / sizeof(routes[0]) -
+	                 (a->cfg.metrics_enabled ? 1 : 0);
 	const struct metrics_sources src = {
 	    .server = &a->server,
 	    .http = &a->http,
@@ -606,11 +622,18 @@ static int agent_start_http(struct agent *a, char *err, size_t errlen)
 
 	http_init(&a->http, &a->loop, (unsigned)a->cfg.max_downloads);
 	a->downloads.publisher = &a->publisher;
-	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+	for (size_t i = 0; i < nroutes; i++)
 		if (http_route_add(&a->http, &routes[i]))
 			return ups_errf(UPS_ERR_INTERNAL, err, errlen,
 			                "cannot add an HTTP route");
 	a->http_ready = true;
+	if (a->cfg.metrics_enabled) {
+		http_init(&a->metrics_http, &a->loop, 4);
+		if (http_route_add(&a->metrics_http, &metrics_route))
+			return ups_errf(UPS_ERR_INTERNAL, err, errlen,
+			                "cannot add an HTTP route");
+		a->metrics_http_ready = true;
+	}
 	if (metrics_init(&a->metrics, &a->loop, &src))
 		return ups_errf(UPS_ERR_IO, err, errlen,
 		                "cannot start the loop-lag timer");
@@ -711,6 +734,10 @@ static int agent_start(struct agent *a, char *err, size_t errlen)
 		wcfg.tls_cert = cfg->tls_cert;
 		wcfg.tls_key = cfg->tls_key;
 	}
+	if (cfg->metrics_enabled) {
+		wcfg.side_host = cfg->metrics_host;
+		wcfg.side_port = cfg->metrics_port;
+	}
 	wcfg.client = cfg->controller != NULL;
 	wcfg.client_ca = cfg->controller_ca_cert;
 	wcfg.rx_buffer_size = AGENT_RX_BUFFER;
@@ -734,6 +761,16 @@ static int agent_start(struct agent *a, char *err, size_t errlen)
 		printf("listening %s://%s%s%s:%d\n",
 		       cfg->tls_cert ? "wss" : "ws", v6 ? "[" : "",
 		       cfg->listen_host, v6 ? "]" : "", a->ws.port);
+		fflush(stdout);
+	}
+	if (cfg->metrics_enabled) {
+		bool v6 = strchr(cfg->metrics_host, ':') != NULL;
+
+		LOG_INFO("agent", "metrics on http://%s%s%s:%d/metrics",
+		         v6 ? "[" : "", cfg->metrics_host, v6 ? "]" : "",
+		         a->ws.side_port);
+		printf("metrics http://%s%s%s:%d/metrics\n", v6 ? "[" : "",
+		       cfg->metrics_host, v6 ? "]" : "", a->ws.side_port);
 		fflush(stdout);
 	}
 
@@ -792,6 +829,8 @@ static int agent_run(struct agent *a)
 	uv_run(&a->loop, UV_RUN_DEFAULT);
 	if (a->http_ready)
 		http_free(&a->http);
+	if (a->metrics_http_ready)
+		http_free(&a->metrics_http);
 	if (a->uploads_ready)
 		upload_engine_close(&a->uploads);
 	if (a->rollouts_ready)

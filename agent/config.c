@@ -131,6 +131,10 @@ static const struct config_key config_keys[] = {
      "put upstaged's own listen address first among the download "
      "addresses of orders (false when machines cannot reach it and only "
      "the advertise-http addresses, e.g. a load balancer, serve them)"},
+    {"metrics-listen", CONFIG_ADDR, STR(metrics_listen), "none", 0, 0,
+     "ADDR:PORT",
+     "serve GET /metrics (Prometheus) on this separate, plain-HTTP "
+     "address instead of the listen port (keep it private: no login)"},
     {"hook-plugin", CONFIG_PATH, STR(hook_plugin), NULL, 0, 0, "FILE",
      "hook plugin (.so) told of rollout events, whose before-* hooks can "
      "pause a rollout (e.g. upstage-hook-exec.so)"},
@@ -769,6 +773,18 @@ int config_check(struct config *cfg, char *err, size_t errlen)
 		if (rv)
 			return ups_errf(rv, err, errlen, "listen: %s", detail);
 		cfg->listen_loopback = ups_addr_is_loopback(cfg->listen_host);
+	}
+	cfg->metrics_enabled =
+	    cfg->metrics_listen && strcmp(cfg->metrics_listen, "none") != 0;
+	cfg->metrics_host[0] = '\0';
+	cfg->metrics_port = -1;
+	if (cfg->metrics_enabled) {
+		rv = ups_addr_parse(cfg->metrics_listen, cfg->metrics_host,
+		                    sizeof(cfg->metrics_host),
+		                    &cfg->metrics_port, detail, sizeof(detail));
+		if (rv)
+			return ups_errf(rv, err, errlen, "metrics-listen: %s",
+			                detail);
 	}
 	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,

@@ -68,6 +68,7 @@ struct config {
 	/* Hook and health plugins (plugins/upstage_plugin.h) and the
 	 * settings of the ones upstage ships (read by the plugins through
 	 * config_plugin_get()). */
+	char *metrics_listen; /* "none": /metrics on the listen port */
 	char *hook_plugin;
 	char *health_plugin;
 	char *hook_exec_dir;
@@ -82,6 +83,9 @@ struct config {
 	bool listen_loopback;
 	enum ups_log_level log_level_value;
 	enum ups_log_format log_format_value;
+	bool metrics_enabled; /* metrics-listen set: /metrics only there */
+	char metrics_host[UPS_ADDR_HOST_LEN + 1];
+	int metrics_port;
 };
 
 /* What the command line asks for. */

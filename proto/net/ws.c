@@ -66,6 +66,26 @@ static int ws_create_server_vhost(struct ups_ws *ws,
 	return 0;
 }
 
+static int ws_create_side_vhost(struct ups_ws *ws,
+				const struct ups_ws_config *cfg, char *err,
+				size_t errlen)
+{
+	struct lws_context_creation_info info;
+
+	memset(&info, 0, sizeof(info));
+	info.vhost_name = "side";
+	info.iface = cfg->side_host;
+	info.port = cfg->side_port;
+	info.protocols = cfg->protocols;
+	ws->side = lws_create_vhost(ws->context, &info);
+	if (!ws->side)
+		return ups_errf(UPS_ERR_IO, err, errlen,
+				"cannot listen on %s:%d (address in use?)",
+				cfg->side_host, cfg->side_port);
+	ws->side_port = lws_get_vhost_listen_port(ws->side);
+	return 0;
+}
+
 static int ws_create_client_vhost(struct ups_ws *ws,
 				  const struct ups_ws_config *cfg, char *err,
 				  size_t errlen)
@@ -98,6 +118,7 @@ int ups_ws_create(struct ups_ws *ws, const struct ups_ws_config *cfg,
 
 	memset(ws, 0, sizeof(*ws));
 	ws->port = -1;
+	ws->side_port = -1;
 	ws->loop = cfg->loop;
 	if (cfg->ping_interval > 0) {
 		ws->idle_policy.secs_since_valid_ping =
@@ -130,6 +151,11 @@ int ups_ws_create(struct ups_ws *ws, const struct ups_ws_config *cfg,
 
 	if (cfg->listen_host) {
 		rv = ws_create_server_vhost(ws, cfg, err, errlen);
+		if (rv)
+			goto err_destroy_context;
+	}
+	if (cfg->side_host) {
+		rv = ws_create_side_vhost(ws, cfg, err, errlen);
 		if (rv)
 			goto err_destroy_context;
 	}

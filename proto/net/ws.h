@@ -36,6 +36,11 @@ struct ups_ws_config {
 	 * websockets and its downloads over HTTP/1.1 only. */
 	const char *tls_cert;
 	const char *tls_key;
+	/* A second listening vhost, plain HTTP (no TLS), for what must stay
+	 * private (upstaged's /metrics): created when side_host is not NULL;
+	 * side_port 0 binds an ephemeral port (ups_ws.side_port). */
+	const char *side_host;
+	int side_port;
 	/* Client vhost: created when client is true. client_ca is a PEM CA
 	 * bundle used to verify wss servers; NULL = system default. */
 	bool client;
@@ -55,7 +60,9 @@ struct ups_ws {
 	struct lws_context *context; /* owned */
 	struct lws_vhost *server;    /* NULL without listen_host */
 	struct lws_vhost *client;    /* NULL without client */
+	struct lws_vhost *side;      /* NULL without side_host */
 	int port;                    /* bound server port, or -1 */
+	int side_port;               /* bound side port, or -1 */
 	uv_loop_t *loop;
 	int destroy_stage;
 	lws_retry_bo_t idle_policy; /* referenced by the server vhost */

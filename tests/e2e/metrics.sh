@@ -9,7 +9,9 @@
 # - 12 machines register and a rollout runs: sessions by role, machines
 #   by state, orders sent, the rollout's state and machines, journal
 #   writes;
-# - resident memory, open descriptors and loop lag are there.
+# - resident memory, open descriptors and loop lag are there;
+# - with metrics-listen, /metrics is served on that address only (404 on
+#   the listen port), and that address takes no websocket session.
 . "$(dirname "$0")/lib.sh" "$@"
 machine_bins
 HERE=$(dirname "$0")
@@ -118,3 +120,23 @@ for k in upstage_received_bytes_total upstage_uploads_committed_total; do
 done
 stop fleet TERM 5000
 stop up TERM 5000
+
+# A separate, private address for /metrics.
+start_upstaged priv --auth-file "$T/auth" --listen 127.0.0.1:0 \
+	--metrics-listen 127.0.0.1:0
+await priv '^metrics http://127\.0\.0\.1:[0-9]+/metrics$'
+MURL=$(sed -n 's|^metrics \(http://.*\)$|\1|p' "$T/priv.out")
+curl -sf "$MURL" | "$PY" "$HERE/prom_parse.py" >"$T/priv.json" ||
+	fail "/metrics on the metrics address"
+[ "$(jq -r '."upstage_sessions{role=client}" | floor' "$T/priv.json")" = 0 ] ||
+	fail "metrics address: $(head -c 200 "$T/priv.json")"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/metrics")" = 404 ] ||
+	fail "/metrics still on the listen port"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "${MURL%/metrics}/healthz")" = 404 ] ||
+	fail "the metrics address serves more than /metrics"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Connection: Upgrade' \
+	-H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
+	-H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
+	-H 'Sec-WebSocket-Protocol: upstage.v1' "${MURL%/metrics}/" || true)
+[ "$code" != 101 ] || fail "a websocket session on the metrics address"
+stop priv TERM 5000

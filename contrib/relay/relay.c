@@ -2,12 +2,14 @@
 #include "contrib/relay/relay.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "contrib/relay/conn.h"
 #include "proto/chunk.h"
 #include "proto/envelope.h"
 #include "proto/errors.h"
+#include "proto/metrics.h"
 #include "proto/fields.h"
 #include "proto/limits.h"
 #include "proto/log.h"
@@ -103,6 +105,7 @@ static void plugin_announce(struct relay *r, struct relay_conn *c,
 static void relay_link_plugin(struct relay *r, struct relay_conn *c)
 {
 	r->plugin = c;
+	r->link_changes++;
 	printf("plugin linked\n");
 	fflush(stdout);
 	LOG_INFO(MOD, "plugin linked");
@@ -232,6 +235,7 @@ static void relay_log_drop(struct relay *r, uint32_t origin)
 		LOG_DEBUG(MOD, "dropping a message for unknown origin %u",
 		          origin);
 	r->last_dropped = origin;
+	r->dropped++;
 }
 
 static void forward_to_plugin(struct relay_conn *c,
@@ -473,6 +477,7 @@ static void conn_closed(struct relay_conn *c)
 	gate_forget(&r->gate, c);
 	if (c == r->plugin) {
 		r->plugin = NULL;
+		r->link_changes++;
 		printf("plugin unlinked\n");
 		fflush(stdout);
 		LOG_INFO(MOD, "plugin unlinked");
@@ -556,6 +561,88 @@ static int relay_http(struct lws *wsi)
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+/* The relay's own figures (Prometheus text, 0.0.4). */
+static char *relay_metrics_text(const struct relay *r, size_t *len)
+{
+	unsigned roles[UPS_ROLE__COUNT] = {0};
+	char *text = NULL;
+	FILE *f = open_memstream(&text, len);
+
+	if (!f)
+		return NULL;
+	for (size_t b = 0; b < RELAY_BUCKETS; b++)
+		for (const struct relay_conn *c = r->buckets[b]; c; c = c->next)
+			if ((unsigned)c->role < UPS_ROLE__COUNT)
+				roles[c->role]++;
+	if (r->plugin)
+		roles[UPS_ROLE_PLUGIN]++;
+	ups_metric_family(f, "upstage_relay_connections", "gauge",
+	                  "Logged-in connections through the relay, by role "
+	                  "(plugin: the linked upstaged).");
+	for (unsigned i = UPS_ROLE_CLIENT; i < UPS_ROLE__COUNT; i++)
+		ups_metric_sample(f, "upstage_relay_connections", "role",
+		                  ups_role_name(i), roles[i]);
+	ups_metric_family(f, "upstage_relay_connections_open", "gauge",
+	                  "Websocket connections open, logged in or not.");
+	ups_metric_sample(f, "upstage_relay_connections_open", NULL, NULL,
+	                  r->gate.count + r->gate.pending);
+	ups_metric_family(f, "upstage_relay_received_bytes_total", "counter",
+	                  "Websocket payload bytes received to forward, by "
+	                  "sender.");
+	ups_metric_sample(f, "upstage_relay_received_bytes_total", "from",
+	                  "peers", (double)r->rx_bytes[0]);
+	ups_metric_sample(f, "upstage_relay_received_bytes_total", "from",
+	                  "upstaged", (double)r->rx_bytes[1]);
+	ups_metric_family(f, "upstage_relay_link_up", "gauge",
+	                  "1 while an upstaged is linked to the relay.");
+	ups_metric_sample(f, "upstage_relay_link_up", NULL, NULL,
+	                  r->plugin ? 1 : 0);
+	ups_metric_family(f, "upstage_relay_link_changes_total", "counter",
+	                  "Times an upstaged linked or went away.");
+	ups_metric_sample(f, "upstage_relay_link_changes_total", NULL, NULL,
+	                  (double)r->link_changes);
+	ups_metric_family(f, "upstage_relay_dropped_messages_total", "counter",
+	                  "Messages from upstaged for a connection that is "
+	                  "gone.");
+	ups_metric_sample(f, "upstage_relay_dropped_messages_total", NULL,
+	                  NULL, (double)r->dropped);
+	if (fclose(f)) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* GET /metrics: headers and the whole body at once (a few hundred
+ * bytes; lws keeps what the socket does not take). */
+static int relay_metrics(const struct relay *r, struct lws *wsi)
+{
+	uint8_t hbuf[LWS_PRE + 512];
+	uint8_t *start = hbuf + LWS_PRE, *p = start;
+	uint8_t *end = hbuf + sizeof(hbuf) - 1;
+	size_t len = 0;
+	char *text = relay_metrics_text(r, &len);
+	uint8_t *body;
+	int rv = -1;
+
+	if (!text)
+		return -1;
+	body = malloc(LWS_PRE + len);
+	if (body &&
+	    !lws_add_http_common_headers(
+	        wsi, HTTP_STATUS_OK, "text/plain; version=0.0.4; charset=utf-8",
+	        len, &p, end) &&
+	    !lws_finalize_write_http_header(wsi, start, &p, end)) {
+		memcpy(body + LWS_PRE, text, len);
+		if (lws_write(wsi, body + LWS_PRE, len, LWS_WRITE_HTTP_FINAL) ==
+		    (int)len)
+			rv = lws_http_transaction_completed(wsi) ? -1 : 0;
+	}
+	free(body);
+	free(text);
+	return rv;
+}
+
 static int relay_callback(struct lws *wsi, enum lws_callback_reasons reason,
                           void *user, void *in, size_t len)
 {
@@ -575,6 +662,8 @@ static int relay_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		}
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
+		if (c && c->live)
+			r->rx_bytes[c->role == UPS_ROLE_PLUGIN] += len;
 		return c && c->live ? conn_on_receive(c, in, len) : -1;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return c && c->live ? conn_writeable(c) : -1;
@@ -583,6 +672,8 @@ static int relay_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			conn_closed(c);
 		return 0;
 	case LWS_CALLBACK_HTTP:
+		if (in && strcmp((const char *)in, "/metrics") == 0)
+			return relay_metrics(r, wsi);
 		return relay_http(wsi);
 	default:
 		break;

@@ -39,6 +39,11 @@ struct relay {
 	uint32_t last_origin;
 	uint32_t last_dropped; /* origin of the last message dropped */
 	bool stopping;         /* shutdown began: send nothing more */
+	/* Counters for GET /metrics. rx_bytes[1]: from upstaged (the
+	 * link), rx_bytes[0]: from clients and machines. */
+	uint64_t rx_bytes[2];
+	uint64_t dropped;      /* messages for an origin that is gone */
+	uint64_t link_changes; /* upstaged linked or unlinked */
 };
 
 /* Prepares the limits of r on loop (borrowed) with cfg (copied); ws and

@@ -29,6 +29,23 @@ await machine '^holding$'
 cli 0 info-machine --agent "$RURL" --token "$CLIENT_TOKEN" --json info
 expect_match "$OUT" '"machine": *[1-9]' "the relayed machine is counted"
 
+# The relay's own metrics (parsed by the Prometheus client's parser):
+# the link is up, one client... the held machine, bytes moved both ways.
+rmetrics() {
+	curl -sf "http://127.0.0.1:$RP/metrics" |
+		/usr/bin/python3 "$(dirname "$0")/prom_parse.py" >"$T/rm.json" ||
+		fail "relay /metrics does not parse"
+}
+rm_val() { jq -r --arg k "$1" '.[$k] // empty | floor' "$T/rm.json"; }
+rmetrics
+[ "$(rm_val 'upstage_relay_link_up{}')" = 1 ] || fail "relay metrics: link not up"
+[ "$(rm_val 'upstage_relay_connections{role=plugin}')" = 1 ] || fail "relay metrics: no plugin"
+[ "$(rm_val 'upstage_relay_connections{role=machine}')" = 1 ] || fail "relay metrics: machines $(rm_val 'upstage_relay_connections{role=machine}')"
+[ "$(rm_val 'upstage_relay_received_bytes_total{from=peers}')" -gt 0 ] || fail "relay metrics: nothing from peers"
+[ "$(rm_val 'upstage_relay_received_bytes_total{from=upstaged}')" -gt 0 ] || fail "relay metrics: nothing from upstaged"
+[ "$(rm_val 'upstage_relay_link_changes_total{}')" = 1 ] || fail "relay metrics: link changes"
+up_bytes=$(rm_val 'upstage_relay_received_bytes_total{from=upstaged}')
+
 # upstaged's own listener still works and knows about the link.
 cli 0 direct --agent "ws://127.0.0.1:$AP" --json info
 expect_match "$OUT" '"controller-link": *"connected"' "direct info: link"
@@ -51,6 +68,10 @@ stop agent2 TERM 2000
 # reach upstaged"; the code must be shown either way.
 stop agent TERM 2000
 await relay '^plugin unlinked$'
+rmetrics
+[ "$(rm_val 'upstage_relay_link_up{}')" = 0 ] || fail "relay metrics: link still up"
+[ "$(rm_val 'upstage_relay_link_changes_total{}')" = 2 ] || fail "relay metrics: link changes after unlink"
+[ "$(rm_val 'upstage_relay_received_bytes_total{from=upstaged}')" -ge "$up_bytes" ] || fail "relay metrics: a counter went back"
 cli '1|3' unavailable --agent "$RURL" --token "$CLIENT_TOKEN" ping
 expect_match "$OUT$ERR" 'unavailable' "the error code is printed"
 alive relay || fail "relay died"

@@ -27,6 +27,7 @@
 #include "agent/rollout/registry.h"
 #include "agent/rollout/rollouts.h"
 #include "agent/metrics.h"
+#include "agent/net/status_page.h"
 #include "agent/rpc/rollouts.h"
 #include "agent/rpc/versions.h"
 #include "agent/store/store.h"
@@ -74,6 +75,7 @@ struct agent {
 	bool hooks_ready;
 	struct metrics metrics;
 	bool metrics_ready;
+	struct status_page status_page;
 	struct http metrics_http; /* metrics-listen: /metrics alone */
 	bool metrics_http_ready;
 	struct rollouts_rpc rollouts_rpc;
@@ -295,6 +297,7 @@ static void agent_reload(struct agent *a)
 		a->auth = auth;
 		a->have_auth = true;
 		a->admin.auth = &a->auth;
+		a->status_page.auth = &a->auth;
 		LOG_INFO("agent", "reload: tokens read again from %s",
 		         next.auth_file);
 	}
@@ -604,6 +607,7 @@ static int agent_start_http(struct agent *a, char *err, size_t errlen)
 	    {"/streams/", downloads_open, &a->downloads},
 	    {"/tools/", downloads_open, &a->downloads},
 	    {"/model/", downloads_open, &a->downloads},
+	    {"/status", status_page_open, &a->status_page},
 	    {"/metrics", metrics_http_open, &a->metrics},
 	};
 	const struct http_route metrics_route = {"/metrics", metrics_http_open,
@@ -621,6 +625,7 @@ static int agent_start_http(struct agent *a, char *err, size_t errlen)
 	};
 
 	http_init(&a->http, &a->loop, (unsigned)a->cfg.max_downloads);
+	a->status_page.auth = a->have_auth ? &a->auth : NULL;
 	a->downloads.publisher = &a->publisher;
 	for (size_t i = 0; i < nroutes; i++)
 		if (http_route_add(&a->http, &routes[i]))

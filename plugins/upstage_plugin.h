@@ -288,6 +288,11 @@ struct ups_hook_ops {
 	 * event the rollout pauses with err as its reason. */
 	int (*run)(void *state, const struct ups_hook_event *ev, char *err,
 	           size_t errlen);
+	/* Optional (may be NULL). upstaged is stopping: a run() in progress
+	 * should return soon (hook-exec kills its hook). Called from the
+	 * loop thread, possibly while run() runs on another; run() may
+	 * still be called after it (and should then return at once). */
+	void (*cancel)(void *state);
 };
 
 /* Health checks (kind UPS_PLUGIN_KIND_HEALTH, since 1.2): a machine that

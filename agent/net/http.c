@@ -289,7 +289,9 @@ static void http_set_entity(struct http_request *r,
 		len = n;
 	}
 	r->status = 200;
-	if (r->has_inm && r->ent.etag[0] &&
+	if (ent->status) {
+		r->status = ent->status;
+	} else if (r->has_inm && r->ent.etag[0] &&
 	    ups_http_etag_match(r->inm, r->ent.etag, true)) {
 		r->status = 304;
 	} else if (r->has_range && r->ent.fd >= 0 &&
@@ -792,4 +794,20 @@ int http_healthz(void *data, const char *path, struct http_request *req)
 	ent.size = 3;
 	http_reply(req, 0, &ent);
 	return 0;
+}
+
+int http_request_header(const struct http_request *req, int tok, char *buf,
+                        size_t len)
+{
+	int n;
+
+	if (!req->wsi || len == 0)
+		return -1;
+	n = lws_hdr_total_length(req->wsi, (enum lws_token_indexes)tok);
+	if (n <= 0 || (size_t)n >= len)
+		return -1;
+	if (lws_hdr_copy(req->wsi, buf, (int)len,
+	                 (enum lws_token_indexes)tok) != n)
+		return -1;
+	return n;
 }

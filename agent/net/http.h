@@ -88,6 +88,9 @@ struct http_entity {
 	 * which closes it), or the static text (fd -1). */
 	int fd;
 	const char *text;
+	/* 0: 200 (or 206, 304, 416 as the request asks); else this status,
+	 * whole body, no range or tag handling (a page refusing a login). */
+	unsigned status;
 };
 
 struct http_route {
@@ -126,6 +129,12 @@ void http_init(struct http *h, uv_loop_t *loop, unsigned max_downloads);
 /* Registers r (copied; r->data borrowed). Routes are tried in the order
  * added. 0, or UPS_ERR_TOO_LARGE past HTTP_MAX_ROUTES. */
 int http_route_add(struct http *h, const struct http_route *r);
+
+/* Loop: the value of request header tok (an lws_token_indexes, e.g.
+ * WSI_TOKEN_HTTP_COOKIE) into buf (NUL-terminated): its length, or -1
+ * when absent, longer than len - 1, or the client went. */
+int http_request_header(const struct http_request *req, int tok, char *buf,
+                        size_t len);
 
 /* Loop: the answer of a route: rv 0 and ent (copied; ent->fd taken), or
  * a code as route's open() returns them (ent may be NULL then). */

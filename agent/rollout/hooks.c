@@ -401,6 +401,9 @@ static void hooks_on_closed(uv_handle_t *handle)
 void hooks_stop(struct hooks *h)
 {
 	h->stopping = true;
+	/* A hook that runs for minutes must not hold up the shutdown. */
+	if (h->hook_ops && h->hook_ops->cancel)
+		h->hook_ops->cancel(h->hook_state);
 	if (!h->sync_open)
 		return;
 	pthread_mutex_lock(&h->mu);

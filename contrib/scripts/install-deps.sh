@@ -23,8 +23,10 @@ if [ "${1:-}" = "--test" ]; then
 	# tests sign metadata with a throwaway key (gnupg); /metrics is
 	# parsed with the Prometheus client's parser
 	# (python3-prometheus-client).
+	# The status page is tested in headless Chromium, driven over the
+	# DevTools protocol (python3-websocket).
 	packages+=(jq python3 curl sqlite3 nginx-extras gnupg
-		python3-prometheus-client)
+		python3-prometheus-client chromium python3-websocket)
 fi
 
 missing=()

@@ -18,6 +18,7 @@
  * Threading: run() is called one event at a time (the host's contract);
  * it keeps no state between calls besides the settings. */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -42,6 +43,10 @@ struct hook_exec {
 	const struct ups_plugin_services *svc;
 	char dir[PATH_MAX];
 	int timeout_s;
+	/* The hook running now (0: none), and whether upstaged is stopping;
+	 * cancel() reads and writes them from another thread. */
+	_Atomic pid_t running;
+	_Atomic bool cancelled;
 };
 
 static int hook_exec_open(const struct ups_plugin_services *svc, void **state,
@@ -91,6 +96,19 @@ static int hook_exec_open(const struct ups_plugin_services *svc, void **state,
 static void hook_exec_close(void *state)
 {
 	free(state);
+}
+
+/* Stopping: the hook running now goes, with what it started; no other
+ * starts. Its run() then reports it killed. */
+static void hook_exec_cancel(void *state)
+{
+	struct hook_exec *h = state;
+	pid_t pid;
+
+	h->cancelled = true;
+	pid = h->running;
+	if (pid > 0)
+		kill(-pid, SIGKILL);
 }
 
 static int64_t hook_exec_now_ms(void)
@@ -224,7 +242,16 @@ static int hook_exec_one(struct hook_exec *h, const char *path,
 		posix_spawnattr_setsigmask(&attr, &none);
 		posix_spawnattr_setsigdefault(&attr, &all);
 	}
+	if (h->cancelled) {
+		posix_spawn_file_actions_destroy(&fa);
+		posix_spawnattr_destroy(&attr);
+		rv = ups_errf(UPS_ERR_UNAVAILABLE, err, errlen,
+		              "%s: upstaged is stopping", name);
+		goto out_fds;
+	}
 	rv = posix_spawn(&pid, path, &fa, &attr, argv, envp);
+	if (!rv)
+		h->running = pid;
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	close(in[0]);
@@ -287,6 +314,7 @@ static int hook_exec_one(struct hook_exec *h, const char *path,
 			}
 		}
 	}
+	h->running = 0;
 	hook_exec_lines(h, ev->name, name, buf, &have, true, last,
 	                sizeof(last));
 	if (killed) {
@@ -353,6 +381,7 @@ static const struct ups_hook_ops hook_exec_ops = {
     .open = hook_exec_open,
     .close = hook_exec_close,
     .run = hook_exec_run,
+    .cancel = hook_exec_cancel,
 };
 
 UPS_PLUGIN_EXPORT const struct ups_plugin_descriptor upstage_plugin_descriptor = {

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <pthread.h>
 
 #include "agent/store/plugin.h"
 #include "proto/errors.h"
@@ -278,6 +279,55 @@ static void test_timeout_kills_the_group(void **state)
 	assert_true(fx_gone((pid_t)atoi(pid)));
 }
 
+struct cancel_run {
+	struct fx *f;
+	int rv;
+};
+
+static void *cancel_runner(void *arg)
+{
+	struct cancel_run *c = arg;
+
+	c->rv = fx_run(c->f, "before-stage");
+	return NULL;
+}
+
+/* upstaged stopping: cancel() kills the hook running now (and what it
+ * started), and no hook starts after it. */
+static void test_cancel(void **state)
+{
+	struct fx *f = *state;
+	struct cancel_run c = {.f = f};
+	char script[512];
+	pthread_t t;
+	int i;
+
+	f->timeout = "600";
+	fx_open(f);
+	snprintf(script, sizeof(script),
+	         "sleep 300 &\necho $! >%s/pid.tmp\nmv %s/pid.tmp %s/pid\nwait",
+	         f->dir, f->dir, f->dir);
+	fx_script(f, "before-stage", script);
+	assert_int_equal(pthread_create(&t, NULL, cancel_runner, &c), 0);
+	for (i = 0; i < 1000 && !fx_read(f, "pid"); i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+
+		nanosleep(&ts, NULL);
+	}
+	assert_non_null(fx_read(f, "pid"));
+	f->ops->cancel(f->state);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_not_equal(c.rv, 0);
+	assert_non_null(strstr(f->err, "before-stage killed by signal 9"));
+	for (i = 0; i < 1000 && !fx_gone((pid_t)atoi(fx_read(f, "pid"))); i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+
+		nanosleep(&ts, NULL);
+	}
+	assert_true(fx_gone((pid_t)atoi(fx_read(f, "pid"))));
+	assert_int_equal(fx_run(f, "before-stage"), UPS_ERR_UNAVAILABLE);
+}
+
 static void test_bad_settings(void **state)
 {
 	struct fx *f = *state;
@@ -328,6 +378,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_refusal, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_timeout_kills_the_group, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_settings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_event_name, setup,
 	                                    teardown),

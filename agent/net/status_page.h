@@ -1,0 +1,28 @@
+/* GET /status: the live status page (agent/net/status_page.html, built
+ * into the binary: no external asset, works offline). The page itself
+ * talks to upstaged's websocket API as the CLI does; this route only
+ * decides who gets it.
+ *
+ * A client token is required, as a bearer token (Authorization: Bearer
+ * T) or as the cookie upstage_token=T that the login page sets: checked
+ * against the auth file for role client, or, without an auth file
+ * (loopback only), any non-empty token. Without one the answer is 401
+ * with the login page (agent/net/status_login.html) and nothing of the
+ * dashboard.
+ *
+ * Ownership: auth is borrowed (NULL: no auth file). Loop thread only. */
+#ifndef UPSTAGE_AGENT_NET_STATUS_PAGE_H
+#define UPSTAGE_AGENT_NET_STATUS_PAGE_H
+
+#include "agent/net/http.h"
+#include "proto/net/auth.h"
+
+struct status_page {
+	const struct ups_auth *auth;
+	uint64_t served, refused; /* tests, logs */
+};
+
+/* The route of agent/net/http.h (data: struct status_page). */
+int status_page_open(void *data, const char *path, struct http_request *req);
+
+#endif

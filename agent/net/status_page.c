@@ -29,9 +29,7 @@ static int status_hex(char c)
 	return -1;
 }
 
-/* The value of cookie upstage_token in a Cookie header, %XX decoded,
- * into out. */
-static bool status_cookie_token(const char *cookies, char *out, size_t len)
+bool status_cookie_token(const char *cookies, char *out, size_t len)
 {
 	static const char name[] = "upstage_token=";
 	const char *p = cookies;
@@ -54,6 +52,11 @@ static bool status_cookie_token(const char *cookies, char *out, size_t len)
 				} else {
 					out[o++] = *p;
 				}
+				/* No token holds a control byte; a %00 would
+				 * cut it short unseen. */
+				if ((unsigned char)out[o - 1] < 0x20 ||
+				    out[o - 1] == 0x7f)
+					return false;
 			}
 			out[o] = '\0';
 			return o > 0;

@@ -14,6 +14,9 @@
 #ifndef UPSTAGE_AGENT_NET_STATUS_PAGE_H
 #define UPSTAGE_AGENT_NET_STATUS_PAGE_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "agent/net/http.h"
 #include "proto/net/auth.h"
 
@@ -21,6 +24,11 @@ struct status_page {
 	const struct ups_auth *auth;
 	uint64_t served, refused; /* tests, logs */
 };
+
+/* The value of cookie upstage_token in the Cookie header value cookies,
+ * %XX decoded, into out (len bytes, NUL-terminated): true when there is
+ * a non-empty one that fits. (A parser of what browsers send: fuzzed.) */
+bool status_cookie_token(const char *cookies, char *out, size_t len);
 
 /* The route of agent/net/http.h (data: struct status_page). */
 int status_page_open(void *data, const char *path, struct http_request *req);

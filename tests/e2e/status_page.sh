@@ -28,6 +28,7 @@ grep -q 'id="token"' "$T/page.html" || fail "no login form"
 ! grep -q 'id="rollout"' "$T/page.html" || fail "the dashboard without a token"
 [ "$(code --cookie "upstage_token=$MACHINE_TOKEN")" = 401 ] || fail "a machine token got the page"
 [ "$(code --cookie "upstage_token=wrong")" = 401 ] || fail "a wrong token got the page"
+[ "$(code --cookie "upstage_token=%00$CLIENT_TOKEN")" = 401 ] || fail "a token with a NUL got the page"
 [ "$(code -H "Authorization: Bearer $CLIENT_TOKEN")" = 200 ] || fail "bearer token refused"
 grep -q 'id="rollout"' "$T/page.html" || fail "no dashboard with a token"
 # Self-contained: no external script, style, font or image.

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "proto/errors.h"
@@ -266,38 +265,20 @@ int metrics_render(struct metrics *m, char **text, size_t *len)
 	return 0;
 }
 
-/* The text as an unnamed file: the router streams files of any size. */
 int metrics_http_open(void *data, const char *path, struct http_request *req)
 {
 	struct metrics *m = data;
-	struct http_entity ent = {.content_type =
-	                              "text/plain; version=0.0.4; charset=utf-8",
-	                          .fd = -1};
 	char *text = NULL;
-	size_t len = 0, done = 0;
-	int rv, fd;
+	size_t len = 0;
+	int rv;
 
 	if (strcmp(path, "/metrics") != 0)
 		return UPS_ERR_NOT_FOUND;
 	rv = metrics_render(m, &text, &len);
 	if (rv)
 		return rv;
-	fd = memfd_create("upstage-metrics", MFD_CLOEXEC);
-	while (fd >= 0 && done < len) {
-		ssize_t n = write(fd, text + done, len - done);
-
-		if (n <= 0) {
-			close(fd);
-			fd = -1;
-			break;
-		}
-		done += (size_t)n;
-	}
+	rv = http_reply_bytes(req, "text/plain; version=0.0.4; charset=utf-8",
+	                      0, text, len);
 	free(text);
-	if (fd < 0)
-		return UPS_ERR_IO;
-	ent.fd = fd;
-	ent.size = len;
-	http_reply(req, 0, &ent);
-	return 0;
+	return rv;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "proto/errors.h"
@@ -810,4 +811,30 @@ int http_request_header(const struct http_request *req, int tok, char *buf,
 	                 (enum lws_token_indexes)tok) != n)
 		return -1;
 	return n;
+}
+
+int http_reply_bytes(struct http_request *req, const char *content_type,
+                     unsigned status, const void *data, size_t len)
+{
+	struct http_entity ent = {.content_type = content_type,
+	                          .status = status};
+	size_t done = 0;
+	int fd = memfd_create("upstage-http", MFD_CLOEXEC);
+
+	while (fd >= 0 && done < len) {
+		ssize_t n = write(fd, (const char *)data + done, len - done);
+
+		if (n <= 0) {
+			close(fd);
+			fd = -1;
+			break;
+		}
+		done += (size_t)n;
+	}
+	if (fd < 0)
+		return UPS_ERR_IO;
+	ent.fd = fd;
+	ent.size = len;
+	http_reply(req, 0, &ent);
+	return 0;
 }

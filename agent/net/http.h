@@ -136,6 +136,13 @@ int http_route_add(struct http *h, const struct http_route *r);
 int http_request_header(const struct http_request *req, int tok, char *buf,
                         size_t len);
 
+/* Loop: answers req with len bytes of data (copied; any size) as an
+ * entity of content_type (static) and status (0: 200), through an
+ * unnamed file (memfd) so the router streams it like any file. 0, or
+ * UPS_ERR_IO with no answer given (the route returns it). */
+int http_reply_bytes(struct http_request *req, const char *content_type,
+                     unsigned status, const void *data, size_t len);
+
 /* Loop: the answer of a route: rv 0 and ent (copied; ent->fd taken), or
  * a code as route's open() returns them (ent may be NULL then). */
 void http_reply(struct http_request *req, int rv,

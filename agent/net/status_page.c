@@ -4,8 +4,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "proto/errors.h"
 #include "proto/limits.h"
@@ -16,7 +14,8 @@ extern const unsigned long status_page_html_len;
 extern const char status_login_html[];
 extern const unsigned long status_login_html_len;
 
-#define STATUS_HEADER_MAX 4096
+#define STATUS_HEADER_MAX   4096
+#define STATUS_CONTENT_TYPE "text/html; charset=utf-8"
 
 static int status_hex(char c)
 {
@@ -82,33 +81,6 @@ static bool status_token(struct http_request *req, char *out, size_t len)
 	return false;
 }
 
-/* A page as an unnamed file: the router streams files of any size. */
-static int status_reply(struct http_request *req, const char *page,
-                        size_t len, unsigned status)
-{
-	struct http_entity ent = {.content_type = "text/html; charset=utf-8",
-	                          .status = status};
-	size_t done = 0;
-	int fd = memfd_create("upstage-status", MFD_CLOEXEC);
-
-	while (fd >= 0 && done < len) {
-		ssize_t n = write(fd, page + done, len - done);
-
-		if (n <= 0) {
-			close(fd);
-			fd = -1;
-			break;
-		}
-		done += (size_t)n;
-	}
-	if (fd < 0)
-		return UPS_ERR_IO;
-	ent.fd = fd;
-	ent.size = len;
-	http_reply(req, 0, &ent);
-	return 0;
-}
-
 int status_page_open(void *data, const char *path, struct http_request *req)
 {
 	struct status_page *sp = data;
@@ -123,9 +95,11 @@ int status_page_open(void *data, const char *path, struct http_request *req)
 	                                  strlen(token)));
 	if (!ok) {
 		sp->refused++;
-		return status_reply(req, status_login_html,
-		                    status_login_html_len, 401);
+		return http_reply_bytes(req, STATUS_CONTENT_TYPE, 401,
+		                        status_login_html,
+		                        status_login_html_len);
 	}
 	sp->served++;
-	return status_reply(req, status_page_html, status_page_html_len, 0);
+	return http_reply_bytes(req, STATUS_CONTENT_TYPE, 0, status_page_html,
+	                        status_page_html_len);
 }

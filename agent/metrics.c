@@ -182,6 +182,11 @@ static void metrics_rollouts(FILE *f, const struct rollouts *rs)
 {
 	const struct rollout *r = rollouts_find(rs, NULL);
 
+	ups_metric_family(f, "upstage_rollouts", "gauge",
+	                  "Rollouts in the journal, by state.");
+	for (unsigned s = 0; s < ROLLOUT__COUNT; s++)
+		ups_metric_sample(f, "upstage_rollouts", "state",
+		                  rollout_state_name(s), (double)rs->by_state[s]);
 	ups_metric_family(f, "upstage_rollout_state", "gauge",
 	                  "The active or latest rollout: 1 for its state.");
 	for (unsigned s = 0; s < ROLLOUT__COUNT; s++)

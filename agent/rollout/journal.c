@@ -237,6 +237,32 @@ int journal_write(struct journal *j, const struct journal_batch *b, char *err,
 	return rv;
 }
 
+int journal_count_states(struct journal *j, uint64_t counts[ROLLOUT__COUNT],
+                         char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	for (unsigned i = 0; i < ROLLOUT__COUNT; i++)
+		counts[i] = 0;
+	if (sqlite3_prepare_v2(j->db,
+	                       "SELECT json_extract(doc, '$.state'), COUNT(*) "
+	                       "FROM rollouts GROUP BY 1",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return journal_err(j, err, errlen, "query");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		enum rollout_state s;
+
+		if (name && !rollout_state_parse(name, &s))
+			counts[s] += (uint64_t)sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return journal_err(j, err, errlen, "query");
+	return 0;
+}
+
 int journal_last_seq(struct journal *j, int64_t *seq, char *err, size_t errlen)
 {
 	*seq = 0;

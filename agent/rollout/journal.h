@@ -54,6 +54,11 @@ int journal_load(struct journal *j, const char *id, struct rollout *r,
                  int64_t *seq, char *err, size_t errlen);
 
 /* The highest rollout seq written (0: none). */
+/* How many journaled rollouts are in each state (counts[ROLLOUT__COUNT];
+ * a state name the engine does not know is not counted). Blocks. */
+int journal_count_states(struct journal *j, uint64_t counts[ROLLOUT__COUNT],
+                         char *err, size_t errlen);
+
 int journal_last_seq(struct journal *j, int64_t *seq, char *err,
                      size_t errlen);
 

@@ -805,6 +805,13 @@ static void rollouts_flush(struct rollouts *rs)
 	struct rollouts_job *j;
 	size_t n = 0, nask = 0;
 
+	/* Every change of state goes through here: count it. */
+	if (rs->have && rs->cur.state != rs->counted_state) {
+		if (rs->by_state[rs->counted_state])
+			rs->by_state[rs->counted_state]--;
+		rs->by_state[rs->cur.state]++;
+		rs->counted_state = rs->cur.state;
+	}
 	if (rs->job) {
 		rs->write_again = true;
 		return;
@@ -1184,6 +1191,8 @@ static void rollouts_begin_done(uv_work_t *w, int status)
 	rs->gate_running = false;
 	rs->hook_stage_next = 0;
 	rs->hook_state = ROLLOUT_PLANNED;
+	rs->by_state[ROLLOUT_PLANNED]++;
+	rs->counted_state = ROLLOUT_PLANNED;
 	LOG_INFO("rollout",
 	         "rollout %s: %s (%s) on %zu machines in %zu groups, %u "
 	         "stages%s%s",
@@ -1436,6 +1445,9 @@ int rollouts_open(struct rollouts *rs, uv_loop_t *loop,
 		                           errlen);
 	if (!rv)
 		rv = journal_last_seq(rs->journal, &rs->last_seq, err, errlen);
+	if (!rv)
+		rv = journal_count_states(rs->journal, rs->by_state, err,
+		                          errlen);
 	if (rv)
 		goto fail;
 	if (!rs->agent_version[0] && cfg->agent_version)
@@ -1449,7 +1461,9 @@ int rollouts_open(struct rollouts *rs, uv_loop_t *loop,
 	rs->have = true;
 	rs->seq = seq;
 	rs->by_id = rollouts_index(&rs->cur);
-	/* Hook events were told up to here before the restart. */
+	/* Hook events were told up to here before the restart; the
+	 * journal counted its state. */
+	rs->counted_state = rs->cur.state;
 	rs->hook_stage_next = rs->cur.stage;
 	rs->hook_state = rs->cur.state;
 	if (!rs->by_id) {

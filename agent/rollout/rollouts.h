@@ -116,6 +116,8 @@ struct rollouts {
 	bool stopping;
 	uint64_t writes, rows_written;
 	struct ups_histogram journal_seconds; /* one write transaction */
+	uint64_t by_state[ROLLOUT__COUNT];    /* every rollout, by state */
+	enum rollout_state counted_state;     /* cur's, as by_state has it */
 };
 
 /* Opens the journal and loads the latest rollout. Blocks. */

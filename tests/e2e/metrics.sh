@@ -102,11 +102,14 @@ expect s2 'upstage_sessions{role=machine}' $N
 expect s2 'upstage_machines{state=idle}' $N
 expect s2 'upstage_machines_connected{}' $N
 expect s2 'upstage_orders_sent_total{}' 0
+expect s2 'upstage_rollouts{state=completed}' 0
 WAIT=60 cli 0 roll "${AGENT[@]}" upgrade-controller --agent-version 2.9.1 \
 	--batch 50% --min-healthy 0 --wait
 scrape s3
 expect s3 'upstage_orders_sent_total{}' $N
 expect s3 'upstage_rollout_state{state=completed}' 1
+expect s3 'upstage_rollouts{state=completed}' 1
+expect s3 'upstage_rollouts{state=planned}' 0
 expect s3 'upstage_rollout_state{state=rolling}' 0
 expect s3 'upstage_rollout_machines{state=upgraded}' $N
 expect s3 'upstage_rollout_failures{}' 0
@@ -119,6 +122,12 @@ for k in upstage_received_bytes_total upstage_uploads_committed_total; do
 	[ "$(val s3 "$k{}")" -ge "$(val s1 "$k{}")" ] || fail "$k went back"
 done
 stop fleet TERM 5000
+# After a restart the counts come from the journal.
+stop up TERM 5000
+start_upstaged up --auth-file "$T/auth" --listen 127.0.0.1:0
+scrape s4
+expect s4 'upstage_rollouts{state=completed}' 1
+expect s4 'upstage_rollout_state{state=completed}' 1
 stop up TERM 5000
 
 # A separate, private address for /metrics.

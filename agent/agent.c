@@ -626,6 +626,8 @@ static int agent_start_http(struct agent *a, char *err, size_t errlen)
 
 	http_init(&a->http, &a->loop, (unsigned)a->cfg.max_downloads);
 	a->status_page.auth = a->have_auth ? &a->auth : NULL;
+	a->status_page.throttle = &a->throttle;
+	a->status_page.loop = &a->loop;
 	a->downloads.publisher = &a->publisher;
 	for (size_t i = 0; i < nroutes; i++)
 		if (http_route_add(&a->http, &routes[i]))

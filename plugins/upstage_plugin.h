@@ -322,6 +322,9 @@ struct ups_health_ops {
 	/* 0: healthy. Anything else: not healthy, err saying why. */
 	int (*check)(void *state, const struct ups_health_target *t, char *err,
 	             size_t errlen);
+	/* Optional (may be NULL): as ups_hook_ops.cancel, for the checks
+	 * running when upstaged stops. */
+	void (*cancel)(void *state);
 };
 
 struct ups_plugin_descriptor {

@@ -36,8 +36,8 @@ static void ups_metric_escaped(FILE *out, const char *s)
 static void ups_metric_value(FILE *out, double v)
 {
 	/* Counters and sizes are integers: print them exactly. */
-	if (v == (double)(int64_t)v && v < 9007199254740992.0 &&
-	    v > -9007199254740992.0)
+	if (v < 9007199254740992.0 && v > -9007199254740992.0 &&
+	    v == (double)(int64_t)v)
 		fprintf(out, " %lld\n", (long long)v);
 	else
 		fprintf(out, " %.9g\n", v);

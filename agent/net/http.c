@@ -2,11 +2,13 @@
 #include "agent/net/http.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <unistd.h>
 
 #include "proto/errors.h"
@@ -65,6 +67,7 @@ struct http_request {
 	uint64_t read_at;       /* next offset to read */
 	uint64_t sent;          /* body bytes written */
 	bool send_body;
+	bool zero_copy; /* plain HTTP: the body goes by sendfile */
 	struct http_buf buf[2];
 	size_t chunk; /* bytes of each buffer (0: none allocated) */
 	int wr, rd;   /* next buffer to write, to read into */
@@ -475,6 +478,15 @@ static int http_start_body(struct http_request *r)
 		lws_callback_on_writable(r->wsi);
 		return 0;
 	}
+	/* Plain HTTP: the kernel sends the file itself, with no copy
+	 * through our buffers (TLS needs the bytes in user space). */
+	if (!lws_is_ssl(r->wsi)) {
+		r->zero_copy = true;
+		lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT,
+		                HTTP_STALL_TIMEOUT_S);
+		lws_callback_on_writable(r->wsi);
+		return 0;
+	}
 	/* The largest chunk the budget has room for, halving down to the
 	 * minimum (which is always granted), and never more than the body
 	 * needs. */
@@ -535,6 +547,43 @@ static int http_write_body(struct http_request *r)
 	return 0;
 }
 
+/* One sendfile() of the next part of a file body. lws has sent the
+ * headers (it calls WRITEABLE only once what it buffered is out), and
+ * lws_http_transaction_completed() resets its own count of the body, so
+ * writing to the socket ourselves is safe on plain HTTP/1.1. 0, or -1 to
+ * close. */
+static int http_send_file(struct http_request *r)
+{
+	off_t off = (off_t)(r->off + r->sent);
+	uint64_t left = r->len - r->sent;
+	ssize_t n;
+
+	if (lws_partial_buffered(r->wsi)) {
+		lws_callback_on_writable(r->wsi);
+		return 0;
+	}
+	n = sendfile(lws_get_socket_fd(r->wsi), r->ent.fd, &off,
+	             (size_t)(left > HTTP_SENDFILE_MAX ? HTTP_SENDFILE_MAX
+	                                               : left));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		lws_callback_on_writable(r->wsi);
+		return 0;
+	}
+	if (n <= 0) {
+		/* A read error, or a file shorter than its size said. */
+		LOG_WARN("http", "sendfile: %s",
+		         n < 0 ? strerror(errno) : "the file ended early");
+		return -1;
+	}
+	r->sent += (uint64_t)n;
+	if (r->sent == r->len)
+		return http_finish(r);
+	lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT,
+	                HTTP_STALL_TIMEOUT_S);
+	lws_callback_on_writable(r->wsi);
+	return 0;
+}
+
 static int http_writeable(struct http_request *r)
 {
 	switch (r->state) {
@@ -545,7 +594,7 @@ static int http_writeable(struct http_request *r)
 			return http_finish(r);
 		return http_start_body(r);
 	case HTTP_BODY:
-		return http_write_body(r);
+		return r->zero_copy ? http_send_file(r) : http_write_body(r);
 	case HTTP_RESOLVING:
 	case HTTP_FINISHED:
 		break;
@@ -837,4 +886,12 @@ int http_reply_bytes(struct http_request *req, const char *content_type,
 	ent.size = len;
 	http_reply(req, 0, &ent);
 	return 0;
+}
+
+void http_request_peer(const struct http_request *req, char *buf, size_t len)
+{
+	if (len)
+		buf[0] = '\0';
+	if (req->wsi && len)
+		lws_get_peer_simple(req->wsi, buf, len);
 }

@@ -70,6 +70,9 @@
 /* The most one lws_write sends (lws copies what the socket does not take
  * at once; this bounds that copy). */
 #define HTTP_WRITE_MAX (64 * 1024)
+/* The most one sendfile() sends (plain HTTP), so one download does not
+ * hold the loop for long. */
+#define HTTP_SENDFILE_MAX (1024 * 1024)
 /* A download whose reader takes nothing for this long is dropped. */
 #define HTTP_STALL_TIMEOUT_S 60
 
@@ -135,6 +138,10 @@ int http_route_add(struct http *h, const struct http_route *r);
  * when absent, longer than len - 1, or the client went. */
 int http_request_header(const struct http_request *req, int tok, char *buf,
                         size_t len);
+
+/* Loop: the numeric address the request came from into buf ("" when the
+ * client went). */
+void http_request_peer(const struct http_request *req, char *buf, size_t len);
 
 /* Loop: answers req with len bytes of data (copied; any size) as an
  * entity of content_type (static) and status (0: 200), through an

@@ -84,21 +84,36 @@ static bool status_token(struct http_request *req, char *out, size_t len)
 int status_page_open(void *data, const char *path, struct http_request *req)
 {
 	struct status_page *sp = data;
-	char token[UPS_LIMIT_TOKEN_LEN + 2];
-	bool ok;
+	char token[UPS_LIMIT_TOKEN_LEN + 2], addr[64];
+	uint64_t now = sp->loop ? uv_now(sp->loop) : 0;
+	bool ok, has;
 
 	if (strcmp(path, "/status") != 0)
 		return UPS_ERR_NOT_FOUND;
-	ok = status_token(req, token, sizeof(token)) &&
+	http_request_peer(req, addr, sizeof(addr));
+	has = status_token(req, token, sizeof(token));
+	if (has && sp->throttle && addr[0] &&
+	    !ups_throttle_allowed(sp->throttle, addr, now, NULL)) {
+		sp->refused++;
+		return http_reply_bytes(req, STATUS_CONTENT_TYPE, 429,
+		                        status_login_html,
+		                        status_login_html_len);
+	}
+	ok = has &&
 	     strlen(token) <= UPS_LIMIT_TOKEN_LEN &&
 	     (!sp->auth || ups_auth_check(sp->auth, UPS_ROLE_CLIENT, token,
 	                                  strlen(token)));
 	if (!ok) {
+		/* Only a wrong token is a failed login; none is a visit. */
+		if (has && sp->throttle && addr[0])
+			(void)ups_throttle_failed(sp->throttle, addr, now);
 		sp->refused++;
 		return http_reply_bytes(req, STATUS_CONTENT_TYPE, 401,
 		                        status_login_html,
 		                        status_login_html_len);
 	}
+	if (sp->throttle && addr[0])
+		ups_throttle_succeeded(sp->throttle, addr);
 	sp->served++;
 	return http_reply_bytes(req, STATUS_CONTENT_TYPE, 0, status_page_html,
 	                        status_page_html_len);

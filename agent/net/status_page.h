@@ -8,7 +8,10 @@
  * against the auth file for role client, or, without an auth file
  * (loopback only), any non-empty token. Without one the answer is 401
  * with the login page (agent/net/status_login.html) and nothing of the
- * dashboard.
+ * dashboard. Wrong tokens count as failed logins of the address they
+ * came from (the throttle the websocket logins use): while it waits, the
+ * answer is 429 without a look at the token, so the page is no faster
+ * an oracle for guessing tokens than Admin.Login.
  *
  * Ownership: auth is borrowed (NULL: no auth file). Loop thread only. */
 #ifndef UPSTAGE_AGENT_NET_STATUS_PAGE_H
@@ -17,11 +20,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <uv.h>
+
 #include "agent/net/http.h"
 #include "proto/net/auth.h"
+#include "proto/net/throttle.h"
 
 struct status_page {
 	const struct ups_auth *auth;
+	struct ups_throttle *throttle; /* NULL: none */
+	uv_loop_t *loop;               /* its clock, for the throttle */
 	uint64_t served, refused; /* tests, logs */
 };
 

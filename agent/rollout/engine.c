@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "proto/errors.h"
+#include "proto/utf8.h"
 
 static const char *const rollout_names[] = {
 #define ROLLOUT_NAME(id, name, next) name,
@@ -311,8 +312,12 @@ static int rollout_move(struct rollout *r, enum rollout_state to,
 		r->started_ms = now_ms;
 	if (rollout_state_is_final(to))
 		r->ended_ms = now_ms;
-	if (reason)
+	if (reason) {
+		/* Cut to size, maybe inside a character: the journal's JSON
+		 * takes valid UTF-8 only. */
 		snprintf(r->reason, sizeof(r->reason), "%s", reason);
+		ups_utf8_clean(r->reason);
+	}
 	return 0;
 }
 
@@ -340,9 +345,10 @@ static int member_move(struct rollout *r, struct rollout_member *m,
 	}
 	if (to == MEMBER_PENDING)
 		m->want_order = false;
-	if (reason)
+	if (reason) {
 		snprintf(m->reason, sizeof(m->reason), "%s", reason);
-	else if (to != MEMBER_FAILED && to != MEMBER_TIMED_OUT)
+		ups_utf8_clean(m->reason);
+	} else if (to != MEMBER_FAILED && to != MEMBER_TIMED_OUT)
 		m->reason[0] = '\0';
 	r->updated_ms = now_ms;
 	return 0;

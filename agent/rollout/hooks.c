@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "proto/log.h"
+#include "proto/utf8.h"
 
 enum hooks_kind {
 	HOOKS_EVENT,
@@ -108,6 +109,9 @@ static void hooks_call(struct hooks *h, struct hooks_job *j)
 	if (j->rv && !j->detail[0])
 		snprintf(j->detail, sizeof(j->detail), "%s",
 		         ups_err_message(j->rv));
+	/* A plugin's words, maybe cut inside a character: they go into
+	 * JSON (the journal, pushes). */
+	ups_utf8_clean(j->detail);
 }
 
 /* One thread's life: takes calls from queue until told to quit. */
@@ -258,6 +262,8 @@ int hooks_run(struct hooks *h, const struct hooks_event *ev, uint64_t tag)
 		hooks_job_free(j);
 		return UPS_ERR_NO_MEMORY;
 	}
+	if (j->reason)
+		ups_utf8_clean(j->reason);
 	j->json = hooks_event_json(j);
 	if (!j->json) {
 		hooks_job_free(j);
@@ -404,6 +410,8 @@ void hooks_stop(struct hooks *h)
 	/* A hook that runs for minutes must not hold up the shutdown. */
 	if (h->hook_ops && h->hook_ops->cancel)
 		h->hook_ops->cancel(h->hook_state);
+	if (h->health_ops && h->health_ops->cancel)
+		h->health_ops->cancel(h->health_state);
 	if (!h->sync_open)
 		return;
 	pthread_mutex_lock(&h->mu);

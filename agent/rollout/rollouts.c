@@ -304,9 +304,9 @@ static bool rollouts_hooked(const struct rollouts *rs)
 	return rs->cfg.hooks && hooks_has_hooks(rs->cfg.hooks);
 }
 
-static void rollouts_hook(struct rollouts *rs, const char *name, int64_t stage,
-                          const char *machine_id, const char *reason,
-                          uint64_t tag)
+static int rollouts_hook(struct rollouts *rs, const char *name, int64_t stage,
+                         const char *machine_id, const char *reason,
+                         uint64_t tag)
 {
 	const struct rollout *r = &rs->cur;
 	struct hooks_event ev = {
@@ -325,6 +325,7 @@ static void rollouts_hook(struct rollouts *rs, const char *name, int64_t stage,
 	if (rv)
 		LOG_ERROR("rollout", "rollout %s: cannot run the %s hooks: %s",
 		          r->id, name, ups_err_message(rv));
+	return rv;
 }
 
 /* Feeds the gate's answer (NULL: cleared) for stage. */
@@ -354,12 +355,13 @@ static void rollouts_gate(struct rollouts *rs)
 		return;
 	}
 	rs->gate_running = true;
-	if (stage == 0)
-		rollouts_hook(rs, "before-rollout", -1, NULL, NULL,
-		              ROLLOUTS_TAG_BEFORE_ROLLOUT);
-	else
-		rollouts_hook(rs, "before-stage", stage, NULL, NULL,
-		              ROLLOUTS_TAG_BEFORE_STAGE);
+	if (stage == 0 ? rollouts_hook(rs, "before-rollout", -1, NULL, NULL,
+	                               ROLLOUTS_TAG_BEFORE_ROLLOUT)
+	               : rollouts_hook(rs, "before-stage", stage, NULL, NULL,
+	                               ROLLOUTS_TAG_BEFORE_STAGE))
+		/* Nothing can clear it: pause with why (resume tries again). */
+		rollouts_gate_answer(rs, (uint32_t)stage,
+		                     "cannot run the before-* hooks");
 }
 
 /* After a write committed: the hook events of what it made durable
@@ -370,8 +372,11 @@ static void rollouts_tell(struct rollouts *rs, const struct rollout_member *m,
 {
 	struct rollout *r = &rs->cur;
 
-	if (!rollouts_hooked(rs))
+	if (!rollouts_hooked(rs)) {
+		/* A gated rollout from before a restart without hooks. */
+		rollouts_gate(rs);
 		return;
+	}
 	for (size_t i = 0; i < n; i++)
 		if ((MB(FAILED) | MB(TIMED_OUT) | MB(REVERT_FAILED)) &
 		    (1u << m[i].state))
@@ -443,9 +448,16 @@ static void rollouts_checked(struct rollouts *rs, const struct hooks_result *res
 		return;
 	mem = &rs->cur.members[res->tag];
 	mem->checking = false;
-	/* An answer about another order of the machine is stale. */
-	if (strcmp(mem->order_id, res->order_id ? res->order_id : "") != 0)
+	/* An answer about another order of the machine is stale: what
+	 * the registry says now decides (it may be healthy again). */
+	if (strcmp(mem->order_id, res->order_id ? res->order_id : "") != 0) {
+		const struct machine *m =
+		    registry_find(rs->registry, mem->machine_id);
+
+		if (m)
+			rollouts_machine_changed(rs, m);
 		return;
+	}
 	if (res->rv) {
 		snprintf(why, sizeof(why), "health check: %s", res->detail);
 		LOG_WARN("rollout", "rollout %s: machine %s: %s", rs->cur.id,
@@ -472,12 +484,10 @@ void rollouts_hooks_done(void *data, const struct hooks_result *res)
 	if (res->rv)
 		LOG_WARN("rollout", "rollout %s: %s hook failed: %s",
 		         res->rollout_id, res->event, res->detail);
+	/* A gate of another rollout: the current one's is its own. */
 	if (res->tag == ROLLOUTS_TAG_TOLD || !rs->have ||
-	    strcmp(rs->cur.id, res->rollout_id) != 0) {
-		if (res->tag != ROLLOUTS_TAG_TOLD)
-			rs->gate_running = false;
+	    strcmp(rs->cur.id, res->rollout_id) != 0)
 		return;
-	}
 	if (res->rv) {
 		snprintf(why, sizeof(why), "%s hook: %s", res->event,
 		         res->detail);
@@ -489,9 +499,16 @@ void rollouts_hooks_done(void *data, const struct hooks_result *res)
 		return;
 	}
 	if (res->tag == ROLLOUTS_TAG_BEFORE_ROLLOUT) {
-		/* Then the first stage's own. */
-		rollouts_hook(rs, "before-stage", 0, NULL, NULL,
-		              ROLLOUTS_TAG_BEFORE_STAGE);
+		/* Then the first stage's own, unless the rollout moved on
+		 * meanwhile (paused, aborted). */
+		if (rollout_gate_wanted(&rs->cur) != 0) {
+			rs->gate_running = false;
+			return;
+		}
+		if (rollouts_hook(rs, "before-stage", 0, NULL, NULL,
+		                  ROLLOUTS_TAG_BEFORE_STAGE))
+			rollouts_gate_answer(rs, 0,
+			                     "cannot run the before-stage hooks");
 		return;
 	}
 	rollouts_gate_answer(rs, (uint32_t)res->stage, NULL);
@@ -1524,6 +1541,13 @@ static void rollouts_recover(struct rollouts *rs)
 			continue;
 		}
 		if (m && rollouts_news(rs, i, m, &ev)) {
+			/* Healthy by its word: the health plugin first, as
+			 * for any report. */
+			if (ev.state == MEMBER_HEALTHY &&
+			    ((MEMBER_WORKING | MB(TIMED_OUT)) &
+			     (1u << mem->state)) &&
+			    rollouts_check(rs, i))
+				continue;
 			ev.now_ms = rollouts_now(rs);
 			(void)rollout_step(r, &ev, err, sizeof(err));
 		}

@@ -424,6 +424,8 @@ static void *remote_thread(void *arg)
 			break;
 		curl_easy_reset(r->curl);
 		remote_setup(r->curl, r->url, &r->cfg, NULL);
+		curl_easy_setopt(r->curl, CURLOPT_BUFFERSIZE,
+		                 (long)REMOTE_READ_BYTES);
 		curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, remote_ring_cb);
 		curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, r);
 		curl_easy_setopt(r->curl, CURLOPT_XFERINFOFUNCTION,

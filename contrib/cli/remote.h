@@ -21,6 +21,9 @@
 
 /* How often a range is asked again after a cut before giving up. */
 #define REMOTE_RETRIES 5
+/* curl's receive buffer for binaries (its maximum is 10 MiB): the
+ * 16 KiB default costs a read and a callback per 16 KiB. */
+#define REMOTE_READ_BYTES (512 * 1024)
 
 struct remote_config {
 	const char *ca_cert; /* PEM bundle for https, NULL: the system's */

@@ -1,6 +1,7 @@
 /* Connection handling of upstage-relay; see relay.h. */
 #include "contrib/relay/relay.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -622,6 +623,10 @@ static int relay_metrics(const struct relay *r, struct lws *wsi)
 	uint8_t *end = hbuf + sizeof(hbuf) - 1;
 	size_t len = 0;
 	char *text = relay_metrics_text(r, &len);
+	char *uri = NULL;
+	int uri_len = 0;
+	bool head = lws_http_get_uri_and_method(wsi, &uri, &uri_len) ==
+	            LWSHUMETH_HEAD;
 	uint8_t *body;
 	int rv = -1;
 
@@ -634,8 +639,9 @@ static int relay_metrics(const struct relay *r, struct lws *wsi)
 	        len, &p, end) &&
 	    !lws_finalize_write_http_header(wsi, start, &p, end)) {
 		memcpy(body + LWS_PRE, text, len);
-		if (lws_write(wsi, body + LWS_PRE, len, LWS_WRITE_HTTP_FINAL) ==
-		    (int)len)
+		/* HEAD: the length a GET would have, and no body. */
+		if (head || lws_write(wsi, body + LWS_PRE, len,
+		                      LWS_WRITE_HTTP_FINAL) == (int)len)
 			rv = lws_http_transaction_completed(wsi) ? -1 : 0;
 	}
 	free(body);

@@ -30,6 +30,7 @@ struct health_http {
 	const struct ups_plugin_services *svc;
 	char url[HEALTH_HTTP_URL_MAX];
 	long timeout_ms;
+	_Atomic bool cancelled; /* upstaged is stopping */
 };
 
 static int health_http_open(const struct ups_plugin_services *svc,
@@ -73,7 +74,8 @@ static int health_http_open(const struct ups_plugin_services *svc,
 	}
 	h->svc = svc;
 	snprintf(h->url, sizeof(h->url), "%s", url);
-	h->timeout_ms = (long)(t * 1000);
+	/* curl takes 0 for "no timeout": never less than a millisecond. */
+	h->timeout_ms = t * 1000 < 1 ? 1 : (long)(t * 1000);
 	*state = h;
 	svc->log(UPS_PLUGIN_LOG_INFO, HEALTH_HTTP_NAME,
 	         "machines are healthy when GET %s answers 200 within %ld ms",
@@ -147,6 +149,27 @@ static int health_http_url(const struct health_http *h,
 	return 0;
 }
 
+/* About once a second, and as data moves: a check running when upstaged
+ * stops ends now. */
+static int health_http_progress(void *arg, curl_off_t dt, curl_off_t dn,
+                                curl_off_t ut, curl_off_t un)
+{
+	const struct health_http *h = arg;
+
+	(void)dt;
+	(void)dn;
+	(void)ut;
+	(void)un;
+	return h->cancelled ? 1 : 0;
+}
+
+static void health_http_cancel(void *state)
+{
+	struct health_http *h = state;
+
+	h->cancelled = true;
+}
+
 /* The body is not looked at. */
 static size_t health_http_discard(char *p, size_t size, size_t n, void *arg)
 {
@@ -179,6 +202,9 @@ static int health_http_check(void *state, const struct ups_health_target *t,
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, health_http_discard);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "upstage-health-http/0.1");
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, health_http_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, h);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_cleanup(c);
@@ -198,6 +224,7 @@ static const struct ups_health_ops health_http_ops = {
     .open = health_http_open,
     .close = health_http_close,
     .check = health_http_check,
+    .cancel = health_http_cancel,
 };
 
 UPS_PLUGIN_EXPORT const struct ups_plugin_descriptor upstage_plugin_descriptor = {

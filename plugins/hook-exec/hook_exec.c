@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -195,6 +196,32 @@ static int hook_exec_env(const struct ups_hook_event *ev, char *store,
 	return 0;
 }
 
+/* write() to a hook's stdin, which it may have closed: EPIPE, never a
+ * SIGPIPE (the plugin does not count on its host ignoring it). The
+ * signal is blocked in this thread for the write, and one it raised is
+ * taken before the mask goes back. */
+static ssize_t hook_exec_write(int fd, const void *buf, size_t len)
+{
+	sigset_t pipe_set, old, pending;
+	const struct timespec zero = {0, 0};
+	ssize_t n;
+	int saved;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	n = write(fd, buf, len);
+	saved = errno;
+	if (n < 0 && errno == EPIPE) {
+		sigpending(&pending);
+		if (sigismember(&pending, SIGPIPE))
+			(void)sigtimedwait(&pipe_set, NULL, &zero);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return n;
+}
+
 /* Runs one executable for ev: 0, or a refusal with err. */
 static int hook_exec_one(struct hook_exec *h, const char *path,
                          const char *name, const struct ups_hook_event *ev,
@@ -250,8 +277,12 @@ static int hook_exec_one(struct hook_exec *h, const char *path,
 		goto out_fds;
 	}
 	rv = posix_spawn(&pid, path, &fa, &attr, argv, envp);
-	if (!rv)
+	if (!rv) {
 		h->running = pid;
+		/* cancel() may have come between the check and now. */
+		if (h->cancelled)
+			kill(-pid, SIGKILL);
+	}
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	close(in[0]);
@@ -265,7 +296,9 @@ static int hook_exec_one(struct hook_exec *h, const char *path,
 	fcntl(in[1], F_SETFL, O_NONBLOCK);
 	fcntl(out[0], F_SETFL, O_NONBLOCK);
 	while (!exited || !eof) {
-		struct pollfd p[2] = {{.fd = out[0], .events = POLLIN},
+		/* After EOF the output is no longer polled: a closed pipe
+		 * is always readable, and would spin. */
+		struct pollfd p[2] = {{.fd = eof ? -1 : out[0], .events = POLLIN},
 		                      {.fd = in[1], .events = POLLOUT}};
 		int64_t left = deadline - hook_exec_now_ms();
 
@@ -290,7 +323,8 @@ static int hook_exec_one(struct hook_exec *h, const char *path,
 		    errno != EINTR)
 			break;
 		if (in[1] >= 0 && (p[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
-			ssize_t k = write(in[1], ev->json + sent, jsonlen - sent);
+			ssize_t k = hook_exec_write(in[1], ev->json + sent,
+			                            jsonlen - sent);
 
 			if (k > 0)
 				sent += (size_t)k;

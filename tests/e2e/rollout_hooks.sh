@@ -9,6 +9,8 @@
 #    come in the order they happened;
 # 2. a before-rollout hook that hangs past hook-exec.timeout is killed
 #    (with what it started) and pauses the rollout, nothing ordered;
+#    restarted without the hook plugin, upstaged resumes that gated
+#    rollout to the end (nothing is left to refuse a stage);
 # 3. health-http: machines are healthy only when their health URL answers
 #    200; the endpoint goes down in the middle of the rollout, the next
 #    machines fail with the check's reason and the rollout pauses.
@@ -117,7 +119,22 @@ grep -q 'hook-exec: before-rollout: before-rollout: killed after 2 s' "$T/up.err
 pid=$(cat "$T/sleep.pid")
 poll_until 10 "the hook's sleep killed" bash -c \
 	"! kill -0 $pid 2>/dev/null || grep -q '^State:.*Z' /proc/$pid/status"
-cli 0 abort2 "${AGENT[@]}" upgrade-abort
+# The operator gives up on hooks: upstaged restarts without the hook
+# plugin. The paused rollout is still gated (journaled); resumed, nothing
+# can refuse, so its stages clear and it completes.
+stop up TERM 5000
+up_port_old=$PORT
+start_upstaged up --auth-file "$T/auth" --listen "127.0.0.1:$up_port_old" \
+	--max-sessions $((N + 100))
+poll_until 30 "the fleet back" bash -c \
+	"'$UPSTAGE' --timeout 10 ${AGENT[*]} list-machines --json | jq -e '[.[] | select(.connected)] | length == $N' >/dev/null"
+start watch2 "$UPSTAGE" --timeout 10 "${AGENT[@]}" upgrade-status --watch
+await watch2 '^rollout    r-2$'
+cli 0 resume2 "${AGENT[@]}" upgrade-resume
+wait_exit watch2 60
+[ "$EXIT_STATUS" -eq 0 ] || fail "r-2 without hooks: exit $EXIT_STATUS"
+grep -Eq "rollout r-2: completed.*upgraded $N/$N" "$T/watch2.out" ||
+	fail "r-2 did not complete without hooks: $(tail -3 "$T/watch2.out")"
 rm "$H/before-rollout"
 stop f2 TERM 5000
 stop up TERM 5000

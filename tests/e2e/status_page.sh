@@ -4,8 +4,9 @@
 # rollout: refused without a token (401 and the login form), live with
 # one (the counts and the stage advance without a reload, to the end),
 # screenshots at the start and the end, the machines table filtered by
-# arch. Also: a bearer token works, a machine token does not, and the
-# page needs nothing from the network (no external URL in it).
+# arch. Also: a bearer token works, a machine token does not, the page
+# needs nothing from the network (no external URL in it), and guessing
+# tokens is throttled as websocket logins are.
 . "$(dirname "$0")/lib.sh" "$@"
 machine_bins
 HERE=$(dirname "$0")
@@ -58,5 +59,10 @@ if [ -n "${STATUS_SCREENSHOTS:-}" ]; then
 	mkdir -p "$STATUS_SCREENSHOTS"
 	cp "$T/status-start.png" "$T/status-end.png" "$STATUS_SCREENSHOTS/"
 fi
+# Guessing tokens is throttled like Admin.Login: past the free failures
+# even the right token waits (429), without its being looked at.
+for i in 1 2 3 4 5 6; do code --cookie "upstage_token=guess$i" >/dev/null; done
+[ "$(code -H "Authorization: Bearer $CLIENT_TOKEN")" = 429 ] ||
+	fail "token guesses are not throttled"
 stop fleet TERM 5000
 stop up TERM 5000

@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include <jansson.h>
+
 #include "agent/rollout/engine.h"
 #include "proto/errors.h"
 #include "tests/lib/checks.h"
@@ -1646,6 +1648,22 @@ static void test_gated_stages(void **state)
 	assert_string_equal(r->reason, "before-stage hook: change freeze");
 	assert_int_equal(rollout_gate_wanted(r), -1);
 	assert_int_equal(count_state(r, MEMBER_PENDING), 4);
+	/* The reason is kept valid UTF-8 even when cut inside a
+	 * character (it goes into the journal's JSON). */
+	{
+		char long_reason[600];
+		json_t *j;
+
+		for (size_t i = 0; i + 2 < sizeof(long_reason); i += 2)
+			memcpy(long_reason + i, "\xc3\xa9", 2);
+		long_reason[sizeof(long_reason) - 2] = '\0';
+		assert_int_equal(cmd(h, ROLLOUT_EV_RESUME, NULL), 0);
+		assert_int_equal(gate(h, 1, long_reason + 1), 0);
+		assert_int_equal(r->state, ROLLOUT_PAUSED);
+		j = json_string(r->reason);
+		assert_non_null(j);
+		json_decref(j);
+	}
 	/* A late answer while paused is ignored. */
 	assert_int_equal(gate(h, 1, NULL), 0);
 	assert_int_equal(r->state, ROLLOUT_PAUSED);

@@ -45,6 +45,12 @@ rmetrics
 [ "$(rm_val 'upstage_relay_received_bytes_total{from=upstaged}')" -gt 0 ] || fail "relay metrics: nothing from upstaged"
 [ "$(rm_val 'upstage_relay_link_changes_total{}')" = 1 ] || fail "relay metrics: link changes"
 up_bytes=$(rm_val 'upstage_relay_received_bytes_total{from=upstaged}')
+# HEAD answers with the length a GET has (twice on one connection: the
+# connection stays usable).
+[ "$(curl -s -w '%{http_code} ' -o /dev/null -I "http://127.0.0.1:$RP/metrics" -o /dev/null -I "http://127.0.0.1:$RP/metrics")" = "200 200 " ] ||
+	fail "relay HEAD /metrics"
+grep -Eiq '^content-length: [1-9][0-9]*' <<<"$(curl -sI "http://127.0.0.1:$RP/metrics")" ||
+	fail "relay HEAD /metrics: no content-length"
 
 # upstaged's own listener still works and knows about the link.
 cli 0 direct --agent "ws://127.0.0.1:$AP" --json info

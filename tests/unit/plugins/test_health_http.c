@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/store/plugin.h"
@@ -198,6 +199,45 @@ static void test_timeout(void **state)
 	assert_non_null(strstr(f->err, want));
 }
 
+struct cancel_check {
+	struct fx *f;
+	int rv;
+};
+
+static void *cancel_checker(void *arg)
+{
+	struct cancel_check *c = arg;
+
+	c->rv = fx_check(c->f, "m-9", "127.0.0.1");
+	return NULL;
+}
+
+/* upstaged stopping: cancel() ends a check that waits on an endpoint
+ * that never answers, long before its timeout (600 s here). */
+static void test_cancel(void **state)
+{
+	struct fx *f = *state;
+	struct cancel_check c = {.f = f};
+	pthread_t t;
+
+	f->timeout = "600";
+	fx_open(f);
+	f->mode = ANSWER_NOTHING;
+	f->path[0] = '\0';
+	assert_int_equal(pthread_create(&t, NULL, cancel_checker, &c), 0);
+	/* Once the endpoint has the request, the check is waiting. */
+	for (int i = 0; i < 1000 && !f->path[0]; i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+
+		nanosleep(&ts, NULL);
+	}
+	assert_string_equal(f->path, "/health/m-9");
+	f->ops->cancel(f->state);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_not_equal(c.rv, 0);
+	assert_non_null(strstr(f->err, "GET http://127.0.0.1:"));
+}
+
 /* Nobody listens: unhealthy, not a hang. An IPv6 address goes in
  * brackets. */
 static void test_refused_and_ipv6(void **state)
@@ -264,6 +304,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unhealthy_status, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refused_and_ipv6, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_hostile_placeholders, setup,

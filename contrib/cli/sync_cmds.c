@@ -6,11 +6,11 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "contrib/cli/agent_cmds.h"
+#include "contrib/cli/juju_client.h"
 #include "contrib/cli/oneshot.h"
 #include "contrib/cli/output.h"
 #include "contrib/cli/progress.h"
@@ -29,8 +29,6 @@
 /* --parallel's default is the number of cores, at most this (upstaged's
  * default max-uploads-per-client). */
 #define SYNC_DEFAULT_PARALLEL_MAX 4u
-/* `juju version` prints one short line. */
-#define JUJU_VERSION_OUTPUT_MAX 256
 
 static int check_stream(struct cli_ctx *ctx, const char *s)
 {
@@ -46,87 +44,6 @@ static void warn_cb(void *data, const char *msg)
 
 	fprintf(ctx->err, "warning: %s\n", msg);
 	fflush(ctx->err);
-}
-
-/* The absolute path of prog on $PATH into buf, or -1. */
-static int find_on_path(const char *prog, char *buf, size_t len)
-{
-	const char *path = getenv("PATH"), *p, *colon;
-	size_t dlen;
-
-	if (!path)
-		return -1;
-	for (p = path; *p; p = colon + 1) {
-		colon = strchr(p, ':');
-		if (!colon)
-			colon = p + strlen(p);
-		dlen = (size_t)(colon - p);
-		if (dlen > 0 &&
-		    snprintf(buf, len, "%.*s/%s", (int)dlen, p, prog) <
-		        (int)len &&
-		    access(buf, X_OK) == 0)
-			return 0;
-		if (!*colon)
-			break;
-	}
-	return -1;
-}
-
-/* Runs `juju version` (found on PATH, no shell) and parses the version it
- * prints. 0, or -1 with why in err. */
-static int juju_client_version(struct ups_version *v, char *err, size_t errlen)
-{
-	char prog[4096], out[JUJU_VERSION_OUTPUT_MAX + 1];
-	size_t got = 0;
-	int pipefd[2], status;
-	ssize_t n;
-	pid_t pid;
-
-	if (find_on_path("juju", prog, sizeof(prog)) != 0) {
-		snprintf(err, errlen, "no juju client on PATH");
-		return -1;
-	}
-	if (pipe(pipefd) != 0) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		return -1;
-	}
-	pid = fork();
-	if (pid < 0) {
-		close(pipefd[0]);
-		close(pipefd[1]);
-		snprintf(err, errlen, "fork: %s", strerror(errno));
-		return -1;
-	}
-	if (pid == 0) {
-		dup2(pipefd[1], STDOUT_FILENO);
-		close(pipefd[0]);
-		close(pipefd[1]);
-		execl(prog, "juju", "version", (char *)NULL);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	while (got < JUJU_VERSION_OUTPUT_MAX) {
-		n = read(pipefd[0], out + got, JUJU_VERSION_OUTPUT_MAX - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	out[got] = '\0';
-	close(pipefd[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		snprintf(err, errlen, "%.128s version failed", prog);
-		return -1;
-	}
-	if (source_parse_juju_version(out, v) != 0) {
-		snprintf(err, errlen, "cannot parse \"%.64s\" from %.128s version",
-		         out, prog);
-		return -1;
-	}
-	return 0;
 }
 
 /* Asks upstaged for its agent version. Returns CLI_EXIT_OK with *agent

@@ -104,8 +104,9 @@ static const struct cli_option revert_machine_options[] = {
 #define UPGRADE_OPTIONS                                                        \
     {"agent-version", "V", "the target (a full version, e.g. 2.9.2)", false},  \
     {"client-version", "C",                                                    \
-     "the client's version (juju version): auto-selects the target when "      \
-     "--agent-version is not given, and warns when older than it",             \
+     "the client's version (default: what `juju version` prints): "            \
+     "auto-selects the target when --agent-version is not given, and "         \
+     "warns when older than the target",                                       \
      false},                                                                   \
     {"stream", "S", "released (default), proposed, devel or testing", false},  \
     {"select", "SPEC",                                                         \

@@ -9,6 +9,7 @@
 
 #include "contrib/cli/agent_cmds.h"
 #include "contrib/cli/client.h"
+#include "contrib/cli/juju_client.h"
 #include "contrib/cli/output.h"
 #include "proto/binary.h"
 #include "proto/errors.h"
@@ -215,6 +216,9 @@ struct rcmd_session {
 	int exit;
 	char id[32];
 	char last_line[256];
+	/* An auto-selected target is checked against this client version
+	 * once the answer names it (NULL: no check). */
+	const struct ups_version *client_version;
 	bool tty;     /* ctx->out is a terminal: live lines redraw */
 	bool drawing; /* a redrawn line is on screen, not ended */
 	json_t *told; /* machine id -> the failed state already printed */
@@ -327,6 +331,24 @@ static void rcmd_on_push(struct client *c, const struct ups_envelope *env)
 	(void)rcmd_settled(s, r);
 }
 
+/* The seed: upgrade the client before agents newer than it. */
+static void rcmd_warn_client(const struct cli_ctx *ctx,
+                             const struct ups_version *client,
+                             const struct ups_version *target)
+{
+	char cbuf[UPS_LIMIT_VERSION_LEN + 1], tbuf[UPS_LIMIT_VERSION_LEN + 1];
+
+	if (ups_version_compare(client, target) >= 0 ||
+	    ups_version_format(client, cbuf, sizeof(cbuf)) ||
+	    ups_version_format(target, tbuf, sizeof(tbuf)))
+		return;
+	fprintf(ctx->err,
+	        "warning: the client (%s) is older than the target %s: "
+	        "upgrade the client first\n",
+	        cbuf, tbuf);
+	fflush(ctx->err);
+}
+
 static void rcmd_on_answer(struct client *c, void *data, int status,
                            const struct ups_envelope *env, const char *detail)
 {
@@ -362,6 +384,12 @@ static void rcmd_on_answer(struct client *c, void *data, int status,
 	uv_timer_stop(&s->deadline);
 	r = json_object_get(env->response, "rollout");
 	snprintf(s->id, sizeof(s->id), "%s", rcmd_str(r, "id"));
+	if (s->client_version) {
+		struct ups_version tv;
+
+		if (ups_version_parse(rcmd_str(r, "target"), &tv, NULL, 0) == 0)
+			rcmd_warn_client(s->ctx, s->client_version, &tv);
+	}
 	if (s->ctx->g.json)
 		cli_out_json(s->ctx, json_incref(env->response));
 	else if (strcmp(s->method, "Start") == 0)
@@ -427,9 +455,11 @@ static void rcmd_on_deadline(uv_timer_t *t)
 }
 
 /* Sends Rollouts.method with params (stolen) and follows as asked. The
- * answer is bounded by --timeout; following is not. */
+ * answer is bounded by --timeout; following is not. client (borrowed for
+ * the call; NULL: none) is warned about when older than the target the
+ * answer names. */
 static int rcmd_run(struct cli_ctx *ctx, const char *method, json_t *params,
-                    enum rcmd_follow follow)
+                    enum rcmd_follow follow, const struct ups_version *client)
 {
 	static const struct client_callbacks cbs = {
 	    .ready = rcmd_on_ready,
@@ -448,6 +478,7 @@ static int rcmd_run(struct cli_ctx *ctx, const char *method, json_t *params,
 	s.method = method;
 	s.params = params;
 	s.follow = follow;
+	s.client_version = client;
 	s.exit = CLI_EXIT_FAILED;
 	s.tty = isatty(fileno(ctx->out));
 	if (follow != FOLLOW_ONCE)
@@ -541,6 +572,7 @@ int rcmd_upgrade(struct cli_ctx *ctx)
 	char target[UPS_LIMIT_VERSION_LEN + 1], client[UPS_LIMIT_VERSION_LEN + 1];
 	struct ups_version tv, cv;
 	json_t *params = json_object(), *select = json_object();
+	bool have_client = false;
 	int rv = CLI_EXIT_OK;
 
 	if (!params || !select) {
@@ -560,14 +592,36 @@ int rcmd_upgrade(struct cli_ctx *ctx)
 		rv = rcmd_canon(ctx, "--client-version",
 		                ctx->opts[RCMD_CLIENT_VERSION], client,
 		                sizeof(client), &cv);
-		if (!rv)
+		if (!rv) {
 			json_object_set_new(params, "client-version",
 			                    json_string(client));
+			have_client = true;
+		}
 	}
-	if (!rv && !ctx->opts[RCMD_AGENT_VERSION] &&
-	    !ctx->opts[RCMD_CLIENT_VERSION])
-		rv = cli_out_usage(ctx, "give --agent-version V, or "
-		                        "--client-version C to auto-select one");
+	/* Without --client-version the local juju client's version stands
+	 * in, as for sync-agent-binary: auto-selection starts from it and
+	 * the warning below compares with it. With --agent-version it is
+	 * only for the warning, and not needed. */
+	if (!rv && !ctx->opts[RCMD_CLIENT_VERSION]) {
+		char jerr[UPS_ERRMSG_MAX];
+
+		jerr[0] = '\0';
+		if (juju_client_version(&cv, jerr, sizeof(jerr)) == 0 &&
+		    ups_version_format(&cv, client, sizeof(client)) == 0) {
+			have_client = true;
+			if (!ctx->opts[RCMD_AGENT_VERSION])
+				json_object_set_new(params, "client-version",
+				                    json_string(client));
+		} else if (!ctx->opts[RCMD_AGENT_VERSION]) {
+			rv =
+			    cli_out_usage(ctx,
+			                  "cannot auto-select a version: give "
+			                  "--client-version C, or put a juju "
+			                  "client on PATH (%s); or choose with "
+			                  "--agent-version V",
+			                  jerr[0] ? jerr : "no version");
+		}
+	}
 	if (!rv && stream && !ups_stream_is_valid(stream))
 		rv = cli_out_usage(
 		    ctx, "bad --stream \"%.32s\": use " UPS_STREAM_NAMES_TEXT,
@@ -641,15 +695,14 @@ int rcmd_upgrade(struct cli_ctx *ctx)
 	}
 	if (ctx->opts[RCMD_DRY_RUN])
 		json_object_set_new(params, "dry-run", json_true());
-	/* The seed: upgrade the client before agents newer than it. */
-	if (ctx->opts[RCMD_AGENT_VERSION] && ctx->opts[RCMD_CLIENT_VERSION] &&
-	    ups_version_compare(&cv, &tv) < 0)
-		fprintf(ctx->err,
-		        "warning: the client (%s) is older than the target %s: "
-		        "upgrade the client first\n",
-		        client, target);
+	/* A target given is checked now; one auto-selected once the
+	 * answer names it. */
+	if (ctx->opts[RCMD_AGENT_VERSION] && have_client)
+		rcmd_warn_client(ctx, &cv, &tv);
 	return rcmd_run(ctx, "Start", params,
-	                ctx->opts[RCMD_WAIT] ? FOLLOW_WAIT : FOLLOW_ONCE);
+	                ctx->opts[RCMD_WAIT] ? FOLLOW_WAIT : FOLLOW_ONCE,
+	                have_client && !ctx->opts[RCMD_AGENT_VERSION] ? &cv
+	                                                              : NULL);
 }
 
 static json_t *rcmd_id_params(const struct cli_ctx *ctx)
@@ -660,31 +713,33 @@ static json_t *rcmd_id_params(const struct cli_ctx *ctx)
 
 int rcmd_status(struct cli_ctx *ctx)
 {
-	return rcmd_run(ctx, "Status", rcmd_id_params(ctx),
-	                ctx->opts[RCMD_STATUS_WATCH] ? FOLLOW_WATCH : FOLLOW_ONCE);
+	return rcmd_run(
+	    ctx, "Status", rcmd_id_params(ctx),
+	    ctx->opts[RCMD_STATUS_WATCH] ? FOLLOW_WATCH : FOLLOW_ONCE, NULL);
 }
 
 int rcmd_promote(struct cli_ctx *ctx)
 {
-	return rcmd_run(ctx, "Promote", rcmd_id_params(ctx), FOLLOW_ONCE);
+	return rcmd_run(ctx, "Promote", rcmd_id_params(ctx), FOLLOW_ONCE, NULL);
 }
 
 int rcmd_pause(struct cli_ctx *ctx)
 {
-	return rcmd_run(ctx, "Pause", rcmd_id_params(ctx), FOLLOW_ONCE);
+	return rcmd_run(ctx, "Pause", rcmd_id_params(ctx), FOLLOW_ONCE, NULL);
 }
 
 int rcmd_resume(struct cli_ctx *ctx)
 {
-	return rcmd_run(ctx, "Resume", rcmd_id_params(ctx), FOLLOW_ONCE);
+	return rcmd_run(ctx, "Resume", rcmd_id_params(ctx), FOLLOW_ONCE, NULL);
 }
 
 int rcmd_abort(struct cli_ctx *ctx)
 {
-	return rcmd_run(ctx, "Abort", rcmd_id_params(ctx), FOLLOW_ONCE);
+	return rcmd_run(ctx, "Abort", rcmd_id_params(ctx), FOLLOW_ONCE, NULL);
 }
 
 int rcmd_rollback(struct cli_ctx *ctx)
 {
-	return rcmd_run(ctx, "Rollback", rcmd_id_params(ctx), FOLLOW_ONCE);
+	return rcmd_run(ctx, "Rollback", rcmd_id_params(ctx), FOLLOW_ONCE,
+	                NULL);
 }

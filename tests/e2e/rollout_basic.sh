@@ -7,7 +7,8 @@
 # flight, and the controller's agent version moved; list-machines shows
 # each machine's rollout state; a second rollout is refused while one is
 # active; --manual-promote waits after the canaries; upgrade-abort ends
-# it with no order sent after.
+# it with no order sent after. Auto-selection from --client-version or,
+# without it, from `juju version` (a fake juju on PATH).
 . "$(dirname "$0")/lib.sh" "$@"
 machine_bins
 
@@ -87,6 +88,35 @@ expect_match "$OUT" '^plan of dry-run: 2\.9\.2 \(released\) on '"$N"' machines.*
 cli 0 older "${AGENT[@]}" upgrade-controller --agent-version 2.9.2 \
 	--client-version 2.9.1 --dry-run
 expect_match "$ERR" 'warning: the client \(2\.9\.1\) is older than the target 2\.9\.2: upgrade the client first' "client warning"
+# Without --client-version, the local `juju version` stands in (a fake
+# juju first on PATH): auto-selection starts from it, and the warning
+# compares with it, for an auto-selected target as for one given. No
+# juju and no version: a usage error that says so.
+fake_juju() {
+	mkdir -p "$T/jujubin"
+	printf '#!/bin/sh\n[ "$1" = version ] || exit 3\necho %s-ubuntu-amd64\n' \
+		"$1" >"$T/jujubin/juju"
+	chmod 755 "$T/jujubin/juju"
+}
+fake_juju 2.9.1
+PATH="$T/jujubin:$PATH" cli 0 juju-auto "${AGENT[@]}" upgrade-controller --dry-run
+expect_match "$OUT" '^plan of dry-run: 2\.9\.2 \(released\) on '"$N"' machines.*auto-selected by rule next-patch' "auto-selected from juju version"
+expect_match "$ERR" 'warning: the client \(2\.9\.1\) is older than the target 2\.9\.2: upgrade the client first' "client warning from juju version"
+PATH="$T/jujubin:$PATH" cli 0 juju-target "${AGENT[@]}" upgrade-controller \
+	--agent-version 2.9.2 --dry-run
+expect_match "$ERR" 'warning: the client \(2\.9\.1\) is older than the target 2\.9\.2' "client warning from juju version, target given"
+fake_juju 2.9.9
+PATH="$T/jujubin:$PATH" cli 0 juju-newer "${AGENT[@]}" upgrade-controller --dry-run
+expect_match "$OUT" '^plan of dry-run: 2\.9\.2 \(released\)' "auto-selected from a newer juju"
+[[ "$ERR" != *warning* ]] || fail "a warning for a client newer than the target: $ERR"
+# A juju of an older minor: nothing stored is at or below 2.8, so the
+# version it printed is what upstaged was given.
+fake_juju 2.8.0
+PATH="$T/jujubin:$PATH" cli 1 juju-older "${AGENT[@]}" upgrade-controller --dry-run
+expect_match "$ERR" 'no-suitable-version' "selection from juju 2.8.0"
+run 2 juju-none env PATH=/nonexistent "$UPSTAGE" --timeout 10 "${AGENT[@]}" \
+	upgrade-controller --dry-run
+expect_match "$ERR" 'cannot auto-select a version.*--client-version.*no juju client on PATH' "no juju, no version"
 WAIT=60 cli 1 manual "${AGENT[@]}" upgrade-controller --agent-version 2.9.2 \
 	--min-healthy 0 --manual-promote --wait
 expect_match "$OUT" 'rollout r-2: awaiting-promotion.*upgraded 4/' "awaiting promotion"

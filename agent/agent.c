@@ -515,7 +515,8 @@ static int agent_start_registry(struct agent *a, char *err, size_t errlen)
 
 /* Where machines download binaries: upstaged's own listen address
  * (unless it is a wildcard, which names no host, or advertise-listen is
- * false), then advertise-http. */
+ * false), then advertise-http. The own address is https:// with
+ * tls-cert: that port then speaks nothing but TLS. */
 static int agent_url_bases(struct agent *a, char *err, size_t errlen)
 {
 	char bases[REGISTRY_URL_BASES][REGISTRY_URL_BASE_LEN];
@@ -528,9 +529,9 @@ static int agent_url_bases(struct agent *a, char *err, size_t errlen)
 	    strcmp(a->cfg.listen_host, "::")) {
 		bool v6 = strchr(a->cfg.listen_host, ':') != NULL;
 
-		snprintf(bases[n++], sizeof(bases[0]), "http://%s%s%s:%d",
-		         v6 ? "[" : "", a->cfg.listen_host, v6 ? "]" : "",
-		         a->ws.port);
+		snprintf(bases[n++], sizeof(bases[0]), "%s://%s%s%s:%d",
+		         a->cfg.tls_cert ? "https" : "http", v6 ? "[" : "",
+		         a->cfg.listen_host, v6 ? "]" : "", a->ws.port);
 	}
 	while (p && *p && n < REGISTRY_URL_BASES) {
 		size_t len = strcspn(p, ",");

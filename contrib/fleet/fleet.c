@@ -519,7 +519,7 @@ int fleet_run(const struct fleet_config *cfg)
 		status = 1;
 		goto out_loop;
 	}
-	if (fetch_engine_init(&f->fetch, &f->loop)) {
+	if (fetch_engine_init(&f->fetch, &f->loop, cfg->download_ca)) {
 		fprintf(stderr, "upstage-fleet: cannot set up curl\n");
 		magent_hub_stop(&f->hub);
 		uv_run(&f->loop, UV_RUN_DEFAULT);

@@ -32,6 +32,7 @@ struct fleet_config {
 	const char *agent_url;
 	const char *token;
 	const char *ca_cert;
+	const char *download_ca; /* for https:// downloads; NULL: system */
 	unsigned machines;
 	const char *model; /* every machine's model, or NULL: controller */
 	const char *releases[FLEET_GROUPS_MAX];

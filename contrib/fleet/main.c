@@ -103,6 +103,7 @@ int main(int argc, char **argv)
 	cfg.agent_url = c.agent;
 	cfg.token = c.token_buf;
 	cfg.ca_cert = c.ca_cert;
+	cfg.download_ca = c.download_ca;
 	cfg.version = c.version_buf;
 	cfg.backoff_initial_ms = c.backoff_initial_ms;
 	cfg.backoff_max_ms = c.backoff_max_ms;

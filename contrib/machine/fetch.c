@@ -147,10 +147,12 @@ static int fetch_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	return 0;
 }
 
-int fetch_engine_init(struct fetch_engine *e, uv_loop_t *loop)
+int fetch_engine_init(struct fetch_engine *e, uv_loop_t *loop,
+                      const char *ca_file)
 {
 	memset(e, 0, sizeof(*e));
 	e->loop = loop;
+	e->ca_file = ca_file;
 	e->multi = curl_multi_init();
 	if (!e->multi)
 		return UPS_ERR_IO;
@@ -429,6 +431,10 @@ static void fetch_transfer(struct fetch *f)
 	}
 	curl_easy_setopt(c, CURLOPT_URL, f->urls[f->url_index]);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* upstaged's own https:// URLs carry its (often private) CA's
+	 * certificate; verification stays on, against that CA. */
+	if (f->e->ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, f->e->ca_file);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fetch_write_cb);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
 	curl_easy_setopt(c, CURLOPT_PRIVATE, f);

@@ -39,6 +39,7 @@ struct fetch_engine {
 	uv_timer_t timer;
 	bool timer_open;
 	struct fetch *active; /* owned list */
+	const char *ca_file;  /* borrowed; NULL: the system's CAs */
 	bool stopping;
 };
 
@@ -59,8 +60,11 @@ typedef void (*fetch_done_cb)(void *data, int rv, const char *err,
 /* have of size bytes are in (may be NULL). */
 typedef void (*fetch_progress_cb)(void *data, uint64_t have, uint64_t size);
 
-/* 0, or UPS_ERR_IO when curl cannot be set up. */
-int fetch_engine_init(struct fetch_engine *e, uv_loop_t *loop);
+/* 0, or UPS_ERR_IO when curl cannot be set up. ca_file (borrowed, must
+ * outlive e; NULL: the system's CAs) is the PEM bundle https:// URLs are
+ * verified with. */
+int fetch_engine_init(struct fetch_engine *e, uv_loop_t *loop,
+                      const char *ca_file);
 
 /* Cancels every download (no callbacks) and closes the handles; the loop
  * then finishes closing them. */

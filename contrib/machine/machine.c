@@ -661,6 +661,11 @@ static void machine_on_order(struct magent *m, const struct ups_order *o)
 
 	printf("order received %s %s\n", o->id, o->binary_version);
 	fflush(stdout);
+	/* The order they are tried in: what an operator checks first when
+	 * a download comes from somewhere unexpected. */
+	for (size_t i = 0; i < o->nurls; i++)
+		LOG_INFO("machine", "order %s: URL %zu of %zu: %s", o->id,
+		         i + 1, o->nurls, o->urls[i]);
 	if (s->has_order && strcmp(s->order.id, o->id) == 0) {
 		/* The same order again: carry on, or say how it ended. */
 		LOG_INFO("machine", "order %s again: %s", o->id,
@@ -822,7 +827,7 @@ int machine_run(const struct machine_config *cfg)
 		goto out_loop;
 	}
 	ma->hub_ready = true;
-	if (fetch_engine_init(&ma->fetch, &ma->loop) == 0)
+	if (fetch_engine_init(&ma->fetch, &ma->loop, cfg->download_ca) == 0)
 		ma->fetch_ready = true;
 	uv_timer_init(&ma->loop, &ma->health_timer);
 	ma->health_timer.data = ma;

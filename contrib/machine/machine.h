@@ -25,8 +25,9 @@
 struct machine_config {
 	const char *agent_url;
 	const char *token;
-	const char *ca_cert;    /* NULL: system */
-	const char *machine_id; /* checked */
+	const char *ca_cert;     /* NULL: system */
+	const char *download_ca; /* for https:// downloads; NULL: system */
+	const char *machine_id;  /* checked */
 	const char *data_dir;
 	const char *release;     /* checked */
 	const char *model;       /* checked, or NULL: controller */

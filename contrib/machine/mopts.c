@@ -166,6 +166,9 @@ int mopt_common_check(struct mopt_common *c, const char *prog)
 		}
 		snprintf(c->token_buf, sizeof(c->token_buf), "%s", c->token);
 	}
+	/* upstaged serves https:// downloads with the certificate of its
+	 * wss://, so the websocket's CA is the natural default. */
+	c->download_ca = c->ca_file ? c->ca_file : c->ca_cert;
 	ups_log_threshold = lv;
 	return 0;
 }

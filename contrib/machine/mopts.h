@@ -37,9 +37,10 @@ int mopt_parse(int argc, char **argv, const struct mopt *opts, const char *prog,
  * they start at, logging and reconnect backoff. Fill the raw strings
  * through MOPT_COMMON(c) in an option table, then mopt_common_check(). */
 struct mopt_common {
-	const char *agent, *token, *token_file, *ca_cert, *version, *log_level,
-	    *backoff_initial, *backoff_max;
+	const char *agent, *token, *token_file, *ca_cert, *ca_file, *version,
+	    *log_level, *backoff_initial, *backoff_max;
 	/* Results of mopt_common_check(). */
+	const char *download_ca; /* ca_file, else ca_cert, else NULL */
 	char token_buf[UPS_LIMIT_TOKEN_LEN + 1];
 	char version_buf[UPS_LIMIT_VERSION_LEN + 1]; /* canonical */
 	uint64_t backoff_initial_ms;
@@ -53,6 +54,9 @@ struct mopt_common {
 	    {"token-file", &(c)->token_file,                                   \
 	     "file holding the machine token"},                                \
 	    {"ca-cert", &(c)->ca_cert, "PEM CA bundle to verify wss://"},      \
+	    {"ca-file", &(c)->ca_file,                                         \
+	     "PEM CA bundle to verify https:// downloads (default: the "       \
+	     "--ca-cert bundle, else the system's)"},                          \
 	    {"version", &(c)->version, "the agent version installed now"},     \
 	    {"log-level", &(c)->log_level, "error, warn, info or debug"},      \
 	    {"backoff-initial-ms", &(c)->backoff_initial,                      \
@@ -66,7 +70,8 @@ struct mopt_common {
 void mopt_common_init(struct mopt_common *c, const char *log_level);
 
 /* Checks c (--agent and --version required), reads the token file, sets
- * the log threshold. 0, or -1 with the problem printed to stderr. */
+ * the log threshold and download_ca. 0, or -1 with the problem printed
+ * to stderr. */
 int mopt_common_check(struct mopt_common *c, const char *prog);
 
 #endif

@@ -472,13 +472,14 @@ tools_proxy_args() {
 	TOOLS_ARGS+="127.0.0.1:$TOOLS_PORT"
 }
 
-# start_tools_proxy UPSTAGED_PORT: nginx on TOOLS_PORT passing /tools/ to
-# upstaged's own HTTP (Range and 206 come from upstaged), the way a load
-# balancer in front of controllers would. Its access log
-# ($T/nginx-access.log: status, bytes, Range, URI) shows what machines
-# fetched; downloads are slowed to 64 KiB/s while $T/slow exists.
+# start_tools_proxy UPSTAGED_PORT [SCHEME]: nginx on TOOLS_PORT (plain
+# HTTP) passing /tools/ to upstaged's own HTTP, or HTTPS with SCHEME
+# https (Range and 206 come from upstaged), the way a load balancer in
+# front of controllers would. Its access log ($T/nginx-access.log:
+# status, bytes, Range, URI) shows what machines fetched; downloads are
+# slowed to 64 KiB/s while $T/slow exists.
 start_tools_proxy() {
-	local up=$1 port=$TOOLS_PORT
+	local up=$1 scheme=${2:-http} port=$TOOLS_PORT
 	mkdir -p "$T/nginx-tmp"
 	cat >"$T/nginx.conf" <<CONF
 daemon off;
@@ -501,7 +502,7 @@ http {
 			if (-f $T/slow) {
 				set \$limit_rate 64k;
 			}
-			proxy_pass http://127.0.0.1:$up;
+			proxy_pass $scheme://127.0.0.1:$up;
 		}
 	}
 }
@@ -509,6 +510,33 @@ CONF
 	start tools nginx -c "$T/nginx.conf" -p "$T"
 	poll_until "$WAIT" "nginx on port $port" \
 		curl -s -o /dev/null "http://127.0.0.1:$port/"
+}
+
+# make_tls_certs: a throwaway CA ($T/ca.pem), a second CA that signs
+# nothing ($T/other-ca.pem), and a server certificate of the first for
+# 127.0.0.1 and localhost ($T/server.pem, $T/server.key).
+make_tls_certs() {
+	local ca
+	command -v openssl >/dev/null || fail "openssl is needed"
+	for ca in ca other-ca; do
+		openssl req -x509 -newkey rsa:2048 -nodes -days 2 \
+			-subj "/CN=upstage e2e $ca" -keyout "$T/$ca.key" \
+			-out "$T/$ca.pem" \
+			-addext basicConstraints=critical,CA:TRUE \
+			-addext keyUsage=critical,keyCertSign,cRLSign \
+			>/dev/null 2>&1 || fail "openssl: cannot make CA $ca"
+	done
+	openssl req -newkey rsa:2048 -nodes -subj /CN=localhost \
+		-keyout "$T/server.key" -out "$T/server.csr" >/dev/null 2>&1 ||
+		fail "openssl: cannot make the server key"
+	printf '%s\n' "subjectAltName = IP:127.0.0.1, DNS:localhost" \
+		"basicConstraints = CA:FALSE" \
+		"keyUsage = critical, digitalSignature, keyEncipherment" \
+		"extendedKeyUsage = serverAuth" >"$T/server.ext"
+	openssl x509 -req -in "$T/server.csr" -CA "$T/ca.pem" \
+		-CAkey "$T/ca.key" -CAcreateserial -days 2 \
+		-extfile "$T/server.ext" -out "$T/server.pem" >/dev/null 2>&1 ||
+		fail "openssl: cannot sign the server certificate"
 }
 
 # make_agent_tarball DIR BV KIB: DIR/juju-BV.tgz holding a flat jujud

@@ -2,8 +2,8 @@
  * loop with a real store (store-fs) and SQLite, through peers that record
  * what they are sent: registrations that survive a reopen, replaced
  * sessions, reports and heartbeats, orders (series to OS type, missing
- * binaries, unknown machines, idempotent re-asks, re-sent open orders),
- * List's order and the role checks. */
+ * binaries, unknown machines, idempotent re-asks, re-sent open orders,
+ * the binary-version form), List's order and the role checks. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -479,6 +479,87 @@ static void test_orders(void **state)
 	                    "upgrade-in-progress");
 }
 
+/* The binary-version form: the version named exactly, found for a
+ * series-named machine under its OS type or under the series itself,
+ * sent as is; a missing one is named. */
+static void test_order_binary_version(void **state)
+{
+	struct fx *f = *state;
+	json_t *a, *push, *urls;
+	const char *oid;
+	int n;
+
+	fx_binary(f, "2.9.1-ubuntu-amd64");
+	fx_binary(f, "2.9.3-jammy-arm64");
+	call(f, &f->m1, "Machine", "Register", REG("0", "focal", "amd64"));
+	call(f, &f->m2, "Machine", "Register", REG("1", "jammy", "arm64"));
+	a = call(f, &f->client, "Machines", "Order",
+	         "{\"machine-ids\":[\"0\"],"
+	         "\"binary-version\":\"2.9.1-ubuntu-amd64\"}");
+	assert_string_equal(code_of(a), "ok");
+	a = json_array_get(
+	    json_object_get(json_object_get(a, "response"), "orders"), 0);
+	assert_string_equal(json_string_value(json_object_get(a, "machine-id")),
+	                    "0");
+	assert_string_equal(
+	    json_string_value(json_object_get(a, "binary-version")),
+	    "2.9.1-ubuntu-amd64");
+	oid = json_string_value(json_object_get(a, "order-id"));
+	assert_non_null(oid);
+	push = push_of(&f->m1, "Machine", "Order", &n);
+	assert_int_equal(n, 1);
+	push = json_object_get(push, "params");
+	assert_string_equal(
+	    json_string_value(json_object_get(push, "order-id")), oid);
+	assert_string_equal(
+	    json_string_value(json_object_get(push, "binary-version")),
+	    "2.9.1-ubuntu-amd64");
+	urls = json_object_get(push, "urls");
+	assert_int_equal(json_array_size(urls), 1);
+	assert_string_equal(json_string_value(json_array_get(urls, 0)),
+	                    "http://127.0.0.1:9/tools/2.9.1-ubuntu-amd64");
+	assert_string_equal(json_string_value(json_object_get(push, "sha256")),
+	                    SHA_A);
+	assert_int_equal(json_integer_value(json_object_get(push, "size")),
+	                 1234);
+	/* Nothing went to the other machine. */
+	push_of(&f->m2, "Machine", "Order", &n);
+	assert_int_equal(n, 0);
+
+	/* Stored under the series: found by that name too. */
+	a = call(f, &f->client, "Machines", "Order",
+	         "{\"machine-ids\":[\"1\"],"
+	         "\"binary-version\":\"2.9.3-jammy-arm64\"}");
+	assert_string_equal(code_of(a), "ok");
+	push = push_of(&f->m2, "Machine", "Order", &n);
+	assert_int_equal(n, 1);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(push, "params"),
+	                                      "binary-version")),
+	    "2.9.3-jammy-arm64");
+
+	/* One that fits but is not stored: not-found, named. */
+	a = call(f, &f->client, "Machines", "Order",
+	         "{\"machine-ids\":[\"1\"],"
+	         "\"binary-version\":\"2.9.4-ubuntu-arm64\"}");
+	assert_string_equal(code_of(a), "not-found");
+	assert_string_equal(
+	    json_string_value(json_array_get(
+	        json_object_get(json_object_get(a, "error-info"), "missing"),
+	        0)),
+	    "2.9.4-ubuntu-arm64");
+	/* Both forms at once, or neither: refused. */
+	assert_string_equal(code_of(call(f, &f->client, "Machines", "Order",
+	                                 "{\"machine-ids\":[\"0\"],"
+	                                 "\"version\":\"2.9.1\","
+	                                 "\"binary-version\":"
+	                                 "\"2.9.1-ubuntu-amd64\"}")),
+	                    "bad-request");
+	assert_string_equal(code_of(call(f, &f->client, "Machines", "Order",
+	                                 "{\"machine-ids\":[\"0\"]}")),
+	                    "bad-request");
+}
+
 static void test_list_and_roles(void **state)
 {
 	struct fx *f = *state;
@@ -533,6 +614,8 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_reports, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_orders, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_order_binary_version, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_list_and_roles, setup,
 	                                    teardown),
 	};

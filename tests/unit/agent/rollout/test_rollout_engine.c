@@ -318,42 +318,90 @@ static void assert_non_canaries_pending(const struct rollout *r)
 /* -------------------------------------------------------------------------
  * Tables. */
 
+/* Both tables, checked whole: every (from, to) pair against a grid
+ * written out here, one row per from state and one column per to state
+ * ('x' allowed, '.' refused). A change to a table, or a state added
+ * without its row and column, fails. */
+static void check_grid(const char *kind, const char *const *grid,
+                       unsigned count, bool (*may)(unsigned, unsigned),
+                       const char *(*name)(unsigned))
+{
+	unsigned wrong = 0;
+
+	for (unsigned s = 0; s < count; s++) {
+		if (!grid[s] || strlen(grid[s]) != count)
+			fail_msg("%s grid: the row of %s is missing or not %u "
+			         "long",
+			         kind, name(s), count);
+		for (unsigned t = 0; t < count; t++) {
+			bool want = grid[s][t] == 'x';
+
+			if (grid[s][t] != 'x' && grid[s][t] != '.')
+				fail_msg("%s grid: bad mark '%c'", kind,
+				         grid[s][t]);
+			if (may(s, t) == want)
+				continue;
+			print_error("%s %s -> %s: table says %s, grid %s\n",
+			            kind, name(s), name(t),
+			            may(s, t) ? "allowed" : "refused",
+			            want ? "allowed" : "refused");
+			wrong++;
+		}
+	}
+	if (wrong)
+		fail_msg("%s: %u pairs differ from the grid", kind, wrong);
+}
+
+static bool rollout_may(unsigned s, unsigned t)
+{
+	return rollout_may_move((enum rollout_state)s, (enum rollout_state)t);
+}
+
+static const char *rollout_name(unsigned s)
+{
+	return rollout_state_name((enum rollout_state)s);
+}
+
+static bool member_may(unsigned s, unsigned t)
+{
+	return member_may_move((enum member_state)s, (enum member_state)t);
+}
+
+static const char *member_name(unsigned s)
+{
+	return member_state_name((enum member_state)s);
+}
+
 static void test_rollout_table(void **state)
 {
-	static const struct {
-		enum rollout_state from, to;
-		bool allowed;
-	} want[] = {
-	    {ROLLOUT_PLANNED, ROLLOUT_CANARY, true},
-	    {ROLLOUT_PLANNED, ROLLOUT_ABORTED, true},
-	    {ROLLOUT_PLANNED, ROLLOUT_ROLLING, false},
-	    {ROLLOUT_PLANNED, ROLLOUT_ABORTING, false},
-	    {ROLLOUT_PLANNED, ROLLOUT_COMPLETED, false},
-	    {ROLLOUT_CANARY, ROLLOUT_AWAITING_PROMOTION, true},
-	    {ROLLOUT_CANARY, ROLLOUT_ROLLING, true},
-	    {ROLLOUT_CANARY, ROLLOUT_PAUSED, true},
-	    {ROLLOUT_CANARY, ROLLOUT_COMPLETED, true},
-	    {ROLLOUT_CANARY, ROLLOUT_PLANNED, false},
-	    {ROLLOUT_AWAITING_PROMOTION, ROLLOUT_ROLLING, true},
-	    {ROLLOUT_AWAITING_PROMOTION, ROLLOUT_PAUSED, false},
-	    {ROLLOUT_AWAITING_PROMOTION, ROLLOUT_CANARY, false},
-	    {ROLLOUT_AWAITING_PROMOTION, ROLLOUT_COMPLETED, false},
-	    {ROLLOUT_ROLLING, ROLLOUT_PAUSED, true},
-	    {ROLLOUT_ROLLING, ROLLOUT_COMPLETED, true},
-	    {ROLLOUT_ROLLING, ROLLOUT_CANARY, false},
-	    {ROLLOUT_ROLLING, ROLLOUT_AWAITING_PROMOTION, false},
-	    {ROLLOUT_PAUSED, ROLLOUT_CANARY, true},
-	    {ROLLOUT_PAUSED, ROLLOUT_ROLLING, true},
-	    {ROLLOUT_PAUSED, ROLLOUT_COMPLETED, false},
-	    {ROLLOUT_PAUSED, ROLLOUT_PAUSED, false},
-	    {ROLLOUT_ABORTING, ROLLOUT_ABORTED, true},
-	    {ROLLOUT_ABORTING, ROLLOUT_FAILED, true},
-	    {ROLLOUT_ABORTING, ROLLOUT_ROLLING, false},
-	    {ROLLOUT_ABORTING, ROLLOUT_COMPLETED, false},
-	    {ROLLOUT_COMPLETED, ROLLOUT_ROLLING, false},
-	    {ROLLOUT_ABORTED, ROLLOUT_PLANNED, false},
-	    {ROLLOUT_FAILED, ROLLOUT_PAUSED, false},
+	/* One row per from state, one column per to state, both in the
+	 * order of ROLLOUT_STATES. */
+	/* clang-format off */
+	static const char *const grid[ROLLOUT__COUNT] = {
+	                                 /* planned
+	                                     canary
+	                                      awaiting-promotion
+	                                       rolling
+	                                        paused
+	                                         aborting
+	                                          aborted
+	                                           completed
+	                                            failed
+	                                             rolling-back
+	                                              rolled-back */
+	    [ROLLOUT_PLANNED]            = ".x....x.x..",
+	    [ROLLOUT_CANARY]             = "..xxxxxxx..",
+	    [ROLLOUT_AWAITING_PROMOTION] = "...x.xx.xx.",
+	    [ROLLOUT_ROLLING]            = "....xxxxxx.",
+	    [ROLLOUT_PAUSED]             = ".x.x.xx.xx.",
+	    [ROLLOUT_ABORTING]           = "......x.x..",
+	    [ROLLOUT_ABORTED]            = "...........",
+	    [ROLLOUT_COMPLETED]          = ".........x.",
+	    [ROLLOUT_FAILED]             = "...........",
+	    [ROLLOUT_ROLLING_BACK]       = "........x.x",
+	    [ROLLOUT_ROLLED_BACK]        = "...........",
 	};
+	/* clang-format on */
 	/* Every state that is not final can fail. */
 	static const enum rollout_state live[] = {
 	    ROLLOUT_PLANNED, ROLLOUT_CANARY, ROLLOUT_AWAITING_PROMOTION,
@@ -362,13 +410,7 @@ static void test_rollout_table(void **state)
 	unsigned reached = 1u << ROLLOUT_PLANNED, before;
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
-		if (rollout_may_move(want[i].from, want[i].to) !=
-		    want[i].allowed)
-			fail_msg("rollout %s -> %s: want %s",
-			         rollout_state_name(want[i].from),
-			         rollout_state_name(want[i].to),
-			         want[i].allowed ? "allowed" : "refused");
+	check_grid("rollout", grid, ROLLOUT__COUNT, rollout_may, rollout_name);
 	for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++) {
 		assert_false(rollout_state_is_final(live[i]));
 		assert_true(rollout_may_move(live[i], ROLLOUT_FAILED));
@@ -408,50 +450,45 @@ static void test_rollout_table(void **state)
 
 static void test_member_table(void **state)
 {
-	static const struct {
-		enum member_state from, to;
-		bool allowed;
-	} want[] = {
-	    {MEMBER_PENDING, MEMBER_ORDERED, true},
-	    {MEMBER_PENDING, MEMBER_HEALTHY, false},
-	    {MEMBER_PENDING, MEMBER_FAILED, false},
-	    {MEMBER_ORDERED, MEMBER_PENDING, true},
-	    {MEMBER_ORDERED, MEMBER_DOWNLOADING, true},
-	    {MEMBER_ORDERED, MEMBER_HEALTHY, true},
-	    {MEMBER_ORDERED, MEMBER_UPGRADED, false},
-	    {MEMBER_DOWNLOADING, MEMBER_PENDING, false},
-	    {MEMBER_DOWNLOADING, MEMBER_HEALTH_WAIT, true},
-	    {MEMBER_RESTARTING, MEMBER_DOWNLOADING, true},
-	    {MEMBER_HEALTH_WAIT, MEMBER_TIMED_OUT, true},
-	    {MEMBER_HEALTH_WAIT, MEMBER_UPGRADED, false},
-	    {MEMBER_HEALTHY, MEMBER_UPGRADED, true},
-	    {MEMBER_HEALTHY, MEMBER_FAILED, true},
-	    {MEMBER_HEALTHY, MEMBER_DOWNLOADING, false},
-	    {MEMBER_HEALTHY, MEMBER_PENDING, false},
-	    {MEMBER_FAILED, MEMBER_PENDING, true},
-	    {MEMBER_FAILED, MEMBER_HEALTHY, true},
-	    {MEMBER_FAILED, MEMBER_ORDERED, false},
-	    {MEMBER_TIMED_OUT, MEMBER_HEALTHY, true},
-	    {MEMBER_TIMED_OUT, MEMBER_FAILED, true},
-	    {MEMBER_TIMED_OUT, MEMBER_PENDING, true},
-	    {MEMBER_TIMED_OUT, MEMBER_DOWNLOADING, false},
-	    {MEMBER_UPGRADED, MEMBER_REVERT_PENDING, true},
-	    {MEMBER_HEALTHY, MEMBER_REVERT_PENDING, true},
-	    {MEMBER_FAILED, MEMBER_REVERT_PENDING, false},
-	    {MEMBER_REVERT_PENDING, MEMBER_REVERTING, true},
-	    {MEMBER_REVERTING, MEMBER_REVERTED, true},
-	    {MEMBER_REVERTING, MEMBER_REVERT_FAILED, true},
-	    {MEMBER_REVERTING, MEMBER_HEALTHY, false},
+	/* One row per from state, one column per to state, both in the
+	 * order of MEMBER_STATES. */
+	/* clang-format off */
+	static const char *const grid[MEMBER__COUNT] = {
+	                            /* pending
+	                                ordered
+	                                 downloading
+	                                  verifying
+	                                   staged
+	                                    restarting
+	                                     health-wait
+	                                      healthy
+	                                       upgraded
+	                                        failed
+	                                         timed-out
+	                                          revert-pending
+	                                           reverting
+	                                            reverted
+	                                             revert-failed */
+	    [MEMBER_PENDING]        = ".x.............",
+	    [MEMBER_ORDERED]        = "xxxxxxxx.xx....",
+	    [MEMBER_DOWNLOADING]    = ".xxxxxxx.xx....",
+	    [MEMBER_VERIFYING]      = ".xxxxxxx.xx....",
+	    [MEMBER_STAGED]         = ".xxxxxxx.xx....",
+	    [MEMBER_RESTARTING]     = ".xxxxxxx.xx....",
+	    [MEMBER_HEALTH_WAIT]    = ".xxxxxxx.xx....",
+	    [MEMBER_HEALTHY]        = "........xxxx...",
+	    [MEMBER_UPGRADED]       = "...........x...",
+	    [MEMBER_FAILED]         = "x......x.......",
+	    [MEMBER_TIMED_OUT]      = "x......x.x.....",
+	    [MEMBER_REVERT_PENDING] = "............x..",
+	    [MEMBER_REVERTING]      = ".............xx",
+	    [MEMBER_REVERTED]       = "...............",
+	    [MEMBER_REVERT_FAILED]  = "...............",
 	};
+	/* clang-format on */
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
-		if (member_may_move(want[i].from, want[i].to) !=
-		    want[i].allowed)
-			fail_msg("member %s -> %s: want %s",
-			         member_state_name(want[i].from),
-			         member_state_name(want[i].to),
-			         want[i].allowed ? "allowed" : "refused");
+	check_grid("member", grid, MEMBER__COUNT, member_may, member_name);
 	/* Upgraded only goes back (a rollback); reverted and revert-failed
 	 * are ends with no way out. */
 	for (unsigned t = 0; t < MEMBER__COUNT; t++) {

@@ -2,8 +2,8 @@
 # The role matrix of the machine facades, directly and through the relay:
 # a machine may call Machine.Register and Machine.Report but no client
 # request (Machines.*, AgentBinaries.*); a client may call Machines.* but
-# not register as a machine, and a client token does not log in as a
-# machine at all. Bad machine input gets typed errors and upstaged keeps
+# not register as a machine, a client token does not log in as a machine
+# at all, and a machine token does not log in as a client. Bad machine input gets typed errors and upstaged keeps
 # serving.
 . "$(dirname "$0")/lib.sh" "$@"
 machine_bins
@@ -52,6 +52,11 @@ for port in "$UP_PORT" "$RELAY_PORT"; do
 	# A client token is no machine token.
 	call "cm-$port" machine "$CLIENT_TOKEN" Machine Register "$REG" "$port"
 	[ "$CODE" = unauthorized ] || fail "client token as machine via $port: $CODE"
+	# Nor a machine token a client token.
+	call "mc-$port" client "$MACHINE_TOKEN" Machines List '{}' "$port"
+	[ "$CODE" = unauthorized ] || fail "machine token as client via $port: $CODE"
+	[ "$(uc_code "mc-$port" login)" = unauthorized ] ||
+		fail "machine token as client via $port: login $(uc_code "mc-$port" login)"
 done
 
 # Typed errors for bad machine input; upstaged goes on.

@@ -6,7 +6,8 @@
 # restart and health commands run, the version reported; a failing health
 # command switches back and fails with the reason; a wrong SHA-256 and
 # hostile tarballs (symlink, "..", absolute name, device) are refused with
-# their reason and switch nothing; missing binaries are named; a download
+# their reason and switch nothing (so are a hard link and a name with a
+# '/' in it, a file in a subdirectory); missing binaries are named; a download
 # cut by killing the agent resumes with Range (bytes fetched < size); an
 # order re-sent after upstaged is killed is carried out once; a revert
 # goes back to the previous version without downloading.
@@ -54,6 +55,8 @@ tarball("2.9.4", [member("evil", tarfile.SYMTYPE, linkname="/etc/passwd")])
 tarball("2.9.5", [member("../evil", size=1)])
 tarball("2.9.6", [member("/tmp/evil", size=1)])
 tarball("2.9.7", [member("null", tarfile.CHRTYPE, devmajor=1, devminor=3)])
+tarball("2.9.11", [member("link", tarfile.LNKTYPE, linkname="jujud")])
+tarball("2.9.12", [member("bin/jujud", size=1)])
 PY
 cli 0 sync "${AGENT[@]}" sync-agent-binary --source "$SRC" --agent-version 2.9
 STORE=$T/data-up/tools/released
@@ -123,7 +126,8 @@ expect_match "$OUT" 'machine 0: failed .*checksum-mismatch' "checksum"
 
 # 4. Hostile tarballs: refused whole, with the reason.
 for case in "2.9.4:symbolic link" "2.9.5:\"\\.\\.\" in a name" \
-	"2.9.6:absolute name" "2.9.7:device"; do
+	"2.9.6:absolute name" "2.9.7:device" "2.9.11:hard link" \
+	"2.9.12:'/' in a name"; do
 	v=${case%%:*}
 	upgrade 1 "up-$v" "$v"
 	expect_match "$OUT" "machine 0: failed .*refused tarball: .*${case#*:}" "tarball $v"

@@ -1103,6 +1103,110 @@ static void test_budget_completes_with_failures(void **state)
 	assert_int_equal(rollout_failures(&h->r), 1);
 }
 
+/* --canary 0: stage 0 is empty. Every machine is in the batches, taken
+ * from the groups in turn; start passes the empty canary stage at once
+ * and orders the first batch; every machine counts against the budget
+ * (a failure pauses for the budget, not as a canary); resumed, it
+ * completes with each machine ordered once, stage after stage. */
+static void test_no_canary(void **state)
+{
+	struct h *h = *state;
+	struct rollout_spec spec;
+	struct rollout *r = &h->r;
+	size_t per_stage[8] = {0}, failed;
+
+	fleet_four_groups(&h->fleet);
+	spec_fast(&spec);
+	spec.canary = 0;
+	amount(&spec.batch, "5");
+	plan(h, &spec);
+	assert_int_equal(r->nmembers, 16);
+	assert_int_equal(ncanaries(r), 0);
+	assert_int_equal(r->nstages, 5); /* the empty stage 0, 5+5+5+1 */
+	assert_int_equal(r->batch, 5);
+	assert_int_equal(r->max_unavailable, 5);
+	assert_int_equal(r->budget, 0);
+	for (size_t i = 0; i < r->nmembers; i++) {
+		assert_true(r->members[i].stage < 8);
+		per_stage[r->members[i].stage]++;
+	}
+	assert_int_equal(per_stage[0], 0);
+	assert_int_equal(per_stage[1], 5);
+	assert_int_equal(per_stage[2], 5);
+	assert_int_equal(per_stage[3], 5);
+	assert_int_equal(per_stage[4], 1);
+	/* The first batch holds a machine of every group. */
+	for (size_t g = 0; g < r->ngroups; g++) {
+		bool seen = false;
+
+		for (size_t i = 0; i < r->nmembers; i++)
+			seen |= r->members[i].stage == 1 &&
+			        r->members[i].group == g;
+		if (!seen)
+			fail_msg("no machine of group %zu in stage 1", g);
+	}
+
+	/* Nothing happens before start; then straight to the first batch. */
+	assert_int_equal(tick(h, MIN_HEALTHY), 0);
+	assert_int_equal(r->state, ROLLOUT_PLANNED);
+	assert_int_equal(h->nwanted, 0);
+	assert_int_equal(cmd(h, ROLLOUT_EV_START, NULL), 0);
+	assert_int_equal(r->state, ROLLOUT_ROLLING);
+	assert_int_equal(r->started_ms, h->now);
+	assert_int_equal(r->stage, 1);
+	assert_int_equal(h->nwanted, 5);
+	for (size_t k = 0; k < h->nwanted; k++) {
+		assert_int_equal(r->members[h->wanted[k]].stage, 1);
+		assert_false(r->members[h->wanted[k]].canary);
+	}
+
+	/* A failure is one over the budget: paused, not a canary's. */
+	failed = fail_next(h);
+	assert_int_equal(rollout_failures(r), 1);
+	assert_int_equal(r->state, ROLLOUT_PAUSED);
+	tl_assert_contains(r->reason, "failure budget exceeded");
+	assert_null(strstr(r->reason, "canary"));
+	assert_int_equal(r->resume_to, ROLLOUT_ROLLING);
+	assert_int_equal(cmd(h, ROLLOUT_EV_RESUME, NULL), 0);
+	assert_int_equal(r->state, ROLLOUT_ROLLING);
+	assert_int_equal(r->members[failed].state, MEMBER_ORDERED);
+
+	drive(h, ROLLOUT_ROLLING, 100);
+	assert_int_equal(r->state, ROLLOUT_COMPLETED);
+	assert_int_equal(r->by_state[MEMBER_UPGRADED], 16);
+	assert_int_equal(r->stage, r->nstages - 1);
+	/* Ordered once each, the failed one twice, in stage order. */
+	assert_int_equal(h->norders, 17);
+	for (size_t i = 0; i < r->nmembers; i++)
+		assert_int_equal(h->handed[i], i == failed ? 2 : 1);
+	for (unsigned k = 1; k < h->norders; k++)
+		assert_true(h->order_stages[k - 1] <= h->order_stages[k]);
+}
+
+/* --canary 0 with one machine: it is the only batch. */
+static void test_no_canary_single_machine(void **state)
+{
+	struct h *h = *state;
+	struct rollout_spec spec;
+	struct rollout *r = &h->r;
+
+	fleet_one_group(&h->fleet, 1);
+	spec_fast(&spec);
+	spec.canary = 0;
+	plan(h, &spec);
+	assert_int_equal(r->nmembers, 1);
+	assert_int_equal(r->nstages, 2);
+	assert_int_equal(r->members[0].stage, 1);
+	assert_false(r->members[0].canary);
+	assert_int_equal(cmd(h, ROLLOUT_EV_START, NULL), 0);
+	assert_int_equal(r->state, ROLLOUT_ROLLING);
+	assert_int_equal(h->nwanted, 1);
+	upgrade_member(h, 0);
+	assert_int_equal(tick(h, MIN_HEALTHY), 0);
+	assert_int_equal(r->members[0].state, MEMBER_UPGRADED);
+	assert_int_equal(r->state, ROLLOUT_COMPLETED);
+}
+
 static void test_machine_deadline(void **state)
 {
 	struct h *h = *state;
@@ -1782,6 +1886,8 @@ int main(void)
 	    T(test_budget_two),
 	    T(test_budget_percent_floors),
 	    T(test_budget_completes_with_failures),
+	    T(test_no_canary),
+	    T(test_no_canary_single_machine),
 	    T(test_machine_deadline),
 	    T(test_healthy_near_deadline),
 	    T(test_canary_deadline),

@@ -6,13 +6,18 @@
 # back) and all 300 are registered again within 10 s. Then the fleet
 # goes away: after machine-lost-after the machines show lost, and are
 # still listed.
+#
+# upstaged runs with a short idle timeout (3 s) and no websocket pings,
+# so only the machines' heartbeats keep them: idle for four idle timeouts
+# (and two machine-lost-after), none is dropped, none re-registers, none
+# is taken for lost.
 . "$(dirname "$0")/lib.sh" "$@"
 machine_bins
 
 N=300
 write_auth "$T/auth"
 up_args=(--auth-file "$T/auth" --listen 127.0.0.1:0 --max-sessions 1000
-	--machine-lost-after 5)
+	--machine-lost-after 5 --idle-timeout 3 --ping-interval 0)
 start_upstaged up "${up_args[@]}"
 start fleet "$UPSTAGE_FLEET" --agent "ws://127.0.0.1:$PORT" \
 	--token "$MACHINE_TOKEN" --machines $N --release focal,jammy \
@@ -38,6 +43,31 @@ done
 expect_match "$(jq -r '.[0]."machine-id", .[1]."machine-id", .[10]."machine-id"' <<<"$OUT" | tr '\n' ' ')" \
 	'^m-0 m-1 m-10 $' "sorted by id"
 jq -S 'map({"machine-id", release, arch, version})' <<<"$OUT" >"$T/before.json"
+
+# Healthy and idle: waiting out the timeouts is the test (nothing may
+# happen), so this polls for 12 s rather than waiting for an event.
+# Every look: all connected, idle, not lost; at the end every machine
+# has been seen again since the start (its heartbeats arrive).
+jq -S 'map({key: ."machine-id", value: ."last-seen"}) | from_entries' \
+	<<<"$OUT" >"$T/seen0.json"
+t_end=$(($(date +%s) + 12))
+looks=0
+while [ "$(date +%s)" -lt "$t_end" ]; do
+	list_json idle
+	bad=$(jq -c '[.[] | select(.state != "idle" or .connected != true or
+		.lost == true)] | .[:3]' <<<"$OUT")
+	[ "$bad" = "[]" ] || fail "idle machines dropped or lost: $bad"
+	looks=$((looks + 1))
+	sleep 0.5
+done
+stale=$(jq --slurpfile s0 "$T/seen0.json" '[.[] |
+	select(."last-seen" == $s0[0][."machine-id"])] | length' <<<"$OUT")
+[ "$stale" -eq 0 ] || fail "$stale machines not seen again in 12 s"
+[ "$(grep -c "^registered $N\$" "$T/fleet.out")" -eq 1 ] ||
+	fail "machines registered again while idle"
+! grep -q 'idle for .* s; closing' "$T/up.err" ||
+	fail "upstaged closed idle sessions: $(grep -m1 'idle for' "$T/up.err")"
+log "idle for 12 s ($looks looks): all $N connected, idle, not lost"
 
 # kill -9, then a restart on another port, which the fleet cannot reach:
 # every row is there, none connected. Then the real restart.

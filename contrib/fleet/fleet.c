@@ -12,6 +12,7 @@
 
 #include <uv.h>
 
+#include "contrib/fleet/report.h"
 #include "contrib/machine/fetch.h"
 #include "contrib/machine/magent.h"
 #include "proto/errors.h"
@@ -121,16 +122,16 @@ static void fleet_version_of(const char *bv, char *out, size_t len)
 static void fleet_log_order(struct fleet_machine *fm, const struct ups_order *o)
 {
 	struct fleet *f = fm->fleet;
+	int rv;
 
 	if (!f->report)
 		return;
-	fprintf(
-	    f->report,
-	    "{\"t\":%llu,\"event\":\"order\",\"machine-id\":\"%s\","
-	    "\"order-id\":\"%s\",\"kind\":\"%s\",\"binary-version\":\"%s\"}\n",
-	    (unsigned long long)fleet_ms(f), fm->m.id, o->id,
-	    o->kind == UPS_ORDER_REVERT ? "revert" : "upgrade",
-	    o->binary_version);
+	rv = report_order(f->report, fleet_ms(f), fm->m.id, o->id,
+	                  o->kind == UPS_ORDER_REVERT ? "revert" : "upgrade",
+	                  o->binary_version);
+	if (rv)
+		LOG_WARN("fleet", "machine %s: order %s not in the report: %s",
+		         fm->m.id, o->id, ups_err_message(rv));
 }
 
 /* Reports the machine's status to upstaged and the file. */
@@ -139,18 +140,18 @@ static void fleet_status(struct fleet_machine *fm, enum ups_machine_state st,
 {
 	struct fleet *f = fm->fleet;
 	char version[UPS_LIMIT_VERSION_LEN + 1];
+	int rv;
 
 	fleet_version_of(fm->current, version, sizeof(version));
 	magent_status(&fm->m, st, order_id, -1, version, reason);
 	if (!f->report || fm->m.silent)
 		return;
-	fprintf(f->report,
-	        "{\"t\":%llu,\"event\":\"state\",\"machine-id\":\"%s\","
-	        "\"order-id\":\"%s\",\"state\":\"%s\",\"version\":\"%s\","
-	        "\"reason\":\"%s\"}\n",
-	        (unsigned long long)fleet_ms(f), fm->m.id,
-	        order_id ? order_id : "", ups_machine_state_name(st), version,
-	        reason ? reason : "");
+	rv = report_state(f->report, fleet_ms(f), fm->m.id, order_id,
+	                  ups_machine_state_name(st), version, reason);
+	if (rv)
+		LOG_WARN("fleet", "machine %s: state %s not in the report: %s",
+		         fm->m.id, ups_machine_state_name(st),
+		         ups_err_message(rv));
 }
 
 static void fleet_on_flush(uv_timer_t *t)

@@ -82,6 +82,7 @@ static int64_t rollouts_now(const struct rollouts *rs)
 }
 
 static void rollouts_flush(struct rollouts *rs);
+static void rollouts_later(struct rollouts *rs);
 static bool rollouts_check(struct rollouts *rs, size_t i);
 
 /* -------------------------------------------------------------------------
@@ -201,7 +202,7 @@ static int rollouts_step(struct rollouts *rs, struct rollout_event *ev,
 	ev->now_ms = rollouts_now(rs);
 	rv = rollout_step(&rs->cur, ev, err, errlen);
 	rollouts_log_state(&rs->cur, before);
-	rollouts_flush(rs);
+	rollouts_later(rs);
 	return rv;
 }
 
@@ -585,7 +586,7 @@ static void rollouts_ordered(void *data, int rv, const char *err,
 		m->dirty = true;
 	}
 	free(q);
-	rollouts_flush(rs);
+	rollouts_later(rs);
 }
 
 static void rollouts_ask(struct rollouts *rs, const uint32_t *idx, size_t n)
@@ -664,6 +665,7 @@ static void rollouts_send(struct rollouts *rs, uint32_t *idx, size_t n)
 {
 	char err[UPS_ERRMSG_MAX];
 	size_t k = 0;
+	bool withdrew = false;
 
 	for (size_t i = 0; i < n; i++) {
 		const struct rollout_member *m = &rs->cur.members[idx[i]];
@@ -679,9 +681,11 @@ static void rollouts_send(struct rollouts *rs, uint32_t *idx, size_t n)
 		}
 		ev.now_ms = rollouts_now(rs);
 		(void)rollout_step(&rs->cur, &ev, err, sizeof(err));
+		withdrew = true;
 	}
 	rollouts_ask(rs, idx, k);
-	rollouts_flush(rs);
+	if (withdrew)
+		rollouts_later(rs);
 }
 
 static void rollouts_write_work(uv_work_t *w)
@@ -710,7 +714,7 @@ static void rollouts_answer(struct rollouts *rs, struct rollouts_waiter *w,
 
 static void rollouts_retry(uv_timer_t *t)
 {
-	rollouts_flush(t->data);
+	rollouts_later(t->data);
 }
 
 static void rollouts_write_done(uv_work_t *w, int status)
@@ -792,7 +796,7 @@ out:
 	free(j);
 	if (rs->write_again) {
 		rs->write_again = false;
-		rollouts_flush(rs);
+		rollouts_later(rs);
 	}
 }
 
@@ -902,6 +906,31 @@ static void rollouts_flush(struct rollouts *rs)
 	rs->job = j;
 }
 
+static void rollouts_on_prepare(uv_prepare_t *p)
+{
+	struct rollouts *rs = p->data;
+
+	uv_prepare_stop(p);
+	rs->flush_due = false;
+	rollouts_flush(rs);
+}
+
+/* Asks for a write of what changed: made once per loop iteration, from
+ * the prepare handle, so every change of a tick goes in one transaction
+ * (and nothing it asks for is carried out before that commits). Before
+ * rollouts_start() and after rollouts_stop(): at once. */
+static void rollouts_later(struct rollouts *rs)
+{
+	if (!rs->timers_open) {
+		rollouts_flush(rs);
+		return;
+	}
+	if (rs->flush_due)
+		return;
+	rs->flush_due = true;
+	uv_prepare_start(&rs->flusher, rollouts_on_prepare);
+}
+
 /* Whether anything of the rollout in memory is not durable yet. */
 static bool rollouts_unwritten(const struct rollouts *rs)
 {
@@ -927,7 +956,7 @@ static int rollouts_wait(struct rollouts *rs, rollouts_cb cb, void *data)
 	for (tail = &rs->waiting; *tail; tail = &(*tail)->next)
 		;
 	*tail = w;
-	rollouts_flush(rs);
+	rollouts_later(rs);
 	return 0;
 }
 
@@ -1167,7 +1196,7 @@ static void rollouts_begin_done(uv_work_t *w, int status)
 	/* The last rollout's end must be durable before it leaves memory. */
 	if (!b->req.dry_run && rollouts_unwritten(rs)) {
 		free(ms);
-		rollouts_flush(rs);
+		rollouts_later(rs);
 		snprintf(err, sizeof(err),
 		         "rollout %s's last change is being written: try again",
 		         rs->cur.id);
@@ -1556,7 +1585,7 @@ static void rollouts_recover(struct rollouts *rs)
 	                    "orders asked again",
 	         r->id, adopted, asked);
 	r->dirty = true;
-	rollouts_flush(rs);
+	rollouts_later(rs);
 }
 
 int rollouts_start(struct rollouts *rs)
@@ -1569,8 +1598,14 @@ int rollouts_start(struct rollouts *rs)
 		uv_close((uv_handle_t *)&rs->tick, NULL);
 		return UPS_ERR_IO;
 	}
+	if (uv_prepare_init(rs->loop, &rs->flusher)) {
+		uv_close((uv_handle_t *)&rs->retry, NULL);
+		uv_close((uv_handle_t *)&rs->tick, NULL);
+		return UPS_ERR_IO;
+	}
 	rs->tick.data = rs;
 	rs->retry.data = rs;
+	rs->flusher.data = rs;
 	rs->timers_open = true;
 	uv_timer_start(&rs->tick, rollouts_on_tick, tick, tick);
 	if (rollouts_active(rs))
@@ -1580,15 +1615,23 @@ int rollouts_start(struct rollouts *rs)
 
 void rollouts_stop(struct rollouts *rs)
 {
-	struct rollouts_waiter *w = rs->waiting;
+	struct rollouts_waiter *w;
 
+	/* What this tick changed is written still (with the waiters it
+	 * answers), as a write queued behind the one in flight would be. */
+	if (rs->flush_due) {
+		rs->flush_due = false;
+		rollouts_flush(rs);
+	}
 	rs->stopping = true;
 	/* No write will come for them (the one in flight answers its own). */
+	w = rs->waiting;
 	rs->waiting = NULL;
 	rollouts_answer(rs, w, UPS_ERR_UNAVAILABLE, "shutting down");
 	if (rs->timers_open) {
 		uv_close((uv_handle_t *)&rs->tick, NULL);
 		uv_close((uv_handle_t *)&rs->retry, NULL);
+		uv_close((uv_handle_t *)&rs->flusher, NULL);
 		rs->timers_open = false;
 	}
 }

@@ -12,9 +12,12 @@
  * registry answers an open order with the same id, so no machine gets
  * two different orders for one step.
  *
- * Writes: at most one job in flight; what changes meanwhile goes in the
- * next one (all changes of a loop tick in one transaction). A failed
- * write is retried after a second; nothing it held was carried out.
+ * Writes: a change asks for a write, and the write is made once per
+ * loop iteration, from a prepare handle (which runs before the loop
+ * waits): every change of a loop tick goes in one transaction. At most
+ * one job is in flight; what changes meanwhile goes in the next one. A
+ * failed write is retried after a second; nothing it held was carried
+ * out.
  *
  * Loop thread only, except rollouts_open() and rollouts_close(), which
  * block (start-up, shutdown). Callbacks follow libuv's contract: an
@@ -112,9 +115,11 @@ struct rollouts {
 	uint32_t hook_stage_next; /* after-stage told for stages below */
 	enum rollout_state hook_state;
 	uv_timer_t tick, retry;
-	bool timers_open;
+	uv_prepare_t flusher; /* writes what a loop iteration changed */
+	bool timers_open;     /* tick, retry and flusher */
+	bool flush_due;       /* flusher is started */
 	bool stopping;
-	uint64_t writes, rows_written;
+	uint64_t writes, rows_written; /* committed journal writes, rows */
 	struct ups_histogram journal_seconds; /* one write transaction */
 	uint64_t by_state[ROLLOUT__COUNT];    /* every rollout, by state */
 	enum rollout_state counted_state;     /* cur's, as by_state has it */

@@ -204,13 +204,13 @@ static int publish_run_locked(struct publisher *p, char *err, size_t errlen)
 	struct ups_ss_pub *pubs = NULL;
 	struct ups_ss_files files = {0};
 	struct publish_written next[PUBLISH_FILES];
-	struct publish_index *ix;
+	struct publish_index *ix = NULL;
 	size_t n = 0;
 	int rv;
 
 	rv = store_binaries(p->store, &list, &n, err, errlen);
 	if (rv)
-		return rv;
+		goto out; /* dirty: the retry timer tries again */
 	pubs = calloc(n ? n : 1, sizeof(*pubs));
 	if (!pubs) {
 		rv = ups_errf(UPS_ERR_NO_MEMORY, err, errlen, "out of memory");
@@ -297,14 +297,18 @@ static int publish_run_locked(struct publisher *p, char *err, size_t errlen)
 		goto out;
 	}
 	ix->generation = ++p->generation;
-	free(p->pending);
-	p->pending = ix;
 	rv = 0;
 out:
 	ups_ss_files_free(&files);
 	free(pubs);
 	free(list);
+	pthread_mutex_lock(&p->handoff);
+	if (ix) {
+		free(p->pending);
+		p->pending = ix;
+	}
 	p->dirty = rv != 0;
+	pthread_mutex_unlock(&p->handoff);
 	return rv;
 }
 
@@ -353,10 +357,10 @@ static void publish_take_pending(struct publisher *p)
 {
 	struct publish_index *ix;
 
-	pthread_mutex_lock(&p->lock);
+	pthread_mutex_lock(&p->handoff);
 	ix = p->pending;
 	p->pending = NULL;
-	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&p->handoff);
 	if (!ix)
 		return;
 	if (p->current && p->current->generation >= ix->generation) {
@@ -419,9 +423,9 @@ static void publish_schedule_retry(struct publisher *p)
 	if (p->stopping || !p->retry_open || p->retry_busy ||
 	    uv_is_active((uv_handle_t *)&p->retry))
 		return;
-	pthread_mutex_lock(&p->lock);
+	pthread_mutex_lock(&p->handoff);
 	dirty = p->dirty;
-	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&p->handoff);
 	if (!dirty)
 		return;
 	(void)uv_timer_start(&p->retry, publish_retry_fire, p->retry_ms, 0);
@@ -490,6 +494,11 @@ int publisher_init(struct publisher *p, uv_loop_t *loop, struct store *store,
 	if (pthread_mutex_init(&p->lock, NULL) != 0)
 		return ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
 		                "cannot create a mutex");
+	if (pthread_mutex_init(&p->handoff, NULL) != 0) {
+		pthread_mutex_destroy(&p->lock);
+		return ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
+		                "cannot create a mutex");
+	}
 	p->lock_ready = true;
 	rv = uv_timer_init(loop, &p->retry);
 	if (rv)
@@ -532,8 +541,10 @@ void publisher_close(struct publisher *p)
 	free(p->current);
 	free(p->pending);
 	p->current = p->pending = NULL;
-	if (p->lock_ready)
+	if (p->lock_ready) {
 		pthread_mutex_destroy(&p->lock);
+		pthread_mutex_destroy(&p->handoff);
+	}
 	p->lock_ready = false;
 }
 

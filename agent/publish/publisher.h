@@ -98,12 +98,17 @@ struct publisher {
 	struct store *store; /* borrowed */
 	bool enabled;
 	struct store_subscriber sub;
-	/* Guards everything below it: syncs run on store workers at once. */
+	/* Held for a whole publish (syncs run on store workers at once):
+	 * guards written and generation. */
 	pthread_mutex_t lock;
 	bool lock_ready;
 	struct publish_written written[PUBLISH_FILES];
+	uint64_t generation; /* of the last index built */
+	/* The hand-off to the loop, held only for a few instructions, so
+	 * that the loop never waits on a publish's catalog reads and
+	 * fsyncs: guards pending and dirty. */
+	pthread_mutex_t handoff;
 	struct publish_index *pending; /* built by a sync; the loop takes it */
-	uint64_t generation;           /* of the last index built */
 	bool dirty;                    /* the last publish failed */
 	/* Loop thread only. */
 	struct publish_index *current;

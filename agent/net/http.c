@@ -68,11 +68,13 @@ struct http_request {
 	uint64_t sent;          /* body bytes written */
 	bool send_body;
 	bool zero_copy; /* plain HTTP: the body goes by sendfile */
+	uv_work_t warm_req;
+	uint64_t warm_at, warm_to; /* file offsets: [at, to) is warming */
 	struct http_buf buf[2];
 	size_t chunk; /* bytes of each buffer (0: none allocated) */
 	int wr, rd;   /* next buffer to write, to read into */
 	uv_fs_t read_req;
-	bool reading;
+	bool reading; /* a read or a warm-up uses the file */
 	uv_fs_t close_req;
 	bool closing;
 	uint8_t text[LWS_PRE + HTTP_TEXT_MAX + 1];
@@ -467,6 +469,65 @@ static void http_read_next(struct http_request *r)
 	r->reading = true;
 }
 
+/* A worker: maps [warm_at, warm_to) of the file with MAP_POPULATE, which
+ * returns once every page of it is in the page cache. Nothing is copied.
+ * A failure only means sendfile() may wait for the disk itself. */
+static void http_warm_work(uv_work_t *w)
+{
+	struct http_request *r = w->data;
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t from = r->warm_at - r->warm_at % page;
+	size_t len = (size_t)(r->warm_to - from);
+	void *m;
+
+	m = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE, r->ent.fd,
+	         (off_t)from);
+	if (m != MAP_FAILED)
+		munmap(m, len);
+}
+
+static void http_warm_next(struct http_request *r);
+
+static void http_on_warm(uv_work_t *w, int status)
+{
+	struct http_request *r = w->data;
+
+	r->reading = false;
+	if (!r->wsi || r->state != HTTP_BODY) {
+		http_close_file(r);
+		http_maybe_free(r);
+		return;
+	}
+	(void)status; /* cancelled only at shutdown: sendfile reads */
+	r->h->warmed_bytes += r->warm_to - r->warm_at;
+	r->warm_at = r->warm_to;
+	lws_callback_on_writable(r->wsi);
+	http_warm_next(r);
+}
+
+/* Warms the next window when less than HTTP_WARM_AHEAD is warm ahead of
+ * what was sent and no warm-up runs. */
+static void http_warm_next(struct http_request *r)
+{
+	uint64_t end = r->off + r->len, sent_to = r->off + r->sent;
+
+	if (r->reading || r->ent.fd < 0 || r->warm_at >= end ||
+	    r->warm_at - sent_to >= HTTP_WARM_AHEAD)
+		return;
+	r->warm_to = end - r->warm_at > HTTP_WARM_WINDOW
+	                 ? r->warm_at + HTTP_WARM_WINDOW
+	                 : end;
+	r->warm_req.data = r;
+	if (uv_queue_work(r->h->loop, &r->warm_req, http_warm_work,
+	                  http_on_warm)) {
+		/* No worker: sendfile() reads the disk itself. */
+		r->warm_at = end;
+		lws_callback_on_writable(r->wsi);
+		return;
+	}
+	r->reading = true;
+}
+
 /* Headers written: the body starts. 0, or -1 to close. */
 static int http_start_body(struct http_request *r)
 {
@@ -480,11 +541,12 @@ static int http_start_body(struct http_request *r)
 	}
 	/* Plain HTTP: the kernel sends the file itself, with no copy
 	 * through our buffers (TLS needs the bytes in user space). */
-	if (!lws_is_ssl(r->wsi)) {
+	if (!lws_is_ssl(r->wsi) && !r->h->no_sendfile) {
 		r->zero_copy = true;
+		r->warm_at = r->off;
 		lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT,
 		                HTTP_STALL_TIMEOUT_S);
-		lws_callback_on_writable(r->wsi);
+		http_warm_next(r);
 		return 0;
 	}
 	/* The largest chunk the budget has room for, halving down to the
@@ -555,11 +617,15 @@ static int http_write_body(struct http_request *r)
 static int http_send_file(struct http_request *r)
 {
 	off_t off = (off_t)(r->off + r->sent);
-	uint64_t left = r->len - r->sent;
+	uint64_t left = r->warm_at - (r->off + r->sent);
 	ssize_t n;
 
 	if (lws_partial_buffered(r->wsi)) {
 		lws_callback_on_writable(r->wsi);
+		return 0;
+	}
+	if (left == 0) {
+		http_warm_next(r); /* its end asks for writable */
 		return 0;
 	}
 	n = sendfile(lws_get_socket_fd(r->wsi), r->ent.fd, &off,
@@ -576,11 +642,14 @@ static int http_send_file(struct http_request *r)
 		return -1;
 	}
 	r->sent += (uint64_t)n;
+	r->h->sendfile_bytes += (uint64_t)n;
 	if (r->sent == r->len)
 		return http_finish(r);
 	lws_set_timeout(r->wsi, PENDING_TIMEOUT_HTTP_CONTENT,
 	                HTTP_STALL_TIMEOUT_S);
-	lws_callback_on_writable(r->wsi);
+	http_warm_next(r);
+	if (r->warm_at > r->off + r->sent)
+		lws_callback_on_writable(r->wsi);
 	return 0;
 }
 

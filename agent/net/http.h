@@ -73,6 +73,12 @@
 /* The most one sendfile() sends (plain HTTP), so one download does not
  * hold the loop for long. */
 #define HTTP_SENDFILE_MAX (1024 * 1024)
+/* sendfile() on the loop thread must not wait for the disk: a worker
+ * first brings the file into the page cache a window at a time, and
+ * sendfile() sends only what was brought in, at most HTTP_WARM_AHEAD
+ * ahead of what was sent. */
+#define HTTP_WARM_WINDOW (4 * 1024 * 1024)
+#define HTTP_WARM_AHEAD  (2 * HTTP_WARM_WINDOW)
 /* A download whose reader takes nothing for this long is dropped. */
 #define HTTP_STALL_TIMEOUT_S 60
 
@@ -118,8 +124,12 @@ struct http {
 	size_t buffered;               /* bytes of read buffers allocated */
 	struct http_request *requests; /* owned list */
 	bool stopping;
+	bool no_sendfile; /* tests: plain HTTP goes the buffered way too */
 	/* Counters, for tests, logs and /metrics. */
 	uint64_t served, refused_busy, dropped;
+	/* Body bytes sent by sendfile(), and brought into the page cache
+	 * before it by workers (sent never passes warmed). */
+	uint64_t sendfile_bytes, warmed_bytes;
 	/* Responses ended (sent whole, or dropped midway) by status, and
 	 * the body bytes they sent; index status - 100. */
 	uint64_t by_status[HTTP_STATUS_SPAN];

@@ -38,7 +38,7 @@
 /* More than loopback's socket buffers hold together (tcp_wmem's 4 MiB
  * plus a client receive buffer of 16 KiB), so a client that stops reading
  * really stops the body. */
-#define FILE_SIZE (8 * 1024 * 1024 + 12345)
+#define FILE_SIZE (16 * 1024 * 1024 + 12345)
 #define RESP_MAX  (FILE_SIZE + 64 * 1024)
 
 struct client {
@@ -50,8 +50,18 @@ struct client {
 	bool leave;             /* close right after sending */
 	char *resp;             /* owned, RESP_MAX + 1 */
 	size_t len;
+	atomic_size_t seen; /* len, for the loop thread to watch */
 	atomic_bool done;
 	uv_async_t *wake;
+};
+
+/* libuv's workers, held busy until opened (pool_open). */
+struct pool_block {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool open;
+	int running;
+	uv_work_t work[4]; /* libuv's default pool size */
 };
 
 struct fx {
@@ -68,9 +78,12 @@ struct fx {
 	struct http_request *held; /* the /held route's request */
 	int held_calls;
 	bool upgraded;
+	struct pool_block block;
 };
 
 static struct fx *the_fx;
+
+static void pool_open(struct pool_block *b);
 
 /* ------------------------------------------------------------------------- */
 /* Routes. */
@@ -155,6 +168,8 @@ static int setup(void **state)
 
 	assert_non_null(f);
 	the_fx = f;
+	pthread_mutex_init(&f->block.mu, NULL);
+	pthread_cond_init(&f->block.cv, NULL);
 	assert_int_equal(tmpdir_make(f->dir, sizeof(f->dir), "test-http"), 0);
 	snprintf(f->path, sizeof(f->path), "%s/file", f->dir);
 	f->data = malloc(FILE_SIZE);
@@ -192,6 +207,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
+	pool_open(&f->block);
 	http_stop(&f->http);
 	ups_ws_begin_destroy(&f->ws);
 	uv_close((uv_handle_t *)&f->wake, NULL);
@@ -207,6 +223,8 @@ static int teardown(void **state)
 	assert_int_equal(uv_loop_close(&f->loop), 0);
 	assert_int_equal(tmpdir_remove(f->dir), 0);
 	free(f->data);
+	pthread_cond_destroy(&f->block.cv);
+	pthread_mutex_destroy(&f->block.mu);
 	free(f);
 	return 0;
 }
@@ -258,6 +276,8 @@ static void *client_main(void *arg)
 			if (n <= 0)
 				break;
 			c->len += (size_t)n;
+			atomic_store(&c->seen, c->len);
+			uv_async_send(c->wake);
 		}
 	}
 	c->resp[c->len] = '\0';
@@ -717,25 +737,117 @@ static void test_client_leaves_mid_body(void **state)
 }
 
 /* A slow reader gets every byte, in order; the buffers stay within two
- * chunks meanwhile. */
+ * chunks meanwhile. The buffered way (TLS's) is forced: plain HTTP would
+ * go by sendfile(), which buffers nothing. */
 static void test_slow_reader(void **state)
 {
 	struct fx *f = *state;
 	struct client *c;
 	size_t len;
 	const char *body;
+	size_t peak = 0;
 
+	f->http.no_sendfile = true;
 	c = client_start(f, GET("/file", "Range: bytes=0-599999\r\n"));
 	c->read_delay_us = 200;
-	LOOP_WAIT(
-	    &f->lw,
-	    atomic_load(&c->done) ||
-	        (assert_true(f->http.buffered <= 2 * HTTP_CHUNK_MAX), false));
+	LOOP_WAIT(&f->lw, atomic_load(&c->done) ||
+	                      (peak = f->http.buffered > peak
+	                                  ? f->http.buffered
+	                                  : peak,
+	                       assert_true(f->http.buffered <=
+	                                   2 * HTTP_CHUNK_MAX),
+	                       false));
 	pthread_join(c->thread, NULL);
 	assert_int_equal(status_of(c), 206);
 	body = body_of(c, &len);
 	assert_int_equal(len, 600000);
 	assert_memory_equal(body, f->data, 600000);
+	assert_true(peak > 0); /* it did go the buffered way */
+	assert_int_equal(f->http.sendfile_bytes, 0);
+	client_free(c);
+}
+
+/* Plain HTTP sends by sendfile() on the loop thread, but only bytes a
+ * worker has brought into the page cache first (so the loop never waits
+ * on the disk), and the warm-up runs a bounded way ahead of the reader.
+ * The file is dropped from the page cache first, so the
+ * warm-ups really read it. */
+static void pool_block_work(uv_work_t *w)
+{
+	struct pool_block *b = w->data;
+
+	pthread_mutex_lock(&b->mu);
+	b->running++;
+	pthread_cond_broadcast(&b->cv);
+	while (!b->open)
+		pthread_cond_wait(&b->cv, &b->mu);
+	pthread_mutex_unlock(&b->mu);
+}
+
+static void pool_block_done(uv_work_t *w, int status)
+{
+	(void)w, (void)status;
+}
+
+/* Lets the held workers go (also at teardown, after a failed test). */
+static void pool_open(struct pool_block *b)
+{
+	pthread_mutex_lock(&b->mu);
+	b->open = true;
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+}
+
+static void test_sendfile_after_warm_up(void **state)
+{
+	struct fx *f = *state;
+	struct pool_block *b = &f->block;
+	struct client *c;
+	size_t len, before;
+	const char *body;
+	int fd = open(f->path, O_RDONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(fdatasync(fd), 0);
+	assert_int_equal(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	close(fd);
+	/* Every worker busy: the headers go, but no body byte until a
+	 * warm-up could run. */
+	for (int i = 0; i < 4; i++) {
+		b->work[i].data = b;
+		assert_int_equal(uv_queue_work(&f->loop, &b->work[i],
+		                               pool_block_work,
+		                               pool_block_done),
+		                 0);
+	}
+	pthread_mutex_lock(&b->mu);
+	while (b->running < 4)
+		pthread_cond_wait(&b->cv, &b->mu);
+	pthread_mutex_unlock(&b->mu);
+	c = client_start(f, GET("/file", ""));
+	LOOP_WAIT(&f->lw, atomic_load(&c->seen) > 0);
+	for (int i = 0; i < 50; i++)
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+	assert_int_equal(f->http.sendfile_bytes, 0);
+	before = atomic_load(&c->seen);
+	pool_open(b);
+	LOOP_WAIT(&f->lw,
+	          atomic_load(&c->done) ||
+	              (assert_true(f->http.sendfile_bytes <=
+	                           f->http.warmed_bytes),
+	               assert_true(f->http.warmed_bytes -
+	                               f->http.sendfile_bytes <=
+	                           HTTP_WARM_AHEAD + HTTP_WARM_WINDOW),
+	               false));
+	pthread_join(c->thread, NULL);
+	assert_int_equal(status_of(c), 200);
+	body = body_of(c, &len);
+	assert_int_equal(len, FILE_SIZE);
+	assert_memory_equal(body, f->data, FILE_SIZE);
+	assert_int_equal(f->http.sendfile_bytes, FILE_SIZE);
+	assert_int_equal(f->http.warmed_bytes, FILE_SIZE);
+	assert_int_equal(f->http.buffered, 0);
+	assert_true(before <= (size_t)(body - c->resp)); /* headers only */
 	client_free(c);
 }
 
@@ -781,6 +893,7 @@ int main(void)
 	    T(test_gone_before_answer_and_busy),
 	    T(test_client_leaves_mid_body),
 	    T(test_slow_reader),
+	    T(test_sendfile_after_warm_up),
 	    T(test_websocket_upgrade),
 	};
 

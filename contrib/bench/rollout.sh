@@ -6,8 +6,9 @@
 #   - wall seconds of the rollout (the CLI's --wait, start to completed),
 #   - upstaged's CPU seconds over it (utime + stime from /proc/PID/stat),
 #   - upstaged's peak RSS (VmHWM, the whole run),
-#   - journal rows (rollout_members) and write transactions (the count
-#     upstaged logs when the rollout ends),
+#   - journal write transactions and rows written, as upstaged counts
+#     them and logs them when the rollout ends ("journal: W writes, R
+#     rows since upstaged started"; the rollout is its first),
 #   - orders the fleet received (its report; an order sent again after a
 #     reconnection counts again) and how many machines got one.
 # Then (ROLLBACK=1, the default) the same fleet comes back at 2.9.1 with
@@ -140,15 +141,15 @@ FLEET_PID=
 orders=$(grep -c '"event":"order"' "$D/fleet.jsonl" || true)
 ordered=$(jq -r 'select(.event == "order") | ."machine-id"' "$D/fleet.jsonl" |
 	sort -u | wc -l)
-rows=$(sqlite3 "$D/data/upstage.db" \
-	'SELECT COUNT(*) FROM rollout_members' 2>/dev/null || echo "?")
-writes=$(sed -n 's/.*rollout r-1: journal: \([0-9]*\) writes.*/\1/p' \
-	"$D/up.err" | tail -n1)
+# "rollout r-1: journal: W writes, R rows since upstaged started".
+read -r writes rows < <(sed -n \
+	's/.*rollout r-1: journal: \([0-9]*\) writes, \([0-9]*\) rows since.*/\1 \2/p' \
+	"$D/up.err" | tail -n1) || true
 stages=$(sed -n 's/.* on [0-9]* machines in [0-9]* groups, \([0-9]*\) stages.*/\1/p' \
 	"$D/up.err" | head -n1)
 
 awk -v n="$N" -v treg="$t_reg" -v troll="$t_roll" -v c0="$c0" -v c1="$c1" \
-	-v hz="$hz" -v hwm="$hwm" -v rows="$rows" -v writes="${writes:-?}" \
+	-v hz="$hz" -v hwm="$hwm" -v rows="${rows:-?}" -v writes="${writes:-?}" \
 	-v orders="$orders" -v ordered="$ordered" -v stages="${stages:-?}" \
 	-v args="${UPSTAGED_ARGS:+; }${UPSTAGED_ARGS:-}" 'BEGIN {
 	printf "rollout: %d simulated machines, 4 groups, --work-ms 0, one upstaged (loopback ws%s)\n", n, args
@@ -157,7 +158,7 @@ awk -v n="$N" -v treg="$t_reg" -v troll="$t_roll" -v c0="$c0" -v c1="$c1" \
 	printf "  rollout (batch 10%%, %s stages): %.2f s wall (target <= 60 s for 10,000 machines: %s)\n", stages, troll / 1000, verdict
 	printf "  upstaged CPU over the rollout:  %.2f s\n", (c1 - c0) / hz
 	printf "  upstaged peak RSS (VmHWM):      %.1f MiB\n", hwm / 1024
-	printf "  journal rows (rollout_members): %s; write transactions: %s\n", rows, writes
+	printf "  journal, as upstaged counts it: %s write transactions, %s rows written\n", writes, rows
 	printf "  orders the fleet received:      %d, to %d machines\n", orders, ordered
 }'
 if [ -f "$D/perf.data" ]; then

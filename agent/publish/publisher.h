@@ -36,7 +36,7 @@
  *
  * Deterministic: the bytes depend on the catalog alone (stored_at of each
  * binary), so a restart rewrites nothing and another upstaged holding the
- * same binaries publishes the same bytes.
+ * same catalog publishes the same bytes.
  *
  * With an ABI 1.0 store plugin (no metadata ops) the publisher is
  * disabled: it says so once at start-up, publishes nothing, and every

@@ -8,8 +8,8 @@
 # big.
 #
 #   contrib/bench/hostile.sh BUILD_DIR        (CI smoke: HOSTILE_N=100)
-# Target (issue 8): 1,000 hostile peers hold far less than the ~10 MiB
-# each they could pin before (about 824 MiB for 100 peers).
+# Target: 1,000 hostile peers hold far less than the ~10 MiB each they
+# could pin before the pre-login budget (about 824 MiB for 100 peers).
 set -euo pipefail
 
 if [ $# -lt 1 ] || [ ! -d "$1" ]; then

@@ -9,7 +9,7 @@
 #
 #   contrib/bench/mirror.sh BUILD_DIR        (CI smoke: MIRROR_MB=64
 #                                             MIRROR_RUNS=1)
-# Target (issue 10): mirror >= 0.8 x the local sync.
+# Target: mirror >= 0.8 x the local sync.
 set -euo pipefail
 
 if [ $# -lt 1 ] || [ ! -d "$1" ]; then

@@ -18,6 +18,7 @@
 #include "agent/ingest/upload.h"
 #include "proto/chunk.h"
 #include "proto/errors.h"
+#include "tests/lib/tmpdir.h"
 
 #define SHA_A "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
@@ -168,7 +169,7 @@ static void on_committed(void *data, int rv, const char *err,
 }
 
 struct fx {
-	char dir[64];
+	char dir[TMPDIR_PATH_MAX];
 	uv_loop_t loop;
 	struct store store;
 	struct upload_engine eng;
@@ -232,8 +233,7 @@ static int setup(void **state)
 	test_cfg.sync_bytes = 128 * 1024;
 	test_fault = NULL;
 	fake_now_s = 0;
-	strcpy(f->dir, "/tmp/test_upload.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(tmpdir_make(f->dir, sizeof(f->dir), "test-upload"), 0);
 	f->size = 1000 * 1000 + 7;
 	f->file = malloc(f->size);
 	for (size_t i = 0; i < f->size; i++)
@@ -249,12 +249,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
 
 	fx_close(f);
 	free(f->file);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(tmpdir_remove(f->dir), 0);
 	free(f);
 	return 0;
 }

@@ -18,6 +18,7 @@
 #include "agent/rpc/dispatch.h"
 #include "proto/chunk.h"
 #include "proto/errors.h"
+#include "tests/lib/tmpdir.h"
 
 #define SHA_A "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define TOKEN_A "tok-0123456789abcdef_XYZ"
@@ -216,7 +217,7 @@ static const struct peer_ops rec_ops = {
     .send = rec_send, .close = rec_close, .rx_pause = rec_pause};
 
 struct fx {
-	char dir[64];
+	char dir[TMPDIR_PATH_MAX];
 	uv_loop_t loop;
 	struct store store;
 	struct upload_engine uploads;
@@ -246,8 +247,8 @@ static int setup(void **state)
 	unsigned char md[32];
 	unsigned len;
 
-	strcpy(f->dir, "/tmp/test_binaries.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(tmpdir_make(f->dir, sizeof(f->dir), "test-binaries"),
+	                 0);
 	for (size_t i = 0; i < sizeof(f->data); i++)
 		f->data[i] = (uint8_t)(i * 7);
 	EVP_Digest(f->data, sizeof(f->data), md, &len, EVP_sha256(), NULL);
@@ -279,7 +280,6 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
 
 	dispatch_forget(&f->dispatch, &f->a.peer);
 	dispatch_forget(&f->dispatch, &f->b.peer);
@@ -290,8 +290,7 @@ static int teardown(void **state)
 	assert_int_equal(uv_loop_close(&f->loop), 0);
 	json_decref(f->a.sent);
 	json_decref(f->b.sent);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(tmpdir_remove(f->dir), 0);
 	free(f);
 	return 0;
 }

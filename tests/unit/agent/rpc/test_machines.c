@@ -18,6 +18,7 @@
 #include "agent/rpc/dispatch.h"
 #include "agent/rpc/machines.h"
 #include "proto/errors.h"
+#include "tests/lib/tmpdir.h"
 
 #define SHA_A "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
@@ -44,7 +45,7 @@ static const struct peer_ops rec_ops = {.send = rec_send,
                                         .close = rec_close};
 
 struct fx {
-	char dir[64];
+	char dir[TMPDIR_PATH_MAX];
 	uv_loop_t loop;
 	struct store store;
 	struct registry registry;
@@ -111,8 +112,8 @@ static int setup(void **state)
 	struct store_config scfg = {0};
 	char err[UPS_ERRMSG_MAX];
 
-	strcpy(f->dir, "/tmp/test_machines.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(tmpdir_make(f->dir, sizeof(f->dir), "test-machines"),
+	                 0);
 	assert_int_equal(uv_loop_init(&f->loop), 0);
 	scfg.data_dir = f->dir;
 	scfg.plugin = STORE_FS_PLUGIN;
@@ -137,7 +138,6 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
 
 	dispatch_forget(&f->dispatch, &f->m1.peer);
 	dispatch_forget(&f->dispatch, &f->m2.peer);
@@ -150,8 +150,7 @@ static int teardown(void **state)
 	json_decref(f->m1.sent);
 	json_decref(f->m2.sent);
 	json_decref(f->client.sent);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(tmpdir_remove(f->dir), 0);
 	free(f);
 	return 0;
 }

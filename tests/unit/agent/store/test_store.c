@@ -20,6 +20,7 @@
 
 #include "agent/store/store.h"
 #include "proto/errors.h"
+#include "tests/lib/tmpdir.h"
 
 struct seen {
 	int stored, removed;
@@ -28,7 +29,7 @@ struct seen {
 };
 
 struct fx {
-	char dir[64];
+	char dir[TMPDIR_PATH_MAX];
 	uv_loop_t loop;
 	struct store store;
 	struct store_subscriber sub;
@@ -111,8 +112,7 @@ static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	strcpy(f->dir, "/tmp/test_store.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(tmpdir_make(f->dir, sizeof(f->dir), "test-store"), 0);
 	assert_int_equal(uv_loop_init(&f->loop), 0);
 	fx_open(f);
 	*state = f;
@@ -128,14 +128,12 @@ static int setup_abi10(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
 
 	plugin_path = STORE_FS_PLUGIN;
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	store_close(&f->store);
 	assert_int_equal(uv_loop_close(&f->loop), 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(tmpdir_remove(f->dir), 0);
 	free(f);
 	return 0;
 }

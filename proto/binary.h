@@ -43,8 +43,14 @@ enum ups_stream {
 };
 /* clang-format on */
 
-/* The stream names as an error message lists them. */
+/* The stream names as an error message lists them, and as help lists
+ * them with the default (test_binary checks both against the list). */
 #define UPS_STREAM_NAMES_TEXT "released, proposed, devel or testing"
+#define UPS_STREAM_CHOICES_TEXT                                                \
+	"released (default), proposed, devel or testing"
+
+/* The stream when none is named. */
+#define UPS_STREAM_DEFAULT UPS_STREAM_RELEASED
 
 /* The name of s (static storage); "unknown" when s is out of range. */
 const char *ups_stream_name(enum ups_stream s);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/binary.h"
 #include "proto/errors.h"
 #include "proto/utf8.h"
 
@@ -125,7 +126,8 @@ int64_t rollout_amount_of(const struct rollout_amount *a, int64_t n,
 void rollout_spec_defaults(struct rollout_spec *s)
 {
 	memset(s, 0, sizeof(*s));
-	snprintf(s->stream, sizeof(s->stream), "released");
+	snprintf(s->stream, sizeof(s->stream), "%s",
+	         ups_stream_name(UPS_STREAM_DEFAULT));
 	snprintf(s->model, sizeof(s->model), UPS_MODEL_CONTROLLER);
 	s->canary = 1;
 	s->batch = (struct rollout_amount){10, true};

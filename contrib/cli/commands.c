@@ -25,8 +25,7 @@ static const struct cli_option select_options[] = {
      "it upstaged chooses among what it stores",
      false},
     {"stream", "S",
-     "upstaged's stream to choose from: released (default), proposed, "
-     "devel or testing",
+     "upstaged's stream to choose from: " UPS_STREAM_CHOICES_TEXT,
      false},
     {NULL, NULL, NULL, false},
 };
@@ -41,7 +40,7 @@ static const struct cli_option sync_options[] = {
      "major[.minor] (that series) or a full version with a build "
      "number (exactly it); default: auto-selected",
      false},
-    {"stream", "S", "released (default), proposed, devel or testing", false},
+    {"stream", "S", UPS_STREAM_CHOICES_TEXT, false},
     {"client-version", "C",
      "client version for auto-selection (default: what `juju version` "
      "prints)",
@@ -73,14 +72,14 @@ static const struct cli_option stream_option[] = {
 };
 
 static const struct cli_option remove_options[] = {
-    {"stream", "S", "released (default), proposed, devel or testing", false},
+    {"stream", "S", UPS_STREAM_CHOICES_TEXT, false},
     {NULL, NULL, NULL, false},
 };
 
 /* Indexed by enum mcmd_upgrade_opt. */
 static const struct cli_option upgrade_machine_options[] = {
     {"agent-version", "V", "the version to move to (e.g. 2.9.2)", true},
-    {"stream", "S", "released (default), proposed, devel or testing", false},
+    {"stream", "S", UPS_STREAM_CHOICES_TEXT, false},
     {"wait", NULL, "follow the orders until every machine is done", false},
     {"wait-timeout", "SECS", "how long --wait waits (default 600)", false},
     {NULL, NULL, NULL, false},
@@ -108,7 +107,7 @@ static const struct cli_option revert_machine_options[] = {
      "auto-selects the target when --agent-version is not given, and "         \
      "warns when older than the target",                                       \
      false},                                                                   \
-    {"stream", "S", "released (default), proposed, devel or testing", false},  \
+    {"stream", "S", UPS_STREAM_CHOICES_TEXT, false},                           \
     {"select", "SPEC",                                                         \
      "machines to upgrade: release=R,arch=A,machines=ID+ID (default: "         \
      "every registered machine)",                                              \
@@ -164,7 +163,7 @@ static const struct cli_option make_simplestreams_options[] = {
     {"version", "V", "the agents' version (e.g. 2.9.1)", true},
     {"build-number", "N",
      "appended as the version's build (default $JUJU_BUILD_NUMBER)", false},
-    {"stream", "S", "released (default), proposed, devel or testing", false},
+    {"stream", "S", UPS_STREAM_CHOICES_TEXT, false},
     {"out", "DIR",
      "the tree (default $JUJU_METADATA_SOURCE, else "
      "~/.cache/upstage/simplestreams)",

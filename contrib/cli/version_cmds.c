@@ -207,7 +207,9 @@ int vcmd_select_version(struct cli_ctx *ctx)
 		                     UPS_STREAM_NAMES_TEXT);
 	if (!ctx->opts[2])
 		return select_online(ctx, &client, &agent,
-		                     ctx->opts[3] ? ctx->opts[3] : "released");
+		                     ctx->opts[3] ? ctx->opts[3]
+		                                  : ups_stream_name(
+		                                        UPS_STREAM_DEFAULT));
 	if (ctx->opts[3])
 		return cli_out_usage(ctx, "--stream is upstaged's: give it "
 		                          "without --available");

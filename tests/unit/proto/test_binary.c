@@ -33,6 +33,17 @@ test_streams(void **state)
 		assert_true(ups_stream_is_valid(names[i]));
 		/* The message text lists every name. */
 		assert_non_null(strstr(UPS_STREAM_NAMES_TEXT, names[i]));
+		assert_non_null(strstr(UPS_STREAM_CHOICES_TEXT, names[i]));
+	}
+	/* The help text marks the default stream, and only it. */
+	{
+		char def[UPS_LIMIT_STREAM_LEN + 16];
+
+		snprintf(def, sizeof(def), "%s (default)",
+		         ups_stream_name(UPS_STREAM_DEFAULT));
+		assert_non_null(strstr(UPS_STREAM_CHOICES_TEXT, def));
+		assert_ptr_equal(strstr(UPS_STREAM_CHOICES_TEXT, "(default)"),
+		                 strrchr(UPS_STREAM_CHOICES_TEXT, '('));
 	}
 	assert_int_equal(UPS_STREAM_RELEASED, 0);
 	assert_int_equal(UPS_STREAM_TESTING, 3);

@@ -20,6 +20,13 @@ void gate_config_default(struct gate_config *cfg)
 	cfg->max_pending = GATE_MAX_PENDING_DEFAULT;
 	cfg->login_timeout_ms = GATE_LOGIN_TIMEOUT_S_DEFAULT * 1000;
 	cfg->stuck_timeout_ms = GATE_STUCK_TIMEOUT_S_DEFAULT * 1000;
+	cfg->now_ms = NULL;
+	cfg->now_user = NULL;
+}
+
+uint64_t gate_now(const struct gate *g)
+{
+	return g->cfg.now_ms ? g->cfg.now_ms(g->cfg.now_user) : uv_now(g->loop);
 }
 
 static void gate_report_failures(void *arg, const char *addr, uint64_t count)
@@ -31,7 +38,7 @@ static void gate_report_failures(void *arg, const char *addr, uint64_t count)
 
 void gate_sweep_now(struct gate *g)
 {
-	uint64_t now = uv_now(g->loop);
+	uint64_t now = gate_now(g);
 	struct relay_conn *c, *next;
 
 	for (c = g->all; c; c = next) {
@@ -81,7 +88,7 @@ int gate_init(struct gate *g, uv_loop_t *loop, const struct gate_config *cfg,
 	g->loop = loop;
 	g->cfg = *cfg;
 	g->throttle = throttle;
-	g->last_report_ms = uv_now(loop);
+	g->last_report_ms = gate_now(g);
 	if (uv_timer_init(loop, &g->sweep))
 		return UPS_ERR_IO;
 	g->sweep.data = g;

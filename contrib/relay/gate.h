@@ -12,7 +12,17 @@
  *                  (its answers pile up, conn.h) for this long is dropped.
  * A sweep timer enforces the times, drops connections still open past
  * their close deadline, and logs failed logins once per interval with
- * their count (proto/net/throttle.h). Loop thread only. */
+ * their count (proto/net/throttle.h). Loop thread only.
+ *
+ * The clock: every time the relay keeps (when a connection came, when
+ * its reads were paused, its close deadline, the login throttle, the
+ * failure report) is read from gate_now(), in milliseconds. By default
+ * that is uv_now() of the gate's loop; gate_config.now_ms replaces it,
+ * so that tests set the time and call gate_sweep_now() instead of waiting
+ * for it. The sweep timer still fires on the loop's own time: it decides
+ * when the sweep looks, never what time it sees. now_ms is called on the
+ * loop thread only, must never go backwards, and now_user (borrowed, the
+ * caller's) must outlive the gate. */
 #ifndef UPSTAGE_RELAY_GATE_H
 #define UPSTAGE_RELAY_GATE_H
 
@@ -34,6 +44,9 @@ struct gate_config {
 	unsigned max_pending;
 	uint64_t login_timeout_ms;
 	uint64_t stuck_timeout_ms;
+	/* The clock (see above); NULL: uv_now() of the loop. */
+	uint64_t (*now_ms)(void *user);
+	void *now_user; /* borrowed; passed to now_ms */
 };
 
 struct gate {
@@ -50,13 +63,16 @@ struct gate {
 	bool stopping;
 };
 
-/* The defaults above. */
+/* The defaults above, on the loop's clock. */
 void gate_config_default(struct gate_config *cfg);
 
 /* Prepares g and starts its sweep. cfg is copied, throttle borrowed. 0 or
  * UPS_ERR_IO. */
 int gate_init(struct gate *g, uv_loop_t *loop, const struct gate_config *cfg,
               struct ups_throttle *throttle);
+
+/* The relay's time in milliseconds (see the clock above). */
+uint64_t gate_now(const struct gate *g);
 
 /* A new connection c (conn_init done): 0, or UPS_ERR_BUSY when it must be
  * refused (max-sessions, or shutting down). May close the oldest

@@ -125,8 +125,8 @@ static bool login_throttled(struct relay_conn *c, uint64_t request_id)
 	uint64_t retry = 0;
 	char err[UPS_ERRMSG_MAX];
 
-	if (!c->addr[0] ||
-	    ups_throttle_allowed(&r->throttle, c->addr, uv_now(c->loop), &retry))
+	if (!c->addr[0] || ups_throttle_allowed(&r->throttle, c->addr,
+	                                        gate_now(&r->gate), &retry))
 		return false;
 	snprintf(err, sizeof(err),
 	         "too many failed logins from %s; retry in %llu ms", c->addr,
@@ -171,10 +171,10 @@ static void conn_login(struct relay_conn *c, const struct ups_envelope *env)
 		/* The first failure from an address since the last report
 		 * is logged in full; the rest are counted and reported once
 		 * per interval (gate.h). */
-		uint64_t n = c->addr[0] ? ups_throttle_failed(&r->throttle,
-		                                              c->addr,
-		                                              uv_now(c->loop))
-		                        : 1;
+		uint64_t n = c->addr[0]
+		                 ? ups_throttle_failed(&r->throttle, c->addr,
+		                                       gate_now(&r->gate))
+		                 : 1;
 
 		UPS_LOG(n == 1 ? UPS_LOG_INFO : UPS_LOG_DEBUG, MOD,
 		        "login failed (role %s) from %s: %s",
@@ -661,7 +661,7 @@ static int relay_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_ESTABLISHED:
 		if (r->stopping)
 			return -1;
-		conn_init(c, r, wsi, r->gate.loop);
+		conn_init(c, r, wsi, &r->gate);
 		if (gate_admit(&r->gate, c)) {
 			conn_free(c);
 			return -1;

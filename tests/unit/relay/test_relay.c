@@ -3,7 +3,9 @@
  * clients and machines, and a fake upstaged that logs in as role plugin
  * and answers what the relay forwards. The auth file is written by the
  * test. Nothing sleeps: the loop runs until the awaited message arrives,
- * under a watchdog (tests/lib/loop_wait.h). */
+ * under a watchdog (tests/lib/loop_wait.h). The relay's clock (gate.h) is
+ * the test's: it stands still unless a test moves it, and the deadlines
+ * are checked by moving it and calling gate_sweep_now(). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -36,6 +38,8 @@
  * chunk's worth in all, each within the text message limit. */
 #define BUSY_REQUESTS 21
 #define BUSY_PAD      (60 * 1024)
+/* Where the relay's clock starts: any time will do, none is special. */
+#define CLOCK_START_MS 1000000
 
 struct fixture {
 	uv_loop_t loop;
@@ -51,7 +55,13 @@ struct fixture {
 	bool flooding;
 	unsigned flood_sent;
 	uint8_t *flood_frame;
+	uint64_t now_ms; /* the relay's clock (gate.h) */
 };
+
+static uint64_t fake_now(void *user)
+{
+	return ((struct fixture *)user)->now_ms;
+}
 
 /* The test's clients. */
 
@@ -111,7 +121,7 @@ static const struct lws_protocols client_protocols[] = {
 };
 
 /* Fixture: the relay on 127.0.0.1:0 with an auth file for the three
- * roles, and a client vhost in the same context. */
+ * roles and the test's clock, and a client vhost in the same context. */
 static int setup(void **state)
 {
 	static const char auth[] = "client " CLIENT_TOKEN "\n"
@@ -147,6 +157,9 @@ static int setup(void **state)
 	assert_int_equal(ups_ws_create(&f->relay.ws, &cfg, err, sizeof(err)),
 	                 0);
 	gate_config_default(&limits);
+	f->now_ms = CLOCK_START_MS;
+	limits.now_ms = fake_now;
+	limits.now_user = f;
 	assert_int_equal(relay_init(&f->relay, &f->loop, &limits), 0);
 
 	memset(&info, 0, sizeof(info));
@@ -448,6 +461,17 @@ static struct relay_conn *relay_conn_of(struct fixture *f, uint32_t origin)
 		c = c->next;
 	assert_non_null(c);
 	return c;
+}
+
+/* How many of the relay's connections it is closing. */
+static unsigned closing_count(struct fixture *f)
+{
+	struct relay_conn *c;
+	unsigned n = 0;
+
+	for (c = f->relay.gate.all; c; c = c->all_next)
+		n += c->closing;
+	return n;
 }
 
 /* A raw HTTP exchange with the relay: sends request and keeps what came
@@ -898,26 +922,39 @@ static void test_busy_when_the_link_queue_is_full(void **state)
 static void test_login_deadline(void **state)
 {
 	struct fixture *f = *state;
+	uint64_t timeout = f->relay.gate.cfg.login_timeout_ms;
+	uint64_t t0 = f->now_ms, id;
 	struct ws_peer *idle, *chat, *ok;
-	uint64_t t0;
 	int i;
 
-	f->relay.gate.cfg.login_timeout_ms = 500;
-	t0 = uv_now(&f->loop);
+	/* All three come at t0: the clock stands still meanwhile. */
 	idle = connect_peer(f);
 	chat = connect_peer(f);
 	ok = connect_peer(f);
 	login_ok(f, ok, "client", CLIENT_TOKEN);
-	for (i = 0; i < 50 && !chat->closed; i++) {
-		send_request(f, chat, NULL, 0);
-		nap(f, 100);
+	/* Talking is no login, but nobody goes before the deadline. */
+	for (i = 1; i <= 10; i++) {
+		f->now_ms = t0 + timeout * (uint64_t)i / 10 - 1;
+		id = send_request(f, chat, NULL, 0);
+		expect_error(f, chat, id, "unauthorized");
+		gate_sweep_now(&f->relay.gate);
+		assert_int_equal(closing_count(f), 0);
 	}
-	assert_true(chat->closed);
-	LOOP_WAIT(&f->lw, idle->closed);
-	assert_true(uv_now(&f->loop) - t0 >= 500);
-	assert_true(uv_now(&f->loop) - t0 < 3000);
-	nap(f, 1200);
+	assert_int_equal(f->relay.gate.count, 3);
+	/* At the deadline both not logged in are closed, and only they. */
+	f->now_ms = t0 + timeout;
+	gate_sweep_now(&f->relay.gate);
+	assert_int_equal(closing_count(f), 2);
+	LOOP_WAIT(&f->lw, idle->closed && chat->closed);
+	LOOP_WAIT(&f->lw, f->relay.gate.count == 1);
+	/* Long after it, the one logged in still gets its answers. */
+	f->now_ms += 10 * timeout;
+	gate_sweep_now(&f->relay.gate);
+	assert_int_equal(closing_count(f), 0);
+	id = send_request(f, ok, NULL, 0);
+	expect_error(f, ok, id, "unavailable");
 	assert_false(ok->closed);
+	assert_int_equal(f->relay.gate.count, 1);
 }
 
 /* Before login a peer's answers may take a small budget: one that does
@@ -1005,7 +1042,7 @@ static void test_login_throttled(void **state)
 	info = json_object_get(env, "error-info");
 	retry = int_of(info, "retry-ms");
 	assert_true(retry > 0 && retry <= 100);
-	nap(f, (uint64_t)retry + 20);
+	f->now_ms += (uint64_t)retry;
 	login_ok(f, z, "client", CLIENT_TOKEN);
 	LOOP_WAIT(&f->lw, x->closed && y->closed);
 	assert_false(z->closed);
@@ -1128,7 +1165,7 @@ static void test_stamped_request_too_large(void **state)
 }
 
 /* A logged-in client that stops reading: above half its budget its
- * reads are paused, and it is dropped after stuck-timeout, not before. */
+ * reads are paused, and it is dropped at stuck-timeout, not before. */
 static void test_stuck_client_paused_then_dropped(void **state)
 {
 	struct fixture *f = *state;
@@ -1136,15 +1173,14 @@ static void test_stuck_client_paused_then_dropped(void **state)
 	struct ws_peer *a = connect_peer(f);
 	size_t padlen = 60 * 1024;
 	char *pad = malloc(padlen + 1);
+	uint64_t stuck = f->relay.gate.cfg.stuck_timeout_ms;
 	struct relay_conn *c;
-	uint64_t t0;
 	uint32_t oa;
 	unsigned i;
 
 	assert_non_null(pad);
 	memset(pad, 'p', padlen);
 	pad[padlen] = '\0';
-	f->relay.gate.cfg.stuck_timeout_ms = 1000;
 	login_ok(f, a, "client", CLIENT_TOKEN);
 	oa = expect_opened(f, u, "client");
 	c = relay_conn_of(f, oa);
@@ -1162,11 +1198,20 @@ static void test_stuck_client_paused_then_dropped(void **state)
 	assert_true(c->paused);
 	assert_true(c->outq.bytes > UPS_LIMIT_OUTQ_BYTES / 2);
 	assert_true(c->outq.bytes <= UPS_LIMIT_OUTQ_BYTES);
-	t0 = uv_now(&f->loop);
-	expect_closed(f, u, oa);
-	assert_true(uv_now(&f->loop) - t0 >= 900);
-	assert_true(uv_now(&f->loop) - t0 < 3500);
+	/* Paused now: the clock stood still while the queue filled. */
+	assert_true(c->paused_ms == f->now_ms);
+	/* It stays, paused, up to the last millisecond. */
+	f->now_ms += stuck - 1;
+	gate_sweep_now(&f->relay.gate);
+	assert_true(c->paused);
+	assert_false(c->closing);
+	assert_int_equal(f->relay.gate.count, 1);
+	/* At stuck-timeout it goes at once: a flush would wait on it.
+	 * The sweep freed c. */
+	f->now_ms += 1;
+	gate_sweep_now(&f->relay.gate);
 	assert_int_equal(f->relay.gate.count, 0);
+	expect_closed(f, u, oa);
 	assert_false(u->closed);
 }
 

@@ -395,11 +395,19 @@ static int pcmd_package(struct cli_ctx *ctx, struct pcmd_tree *t,
 	rv = pcmd_files(pl->path, files, &n, err, errlen);
 	if (rv)
 		return rv;
-	snprintf(it->version, sizeof(it->version), "%s", version);
-	snprintf(it->release, sizeof(it->release), "%s", pl->release);
-	snprintf(it->arch, sizeof(it->arch), "%s", pl->arch);
-	snprintf(it->binary_version, sizeof(it->binary_version), "%s-%s-%s",
-	         version, pl->release, pl->arch);
+	if ((size_t)snprintf(it->version, sizeof(it->version), "%s", version) >=
+	        sizeof(it->version) ||
+	    (size_t)snprintf(it->release, sizeof(it->release), "%s",
+	                     pl->release) >= sizeof(it->release) ||
+	    (size_t)snprintf(it->arch, sizeof(it->arch), "%s", pl->arch) >=
+	        sizeof(it->arch) ||
+	    (size_t)snprintf(it->binary_version, sizeof(it->binary_version),
+	                     "%s-%s-%s", version, pl->release,
+	                     pl->arch) >= sizeof(it->binary_version))
+		return ups_errf(UPS_ERR_TOO_LARGE, err, errlen,
+		                "%.64s-%.64s-%.32s: too long for a binary "
+		                "version",
+		                version, pl->release, pl->arch);
 	snprintf(it->path, sizeof(it->path), "%s/juju-%s.tgz",
 	         ups_stream_name(stream), it->binary_version);
 	snprintf(dir, sizeof(dir), "%s/%s", t->root, ups_stream_name(stream));
@@ -628,10 +636,16 @@ int pcmd_make(struct cli_ctx *ctx)
 		                  &built, err, sizeof(err));
 		if (!rv && built) {
 			nbuilt++;
-			snprintf(built_list + strlen(built_list),
-			         sizeof(built_list) - strlen(built_list),
-			         " %s-%s-%s", version, platforms[i].release,
-			         platforms[i].arch);
+			size_t used = strlen(built_list);
+
+			/* A list too long for the summary line is cut. */
+			if ((size_t)snprintf(built_list + used,
+			                     sizeof(built_list) - used,
+			                     " %s-%s-%s", version,
+			                     platforms[i].release,
+			                     platforms[i].arch) >=
+			    sizeof(built_list) - used)
+				built_list[sizeof(built_list) - 1] = '\0';
 		}
 	}
 	if (!rv)

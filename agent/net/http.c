@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -480,6 +481,10 @@ static void http_warm_work(uv_work_t *w)
 	size_t len = (size_t)(r->warm_to - from);
 	void *m;
 
+	/* The window after this one is read ahead meanwhile, so the disk
+	 * always has a request queued. */
+	(void)posix_fadvise(r->ent.fd, (off_t)r->warm_to, HTTP_WARM_WINDOW,
+	                    POSIX_FADV_WILLNEED);
 	m = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE, r->ent.fd,
 	         (off_t)from);
 	if (m != MAP_FAILED)

@@ -88,7 +88,7 @@ static const struct config_key config_keys[] = {
      1099511627776LL, "BYTES", "largest agent binary accepted"},
     {"max-uploads", CONFIG_INT, STR(max_uploads), "8", 1, 1024, "N",
      "uploads receiving at once (more are answered busy)"},
-    {"upload-window", CONFIG_INT, STR(upload_window), "8388608", 65536,
+    {"upload-window", CONFIG_INT, STR(upload_window), "16777216", 65536,
      268435456, "BYTES",
      "bytes in flight beyond the acknowledged offsets, shared equally by "
      "the uploads receiving at once (at least a chunk each)"},

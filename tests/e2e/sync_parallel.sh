@@ -66,9 +66,9 @@ for bv in 2.9.5-ubuntu-amd64 2.9.5-ubuntu-arm64; do
 		fail "pair: $bv: $(cat "$T/pair.out")"
 	expect_stored "$DATA" released "$bv" "$T/big/juju-$bv.tgz"
 done
-# upload-window is 8 MiB by default: two at once get 4 MiB each.
-grep -q '"UploadAck".*"window":4194304' "$T/pair.err" ||
-	grep -q '"window":4194304.*"UploadAck"' "$T/pair.err" ||
+# upload-window is 16 MiB by default: two at once get 8 MiB each.
+grep -q '"UploadAck".*"window":8388608' "$T/pair.err" ||
+	grep -q '"window":8388608.*"UploadAck"' "$T/pair.err" ||
 	fail "no ack told a half share of the window"
 log "pair: both progressed together with half the window each"
 

@@ -3,33 +3,7 @@
 # 127.0.0.1/localhost; the CLI trusts it only with --ca-cert of that CA.
 . "$(dirname "$0")/lib.sh" "$@"
 
-command -v openssl >/dev/null || fail "openssl is needed"
-
-# make_ca NAME: a self-signed CA in $T/NAME.pem / NAME.key.
-make_ca() {
-	openssl req -x509 -newkey rsa:2048 -nodes -days 2 \
-		-subj "/CN=upstage e2e $1" -keyout "$T/$1.key" \
-		-out "$T/$1.pem" \
-		-addext basicConstraints=critical,CA:TRUE \
-		-addext keyUsage=critical,keyCertSign,cRLSign \
-		>/dev/null 2>&1 || fail "openssl: cannot make CA $1"
-}
-make_ca ca
-make_ca other-ca
-
-openssl req -newkey rsa:2048 -nodes -subj /CN=localhost \
-	-keyout "$T/server.key" -out "$T/server.csr" >/dev/null 2>&1 ||
-	fail "openssl: cannot make the server key"
-cat >"$T/server.ext" <<EXT
-subjectAltName = IP:127.0.0.1, DNS:localhost
-basicConstraints = CA:FALSE
-keyUsage = critical, digitalSignature, keyEncipherment
-extendedKeyUsage = serverAuth
-EXT
-openssl x509 -req -in "$T/server.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" \
-	-CAcreateserial -days 2 -extfile "$T/server.ext" \
-	-out "$T/server.pem" >/dev/null 2>&1 ||
-	fail "openssl: cannot sign the server certificate"
+make_tls_certs
 
 start_upstaged agent --listen 127.0.0.1:0 \
 	--tls-cert "$T/server.pem" --tls-key "$T/server.key"

@@ -277,6 +277,16 @@ static struct upload_begin_req req_for(struct fx *f, const char *bv)
 }
 
 /* Begins f's file for owner; returns the answer after the loop ran. */
+/* A call that returns an error never calls back, then or later: call
+ * must return code, and ans (its callback's answer) must not move. */
+#define ASSERT_REFUSED(f, ans, call, code)                                     \
+	do {                                                                   \
+		int calls_ = (ans)->calls;                                     \
+		assert_int_equal((call), (code));                              \
+		run(f);                                                        \
+		assert_int_equal((ans)->calls, calls_);                        \
+	} while (0)
+
 static struct answer begin(struct fx *f, struct owner *o)
 {
 	struct upload_begin_req req = req_for(f, "2.9.1-ubuntu-amd64");
@@ -455,9 +465,10 @@ static void test_size_mismatch(void **state)
 	assert_int_equal(c.rv, UPS_ERR_SIZE_MISMATCH);
 	assert_int_equal(upload_count(&f->eng), 0);
 	/* Commit of what is gone, or of someone else's: refused at once. */
-	assert_int_equal(upload_commit(&f->eng, &f->a, id, NULL, on_committed,
-	                               &c, NULL, 0),
-	                 UPS_ERR_NOT_FOUND);
+	ASSERT_REFUSED(f, &c,
+	               upload_commit(&f->eng, &f->a, id, NULL, on_committed,
+	                             &c, NULL, 0),
+	               UPS_ERR_NOT_FOUND);
 }
 
 /* The owner goes while its begin is in flight: the callback still runs
@@ -512,7 +523,7 @@ static void test_abort_and_busy(void **state)
 	struct fx *f = *state;
 	struct upload_begin_req req;
 	struct owner third;
-	struct answer a = begin(f, &f->a), b;
+	struct answer a = begin(f, &f->a), b = {0};
 	uint64_t id = a.begun.upload_id;
 
 	/* max-uploads is 2 */
@@ -528,9 +539,10 @@ static void test_abort_and_busy(void **state)
 	assert_int_equal(b.rv, 0);
 	memset(&third, 0, sizeof(third));
 	strcpy(req.binary_version, "2.9.3-ubuntu-amd64");
-	assert_int_equal(
-	    upload_begin(&f->eng, &third, &req, on_begun, &b, NULL, 0),
-	    UPS_ERR_BUSY);
+	ASSERT_REFUSED(f, &b,
+	               upload_begin(&f->eng, &third, &req, on_begun, &b, NULL,
+	                            0),
+	               UPS_ERR_BUSY);
 	/* Only the owner may abort an owned upload. */
 	assert_int_equal(upload_abort(&f->eng, &f->b, id), UPS_ERR_NOT_FOUND);
 	assert_int_equal(upload_abort(&f->eng, &f->a, id), 0);
@@ -540,9 +552,10 @@ static void test_abort_and_busy(void **state)
 	assert_int_equal(upload_abort(&f->eng, &f->a, id), UPS_ERR_NOT_FOUND);
 	/* While stopping, nothing new begins. */
 	upload_engine_stop(&f->eng);
-	assert_int_equal(
-	    upload_begin(&f->eng, &third, &req, on_begun, &b, NULL, 0),
-	    UPS_ERR_UNAVAILABLE);
+	ASSERT_REFUSED(f, &b,
+	               upload_begin(&f->eng, &third, &req, on_begun, &b, NULL,
+	                            0),
+	               UPS_ERR_UNAVAILABLE);
 }
 
 /* A client that ignores its window is paused, then resumed. */
@@ -771,7 +784,7 @@ static void test_digest_at_commit(void **state)
 {
 	struct fx *f = *state;
 	struct upload_begin_req req = req_token(f, TOKEN_A);
-	struct answer a, c;
+	struct answer a, c = {0};
 	struct upload_info info;
 	char err[UPS_ERRMSG_MAX];
 	uint64_t id;
@@ -784,9 +797,10 @@ static void test_digest_at_commit(void **state)
 	assert_int_equal(upload_status(&f->eng, id, &info), 0);
 	assert_string_equal(info.sha256, "");
 	send_chunks(f, &f->a, id, 0, f->size, 100000);
-	assert_int_equal(upload_commit(&f->eng, &f->a, id, NULL, on_committed,
-	                               &c, err, sizeof(err)),
-	                 UPS_ERR_BAD_REQUEST);
+	ASSERT_REFUSED(f, &c,
+	               upload_commit(&f->eng, &f->a, id, NULL, on_committed,
+	                             &c, err, sizeof(err)),
+	               UPS_ERR_BAD_REQUEST);
 	assert_non_null(strstr(err, "sha256"));
 	assert_int_equal(upload_status(&f->eng, id, &info), 0);
 	assert_int_equal(info.state, UPLOAD_RECEIVING);

@@ -202,6 +202,7 @@ static void test_commit_list_delete(void **state)
 	char err[UPS_ERRMSG_MAX];
 	struct stat st;
 	char path[256];
+	int calls;
 
 	stage(f, "2.9.1-ubuntu-amd64", "first bytes", &req);
 	assert_int_equal(store_commit(&f->store, &req, on_done, f), 0);
@@ -273,8 +274,12 @@ static void test_commit_list_delete(void **state)
 		assert_false(f->more);
 		assert_string_equal(f->listed_first, "2.9.2-ubuntu-amd64");
 		strcpy(c.binary_version, "not a version");
+		calls = f->calls;
 		assert_int_equal(store_list(&f->store, NULL, &c, 1, on_list, f),
 		                 UPS_ERR_BAD_REQUEST);
+		/* Refused at once: no callback, then or later. */
+		uv_run(&f->loop, UV_RUN_DEFAULT);
+		assert_int_equal(f->calls, calls);
 	}
 	assert_int_equal(store_list(&f->store, "devel", NULL, 100, on_list, f),
 	                 0);

@@ -3,7 +3,6 @@
 
 #include <string.h>
 
-#include "contrib/relay/gate.h"
 #include "proto/envelope.h"
 #include "proto/errors.h"
 #include "proto/log.h"
@@ -11,14 +10,14 @@
 #define MOD "relay"
 
 void conn_init(struct relay_conn *c, struct relay *r, struct lws *wsi,
-               struct gate *gate)
+               const struct relay_clock *clock)
 {
 	memset(c, 0, sizeof(*c));
 	c->relay = r;
 	c->wsi = wsi;
-	c->gate = gate;
+	c->clock = clock;
 	c->role = UPS_ROLE_NONE;
-	c->connected_ms = gate_now(gate);
+	c->connected_ms = relay_clock_now(clock);
 	ups_outq_init(&c->outq, UPS_LIMIT_PRELOGIN_OUTQ_BYTES);
 	if (!lws_get_peer_simple(wsi, c->addr, sizeof(c->addr)))
 		c->addr[0] = '\0';
@@ -49,7 +48,7 @@ void conn_kill(struct relay_conn *c, const char *why, bool now)
 	          why);
 	c->closing = true;
 	c->close_why = why;
-	c->close_deadline_ms = gate_now(c->gate) + 1000;
+	c->close_deadline_ms = relay_clock_now(c->clock) + 1000;
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK,
 	                now ? LWS_TO_KILL_SYNC : LWS_TO_KILL_ASYNC);
 }
@@ -63,7 +62,7 @@ void conn_close_soon(struct relay_conn *c, const char *why)
 	c->closing = true;
 	c->close_why = why;
 	c->close_deadline_ms =
-	    gate_now(c->gate) + (RELAY_CLOSE_GRACE_SECS + 1) * 1000;
+	    relay_clock_now(c->clock) + (RELAY_CLOSE_GRACE_SECS + 1) * 1000;
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK,
 	                RELAY_CLOSE_GRACE_SECS);
 	lws_callback_on_writable(c->wsi);
@@ -80,7 +79,7 @@ static void conn_set_paused(struct relay_conn *c, bool on)
 		return;
 	c->paused = on;
 	if (on)
-		c->paused_ms = gate_now(c->gate);
+		c->paused_ms = relay_clock_now(c->clock);
 	if (!c->closing)
 		lws_rx_flow_control(c->wsi, on ? 0 : 1);
 }

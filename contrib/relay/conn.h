@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "contrib/relay/clock.h"
 #include "proto/limits.h"
 #include "proto/net/addr.h"
 #include "proto/net/auth.h"
@@ -45,13 +46,12 @@
  * the sweep drops it a second after that whatever lws waits for. */
 #define RELAY_CLOSE_GRACE_SECS 5
 
-struct gate;
 struct relay;
 
 struct relay_conn {
 	struct relay *relay; /* borrowed */
 	struct lws *wsi;     /* borrowed; valid until LWS_CALLBACK_CLOSED */
-	struct gate *gate;   /* borrowed: its clock (gate_now) */
+	const struct relay_clock *clock; /* borrowed: the gate's */
 	struct relay_conn *next; /* chain in relay->buckets */
 	/* Every connection (gate.h), and those not logged in, oldest
 	 * first. */
@@ -63,7 +63,7 @@ struct relay_conn {
 	uint32_t origin;    /* > 0 for authenticated client/machine */
 	int login_failures;
 	char addr[UPS_ADDR_HOST_LEN + 1]; /* the peer's address, or "" */
-	uint64_t connected_ms;            /* gate_now() when accepted */
+	uint64_t connected_ms;            /* the clock when accepted */
 	uint64_t paused_ms;               /* when reads were paused */
 	uint64_t close_deadline_ms;       /* see conn_overdue() */
 	const char *close_why;            /* static string, for the log */
@@ -76,9 +76,9 @@ struct relay_conn {
 
 /* Makes c (lws's zeroed per-session memory) a new connection of relay r
  * on wsi, not logged in, with the pre-login budget; its times are read
- * from gate. r and gate are borrowed. */
+ * from clock. r and clock are borrowed. */
 void conn_init(struct relay_conn *c, struct relay *r, struct lws *wsi,
-               struct gate *gate);
+               const struct relay_clock *clock);
 
 /* Frees what c holds (its queue and reassembly buffer). */
 void conn_free(struct relay_conn *c);

@@ -26,7 +26,7 @@ void gate_config_default(struct gate_config *cfg)
 
 uint64_t gate_now(const struct gate *g)
 {
-	return g->cfg.now_ms ? g->cfg.now_ms(g->cfg.now_user) : uv_now(g->loop);
+	return relay_clock_now(&g->clock);
 }
 
 static void gate_report_failures(void *arg, const char *addr, uint64_t count)
@@ -87,6 +87,9 @@ int gate_init(struct gate *g, uv_loop_t *loop, const struct gate_config *cfg,
 	memset(g, 0, sizeof(*g));
 	g->loop = loop;
 	g->cfg = *cfg;
+	g->clock.loop = loop;
+	g->clock.now_ms = cfg->now_ms;
+	g->clock.user = cfg->now_user;
 	g->throttle = throttle;
 	g->last_report_ms = gate_now(g);
 	if (uv_timer_init(loop, &g->sweep))

@@ -14,15 +14,11 @@
  * their close deadline, and logs failed logins once per interval with
  * their count (proto/net/throttle.h). Loop thread only.
  *
- * The clock: every time the relay keeps (when a connection came, when
- * its reads were paused, its close deadline, the login throttle, the
- * failure report) is read from gate_now(), in milliseconds. By default
- * that is uv_now() of the gate's loop; gate_config.now_ms replaces it,
- * so that tests set the time and call gate_sweep_now() instead of waiting
- * for it. The sweep timer still fires on the loop's own time: it decides
- * when the sweep looks, never what time it sees. now_ms is called on the
- * loop thread only, must never go backwards, and now_user (borrowed, the
- * caller's) must outlive the gate. */
+ * The gate owns the relay's clock (clock.h), which connections borrow:
+ * gate_config.now_ms replaces uv_now() of the loop, so that tests set
+ * the time and call gate_sweep_now() instead of waiting for it. The
+ * sweep timer still fires on the loop's own time: it decides when the
+ * sweep looks, never what time it sees. */
 #ifndef UPSTAGE_RELAY_GATE_H
 #define UPSTAGE_RELAY_GATE_H
 
@@ -30,6 +26,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "contrib/relay/clock.h"
 #include "proto/net/throttle.h"
 
 #define GATE_MAX_SESSIONS_DEFAULT     1024
@@ -44,7 +41,7 @@ struct gate_config {
 	unsigned max_pending;
 	uint64_t login_timeout_ms;
 	uint64_t stuck_timeout_ms;
-	/* The clock (see above); NULL: uv_now() of the loop. */
+	/* The clock (clock.h); NULL: uv_now() of the loop. */
 	uint64_t (*now_ms)(void *user);
 	void *now_user; /* borrowed; passed to now_ms */
 };
@@ -52,6 +49,7 @@ struct gate_config {
 struct gate {
 	uv_loop_t *loop; /* borrowed */
 	struct gate_config cfg;
+	struct relay_clock clock;      /* from cfg; connections borrow it */
 	struct ups_throttle *throttle; /* borrowed: failed logins */
 	struct relay_conn *all;        /* every live connection */
 	unsigned count;                /* of those that are counted */
@@ -71,7 +69,7 @@ void gate_config_default(struct gate_config *cfg);
 int gate_init(struct gate *g, uv_loop_t *loop, const struct gate_config *cfg,
               struct ups_throttle *throttle);
 
-/* The relay's time in milliseconds (see the clock above). */
+/* The relay's time in milliseconds (relay_clock_now of its clock). */
 uint64_t gate_now(const struct gate *g);
 
 /* A new connection c (conn_init done): 0, or UPS_ERR_BUSY when it must be

@@ -661,7 +661,7 @@ static int relay_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_ESTABLISHED:
 		if (r->stopping)
 			return -1;
-		conn_init(c, r, wsi, &r->gate);
+		conn_init(c, r, wsi, &r->gate.clock);
 		if (gate_admit(&r->gate, c)) {
 			conn_free(c);
 			return -1;

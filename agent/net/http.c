@@ -71,6 +71,8 @@ struct http_request {
 	bool zero_copy; /* plain HTTP: the body goes by sendfile */
 	uv_work_t warm_req;
 	uint64_t warm_at, warm_to; /* file offsets: [at, to) is warming */
+	bool warm_queued;          /* waiting for a warm-up of its own */
+	struct http_request *warm_queue_next;
 	struct http_buf buf[2];
 	size_t chunk; /* bytes of each buffer (0: none allocated) */
 	int wr, rd;   /* next buffer to write, to read into */
@@ -89,6 +91,7 @@ void http_init(struct http *h, uv_loop_t *loop, unsigned max_downloads)
 	memset(h, 0, sizeof(*h));
 	h->loop = loop;
 	h->max_downloads = max_downloads ? max_downloads : 1;
+	h->warm_jobs_max = HTTP_WARM_JOBS_MAX;
 }
 
 int http_route_add(struct http *h, const struct http_route *r)
@@ -135,10 +138,31 @@ static void http_maybe_free(struct http_request *r)
 	http_free_request(r);
 }
 
+/* Takes r off the warm-up queue, if it is on it. */
+static void http_warm_unqueue(struct http_request *r)
+{
+	struct http *h = r->h;
+	struct http_request **p = &h->warm_head, *prev = NULL;
+
+	if (!r->warm_queued)
+		return;
+	while (*p && *p != r) {
+		prev = *p;
+		p = &(*p)->warm_queue_next;
+	}
+	if (*p)
+		*p = r->warm_queue_next;
+	if (h->warm_tail == r)
+		h->warm_tail = prev;
+	r->warm_queue_next = NULL;
+	r->warm_queued = false;
+}
+
 static void http_free_request(struct http_request *r)
 {
 	struct http *h = r->h;
 
+	http_warm_unqueue(r);
 	http_uncount(r);
 	if (r->prev)
 		r->prev->next = r->next;
@@ -476,15 +500,21 @@ static void http_read_next(struct http_request *r)
 static void http_warm_work(uv_work_t *w)
 {
 	struct http_request *r = w->data;
+	uint64_t end = r->off + r->len; /* the loop leaves these be */
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 	uint64_t from = r->warm_at - r->warm_at % page;
 	size_t len = (size_t)(r->warm_to - from);
 	void *m;
 
-	/* The window after this one is read ahead meanwhile, so the disk
-	 * always has a request queued. */
-	(void)posix_fadvise(r->ent.fd, (off_t)r->warm_to, HTTP_WARM_WINDOW,
-	                    POSIX_FADV_WILLNEED);
+	/* The window after this one, as far as the body goes, is read ahead
+	 * meanwhile, so the disk always has a request queued (and a short
+	 * range costs no more reading than it needs). */
+	if (r->warm_to < end)
+		(void)posix_fadvise(r->ent.fd, (off_t)r->warm_to,
+		                    (off_t)(end - r->warm_to > HTTP_WARM_WINDOW
+		                                ? HTTP_WARM_WINDOW
+		                                : end - r->warm_to),
+		                    POSIX_FADV_WILLNEED);
 	m = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE, r->ent.fd,
 	         (off_t)from);
 	if (m != MAP_FAILED)
@@ -493,11 +523,28 @@ static void http_warm_work(uv_work_t *w)
 
 static void http_warm_next(struct http_request *r);
 
+/* Starts waiting warm-ups while fewer than the most run. */
+static void http_warm_pump(struct http *h)
+{
+	while (h->warming < h->warm_jobs_max && h->warm_head) {
+		struct http_request *r = h->warm_head;
+
+		h->warm_head = r->warm_queue_next;
+		if (!h->warm_head)
+			h->warm_tail = NULL;
+		r->warm_queue_next = NULL;
+		r->warm_queued = false;
+		http_warm_next(r);
+	}
+}
+
 static void http_on_warm(uv_work_t *w, int status)
 {
 	struct http_request *r = w->data;
 
 	r->reading = false;
+	r->h->warming--;
+	http_warm_pump(r->h);
 	if (!r->wsi || r->state != HTTP_BODY) {
 		http_close_file(r);
 		http_maybe_free(r);
@@ -514,11 +561,21 @@ static void http_on_warm(uv_work_t *w, int status)
  * what was sent and no warm-up runs. */
 static void http_warm_next(struct http_request *r)
 {
+	struct http *h = r->h;
 	uint64_t end = r->off + r->len, sent_to = r->off + r->sent;
 
-	if (r->reading || r->ent.fd < 0 || r->warm_at >= end ||
-	    r->warm_at - sent_to >= HTTP_WARM_AHEAD)
+	if (!r->wsi || r->reading || r->warm_queued || r->ent.fd < 0 ||
+	    r->warm_at >= end || r->warm_at - sent_to >= HTTP_WARM_AHEAD)
 		return;
+	if (h->warming >= h->warm_jobs_max) {
+		if (h->warm_tail)
+			h->warm_tail->warm_queue_next = r;
+		else
+			h->warm_head = r;
+		h->warm_tail = r;
+		r->warm_queued = true;
+		return;
+	}
 	r->warm_to = end - r->warm_at > HTTP_WARM_WINDOW
 	                 ? r->warm_at + HTTP_WARM_WINDOW
 	                 : end;
@@ -526,11 +583,13 @@ static void http_warm_next(struct http_request *r)
 	if (uv_queue_work(r->h->loop, &r->warm_req, http_warm_work,
 	                  http_on_warm)) {
 		/* No worker: sendfile() reads the disk itself. */
+		h->warmed_bytes += end - r->warm_at;
 		r->warm_at = end;
 		lws_callback_on_writable(r->wsi);
 		return;
 	}
 	r->reading = true;
+	h->warming++;
 }
 
 /* Headers written: the body starts. 0, or -1 to close. */

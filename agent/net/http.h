@@ -79,6 +79,11 @@
  * ahead of what was sent. */
 #define HTTP_WARM_WINDOW (4 * 1024 * 1024)
 #define HTTP_WARM_AHEAD  (2 * HTTP_WARM_WINDOW)
+/* Warm-ups running at once, all downloads together; the others wait
+ * their turn in order. libuv's four workers also write the journals,
+ * publish and close files: downloads from a cold disk must not hold
+ * them all. */
+#define HTTP_WARM_JOBS_MAX 2
 /* A download whose reader takes nothing for this long is dropped. */
 #define HTTP_STALL_TIMEOUT_S 60
 
@@ -125,6 +130,10 @@ struct http {
 	struct http_request *requests; /* owned list */
 	bool stopping;
 	bool no_sendfile; /* tests: plain HTTP goes the buffered way too */
+	/* Warm-ups: running, at most warm_jobs_max (HTTP_WARM_JOBS_MAX;
+	 * tests lower it), and those waiting, oldest first. */
+	unsigned warming, warm_jobs_max;
+	struct http_request *warm_head, *warm_tail;
 	/* Counters, for tests, logs and /metrics. */
 	uint64_t served, refused_busy, dropped;
 	/* Body bytes sent by sendfile(), and brought into the page cache

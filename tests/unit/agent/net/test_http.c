@@ -851,6 +851,41 @@ static void test_sendfile_after_warm_up(void **state)
 	client_free(c);
 }
 
+/* With one warm-up at a time for all downloads, two at once take turns:
+ * the second waits its turn, both get every byte, and no more than one
+ * warm-up ever runs. */
+static void test_warm_ups_take_turns(void **state)
+{
+	struct fx *f = *state;
+	struct client *c[2];
+	unsigned most = 0;
+
+	f->http.warm_jobs_max = 1;
+	for (int i = 0; i < 2; i++)
+		c[i] = client_start(f, GET("/file", ""));
+	LOOP_WAIT(&f->lw, (atomic_load(&c[0]->done) &&
+	                   atomic_load(&c[1]->done)) ||
+	                      (most = f->http.warming > most
+	                                  ? f->http.warming
+	                                  : most,
+	                       false));
+	for (int i = 0; i < 2; i++) {
+		size_t len;
+		const char *body;
+
+		pthread_join(c[i]->thread, NULL);
+		assert_int_equal(status_of(c[i]), 200);
+		body = body_of(c[i], &len);
+		assert_int_equal(len, FILE_SIZE);
+		assert_memory_equal(body, f->data, FILE_SIZE);
+		client_free(c[i]);
+	}
+	assert_int_equal(most, 1);
+	assert_int_equal(f->http.warming, 0);
+	assert_null(f->http.warm_head);
+	assert_int_equal(f->http.warmed_bytes, 2 * (uint64_t)FILE_SIZE);
+}
+
 static void test_websocket_upgrade(void **state)
 {
 	struct fx *f = *state;
@@ -894,6 +929,7 @@ int main(void)
 	    T(test_client_leaves_mid_body),
 	    T(test_slow_reader),
 	    T(test_sendfile_after_warm_up),
+	    T(test_warm_ups_take_turns),
 	    T(test_websocket_upgrade),
 	};
 

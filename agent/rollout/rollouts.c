@@ -992,7 +992,7 @@ int rollouts_command(struct rollouts *rs, enum rollout_event_kind kind,
 		cb(data, rv, err, &a);
 		return 0;
 	}
-	/* The step's write answers it (flushed here, waiter and all). */
+	/* The step's write answers it (this tick's write, waiter and all). */
 	return rollouts_wait(rs, cb, data);
 }
 
@@ -1617,12 +1617,12 @@ void rollouts_stop(struct rollouts *rs)
 {
 	struct rollouts_waiter *w;
 
-	/* What this tick changed is written still (with the waiters it
-	 * answers), as a write queued behind the one in flight would be. */
-	if (rs->flush_due) {
-		rs->flush_due = false;
-		rollouts_flush(rs);
-	}
+	/* Whatever is not durable yet is written still (with the waiters
+	 * it answers): this tick's changes, and changes a failed write left
+	 * for the retry timer, which closes below. A write in flight is
+	 * followed by one more. Nothing dirty: nothing is written. */
+	rs->flush_due = false;
+	rollouts_flush(rs);
 	rs->stopping = true;
 	/* No write will come for them (the one in flight answers its own). */
 	w = rs->waiting;

@@ -24,8 +24,13 @@ URL=ws://127.0.0.1:$PORT
 TOK=(--token "$CLIENT_TOKEN")
 
 hostile_run spam spam 10
-[ "$SLOWEST" -lt 1500 ] ||
-	fail "spam: closed after $SLOWEST ms, not by its budget"
+# Each of the ten was dropped for its budget, before the login deadline
+# (how soon depends on how fast upstaged answers, so on the machine's
+# load: the log says why each went).
+[ "$(grep -c "not logged in and not reading" "$T/agent.err")" -ge 10 ] ||
+	fail "spam: not every one dropped for its budget"
+[ "$SLOWEST" -lt 2000 ] ||
+	fail "spam: closed after $SLOWEST ms, not before the login deadline"
 hostile_run idle idle 10
 [ "$SLOWEST" -ge 1900 ] && [ "$SLOWEST" -lt 4500 ] ||
 	fail "idle: closed after $SLOWEST ms, not at the 2 s login deadline"

@@ -30,10 +30,13 @@ URL=ws://127.0.0.1:$RP
 TOK=(--token "$CLIENT_TOKEN")
 
 hostile_run spam spam 10
-[ "$SLOWEST" -lt 2500 ] ||
-	fail "spam: closed after $SLOWEST ms, not by its budget"
-grep -q "not logged in and not reading" "$T/relay.err" ||
-	fail "spam: not dropped for its budget"
+# Each of the ten was dropped for its budget, before the login deadline
+# (how soon depends on how fast the relay answers, so on the machine's
+# load: the log says why each went).
+[ "$(grep -c "not logged in and not reading" "$T/relay.err")" -ge 10 ] ||
+	fail "spam: not every one dropped for its budget"
+[ "$SLOWEST" -lt 3000 ] ||
+	fail "spam: closed after $SLOWEST ms, not before the login deadline"
 hostile_run idle idle 10
 [ "$SLOWEST" -ge 2900 ] && [ "$SLOWEST" -lt 5500 ] ||
 	fail "idle: closed after $SLOWEST ms, not at the 3 s login deadline"

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "proto/errors.h"
@@ -137,49 +138,124 @@ static bool staging_aligned(const void *buf, size_t len, uint64_t offset)
 	return ((uintptr_t)buf | (uint64_t)len | offset) % STAGING_ALIGN == 0;
 }
 
-int staging_write(struct staging *stg, int fd, const void *buf, size_t len,
-                  uint64_t offset, char *err, size_t errlen)
+/* Writes the runs of pieces that share one alignment with one pwritev()
+ * each (O_DIRECT for the aligned runs), retrying short writes. The pieces
+ * are consecutive in the file from offset; iov is used up. */
+static int staging_pwritev_all(struct staging *stg, int fd, struct iovec *iov,
+                               int n, uint64_t offset, char *err,
+                               size_t errlen)
 {
-	const char *p = buf;
 	bool direct;
-	ssize_t n;
-	int e;
+	ssize_t w;
+	int run, e;
 
-	if (offset > (uint64_t)INT64_MAX - len)
-		return ups_errf(UPS_ERR_TOO_LARGE, err, errlen,
-		                "write past the largest file offset");
-	if ((e = ups_fault_hit(&stg->fault, UPS_FAULT_WRITE, len)))
-		return ups_errf(e == EIO ? UPS_ERR_IO : UPS_ERR_NO_SPACE, err,
-		                errlen, "staging write at %" PRIu64 ": %s",
-		                offset, strerror(e));
-	direct = staging_set_direct(stg, fd, staging_aligned(p, len, offset));
-	while (len > 0) {
-		n = pwrite(fd, p, len, (off_t)offset);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EINVAL && direct) {
-			/* Accepted the flag, refused the I/O. */
-			atomic_store(&stg->direct_refused, true);
-			direct = staging_set_direct(stg, fd, false);
+	while (n > 0) {
+		if (iov->iov_len == 0) {
+			iov++;
+			n--;
 			continue;
 		}
-		if (n > 0 && direct &&
-		    !staging_aligned(p + n, len - (size_t)n,
-		                     offset + (uint64_t)n))
-			direct = staging_set_direct(stg, fd, false);
-		if (n <= 0) {
-			e = n < 0 ? errno : ENOSPC;
+		/* The run: pieces from here with this piece's alignment. */
+		direct = staging_aligned(iov->iov_base, iov->iov_len, offset);
+		run = 1;
+		for (uint64_t o = offset + iov->iov_len; run < n; run++) {
+			if (staging_aligned(iov[run].iov_base, iov[run].iov_len,
+			                    o) != direct)
+				break;
+			o += iov[run].iov_len;
+		}
+		direct = staging_set_direct(stg, fd, direct);
+		w = pwritev(fd, iov, run, (off_t)offset);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EINVAL && direct) {
+			/* Accepted the flag, refused the I/O. */
+			atomic_store(&stg->direct_refused, true);
+			continue;
+		}
+		if (w <= 0) {
+			e = w < 0 ? errno : ENOSPC;
 			return ups_errf(
 			    (e == ENOSPC || e == EDQUOT) ? UPS_ERR_NO_SPACE
 			                                 : UPS_ERR_IO,
 			    err, errlen, "staging write at %" PRIu64 ": %s",
 			    offset, strerror(e));
 		}
-		p += n;
-		len -= (size_t)n;
-		offset += (uint64_t)n;
+		offset += (uint64_t)w;
+		/* Step over what was written; a short write leaves the rest
+		 * of a piece, which the next round writes (buffered if it
+		 * lost its alignment). */
+		while (w > 0) {
+			if ((size_t)w >= iov->iov_len) {
+				w -= (ssize_t)iov->iov_len;
+				iov++;
+				n--;
+			} else {
+				iov->iov_base = (char *)iov->iov_base + w;
+				iov->iov_len -= (size_t)w;
+				w = 0;
+			}
+		}
 	}
 	return 0;
+}
+
+static int staging_check_end(uint64_t offset, uint64_t len, char *err,
+                             size_t errlen)
+{
+	if (offset > (uint64_t)INT64_MAX - len)
+		return ups_errf(UPS_ERR_TOO_LARGE, err, errlen,
+		                "write past the largest file offset");
+	return 0;
+}
+
+static int staging_fault(struct staging *stg, uint64_t offset, size_t len,
+                         char *err, size_t errlen)
+{
+	int e = ups_fault_hit(&stg->fault, UPS_FAULT_WRITE, len);
+
+	if (!e)
+		return 0;
+	return ups_errf(e == EIO ? UPS_ERR_IO : UPS_ERR_NO_SPACE, err, errlen,
+	                "staging write at %" PRIu64 ": %s", offset,
+	                strerror(e));
+}
+
+int staging_write(struct staging *stg, int fd, const void *buf, size_t len,
+                  uint64_t offset, char *err, size_t errlen)
+{
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+	int rv;
+
+	if ((rv = staging_check_end(offset, len, err, errlen)) ||
+	    (rv = staging_fault(stg, offset, len, err, errlen)))
+		return rv;
+	return staging_pwritev_all(stg, fd, &iov, 1, offset, err, errlen);
+}
+
+int staging_writev(struct staging *stg, int fd, const struct iovec *pieces,
+                   int n, uint64_t offset, char *err, size_t errlen)
+{
+	struct iovec iov[STAGING_IOV_MAX];
+	uint64_t total = 0;
+	int ok, rv = 0, wrv;
+
+	if (n < 0 || n > STAGING_IOV_MAX)
+		return ups_errf(UPS_ERR_INTERNAL, err, errlen,
+		                "staging write of %d pieces", n);
+	/* Faults count piece by piece, as if each were its own write: the
+	 * pieces before the one that fails are written. */
+	for (ok = 0; ok < n; ok++) {
+		if ((rv = staging_check_end(offset + total,
+		                            pieces[ok].iov_len, err, errlen)) ||
+		    (rv = staging_fault(stg, offset + total,
+		                        pieces[ok].iov_len, err, errlen)))
+			break;
+		iov[ok] = pieces[ok];
+		total += pieces[ok].iov_len;
+	}
+	wrv = staging_pwritev_all(stg, fd, iov, ok, offset, err, errlen);
+	return wrv ? wrv : rv;
 }
 
 int staging_sync(struct staging *stg, int fd, char *err, size_t errlen)

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/uio.h>
+
 #include <openssl/evp.h>
 
 #include "plugins/ups_fault.h"
@@ -26,6 +28,9 @@
 /* Writes of whole blocks of this size, from a buffer aligned to it, at an
  * offset aligned to it, bypass the page cache (see staging_write). */
 #define STAGING_ALIGN 4096
+
+/* Most pieces staging_writev() takes at once. */
+#define STAGING_IOV_MAX 64
 
 struct staging {
 	int dir_fd;
@@ -66,6 +71,15 @@ int staging_open(struct staging *stg, uint64_t id, bool create, int *fd,
  * staging_truncate() when the upload resumes. */
 int staging_write(struct staging *stg, int fd, const void *buf, size_t len,
                   uint64_t offset, char *err, size_t errlen);
+
+/* Like staging_write() for n (at most STAGING_IOV_MAX) pieces that follow
+ * one another in the file from offset, in as few pwritev() calls as
+ * their alignment allows: one per run of aligned (O_DIRECT) or unaligned
+ * pieces. Large direct writes keep the disk busy where a write per piece
+ * waits for each. pieces is borrowed and left as it was. On failure the
+ * pieces before the failing one may be on disk, as with staging_write. */
+int staging_writev(struct staging *stg, int fd, const struct iovec *pieces,
+                   int n, uint64_t offset, char *err, size_t errlen);
 
 /* fdatasync: everything written so far is durable when it returns 0. */
 int staging_sync(struct staging *stg, int fd, char *err, size_t errlen);

@@ -1,5 +1,6 @@
-/* Staging files: creation, positioned writes, sync, truncation, re-hashing
- * to rebuild a digest, removal, the directory scan, and injected faults. */
+/* Staging files: creation, positioned writes (one piece or several at
+ * once), sync, truncation, re-hashing to rebuild a digest, removal, the
+ * directory scan, and injected faults. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -339,6 +341,92 @@ static void test_direct_and_buffered_writes(void **state)
 	free(data);
 }
 
+/* Pieces in one call: aligned ones go direct together, an unaligned one
+ * in the middle through the page cache, and the bytes land in order. */
+static void test_writev_runs(void **state)
+{
+	struct fx *f = *state;
+	const size_t blk = STAGING_ALIGN;
+	unsigned char *data = aligned_alloc(STAGING_ALIGN, 8 * blk);
+	unsigned char *back = calloc(1, 8 * blk);
+	struct iovec iov[5];
+	uint64_t size;
+	int fd;
+
+	assert_non_null(data);
+	assert_non_null(back);
+	for (size_t i = 0; i < 8 * blk; i++)
+		data[i] = (unsigned char)(i * 13 + 1);
+	assert_int_equal(
+	    staging_open(&f->stg, 6, true, &fd, &size, f->err, sizeof(f->err)),
+	    0);
+	/* [0, 2 blk) aligned in two pieces; 100 bytes; the rest of that
+	 * block; two aligned blocks; 50 bytes. */
+	iov[0] = (struct iovec){data, blk};
+	iov[1] = (struct iovec){data + blk, blk};
+	iov[2] = (struct iovec){data + 2 * blk, 100};
+	iov[3] = (struct iovec){data + 2 * blk + 100, blk - 100};
+	iov[4] = (struct iovec){data + 3 * blk, 2 * blk};
+	assert_int_equal(staging_writev(&f->stg, fd, iov, 5, 0, f->err,
+	                                sizeof(f->err)),
+	                 0);
+	/* The last run was aligned: the descriptor is direct again. */
+	assert_int_equal((fcntl(fd, F_GETFL) & O_DIRECT) != 0,
+	                 !atomic_load(&f->stg.direct_refused));
+	/* The pieces are left as they were. */
+	assert_ptr_equal(iov[0].iov_base, data);
+	assert_int_equal(iov[4].iov_len, 2 * blk);
+	iov[0] = (struct iovec){data + 5 * blk, 50};
+	assert_int_equal(staging_writev(&f->stg, fd, iov, 1, 5 * blk, f->err,
+	                                sizeof(f->err)),
+	                 0);
+	assert_int_equal(fcntl(fd, F_GETFL) & O_DIRECT, 0);
+	assert_int_equal(pread(fd, back, 8 * blk, 0), (ssize_t)(5 * blk + 50));
+	assert_memory_equal(back, data, 5 * blk + 50);
+	/* Nothing, and too many pieces. */
+	assert_int_equal(staging_writev(&f->stg, fd, iov, 0, 0, f->err,
+	                                sizeof(f->err)),
+	                 0);
+	assert_int_equal(staging_writev(&f->stg, fd, iov, STAGING_IOV_MAX + 1,
+	                                0, f->err, sizeof(f->err)),
+	                 UPS_ERR_INTERNAL);
+	close(fd);
+	free(back);
+	free(data);
+}
+
+/* Faults count piece by piece: the pieces before the one that does not
+ * fit are written, that one and those after are not. */
+static void test_writev_fault_per_piece(void **state)
+{
+	struct fx *f = *state;
+	struct iovec iov[3] = {
+	    {(void *)"1234", 4}, {(void *)"5678", 4}, {(void *)"9abc", 4}};
+	char back[16] = {0};
+	uint64_t size;
+	int fd;
+
+	staging_close(&f->stg);
+	assert_int_equal(staging_init(&f->stg, f->dir, "write=ENOSPC@10",
+	                              f->err, sizeof(f->err)),
+	                 0);
+	assert_int_equal(
+	    staging_open(&f->stg, 2, true, &fd, &size, f->err, sizeof(f->err)),
+	    0);
+	assert_int_equal(staging_writev(&f->stg, fd, iov, 3, 0, f->err,
+	                                sizeof(f->err)),
+	                 UPS_ERR_NO_SPACE);
+	assert_non_null(strstr(f->err, "at 8"));
+	assert_int_equal(pread(fd, back, sizeof(back), 0), 8);
+	assert_memory_equal(back, "12345678", 8);
+	/* The budget has 2 bytes left: a 2-byte piece fits. */
+	iov[0] = (struct iovec){(void *)"xy", 2};
+	assert_int_equal(staging_writev(&f->stg, fd, iov, 1, 8, f->err,
+	                                sizeof(f->err)),
+	                 0);
+	close(fd);
+}
+
 /* A real full disk: a 64 KiB tmpfs, when this process may mount one (root
  * in a container that allows it); skipped otherwise. */
 static void test_real_enospc(void **state)
@@ -384,6 +472,8 @@ int main(void)
 	    T(test_fault_write_budget),
 	    T(test_fault_sync_and_open),
 	    T(test_direct_and_buffered_writes),
+	    T(test_writev_runs),
+	    T(test_writev_fault_per_piece),
 	    T(test_real_enospc),
 	};
 

@@ -78,7 +78,8 @@ struct upload {
 	/* Touched by the job's worker while busy, else by the loop. */
 	int fd;
 	EVP_MD_CTX *md;
-	/* The job in flight (at most one). */
+	/* The job in flight (at most one; a checkpoint may run beside a
+	 * write job, see ckpt_*). */
 	bool busy;
 	enum upload_job job;
 	uv_work_t work;
@@ -96,6 +97,13 @@ struct upload {
 	uint64_t job_durable;
 	uint64_t job_reserved; /* bytes other uploads still claim */
 	struct catalog_binary job_bin;
+	/* The checkpoint in flight, if any (upload_work_checkpoint): write
+	 * jobs go on meanwhile, other jobs wait for it. */
+	bool ckpt_busy;
+	uv_work_t ckpt_work;
+	uint64_t ckpt_target;
+	int ckpt_rv;
+	char ckpt_err[UPS_ERRMSG_MAX];
 	char job_prefix[UPS_SHA256_HEX_LEN + 1]; /* begin: of the durable */
 	char job_digest[UPS_SHA256_HEX_LEN + 1]; /* verify: of the file */
 };
@@ -339,7 +347,7 @@ static void upload_free(struct upload *u)
 {
 	struct upload_engine *eng = u->eng;
 
-	if (u->busy) {
+	if (u->busy || u->ckpt_busy) {
 		LOG_ERROR("upload", "upload %" PRIu64 ": freed while busy",
 		          u->id);
 		return;
@@ -595,36 +603,54 @@ static void upload_work_write(struct upload *u)
 	struct upload_chunk *c;
 	int rv = 0;
 
-	u->job_durable = u->durable;
-	for (c = u->batch; c; c = c->next) {
-		rv = upload_check_space(eng, c->len + eng->cfg.reserve / 2, err,
+	struct iovec iov[STAGING_IOV_MAX];
+	uint64_t run;
+	int n;
+
+	assert(u->batch && u->batch->offset == written);
+	/* The batch's chunks follow one another: write them together, so
+	 * that a direct write is as large as the batch. */
+	for (c = u->batch; !rv && c;) {
+		for (n = 0, run = 0; c && n < STAGING_IOV_MAX; c = c->next) {
+			iov[n].iov_base = c->data;
+			iov[n++].iov_len = c->len;
+			run += c->len;
+		}
+		rv = upload_check_space(eng, run + eng->cfg.reserve / 2, err,
 		                        errlen);
-		if (rv)
-			break;
-		rv = staging_write(&eng->stg, u->fd, c->data, c->len, c->offset,
-		                   err, errlen);
-		if (rv)
-			break;
-		written += c->len;
+		if (!rv)
+			rv = staging_writev(&eng->stg, u->fd, iov, n, written,
+			                    err, errlen);
+		if (!rv)
+			written += run;
 	}
 	u->job_written = written;
-	/* Start writeback of what this batch wrote now, so that the
-	 * fdatasync every sync_bytes finds little left to do and does not
-	 * stall the stream. */
+	/* Start writeback of what this batch wrote through the page cache
+	 * (a direct write has nothing left), so that the next checkpoint
+	 * finds little left to do. */
 	if (!rv && written > u->written)
 		(void)sync_file_range(u->fd, (off64_t)u->written,
 		                      (off64_t)(written - u->written),
 		                      SYNC_FILE_RANGE_WRITE);
-	if (!rv && written - u->durable >= eng->cfg.sync_bytes) {
-		rv = staging_sync(&eng->stg, u->fd, err, errlen);
-		if (!rv)
-			rv = catalog_upload_set_offset(eng->cat, u->id, written,
-			                               eng->now_s(), err,
-			                               errlen);
-		if (!rv)
-			u->job_durable = written;
-	}
 	u->job_rv = rv;
+}
+
+/* A checkpoint, on a worker beside the write jobs: makes the bytes before
+ * ckpt_target durable and records that offset. It touches only fd (an
+ * fdatasync may run while another thread writes further on) and its own
+ * ckpt_* fields. */
+static void upload_work_checkpoint(uv_work_t *w)
+{
+	struct upload *u = w->data;
+	struct upload_engine *eng = u->eng;
+	int rv;
+
+	rv = staging_sync(&eng->stg, u->fd, u->ckpt_err, sizeof(u->ckpt_err));
+	if (!rv)
+		rv = catalog_upload_set_offset(eng->cat, u->id, u->ckpt_target,
+		                               eng->now_s(), u->ckpt_err,
+		                               sizeof(u->ckpt_err));
+	u->ckpt_rv = rv;
 }
 
 /* The other half of a write job, on another worker at the same time. */
@@ -835,6 +861,9 @@ static void upload_kick(struct upload *u)
 		job = UPLOAD_JOB_SYNC;
 	if (job == UPLOAD_JOB_NONE)
 		return;
+	/* Only writes go on beside a checkpoint; its end kicks again. */
+	if (job != UPLOAD_JOB_WRITE && u->ckpt_busy)
+		return;
 	if (job == UPLOAD_JOB_WRITE)
 		upload_take_batch(u);
 	if (job == UPLOAD_JOB_BEGIN)
@@ -947,6 +976,46 @@ static void upload_after_begin(struct upload *u)
 	upload_kick(u);
 }
 
+static void upload_after_checkpoint(uv_work_t *w, int status)
+{
+	struct upload *u = w->data;
+
+	u->ckpt_busy = false;
+	if (status == UV_ECANCELED && !u->ckpt_rv)
+		u->ckpt_rv = ups_errf(UPS_ERR_IO, u->ckpt_err,
+		                      sizeof(u->ckpt_err),
+		                      "checkpoint cancelled");
+	if (u->ckpt_rv) {
+		upload_doom(u, u->ckpt_rv, u->ckpt_err);
+		return;
+	}
+	if (u->ckpt_target > u->durable)
+		u->durable = u->ckpt_target;
+	upload_kick(u);
+}
+
+/* Starts a checkpoint of what is written, when sync_bytes more were
+ * written since the last and none runs. Write jobs go on meanwhile: the
+ * disk keeps receiving while the fdatasync and the catalog wait for it. */
+static void upload_maybe_checkpoint(struct upload *u)
+{
+	int rv;
+
+	if (u->ckpt_busy || u->state != UPLOAD_RECEIVING || u->fd < 0 ||
+	    u->written - u->durable < u->eng->cfg.sync_bytes)
+		return;
+	u->ckpt_target = u->written;
+	u->ckpt_rv = 0;
+	u->ckpt_err[0] = '\0';
+	u->ckpt_work.data = u;
+	rv = uv_queue_work(u->eng->loop, &u->ckpt_work, upload_work_checkpoint,
+	                   upload_after_checkpoint);
+	if (rv) /* only for a NULL callback: a programming error */
+		LOG_ERROR("upload", "uv_queue_work: %s", uv_strerror(rv));
+	else
+		u->ckpt_busy = true;
+}
+
 static void upload_after_write(struct upload *u)
 {
 	struct upload_engine *eng = u->eng;
@@ -954,13 +1023,12 @@ static void upload_after_write(struct upload *u)
 	upload_free_chunks(eng, u->batch);
 	u->batch = NULL;
 	u->written = u->job_written;
-	if (u->job_durable > u->durable)
-		u->durable = u->job_durable;
 	u->touched_s = eng->now_s();
 	if (u->job_rv) {
 		upload_doom(u, u->job_rv, u->job_err);
 		return;
 	}
+	upload_maybe_checkpoint(u);
 	if (u->state == UPLOAD_RECEIVING &&
 	    upload_ack_due(u->acked, u->written, u->size, u->window_told))
 		upload_tell_ack(u);
@@ -1358,7 +1426,8 @@ void upload_engine_sweep(struct upload_engine *eng)
 
 	for (u = eng->uploads; u; u = next) {
 		next = u->next;
-		if (u->state == UPLOAD_RECEIVING && !u->busy && !u->q_head &&
+		if (u->state == UPLOAD_RECEIVING && !u->busy && !u->ckpt_busy &&
+		    !u->q_head &&
 		    eng->cfg.stall_s > 0 && now - u->rx_s >= eng->cfg.stall_s) {
 			ups_errf(0, why, sizeof(why),
 			         "no data for %" PRId64 " s (upload-stall-"
@@ -1369,7 +1438,7 @@ void upload_engine_sweep(struct upload_engine *eng)
 			upload_detach(u, UPS_ERR_TIMEOUT, why);
 			continue;
 		}
-		if (u->state != UPLOAD_DETACHED || u->busy ||
+		if (u->state != UPLOAD_DETACHED || u->busy || u->ckpt_busy ||
 		    now - u->touched_s < eng->cfg.expiry_s)
 			continue;
 		LOG_INFO("upload",
@@ -1560,7 +1629,8 @@ void upload_engine_close(struct upload_engine *eng)
 	while (eng->uploads) {
 		struct upload *u = eng->uploads;
 
-		u->busy = false; /* the loop has drained: no job is left */
+		/* The loop has drained: no job is left. */
+		u->busy = u->ckpt_busy = false;
 		u->owner = NULL;
 		upload_free(u);
 	}

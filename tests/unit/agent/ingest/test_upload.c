@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -741,6 +742,53 @@ static void test_space_counts_claims(void **state)
 	assert_int_equal(a.rv, UPS_ERR_NO_SPACE);
 }
 
+/* Checkpoints run beside the writes, and one that fails (its fdatasync
+ * here) aborts its upload like a failed write: the owner is told, the
+ * partial goes, and the engine goes on with the next upload. */
+static void test_checkpoint_fails(void **state)
+{
+	struct fx *f = *state;
+	struct upload_begin_req req;
+	struct upload_info info;
+	struct answer a, c;
+	char path[256];
+	struct stat st;
+	uint64_t id;
+
+	/* The directory's fsync at creation passes, the first checkpoint's
+	 * fdatasync fails, and later ones pass. */
+	test_cfg.fault = "fsync=EIO@1/1";
+	fx_reopen(f);
+	a = begin(f, &f->a);
+	assert_int_equal(a.rv, 0);
+	id = a.begun.upload_id;
+	/* sync_bytes (128 KiB) written: the checkpoint starts, and fails. */
+	send_chunks(f, &f->a, id, 0, 128 * 1024, 64 * 1024);
+	assert_int_equal(f->a.errors, 1);
+	assert_int_equal(f->a.last_error, UPS_ERR_IO);
+	send_chunks(f, &f->a, id, 128 * 1024, 192 * 1024, 64 * 1024);
+	assert_int_equal(f->a.last_error, UPS_ERR_NOT_FOUND);
+	assert_int_equal(upload_status(&f->eng, id, &info), UPS_ERR_NOT_FOUND);
+	snprintf(path, sizeof(path), "%s/staging/%" PRIu64 ".part",
+	         store_staging_dir(&f->store), id);
+	assert_int_equal(stat(path, &st), -1);
+	/* The next upload is checkpointed and stored. */
+	req = req_for(f, "2.9.2-ubuntu-amd64");
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(
+	    upload_begin(&f->eng, &f->b, &req, on_begun, &a, NULL, 0), 0);
+	run(f);
+	assert_int_equal(a.rv, 0);
+	id = a.begun.upload_id;
+	send_chunks(f, &f->b, id, 0, f->size, 100000);
+	assert_int_equal(upload_status(&f->eng, id, &info), 0);
+	assert_true(info.durable >= 128 * 1024);
+	assert_true(info.durable < f->size);
+	c = commit(f, &f->b, id);
+	assert_int_equal(c.rv, 0);
+	assert_int_equal(f->b.errors, 0);
+}
+
 #define TOKEN_A "tok-aaaaaaaaaaaaaaaa"
 #define TOKEN_B "tok-bbbbbbbbbbbbbbbb"
 
@@ -943,6 +991,7 @@ int main(void)
 	    T(test_declared_and_commit_digest),
 	    T(test_token_resume_after_restart),
 	    T(test_window_shared),
+	    T(test_checkpoint_fails),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

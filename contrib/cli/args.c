@@ -174,10 +174,10 @@ static int parse_flag(int argc, char **argv, int *i, struct cli_ctx *ctx,
 			                ctx->cmd->options[idx].value);
 		if (ctx->cmd->repeatable &&
 		    strcmp(ctx->cmd->repeatable, bare) == 0) {
-			if (ctx->nrepeated == CLI_MAX_ARGS)
+			if (ctx->nrepeated == CLI_MAX_REPEATED)
 				return ups_errf(CLI_EXIT_USAGE, err, errlen,
 				                "--%s given more than %d times",
-				                bare, CLI_MAX_ARGS);
+				                bare, CLI_MAX_REPEATED);
 			ctx->repeated[ctx->nrepeated++] = value;
 			if (!ctx->opts[idx])
 				ctx->opts[idx] = value;

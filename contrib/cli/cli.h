@@ -28,9 +28,12 @@ enum cli_exit {
 /* The deadline flag accepts up to a day; longer is surely a typo. */
 #define CLI_MAX_TIMEOUT_MS (86400u * 1000u)
 
-/* Most positional arguments and own options any command takes. */
-#define CLI_MAX_ARGS 64 /* upgrade-machine ID... (UPS_LIMIT_ORDER_MACHINES) */
-#define CLI_MAX_OPTS 16
+/* Most positional arguments, values of a repeatable option and own
+ * options any command takes. upgrade-machine ID... takes the most, sent
+ * UPS_LIMIT_ORDER_MACHINES to a request. */
+#define CLI_MAX_ARGS     1024
+#define CLI_MAX_REPEATED 64
+#define CLI_MAX_OPTS     16
 
 /* Global flags, after defaults and the environment were applied. Strings
  * are borrowed from argv or the environment. */
@@ -82,7 +85,7 @@ struct cli_ctx {
 	/* Own options, parallel to cmd->options; NULL when not given. */
 	const char *opts[CLI_MAX_OPTS];
 	/* Every value of the command's repeatable option, in order. */
-	const char *repeated[CLI_MAX_ARGS];
+	const char *repeated[CLI_MAX_REPEATED];
 	int nrepeated;
 	bool show_version; /* --version: print it and exit 0 */
 	FILE *out;         /* results (stdout) */

@@ -391,16 +391,18 @@ static const struct cli_command commands[] = {
                 "<version>-<release>-<arch>\n"
                 "of its own release and arch (a series such as focal "
                 "also takes the\nbinary stored under its OS, ubuntu). "
-                "Nothing is ordered unless every\nmachine has its "
-                "binary: otherwise exit 1, not-found, naming what is\n"
-                "missing. A machine carrying out another order is "
-                "upgrade-in-progress.\n"
+                "A request orders nothing unless\nevery machine in it "
+                "has its binary: otherwise exit 1, not-found, naming\n"
+                "what is missing. A machine carrying out another order "
+                "is\nupgrade-in-progress. Up to 1024 IDs go 64 to a "
+                "request, one after the\nother; a request refused leaves "
+                "the earlier ones ordered and says how many.\n"
                 "--wait follows the orders (Machines.Progress) until each "
                 "machine ends:\nexit 0 when all are healthy, 1 "
                 "otherwise. With --json one object a line.",
         .options = upgrade_machine_options,
         .min_args = 1,
-        .max_args = 64,
+        .max_args = CLI_MAX_ARGS,
         .online = true,
         .run = mcmd_upgrade,
     },
@@ -413,10 +415,11 @@ static const struct cli_command commands[] = {
                 "before its\nlast upgrade, which must have ended healthy "
                 "(else exit 1, conflict).\nThe machine keeps that version "
                 "on disk: nothing is downloaded.\n--wait as for "
-                "upgrade-machine; success is reverted.",
+                "upgrade-machine; success is reverted. IDs as for\n"
+                "upgrade-machine.",
         .options = revert_machine_options,
         .min_args = 1,
-        .max_args = 64,
+        .max_args = CLI_MAX_ARGS,
         .online = true,
         .run = mcmd_revert,
     },

@@ -128,13 +128,16 @@ int mcmd_list(struct cli_ctx *ctx)
 struct mcmd_wait {
 	struct cli_ctx *ctx;
 	const char *method;
-	json_t *params; /* until sent */
+	json_t *params; /* every request's, without "machine-ids" (owned) */
+	json_t *ids;    /* every machine id (owned) */
+	size_t next_id; /* first id not sent yet */
+	bool asking;    /* a request is waiting for its answer */
 	bool wait;
 	struct client client;
 	uv_timer_t deadline;
 	bool done;
 	int exit;
-	json_t *orders; /* the answer's "orders" (owned) */
+	json_t *orders; /* the answers' "orders" (owned) */
 	size_t open;    /* orders not ended yet */
 	size_t failed;  /* orders that ended otherwise than wanted */
 };
@@ -148,6 +151,8 @@ static void mcmd_finish(struct mcmd_wait *w, int exit)
 	uv_close((uv_handle_t *)&w->deadline, NULL);
 	client_close(&w->client);
 }
+
+static void mcmd_ask(struct mcmd_wait *w);
 
 static void mcmd_print_order(struct mcmd_wait *w, const json_t *o)
 {
@@ -173,6 +178,7 @@ static void mcmd_on_answer(struct client *c, void *data, int status,
 	size_t i;
 
 	(void)c;
+	w->asking = false;
 	if (w->done)
 		return;
 	if (status) {
@@ -194,17 +200,26 @@ static void mcmd_on_answer(struct client *c, void *data, int status,
 			snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg),
 			         "%s%s", i ? ", " : "; unknown machines: ",
 			         json_string_value(json_array_get(unknown, i)));
+		if (json_array_size(w->orders) > 0)
+			snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg),
+			         "; the %zu machines of the requests before "
+			         "this one were ordered",
+			         json_array_size(w->orders));
 		cli_out_error(w->ctx, env ? CLI_EXIT_FAILED : CLI_EXIT_CONNECT,
 		              env ? env->error_code_text : ups_err_code(status),
 		              msg);
 		mcmd_finish(w, env ? CLI_EXIT_FAILED : CLI_EXIT_CONNECT);
 		return;
 	}
-	w->orders = json_incref(json_object_get(env->response, "orders"));
-	w->open = json_array_size(w->orders);
-	json_array_foreach(w->orders, i, o) mcmd_print_order(w, o);
-	if (!w->wait || w->open == 0)
-		mcmd_finish(w, CLI_EXIT_OK);
+	json_array_foreach(json_object_get(env->response, "orders"), i, o) {
+		mcmd_print_order(w, o);
+		json_array_append(w->orders, o);
+		w->open++;
+	}
+	if (w->next_id < json_array_size(w->ids))
+		mcmd_ask(w);
+	else if (!w->wait || w->open == 0)
+		mcmd_finish(w, w->failed ? CLI_EXIT_FAILED : CLI_EXIT_OK);
 }
 
 /* A Machines.Progress push: print it; an order that ended closes. */
@@ -244,14 +259,40 @@ static void mcmd_on_push(struct client *c, const struct ups_envelope *env)
 		return;
 	if (strcmp(ups_machine_state_name(st), want) != 0)
 		w->failed++;
-	if (w->open > 0 && --w->open == 0)
+	if (w->open > 0 && --w->open == 0 && !w->asking &&
+	    w->next_id == json_array_size(w->ids))
 		mcmd_finish(w, w->failed ? CLI_EXIT_FAILED : CLI_EXIT_OK);
+}
+
+/* Sends the request for the next UPS_LIMIT_ORDER_MACHINES ids (the most
+ * one request may name); the answer sends the one after. */
+static void mcmd_ask(struct mcmd_wait *w)
+{
+	json_t *params = json_copy(w->params), *batch = json_array();
+	size_t n = json_array_size(w->ids);
+
+	while (batch && w->next_id < n &&
+	       json_array_size(batch) < UPS_LIMIT_ORDER_MACHINES)
+		json_array_append(batch, json_array_get(w->ids, w->next_id++));
+	if (!params || !batch ||
+	    json_object_set_new(params, "machine-ids", batch)) {
+		json_decref(params);
+		params = NULL;
+	}
+	w->asking = true;
+	if (!params || client_request(&w->client, "Machines", w->method,
+	                              params, mcmd_on_answer, w, NULL)) {
+		w->asking = false;
+		cli_out_error(w->ctx, CLI_EXIT_FAILED,
+		              ups_err_code(UPS_ERR_NO_MEMORY),
+		              "cannot send the order");
+		mcmd_finish(w, CLI_EXIT_FAILED);
+	}
 }
 
 static void mcmd_on_ready(struct client *c, int status, const char *detail)
 {
 	struct mcmd_wait *w = c->data;
-	json_t *params = w->params;
 
 	if (w->done)
 		return;
@@ -261,14 +302,7 @@ static void mcmd_on_ready(struct client *c, int status, const char *detail)
 		mcmd_finish(w, CLI_EXIT_CONNECT);
 		return;
 	}
-	w->params = NULL;
-	if (client_request(c, "Machines", w->method, params, mcmd_on_answer, w,
-	                   NULL)) {
-		cli_out_error(w->ctx, CLI_EXIT_FAILED,
-		              ups_err_code(UPS_ERR_NO_MEMORY),
-		              "cannot send the order");
-		mcmd_finish(w, CLI_EXIT_FAILED);
-	}
+	mcmd_ask(w);
 }
 
 static void mcmd_on_closed(struct client *c, int status, const char *detail)
@@ -294,10 +328,12 @@ static void mcmd_on_deadline(uv_timer_t *t)
 	mcmd_finish(w, CLI_EXIT_FAILED);
 }
 
-/* Sends Machines.method with params (stolen), waits for the answer and,
- * with wait, for every order to end (at most wait_ms). */
-static int mcmd_order(struct cli_ctx *ctx, const char *method, json_t *params,
-                      bool wait, uint64_t wait_ms)
+/* Sends Machines.method with params and the machine ids (both stolen;
+ * ids UPS_LIMIT_ORDER_MACHINES to a request, one request after the
+ * other), waits for the answers and, with wait, for every order to end
+ * (at most wait_ms). */
+static int mcmd_order(struct cli_ctx *ctx, const char *method, json_t *ids,
+                      json_t *params, bool wait, uint64_t wait_ms)
 {
 	static const struct client_callbacks cbs = {
 	    .ready = mcmd_on_ready,
@@ -312,15 +348,21 @@ static int mcmd_order(struct cli_ctx *ctx, const char *method, json_t *params,
 	w.ctx = ctx;
 	w.method = method;
 	w.params = params;
+	w.ids = ids;
+	w.orders = json_array();
 	w.wait = wait;
 	w.exit = CLI_EXIT_FAILED;
+	if (!params || !ids || !w.orders) {
+		rv = cli_out_error(ctx, CLI_EXIT_FAILED,
+		                   ups_err_code(UPS_ERR_NO_MEMORY),
+		                   "out of memory");
+		goto out;
+	}
 	if (wait)
 		json_object_set_new(params, "watch", json_true());
 	rv = acmd_session_open(ctx, &loop, &w.client, &cbs, &w);
-	if (rv) {
-		json_decref(params);
-		return rv;
-	}
+	if (rv)
+		goto out;
 	uv_timer_init(&loop, &w.deadline);
 	w.deadline.data = &w;
 	/* Connecting and the answer: --timeout; the orders: --wait-timeout. */
@@ -328,9 +370,12 @@ static int mcmd_order(struct cli_ctx *ctx, const char *method, json_t *params,
 	               wait ? ctx->g.timeout_ms + wait_ms : ctx->g.timeout_ms,
 	               0);
 	acmd_session_run(&loop, &w.client);
+	rv = w.exit;
+out:
 	json_decref(w.params);
+	json_decref(w.ids);
 	json_decref(w.orders);
-	return w.exit;
+	return rv;
 }
 
 /* ID... into a new array, or a usage error. */
@@ -396,10 +441,10 @@ int mcmd_upgrade(struct cli_ctx *ctx)
 	                       &wait_ms);
 	if (rv || (rv = mcmd_ids(ctx, &ids)))
 		return rv;
-	params = json_pack("{s:o, s:s}", "machine-ids", ids, "version", canon);
+	params = json_pack("{s:s}", "version", canon);
 	if (params && stream)
 		json_object_set_new(params, "stream", json_string(stream));
-	return mcmd_order(ctx, "Order", params,
+	return mcmd_order(ctx, "Order", ids, params,
 	                  ctx->opts[MCMD_UPGRADE_WAIT] != NULL, wait_ms);
 }
 
@@ -413,6 +458,6 @@ int mcmd_revert(struct cli_ctx *ctx)
 	                       &wait_ms);
 	if (rv || (rv = mcmd_ids(ctx, &ids)))
 		return rv;
-	return mcmd_order(ctx, "Revert", json_pack("{s:o}", "machine-ids", ids),
+	return mcmd_order(ctx, "Revert", ids, json_object(),
 	                  ctx->opts[MCMD_REVERT_WAIT] != NULL, wait_ms);
 }

@@ -5,13 +5,14 @@
 # faults hit the same machines in a second run with the same seed; every
 # order and state lands in the report, one order per machine; machines
 # that crash mid-order come back with their old version, get the same
-# order id again and finish it.
+# order id again and finish it. 150 machines: the CLI orders them in
+# three requests (64 ids at most to one) and follows all of them.
 . "$(dirname "$0")/lib.sh" "$@"
 machine_bins
 command -v nginx >/dev/null || fail "nginx is not installed (install-deps.sh --test)"
 
 write_auth "$T/auth"
-N=40
+N=150
 SRC=$T/src
 make_agent_tarball "$SRC" 2.9.1-ubuntu-amd64 256
 ids=$(seq -f 'f-%g' 0 $((N - 1)) | tr '\n' ' ')
@@ -58,6 +59,9 @@ for why in 'download failed (injected)' 'checksum-mismatch (injected)' \
 	'never healthy (injected)'; do
 	grep -qF "$why" "$T/order-a.stdout" || fail "no \"$why\" failure"
 done
+# The CLI printed every machine's order, from all three requests.
+[ "$(grep -c '^machine f-[0-9]*: order ' "$T/order-a.stdout")" -eq $N ] ||
+	fail "the CLI did not print one order per machine"
 # The report: one order per machine, and every machine ended.
 [ "$(jq -s '[.[] | select(.event == "order")] | length' "$T/a.jsonl")" -eq $N ] ||
 	fail "report: not one order per machine"
@@ -79,3 +83,30 @@ jq -s 'map(select(.event == "order")) | group_by(."machine-id") |
 	fail "a machine got two different orders"
 [ "$(jq 'map(select(.n >= 2)) | length' "$T/c.orders")" -eq $N ] ||
 	fail "not every crashed machine got its order again"
+
+# A later request refused: the machines of the earlier requests stay
+# ordered, and the message says how many. 150 ids and an unknown one make
+# requests of 64, 64 and 23; the third names the unknown machine.
+tools_proxy_args
+# shellcheck disable=SC2086
+start_upstaged d --auth-file "$T/auth" --listen 127.0.0.1:0 $TOOLS_ARGS
+cli 0 sync-d --agent "ws://127.0.0.1:$PORT" --token "$CLIENT_TOKEN" \
+	sync-agent-binary --source "$SRC" --agent-version 2.9
+start fleet-d "$UPSTAGE_FLEET" --agent "ws://127.0.0.1:$PORT" \
+	--token "$MACHINE_TOKEN" --machines $N --release focal --arch amd64 \
+	--version 2.9.0 --id-prefix f- --work-ms 20 --report "$T/d.jsonl"
+await fleet-d "^registered $N\$"
+# shellcheck disable=SC2086
+cli 1 order-d --agent "ws://127.0.0.1:$PORT" --token "$CLIENT_TOKEN" \
+	upgrade-machine $ids zz-unknown --agent-version 2.9.1
+grep -qF 'unknown machines: zz-unknown; the 128 machines of the requests before this one were ordered' \
+	"$T/order-d.stderr" || fail "order-d: $(cat "$T/order-d.stderr")"
+[ "$(grep -c '^machine f-[0-9]*: order ' "$T/order-d.stdout")" -eq 128 ] ||
+	fail "order-d: not 128 orders printed"
+# upstaged holds exactly those 128 orders.
+cli 0 list-d --agent "ws://127.0.0.1:$PORT" --token "$CLIENT_TOKEN" \
+	--json list-machines
+[ "$(jq '[.[] | select(.order != null)] | length' "$T/list-d.stdout")" -eq 128 ] ||
+	fail "list-d: $(jq '[.[] | select(.order != null)] | length' "$T/list-d.stdout") machines have an order"
+stop fleet-d TERM 5000
+stop d TERM 5000

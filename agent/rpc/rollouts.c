@@ -626,6 +626,12 @@ static int rr_start(void *state, const struct rpc_request *req,
 	    strcmp(on_budget, "rollback"))
 		rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		              "field \"params.on-budget\": pause or rollback");
+	/* Nothing to promote after: the rollout would stop for a promotion
+	 * with no canary having moved. */
+	if (!rv && manual && canary == 0)
+		rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+		              "field \"params.manual-promote\": needs canaries "
+		              "(\"canary\" 1 or more)");
 	if (!rv && !version && !client)
 		rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
 		              "give \"params.version\" (the target) or "

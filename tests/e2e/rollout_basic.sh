@@ -117,6 +117,10 @@ expect_match "$ERR" 'no-suitable-version' "selection from juju 2.8.0"
 run 2 juju-none env PATH=/nonexistent "$UPSTAGE" --timeout 10 "${AGENT[@]}" \
 	upgrade-controller --dry-run
 expect_match "$ERR" 'cannot auto-select a version.*--client-version.*no juju client on PATH' "no juju, no version"
+# With no canaries there is nothing to promote after: refused.
+cli 1 manual0 "${AGENT[@]}" upgrade-controller --agent-version 2.9.2 \
+	--canary 0 --manual-promote
+expect_match "$ERR" 'bad-request.*manual-promote.*needs canaries' "--canary 0 --manual-promote"
 WAIT=60 cli 1 manual "${AGENT[@]}" upgrade-controller --agent-version 2.9.2 \
 	--min-healthy 0 --manual-promote --wait
 expect_match "$OUT" 'rollout r-2: awaiting-promotion.*upgraded 4/' "awaiting promotion"

@@ -110,6 +110,20 @@ struct agent_pss {
 	struct http_request *http; /* http.c's slot */
 };
 
+static void agent_set_role(void *user, struct peer *p, enum ups_role role)
+{
+	struct agent *a = user;
+
+	dispatch_set_role(&a->dispatch, p, role);
+}
+
+static unsigned agent_role_count(void *user, enum ups_role role)
+{
+	struct agent *a = user;
+
+	return role < UPS_ROLE__COUNT ? a->dispatch.sessions[role] : 0;
+}
+
 static const char *agent_link_state(void *user)
 {
 	struct agent *a = user;
@@ -659,7 +673,8 @@ static int agent_start_rpc(struct agent *a, char *err, size_t errlen)
 	a->admin.auth = a->have_auth ? &a->auth : NULL;
 	/* What the last completed rollout moved to, else agent-version. */
 	a->admin.agent_version = a->rollouts.agent_version;
-	a->admin.dispatch = &a->dispatch;
+	a->admin.set_role = agent_set_role;
+	a->admin.role_count = agent_role_count;
 	ups_throttle_init(&a->throttle);
 	a->admin.throttle = &a->throttle;
 	a->admin.now_ms = agent_now_ms;

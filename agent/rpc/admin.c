@@ -62,7 +62,7 @@ static int admin_login(void *state, const struct rpc_request *req,
 	if (!*result)
 		return ups_errf(UPS_ERR_NO_MEMORY, err, errlen,
 		                "out of memory");
-	dispatch_set_role(a->dispatch, p, role);
+	a->set_role(a->user, p, role);
 	if (throttled)
 		ups_throttle_succeeded(a->throttle, p->addr);
 	LOG_INFO("admin", "peer %llu: logged in as %s",
@@ -103,7 +103,6 @@ static int admin_info(void *state, const struct rpc_request *req,
                       json_t **result, json_t **info, char *err, size_t errlen)
 {
 	struct admin *a = state;
-	const unsigned *sessions = a->dispatch->sessions;
 	uint64_t now = a->now_ms(a->user);
 	uint64_t uptime = now > a->start_ms ? now - a->start_ms : 0;
 	json_t *res;
@@ -116,9 +115,10 @@ static int admin_info(void *state, const struct rpc_request *req,
 	res = json_pack("{s:s, s:I, s:{s:i, s:i, s:i}, s:s}", "server-version",
 	                UPSTAGE_VERSION, "uptime-seconds",
 	                (json_int_t)(uptime / 1000), "sessions", "client",
-	                (int)sessions[UPS_ROLE_CLIENT], "machine",
-	                (int)sessions[UPS_ROLE_MACHINE], "plugin",
-	                (int)sessions[UPS_ROLE_PLUGIN], "controller-link",
+	                (int)a->role_count(a->user, UPS_ROLE_CLIENT), "machine",
+	                (int)a->role_count(a->user, UPS_ROLE_MACHINE), "plugin",
+	                (int)a->role_count(a->user, UPS_ROLE_PLUGIN),
+	                "controller-link",
 	                a->link_state(a->user));
 	if (!res)
 		return UPS_ERR_NO_MEMORY;

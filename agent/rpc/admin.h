@@ -1,6 +1,7 @@
 /* The Admin and Agent facades (PROTOCOL.md): Admin.Login, Agent.Ping and
- * Agent.Info. Login sets the peer's role through the dispatcher, which
- * also keeps the per-role counts Info reports. After a failed login its
+ * Agent.Info. Login sets the peer's role, and Info reports the per-role
+ * counts, through callbacks of the composition root (which asks the
+ * dispatcher): a facade never includes the dispatcher. After a failed login its
  * source address must wait (proto/net/throttle.h) before the next is
  * looked at: meanwhile logins from there are answered busy. */
 #ifndef UPSTAGE_AGENT_RPC_ADMIN_H
@@ -8,7 +9,6 @@
 
 #include <stdint.h>
 
-#include "agent/rpc/dispatch.h"
 #include "agent/rpc/facade.h"
 #include "proto/net/auth.h"
 #include "proto/net/throttle.h"
@@ -18,7 +18,9 @@ struct admin {
 	 * only allows that when it listens on loopback). Borrowed. */
 	const struct ups_auth *auth;
 	const char *agent_version; /* NULL: not reported; borrowed */
-	struct dispatch *dispatch; /* borrowed: roles and their counts */
+	/* The peer's role is now role; sessions logged in as role. */
+	void (*set_role)(void *user, struct peer *p, enum ups_role role);
+	unsigned (*role_count)(void *user, enum ups_role role);
 	/* Failed logins per source address (direct sessions); borrowed,
 	 * NULL: none. */
 	struct ups_throttle *throttle;
@@ -32,7 +34,7 @@ struct admin {
 };
 
 /* Fills in the two facades of a (whose other fields the caller set) so
- * they can be registered with dispatch_add(). */
+ * they can be registered with the dispatcher. */
 void admin_init(struct admin *a);
 
 #endif

@@ -66,6 +66,19 @@ static const char *link_state(void *user)
 	return "disabled";
 }
 
+/* What upstaged's composition root does: roles go to the dispatcher. */
+static void set_role(void *user, struct peer *p, enum ups_role role)
+{
+	dispatch_set_role(user, p, role);
+}
+
+static unsigned role_count(void *user, enum ups_role role)
+{
+	const struct dispatch *d = user;
+
+	return d->sessions[role];
+}
+
 struct fixture {
 	struct dispatch ctx;
 	struct admin admin;
@@ -79,7 +92,9 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	dispatch_init(&f->ctx);
-	f->admin.dispatch = &f->ctx;
+	f->admin.set_role = set_role;
+	f->admin.role_count = role_count;
+	f->admin.user = &f->ctx;
 	f->admin.now_ms = now_ms;
 	f->admin.link_state = link_state;
 	fake_now = 1000;

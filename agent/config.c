@@ -761,7 +761,8 @@ int config_check(struct config *cfg, char *err, size_t errlen)
 	if (ups_log_format_parse(cfg->log_format ? cfg->log_format : "text",
 	                         &cfg->log_format_value))
 		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		                "log-format: bad value \"%s\"", cfg->log_format);
+		                "log-format: bad value \"%s\"",
+		                cfg->log_format);
 	cfg->listen_enabled = strcmp(cfg->listen, "none") != 0;
 	cfg->listen_host[0] = '\0';
 	cfg->listen_port = -1;

@@ -100,8 +100,9 @@ static void metrics_net(FILE *f, const struct metrics_sources *s)
 			if (s->http->by_status[i]) {
 				snprintf(code, sizeof(code), "%u", i + 100);
 				ups_metric_sample(
-				    f, "upstage_http_sent_bytes_total", "status",
-				    code, (double)s->http->bytes_by_status[i]);
+				    f, "upstage_http_sent_bytes_total",
+				    "status", code,
+				    (double)s->http->bytes_by_status[i]);
 			}
 		metrics_gauge(f, "upstage_http_requests_active",
 		              "HTTP requests being resolved or streamed now.",
@@ -186,7 +187,8 @@ static void metrics_rollouts(FILE *f, const struct rollouts *rs)
 	                  "Rollouts in the journal, by state.");
 	for (unsigned s = 0; s < ROLLOUT__COUNT; s++)
 		ups_metric_sample(f, "upstage_rollouts", "state",
-		                  rollout_state_name(s), (double)rs->by_state[s]);
+		                  rollout_state_name(s),
+		                  (double)rs->by_state[s]);
 	ups_metric_family(f, "upstage_rollout_state", "gauge",
 	                  "The active or latest rollout: 1 for its state.");
 	for (unsigned s = 0; s < ROLLOUT__COUNT; s++)

@@ -7,8 +7,8 @@
  * bytes in flight, commit latency, binaries and bytes stored by stream,
  * HTTP responses and bytes by status, machines by state (connected,
  * lost), orders sent, rollouts by state (counted from the journal), the
- * latest rollout's state and its machines by state, journal write latency, loop lag, resident memory and open
- * descriptors.
+ * latest rollout's state and its machines by state, journal write latency, loop
+ * lag, resident memory and open descriptors.
  *
  * Ownership: the sources are borrowed for the life of struct metrics.
  * Loop thread only. */

@@ -43,7 +43,8 @@ struct ups_envelope {
 	/* error */
 	int error_code;   /* C code from proto/errors.h */
 	char error_code_text[UPS_LIMIT_NAME_LEN + 1]; /* as received */
-	char *error_text; /* owned, NUL-terminated, <= UPS_LIMIT_ERROR_TEXT_LEN */
+	/* Owned, NUL-terminated, at most UPS_LIMIT_ERROR_TEXT_LEN. */
+	char *error_text;
 	json_t *error_info; /* owned object or NULL */
 };
 

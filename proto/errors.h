@@ -17,13 +17,15 @@
 	X(NOT_IMPLEMENTED, "not-implemented", "no such facade or method")      \
 	X(CONFLICT, "conflict", "conflicts with what is stored")               \
 	X(EXISTS, "exists", "already stored")                                  \
-	X(OFFSET_MISMATCH, "offset-mismatch", "chunk offset is not the next byte") \
+	X(OFFSET_MISMATCH, "offset-mismatch",                                  \
+	  "chunk offset is not the next byte")                                 \
 	X(CHECKSUM_MISMATCH, "checksum-mismatch", "SHA-256 does not match")    \
 	X(SIZE_MISMATCH, "size-mismatch", "size does not match")               \
 	X(TOO_LARGE, "too-large", "exceeds a limit")                           \
 	X(NO_SPACE, "no-space", "not enough free space")                       \
 	X(BUSY, "busy", "too many concurrent operations; retry later")         \
-	X(UPGRADE_IN_PROGRESS, "upgrade-in-progress", "an upgrade is in progress") \
+	X(UPGRADE_IN_PROGRESS, "upgrade-in-progress",                          \
+	  "an upgrade is in progress")                                         \
 	X(UNAVAILABLE, "unavailable", "service unavailable")                   \
 	X(NO_SUITABLE_VERSION, "no-suitable-version", "no suitable version")   \
 	X(TIMEOUT, "timeout", "timed out")                                     \

@@ -272,7 +272,8 @@ static void upload_finish_commit(struct upload *u, int rv, const char *err,
 	} else {
 		u->eng->committed++;
 		ups_histogram_observe(&u->eng->commit_seconds,
-		                      (double)(uv_hrtime() - u->commit_ns) / 1e9);
+		                      (double)(uv_hrtime() - u->commit_ns) /
+		                          1e9);
 	}
 	cb(u->commit_data, rv, err, rv ? NULL : stored);
 }

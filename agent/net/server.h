@@ -1,7 +1,6 @@
 /* The listening side: the lws protocol callback for accepted connections
- * (websocket sessions; plain
- * HTTP on the same port, /healthz included, is agent/net/http.h), the session list and
- * the limits on them:
+ * (websocket sessions; plain HTTP on the same port, /healthz included, is
+ * agent/net/http.h), the session list and the limits on them:
  *   max_sessions   sessions at once; more are refused;
  *   max_pending    sessions not logged in yet; a new one beyond this
  *                  closes the oldest not logged in (so connections

@@ -69,7 +69,8 @@ bool rollout_state_is_final(enum rollout_state s)
 
 bool rollout_may_move(enum rollout_state from, enum rollout_state to)
 {
-	return (unsigned)from < ROLLOUT__COUNT && (unsigned)to < ROLLOUT__COUNT &&
+	return (unsigned)from < ROLLOUT__COUNT &&
+	       (unsigned)to < ROLLOUT__COUNT &&
 	       (rollout_next[from] & (1u << to));
 }
 
@@ -427,7 +428,8 @@ static void rollout_clock(struct rollout *r, int64_t now)
 }
 
 /* The first failed canary, or NULL. */
-static const struct rollout_member *rollout_failed_canary(const struct rollout *r)
+static const struct rollout_member *
+rollout_failed_canary(const struct rollout *r)
 {
 	for (size_t i = 0; i < r->nmembers && r->members[i].canary; i++)
 		if (r->members[i].state == MEMBER_FAILED ||
@@ -539,8 +541,9 @@ static void rollout_advance(struct rollout *r, int64_t now)
 		r->stage = 1;
 		r->dirty = true;
 		if (r->spec.manual_promote) {
-			rollout_move(r, ROLLOUT_AWAITING_PROMOTION, now,
-			             "the canaries are healthy; promote to go on");
+			rollout_move(
+			    r, ROLLOUT_AWAITING_PROMOTION, now,
+			    "the canaries are healthy; promote to go on");
 			return;
 		}
 		rollout_move(r, ROLLOUT_ROLLING, now, NULL);
@@ -562,7 +565,8 @@ static void rollout_advance(struct rollout *r, int64_t now)
 			rollout_move(r, ROLLOUT_PAUSED, now, why);
 			return;
 		}
-		while (r->stage < r->nstages && rollout_stage_done(r, r->stage)) {
+		while (r->stage < r->nstages &&
+		       rollout_stage_done(r, r->stage)) {
 			r->stage++;
 			r->dirty = true;
 		}
@@ -709,7 +713,8 @@ int rollout_step(struct rollout *r, const struct rollout_event *ev, char *err,
 			return rollout_refused(r, ev, err, errlen);
 		r->resume_to = r->state;
 		rollout_move(r, ROLLOUT_PAUSED, ev->now_ms,
-		             ev->reason ? ev->reason : "paused by the operator");
+		             ev->reason ? ev->reason
+		                        : "paused by the operator");
 		return 0;
 	case ROLLOUT_EV_RESUME:
 		if (r->state != ROLLOUT_PAUSED ||
@@ -745,11 +750,11 @@ int rollout_step(struct rollout *r, const struct rollout_event *ev, char *err,
 			return rollout_refused(r, ev, err, errlen);
 		/* Orders not taken yet are withdrawn; the rest finish. */
 		rollout_withdraw(r, ev->now_ms);
-		rollout_move(r,
-		             rollout_unavailable(r) ? ROLLOUT_ABORTING
-		                                    : ROLLOUT_ABORTED,
-		             ev->now_ms,
-		             ev->reason ? ev->reason : "aborted by the operator");
+		rollout_move(
+		    r,
+		    rollout_unavailable(r) ? ROLLOUT_ABORTING : ROLLOUT_ABORTED,
+		    ev->now_ms,
+		    ev->reason ? ev->reason : "aborted by the operator");
 		return 0;
 	}
 	rollout_advance(r, ev->now_ms);

@@ -103,10 +103,11 @@ static int journal_migrate(struct journal *j, char *err, size_t errlen)
 	if (rv)
 		return rv;
 	if (version > JOURNAL_SCHEMA_VERSION || version < 0)
-		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		                "rollout journal schema %lld is newer than this "
-		                "upstaged's (%d)",
-		                (long long)version, JOURNAL_SCHEMA_VERSION);
+		return ups_errf(
+		    UPS_ERR_BAD_REQUEST, err, errlen,
+		    "rollout journal schema %lld is newer than this "
+		    "upstaged's (%d)",
+		    (long long)version, JOURNAL_SCHEMA_VERSION);
 	if (version == JOURNAL_SCHEMA_VERSION)
 		return 0;
 	if ((rv = journal_exec(j, "BEGIN IMMEDIATE", err, errlen)))
@@ -284,7 +285,8 @@ int journal_agent_version(struct journal *j, char *buf, size_t len, char *err,
 		return journal_err(j, err, errlen, "query");
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		snprintf(buf, len, "%s", (const char *)sqlite3_column_text(st, 0));
+		snprintf(buf, len, "%s",
+		         (const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE
 	           ? 0
@@ -339,13 +341,14 @@ static int journal_members(struct journal *j, struct rollout *r, char *err,
 		m->ordered_ms = sqlite3_column_int64(st, 9);
 		m->since_ms = sqlite3_column_int64(st, 10);
 		journal_text(st, 11, m->reason, sizeof(m->reason));
-		journal_text(st, 12, m->prev_order_id, sizeof(m->prev_order_id));
+		journal_text(st, 12, m->prev_order_id,
+		             sizeof(m->prev_order_id));
 		rows++;
 		if (member_state_parse(state, &m->state) ||
 		    m->group >= r->ngroups) {
 			rv = ups_errf(UPS_ERR_IO, err, errlen,
-			              "rollout %s: member %lld is corrupt", r->id,
-			              (long long)idx);
+			              "rollout %s: member %lld is corrupt",
+			              r->id, (long long)idx);
 			break;
 		}
 	}
@@ -358,9 +361,10 @@ static int journal_members(struct journal *j, struct rollout *r, char *err,
 		              rows, r->nmembers);
 	for (size_t i = 0; !rv && i < r->nmembers; i++)
 		if (r->members[i].stage >= (r->nstages ? r->nstages : 1))
-			rv = ups_errf(UPS_ERR_IO, err, errlen,
-			              "rollout %s: member %zu in stage %u of %u",
-			              r->id, i, r->members[i].stage, r->nstages);
+			rv =
+			    ups_errf(UPS_ERR_IO, err, errlen,
+			             "rollout %s: member %zu in stage %u of %u",
+			             r->id, i, r->members[i].stage, r->nstages);
 	sqlite3_finalize(st);
 	return rv;
 }
@@ -372,12 +376,13 @@ int journal_load(struct journal *j, const char *id, struct rollout *r,
 	int rc, rv;
 
 	memset(r, 0, sizeof(*r));
-	if (sqlite3_prepare_v2(j->db,
-	                       id ? "SELECT id, seq, doc FROM rollouts WHERE "
-	                            "id = ?1"
-	                          : "SELECT id, seq, doc FROM rollouts ORDER BY "
-	                            "seq DESC LIMIT 1",
-	                       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+	        j->db,
+	        id ? "SELECT id, seq, doc FROM rollouts WHERE "
+	             "id = ?1"
+	           : "SELECT id, seq, doc FROM rollouts ORDER BY "
+	             "seq DESC LIMIT 1",
+	        -1, &st, NULL) != SQLITE_OK)
 		return journal_err(j, err, errlen, "query");
 	if (id)
 		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -512,12 +517,11 @@ int journal_decode(const char *doc, struct rollout *r, char *err,
 	    "updated-ms", &up, "ended-ms", &en, "members", &members, "reason",
 	    &reason, "groups", &groups);
 	if (!bad)
-		bad = json_unpack(spec,
-		                  "{s:s, s:s, s:I, s:I, s:I, s:I, s:b}",
+		bad = json_unpack(spec, "{s:s, s:s, s:I, s:I, s:I, s:I, s:b}",
 		                  "version", &version, "stream", &stream,
 		                  "canary", &canary, "min-healthy-ms", &mh,
-		                  "machine-deadline-ms", &md, "deadline-ms", &dl,
-		                  "manual-promote", &manual);
+		                  "machine-deadline-ms", &md, "deadline-ms",
+		                  &dl, "manual-promote", &manual);
 	if (!bad)
 		bad = journal_get_amount(spec, "batch", &r->spec.batch) ||
 		      journal_get_amount(spec, "max-unavailable",

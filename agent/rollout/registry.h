@@ -161,9 +161,9 @@ typedef void (*registry_machine_cb)(void *data, int rv, const char *err,
 
 /* session registers machine id (release, arch, version, model and
  * address, which may be NULL: checked by the caller; a machine may move
- * to another model by registering again). A session that holds another id is UPS_ERR_CONFLICT; another
- * session that holds this id is replaced (event). Once written: cb, then
- * the open order, if any, is sent again. */
+ * to another model by registering again). A session that holds another id is
+ * UPS_ERR_CONFLICT; another session that holds this id is replaced (event).
+ * Once written: cb, then the open order, if any, is sent again. */
 int registry_register(struct registry *r, void *session, const char *id,
                       const char *version, const char *release,
                       const char *arch, const char *model,

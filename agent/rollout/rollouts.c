@@ -233,15 +233,17 @@ static bool rollouts_news(const struct rollouts *rs, size_t i,
 		ev->state = o->state == UPS_MST_REVERTED ? MEMBER_REVERTED
 		                                         : MEMBER_REVERT_FAILED;
 		if (ev->state == MEMBER_REVERT_FAILED)
-			ev->reason = o->reason[0] ? o->reason
-			                          : ups_machine_state_name(o->state);
+			ev->reason = o->reason[0]
+			                 ? o->reason
+			                 : ups_machine_state_name(o->state);
 		return true;
 	}
 	if (o && mem->order_id[0] && strcmp(o->id, mem->order_id) == 0) {
 		enum member_state st;
 
 		/* The working states and healthy are named as the machine's. */
-		if (!member_state_parse(ups_machine_state_name(o->state), &st) &&
+		if (!member_state_parse(ups_machine_state_name(o->state),
+		                        &st) &&
 		    ((MEMBER_WORKING | MB(HEALTHY)) & (1u << st))) {
 			ev->state = st;
 			return true;
@@ -250,17 +252,20 @@ static bool rollouts_news(const struct rollouts *rs, size_t i,
 			ev->state = MEMBER_TIMED_OUT; /* ours: nothing new */
 			return true;
 		}
-		if (o->state == UPS_MST_FAILED || o->state == UPS_MST_REVERTING ||
+		if (o->state == UPS_MST_FAILED ||
+		    o->state == UPS_MST_REVERTING ||
 		    o->state == UPS_MST_REVERTED) {
 			ev->state = MEMBER_FAILED;
-			ev->reason = o->reason[0] ? o->reason
-			                          : ups_machine_state_name(o->state);
+			ev->reason = o->reason[0]
+			                 ? o->reason
+			                 : ups_machine_state_name(o->state);
 			return true;
 		}
 		return false;
 	}
 	/* Back with the target after a restart, healthy. */
-	if (m->row.connected && strcmp(m->row.version, rs->cur.spec.version) == 0 &&
+	if (m->row.connected &&
+	    strcmp(m->row.version, rs->cur.spec.version) == 0 &&
 	    (m->row.state == UPS_MST_HEALTHY || m->row.state == UPS_MST_IDLE)) {
 		ev->state = MEMBER_HEALTHY;
 		return true;
@@ -437,7 +442,8 @@ static bool rollouts_check(struct rollouts *rs, size_t i)
 	return true;
 }
 
-static void rollouts_checked(struct rollouts *rs, const struct hooks_result *res)
+static void rollouts_checked(struct rollouts *rs,
+                             const struct hooks_result *res)
 {
 	struct rollout_member *mem;
 	struct rollout_event ev = {.kind = ROLLOUT_EV_REPORT,
@@ -508,8 +514,8 @@ void rollouts_hooks_done(void *data, const struct hooks_result *res)
 		}
 		if (rollouts_hook(rs, "before-stage", 0, NULL, NULL,
 		                  ROLLOUTS_TAG_BEFORE_STAGE))
-			rollouts_gate_answer(rs, 0,
-			                     "cannot run the before-stage hooks");
+			rollouts_gate_answer(
+			    rs, 0, "cannot run the before-stage hooks");
 		return;
 	}
 	rollouts_gate_answer(rs, (uint32_t)res->stage, NULL);
@@ -598,14 +604,14 @@ static void rollouts_ask(struct rollouts *rs, const uint32_t *idx, size_t n)
 	int rv;
 
 	while (n > 0) {
-		size_t k = n < UPS_LIMIT_ORDER_MACHINES ? n
-		                                        : UPS_LIMIT_ORDER_MACHINES;
+		size_t k =
+		    n < UPS_LIMIT_ORDER_MACHINES ? n : UPS_LIMIT_ORDER_MACHINES;
 
 		/* A chunk is all upgrades or all reverts. */
 		revert = rs->cur.members[idx[0]].state == MEMBER_REVERTING;
 		for (size_t i = 1; i < k; i++)
-			if ((rs->cur.members[idx[i]].state == MEMBER_REVERTING) !=
-			    revert) {
+			if ((rs->cur.members[idx[i]].state ==
+			     MEMBER_REVERTING) != revert) {
 				k = i;
 				break;
 			}
@@ -847,7 +853,8 @@ static void rollouts_flush(struct rollouts *rs)
 		return;
 	j = calloc(1, sizeof(*j));
 	if (j) {
-		j->batch.members = malloc((n ? n : 1) * sizeof(*j->batch.members));
+		j->batch.members =
+		    malloc((n ? n : 1) * sizeof(*j->batch.members));
 		j->batch.index = malloc((n ? n : 1) * sizeof(*j->batch.index));
 		j->asking = malloc((nask ? nask : 1) * sizeof(*j->asking));
 		j->batch.doc = r->dirty ? journal_encode(r) : NULL;
@@ -1035,7 +1042,8 @@ static void rollouts_begin_work(uv_work_t *w)
 
 			if (ups_version_parse(b->cands[i].version, &v, NULL, 0))
 				continue;
-			if (!have_lowest || ups_version_compare(&v, &lowest) < 0)
+			if (!have_lowest ||
+			    ups_version_compare(&v, &lowest) < 0)
 				lowest = v;
 			have_lowest = true;
 		}
@@ -1142,11 +1150,12 @@ static void rollouts_begin_done(uv_work_t *w, int status)
 
 		if (ups_version_parse(b->req.spec.version, &target, NULL, 0) ||
 		    ups_version_compare(&target, &b->cap) > 0) {
-			snprintf(err, sizeof(err),
-			         "model %.40s cannot go to %.32s, past its "
-			         "controller's %.32s: upgrade the controller first",
-			         b->req.spec.model, b->req.spec.version,
-			         rs->agent_version);
+			snprintf(
+			    err, sizeof(err),
+			    "model %.40s cannot go to %.32s, past its "
+			    "controller's %.32s: upgrade the controller first",
+			    b->req.spec.model, b->req.spec.version,
+			    rs->agent_version);
 			rollouts_begin_fail(b, UPS_ERR_CONFLICT, err, NULL);
 			return;
 		}
@@ -1163,7 +1172,8 @@ static void rollouts_begin_done(uv_work_t *w, int status)
 	}
 	ms = calloc(b->ncands ? b->ncands : 1, sizeof(*ms));
 	if (!ms) {
-		rollouts_begin_fail(b, UPS_ERR_NO_MEMORY, "out of memory", NULL);
+		rollouts_begin_fail(b, UPS_ERR_NO_MEMORY, "out of memory",
+		                    NULL);
 		return;
 	}
 	for (size_t i = 0; i < b->ncands; i++) {
@@ -1323,7 +1333,8 @@ int rollouts_begin(struct rollouts *rs, struct rollouts_request *req,
 			                     sizeof(*sel->releases),
 			                     sel->nreleases) ||
 			    !rollouts_listed(m->arch, sel->arches,
-			                     sizeof(*sel->arches), sel->narches) ||
+			                     sizeof(*sel->arches),
+			                     sel->narches) ||
 			    !rollouts_listed(m->id, sel->machines,
 			                     sizeof(*sel->machines),
 			                     sel->nmachines))
@@ -1562,8 +1573,9 @@ static void rollouts_recover(struct rollouts *rs)
 			         m->order->id);
 			mem->dirty = true;
 			adopted++;
-		} else if (!mem->order_id[0] && (mem->state == MEMBER_ORDERED ||
-		                                 mem->state == MEMBER_REVERTING)) {
+		} else if (!mem->order_id[0] &&
+		           (mem->state == MEMBER_ORDERED ||
+		            mem->state == MEMBER_REVERTING)) {
 			/* Asked (or withdrawn) once this is journaled. */
 			mem->want_order = true;
 			asked++;

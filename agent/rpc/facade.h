@@ -65,7 +65,8 @@ struct rpc_facade {
 #define RPC_FACADE(name_, methods_, state_)                                    \
 	((struct rpc_facade){.name = (name_),                                  \
 	                     .methods = (methods_),                            \
-	                     .nmethods = sizeof(methods_) / sizeof((methods_)[0]), \
+	                     .nmethods =                                       \
+	                         sizeof(methods_) / sizeof((methods_)[0]),     \
 	                     .state = (state_)})
 
 #endif

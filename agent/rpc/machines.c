@@ -264,10 +264,11 @@ static int machines_register(void *state, const struct rpc_request *req,
 	if (rv)
 		return rv;
 	if (address && !ups_machine_address_is_valid(address))
-		return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		                "field \"params.address\": a host name or a "
-		                "numeric address, 1 to %d bytes of [A-Za-z0-9.:-]",
-		                UPS_MACHINE_ADDRESS_LEN);
+		return ups_errf(
+		    UPS_ERR_BAD_REQUEST, err, errlen,
+		    "field \"params.address\": a host name or a "
+		    "numeric address, 1 to %d bytes of [A-Za-z0-9.:-]",
+		    UPS_MACHINE_ADDRESS_LEN);
 	/* Health checks reach it where it came from, unless it says; an
 	 * IPv4 peer of a dual-stack socket as plain IPv4. */
 	if (!address) {

@@ -92,11 +92,11 @@ json_t *rollouts_status_json(const struct rollout *r, int64_t now_ms)
 	                 (json_int_t)s->machine_deadline_ms, "deadline-ms",
 	                 (json_int_t)s->deadline_ms, "manual-promote",
 	                 s->manual_promote);
-	if (spec && json_object_set_new(spec, "on-budget",
-	                                json_string(s->on_budget ==
-	                                                    ROLLOUT_ON_BUDGET_ROLLBACK
-	                                                ? "rollback"
-	                                                : "pause")))
+	if (spec && json_object_set_new(
+	                spec, "on-budget",
+	                json_string(s->on_budget == ROLLOUT_ON_BUDGET_ROLLBACK
+	                                ? "rollback"
+	                                : "pause")))
 		bad = 1;
 	for (unsigned st = 0; counts && st < MEMBER__COUNT; st++)
 		if (r->by_state[st])
@@ -170,8 +170,9 @@ json_t *rollouts_status_json(const struct rollout *r, int64_t now_ms)
 		              json_string(rollout_state_name(r->resume_to)));
 	/* The time per upgraded machine so far, times the machines left. */
 	if (!rollout_state_is_final(r->state) && done > 0 && elapsed > 0)
-		bad |= rr_set(j, "eta-ms",
-		              json_integer((json_int_t)(elapsed * left / done)));
+		bad |=
+		    rr_set(j, "eta-ms",
+		           json_integer((json_int_t)(elapsed * left / done)));
 	if (bad) {
 		json_decref(j);
 		return NULL;
@@ -202,8 +203,8 @@ static json_t *rr_plan_json(const struct rollout *r)
 		if (!cur) {
 			stage = m->stage;
 			count = 0;
-			cur = json_pack("{s:I, s:b}", "stage", (json_int_t)stage,
-			                "canary", m->canary);
+			cur = json_pack("{s:I, s:b}", "stage",
+			                (json_int_t)stage, "canary", m->canary);
 			ids = json_array();
 			if (!cur || !ids) {
 				json_decref(cur);
@@ -262,7 +263,8 @@ static void rr_changed(void *data, const struct rollout *r,
 			json_object_set_new(c, "order-id",
 			                    json_string(m->order_id));
 		if (c && m->reason[0])
-			json_object_set_new(c, "reason", json_string(m->reason));
+			json_object_set_new(c, "reason",
+			                    json_string(m->reason));
 		if (!rr_append(changes, c, &bytes, RR_CHANGES_BYTES))
 			break;
 		listed++;
@@ -460,10 +462,11 @@ static int rr_list(const json_t *arr, const char *key, size_t width,
 
 		if (!s || strlen(s) >= width || !ok(s)) {
 			free(buf);
-			return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-			                "field \"params.select.%s[%zu]\": not a "
-			                "valid name",
-			                key, i);
+			return ups_errf(
+			    UPS_ERR_BAD_REQUEST, err, errlen,
+			    "field \"params.select.%s[%zu]\": not a "
+			    "valid name",
+			    key, i);
 		}
 		memcpy(buf + i * width, s, strlen(s) + 1);
 	}
@@ -502,13 +505,15 @@ static int rr_select(const json_t *sel, struct rollouts_selector *out,
 		{
 			if (strcmp(key, "releases") && strcmp(key, "arches") &&
 			    strcmp(key, "machines"))
-				return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-				                "field \"params.select.%.32s\": "
-				                "unknown (releases, arches or "
-				                "machines)",
-				                key);
+				return ups_errf(
+				    UPS_ERR_BAD_REQUEST, err, errlen,
+				    "field \"params.select.%.32s\": "
+				    "unknown (releases, arches or "
+				    "machines)",
+				    key);
 			if (json_is_array(v) && json_array_size(v) == 0)
-				return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+				return ups_errf(UPS_ERR_BAD_REQUEST, err,
+				                errlen,
 				                "field \"params.select.%s\": "
 				                "empty (leave it out for any)",
 				                key);
@@ -611,8 +616,9 @@ static int rr_start(void *state, const struct rpc_request *req,
 		rv = rr_amount_param("failure-budget", budget, 0,
 		                     &rq.spec.failure_budget, err, errlen);
 	if (!rv && !ups_stream_is_valid(stream))
-		rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-		              "field \"params.stream\": must be " UPS_STREAM_NAMES_TEXT);
+		rv = ups_errf(
+		    UPS_ERR_BAD_REQUEST, err, errlen,
+		    "field \"params.stream\": must be " UPS_STREAM_NAMES_TEXT);
 	if (!rv && version)
 		rv = rr_version("version", version, rq.spec.version,
 		                sizeof(rq.spec.version), err, errlen);

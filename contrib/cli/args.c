@@ -236,8 +236,9 @@ int cli_args_parse(int argc, char **argv, const struct cli_env *env,
 			           strcmp(arg, "--help") == 0) {
 				want_help = true;
 			} else if (strcmp(arg, "--version") == 0 &&
-			           !(ctx->cmd && cli_cmd_option_index(
-			                             ctx->cmd, "version") >= 0)) {
+			           !(ctx->cmd &&
+			             cli_cmd_option_index(ctx->cmd,
+			                                  "version") >= 0)) {
 				/* upstage's own version, unless the command
 				 * has a --version of its own. */
 				ctx->show_version = true;

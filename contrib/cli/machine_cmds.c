@@ -100,7 +100,8 @@ int mcmd_list(struct cli_ctx *ctx)
 	if (json_array_size(list) == 0)
 		fprintf(ctx->out, "no machines registered\n");
 	else
-		fprintf(ctx->out, "%-16s %-10s %-8s %-14s %-12s %-20s %-12s %s\n",
+		fprintf(ctx->out,
+		        "%-16s %-10s %-8s %-14s %-12s %-20s %-12s %s\n",
 		        "MACHINE", "RELEASE", "ARCH", "VERSION", "STATE",
 		        "LAST-SEEN", "MODEL", "CONNECTED");
 	json_array_foreach(list, i, rec)
@@ -109,7 +110,8 @@ int mcmd_list(struct cli_ctx *ctx)
 		const char *reason = json_string_value(
 		    json_object_get(order ? order : rec, "reason"));
 
-		fprintf(ctx->out, "%-16s %-10s %-8s %-14s %-12s %-20s %-12s %s%s%s\n",
+		fprintf(ctx->out,
+		        "%-16s %-10s %-8s %-14s %-12s %-20s %-12s %s%s%s\n",
 		        mcmd_str(rec, "machine-id"), mcmd_str(rec, "release"),
 		        mcmd_str(rec, "arch"), mcmd_str(rec, "version"),
 		        mcmd_str(rec, "state"), mcmd_str(rec, "last-seen"),

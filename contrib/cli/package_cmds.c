@@ -510,11 +510,12 @@ static int pcmd_platforms(struct cli_ctx *ctx, struct pcmd_platform_in *out,
 		(*n)++;
 	}
 	if (*n > 0 || !env || !*env)
-		return *n > 0 ? CLI_EXIT_OK
-		              : cli_out_usage(ctx,
-		                              "give --platform OS/ARCH=PATH, or "
-		                              "set AGENT_PACKAGE_PLATFORMS with "
-		                              "--bin-dir DIR");
+		return *n > 0
+		           ? CLI_EXIT_OK
+		           : cli_out_usage(ctx,
+		                           "give --platform OS/ARCH=PATH, or "
+		                           "set AGENT_PACKAGE_PLATFORMS with "
+		                           "--bin-dir DIR");
 	if (!bin_dir)
 		return cli_out_usage(ctx, "AGENT_PACKAGE_PLATFORMS needs "
 		                          "--bin-dir DIR (DIR/OS_ARCH/ holds "
@@ -531,11 +532,11 @@ static int pcmd_platforms(struct cli_ctx *ctx, struct pcmd_platform_in *out,
 		    pcmd_platform(p, len, out[*n].release,
 		                  sizeof(out[*n].release), out[*n].arch,
 		                  sizeof(out[*n].arch)))
-			return cli_out_usage(
-			    ctx,
-			    "bad AGENT_PACKAGE_PLATFORMS entry \"%.*s\" (OS/ARCH "
-			    "with " PCMD_KNOWN_TEXT ")",
-			    (int)(len > 64 ? 64 : len), p);
+			return cli_out_usage(ctx,
+			                     "bad AGENT_PACKAGE_PLATFORMS "
+			                     "entry \"%.*s\" (OS/ARCH "
+			                     "with " PCMD_KNOWN_TEXT ")",
+			                     (int)(len > 64 ? 64 : len), p);
 		/* linux/amd64 -> DIR/linux_amd64 */
 		{
 			int off = snprintf(out[*n].path, sizeof(out[*n].path),
@@ -583,7 +584,8 @@ int pcmd_make(struct cli_ctx *ctx)
 	const char *build = ctx->opts[PCMD_BUILD_NUMBER];
 	const char *stream_name = ctx->opts[PCMD_STREAM];
 	char version[UPS_LIMIT_VERSION_LEN + 1], perr[UPS_ERRMSG_MAX];
-	char out[PCMD_DIR_MAX - 8], err[PCMD_DIR_MAX + 512], built_list[2048] = "";
+	char out[PCMD_DIR_MAX - 8], err[PCMD_DIR_MAX + 512],
+	    built_list[2048] = "";
 	struct pcmd_tree tree = {0};
 	enum ups_stream stream = UPS_STREAM_RELEASED;
 	struct ups_version v;
@@ -604,10 +606,11 @@ int pcmd_make(struct cli_ctx *ctx)
 		unsigned long b = strtoul(build, &end, 10);
 
 		if (*end || end == build || b > 999999 || v.build)
-			return cli_out_usage(ctx,
-			                     "bad build number \"%.32s\" (0..999999, "
-			                     "and --version without one)",
-			                     build);
+			return cli_out_usage(
+			    ctx,
+			    "bad build number \"%.32s\" (0..999999, "
+			    "and --version without one)",
+			    build);
 		v.build = (uint32_t)b;
 	}
 	if (ups_version_format(&v, version, sizeof(version)))

@@ -290,12 +290,13 @@ int remote_scan(const char *base, const char *stream,
 			free(doc);
 			doc = NULL;
 			if (!cfg->keyring)
-				return ups_errf(UPS_ERR_FORBIDDEN, err, errlen,
-				                "%.300s is signed: give --keyring "
-				                "FILE to check it (or "
-				                "--allow-unsigned to read the "
-				                "unsigned index)",
-				                url);
+				return ups_errf(
+				    UPS_ERR_FORBIDDEN, err, errlen,
+				    "%.300s is signed: give --keyring "
+				    "FILE to check it (or "
+				    "--allow-unsigned to read the "
+				    "unsigned index)",
+				    url);
 			rv = remote_doc(base, blen, "streams/v1/index2.sjson",
 			                UPS_SS_INDEX_MAX_BYTES, cfg, &doc, &len,
 			                err, errlen);
@@ -426,7 +427,8 @@ static void *remote_thread(void *arg)
 		remote_setup(r->curl, r->url, &r->cfg, NULL);
 		curl_easy_setopt(r->curl, CURLOPT_BUFFERSIZE,
 		                 (long)REMOTE_READ_BYTES);
-		curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, remote_ring_cb);
+		curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION,
+		                 remote_ring_cb);
 		curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, r);
 		curl_easy_setopt(r->curl, CURLOPT_XFERINFOFUNCTION,
 		                 remote_progress_cb);
@@ -456,15 +458,14 @@ static void *remote_thread(void *arg)
 			                 r->url, r->cfg.timeout_ms);
 		else if (!stop && r->start + r->received < r->size &&
 		         ++attempt > REMOTE_RETRIES)
-			r->rv = ups_errf(UPS_ERR_IO, r->err, sizeof(r->err),
-			                 "%.300s: cut short at %llu of %llu bytes "
-			                 "%d times (%s)",
-			                 r->url,
-			                 (unsigned long long)(r->start +
-			                                      r->received),
-			                 (unsigned long long)r->size,
-			                 REMOTE_RETRIES + 1,
-			                 curl_easy_strerror(rc));
+			r->rv = ups_errf(
+			    UPS_ERR_IO, r->err, sizeof(r->err),
+			    "%.300s: cut short at %llu of %llu bytes "
+			    "%d times (%s)",
+			    r->url,
+			    (unsigned long long)(r->start + r->received),
+			    (unsigned long long)r->size, REMOTE_RETRIES + 1,
+			    curl_easy_strerror(rc));
 		stop = stop || r->rv;
 		pthread_cond_broadcast(&r->cv);
 		pthread_mutex_unlock(&r->mu);
@@ -569,7 +570,8 @@ int remote_read(struct remote_reader *r, unsigned char *buf, size_t len,
 	}
 	if ((!r->running || off != r->pos || failed) &&
 	    (rv = remote_start(r, off)))
-		return ups_errf(rv, err, errlen, "cannot start a reader thread");
+		return ups_errf(rv, err, errlen,
+		                "cannot start a reader thread");
 	pthread_mutex_lock(&r->mu);
 	while (got < len) {
 		size_t k;

@@ -129,7 +129,8 @@ static void rcmd_print_status(const struct cli_ctx *ctx, const json_t *r)
 	        rcmd_str(r, "stream"));
 	fprintf(ctx->out, "stage      %lld of %lld (0: the canaries)\n",
 	        rcmd_int(r, "stage"), rcmd_int(r, "stages") - 1);
-	fprintf(ctx->out, "machines   %lld in %zu groups", rcmd_int(r, "machines"),
+	fprintf(ctx->out, "machines   %lld in %zu groups",
+	        rcmd_int(r, "machines"),
 	        json_array_size(json_object_get(r, "groups")));
 	fputc('\n', ctx->out);
 	fprintf(ctx->out, "counts    ");
@@ -179,10 +180,11 @@ static void rcmd_print_plan(const struct cli_ctx *ctx, const json_t *answer)
 	{
 		const json_t *ids = json_object_get(st, "machines");
 
-		fprintf(ctx->out, "  stage %lld%s: %lld machines:",
-		        rcmd_int(st, "stage"),
-		        json_is_true(json_object_get(st, "canary")) ? " (canary)"
-		                                                    : "",
+		fprintf(ctx->out,
+		        "  stage %lld%s: %lld machines:", rcmd_int(st, "stage"),
+		        json_is_true(json_object_get(st, "canary"))
+		            ? " (canary)"
+		            : "",
 		        rcmd_int(st, "count"));
 		json_array_foreach(ids, k, id)
 		    fprintf(ctx->out, " %s", json_string_value(id));
@@ -302,8 +304,8 @@ static void rcmd_tell_failures(struct rcmd_session *s, const json_t *r)
 	size_t i;
 
 	json_array_foreach(json_object_get(r, "failures"), i, f)
-	    rcmd_tell_failure(s, rcmd_str(f, "machine-id"), rcmd_str(f, "state"),
-	                      rcmd_str(f, "reason"));
+	    rcmd_tell_failure(s, rcmd_str(f, "machine-id"),
+	                      rcmd_str(f, "state"), rcmd_str(f, "reason"));
 }
 
 static void rcmd_on_push(struct client *c, const struct ups_envelope *env)
@@ -527,10 +529,11 @@ static int rcmd_select(struct cli_ctx *ctx, const char *spec, json_t *select)
 		      : !strcmp(tok, "machine")  ? "machines"
 		                                 : NULL;
 		if (!key)
-			return cli_out_usage(ctx,
-			                     "bad --select key \"%.32s\" (release, "
-			                     "arch or machines)",
-			                     tok);
+			return cli_out_usage(
+			    ctx,
+			    "bad --select key \"%.32s\" (release, "
+			    "arch or machines)",
+			    tok);
 		for (v = strtok_r(eq + 1, " +", &save2); v;
 		     v = strtok_r(NULL, " +", &save2)) {
 			json_t *arr = json_object_get(select, key);
@@ -553,7 +556,8 @@ static int rcmd_canon(struct cli_ctx *ctx, const char *flag, const char *s,
 	perr[0] = '\0';
 	if (ups_version_parse(s, v, perr, sizeof(perr)) ||
 	    ups_version_format(v, buf, len))
-		return cli_out_usage(ctx, "bad %s \"%.64s\": %s", flag, s, perr);
+		return cli_out_usage(ctx, "bad %s \"%.64s\": %s", flag, s,
+		                     perr);
 	return CLI_EXIT_OK;
 }
 
@@ -569,7 +573,8 @@ int rcmd_upgrade(struct cli_ctx *ctx)
 	                 {RCMD_MACHINE_DEADLINE, "machine-deadline-ms"},
 	                 {RCMD_DEADLINE, "deadline-ms"}};
 	const char *stream = ctx->opts[RCMD_STREAM];
-	char target[UPS_LIMIT_VERSION_LEN + 1], client[UPS_LIMIT_VERSION_LEN + 1];
+	char target[UPS_LIMIT_VERSION_LEN + 1],
+	    client[UPS_LIMIT_VERSION_LEN + 1];
 	struct ups_version tv, cv;
 	json_t *params = json_object(), *select = json_object();
 	bool have_client = false;
@@ -637,15 +642,17 @@ int rcmd_upgrade(struct cli_ctx *ctx)
 		long n = strtol(ctx->opts[RCMD_CANARY], &end, 10);
 
 		if (*end || end == ctx->opts[RCMD_CANARY] || n < 0 || n > 1000)
-			rv = cli_out_usage(ctx, "bad --canary \"%.32s\" (0..1000)",
+			rv = cli_out_usage(ctx,
+			                   "bad --canary \"%.32s\" (0..1000)",
 			                   ctx->opts[RCMD_CANARY]);
 		else
 			json_object_set_new(params, "canary", json_integer(n));
 	}
 	for (size_t i = 0; !rv && i < sizeof(amounts) / sizeof(amounts[0]); i++)
 		if (ctx->opts[amounts[i].opt])
-			json_object_set_new(params, amounts[i].key,
-			                    json_string(ctx->opts[amounts[i].opt]));
+			json_object_set_new(
+			    params, amounts[i].key,
+			    json_string(ctx->opts[amounts[i].opt]));
 	for (size_t i = 0; !rv && i < sizeof(durations) / sizeof(durations[0]);
 	     i++) {
 		const char *s = ctx->opts[durations[i].opt];
@@ -654,10 +661,11 @@ int rcmd_upgrade(struct cli_ctx *ctx)
 		if (!s)
 			continue;
 		if (rcmd_duration(s, &ms))
-			rv = cli_out_usage(ctx,
-			                   "bad duration \"%.32s\" (e.g. 90s, 5m, "
-			                   "1h, 500ms)",
-			                   s);
+			rv = cli_out_usage(
+			    ctx,
+			    "bad duration \"%.32s\" (e.g. 90s, 5m, "
+			    "1h, 500ms)",
+			    s);
 		else
 			json_object_set_new(params, durations[i].key,
 			                    json_integer(ms));
@@ -674,8 +682,9 @@ int rcmd_upgrade(struct cli_ctx *ctx)
 	if (strcmp(ctx->cmd->name, "upgrade-model") == 0) {
 		if (!ups_machine_id_is_valid(ctx->opts[RCMD_MODEL])) {
 			json_decref(params);
-			return cli_out_usage(ctx, "bad --model \"%.64s\" (a name "
-			                          "of [a-z0-9-])",
+			return cli_out_usage(ctx,
+			                     "bad --model \"%.64s\" (a name "
+			                     "of [a-z0-9-])",
 			                     ctx->opts[RCMD_MODEL]);
 		}
 		json_object_set_new(params, "model",
@@ -686,10 +695,11 @@ int rcmd_upgrade(struct cli_ctx *ctx)
 
 		if (strcmp(ob, "pause") && strcmp(ob, "rollback")) {
 			json_decref(params);
-			return cli_out_usage(ctx,
-			                     "bad --on-budget \"%.32s\" (pause or "
-			                     "rollback)",
-			                     ob);
+			return cli_out_usage(
+			    ctx,
+			    "bad --on-budget \"%.32s\" (pause or "
+			    "rollback)",
+			    ob);
 		}
 		json_object_set_new(params, "on-budget", json_string(ob));
 	}

@@ -1,7 +1,7 @@
 /* The rollout commands (PROTOCOL.md "Rollouts"): upgrade-controller,
  * upgrade-status, upgrade-promote, upgrade-pause, upgrade-resume and
- * upgrade-abort, upgrade-rollback. With --wait or --watch the session stays open and
- * Rollouts.Event pushes are printed until the rollout stops moving. */
+ * upgrade-abort, upgrade-rollback. With --wait or --watch the session stays
+ * open and Rollouts.Event pushes are printed until the rollout stops moving. */
 #ifndef UPSTAGE_CLI_ROLLOUT_CMDS_H
 #define UPSTAGE_CLI_ROLLOUT_CMDS_H
 

@@ -223,9 +223,10 @@ int scmd_sync(struct cli_ctx *ctx)
 	uint64_t total = 0, max_rate = 0;
 	unsigned retries = SYNC_DEFAULT_RETRIES;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned parallel = cores < 1                           ? 1
-	                    : cores > SYNC_DEFAULT_PARALLEL_MAX ? SYNC_DEFAULT_PARALLEL_MAX
-	                                                        : (unsigned)cores;
+	unsigned parallel = cores < 1 ? 1
+	                    : cores > SYNC_DEFAULT_PARALLEL_MAX
+	                        ? SYNC_DEFAULT_PARALLEL_MAX
+	                        : (unsigned)cores;
 	struct ups_url url;
 	struct remote_config rcfg = {0};
 	bool remote;
@@ -243,12 +244,13 @@ int scmd_sync(struct cli_ctx *ctx)
 	rcfg.explicit_source = source && *source;
 	if (!rcfg.explicit_source && !ctx->opts[SCMD_SYNC_KEYRING] &&
 	    !ctx->opts[SCMD_SYNC_ALLOW_UNSIGNED])
-		return cli_out_usage(ctx,
-		                     "no --source and no JUJU_METADATA_SOURCE: "
-		                     "the default, Juju's public streams (%s), is "
-		                     "read signed: give --keyring FILE (Juju's "
-		                     "signing key) or --allow-unsigned",
-		                     REMOTE_DEFAULT_SOURCE);
+		return cli_out_usage(
+		    ctx,
+		    "no --source and no JUJU_METADATA_SOURCE: "
+		    "the default, Juju's public streams (%s), is "
+		    "read signed: give --keyring FILE (Juju's "
+		    "signing key) or --allow-unsigned",
+		    REMOTE_DEFAULT_SOURCE);
 	if (!source || !*source)
 		source = REMOTE_DEFAULT_SOURCE;
 	remote = remote_is_url(source);
@@ -364,16 +366,16 @@ int scmd_sync(struct cli_ctx *ctx)
 			rv = 0;
 		else
 			rv = run.dry_run
-			         ? source_verify(source, kind, &items[i].it, err,
-			                         sizeof(err))
+			         ? source_verify(source, kind, &items[i].it,
+			                         err, sizeof(err))
 			         : source_check(source, kind, &items[i].it, err,
 			                        sizeof(err));
-		if (!rv && (remote ? remote_item_url(source, &items[i].it,
-		                                     items[i].file,
-		                                     sizeof(items[i].file))
-		                   : source_file_path(source, &items[i].it,
-		                                      items[i].file,
-		                                      sizeof(items[i].file))) != 0)
+		if (!rv &&
+		    (remote
+		         ? remote_item_url(source, &items[i].it, items[i].file,
+		                           sizeof(items[i].file))
+		         : source_file_path(source, &items[i].it, items[i].file,
+		                            sizeof(items[i].file))) != 0)
 			rv = ups_errf(UPS_ERR_TOO_LARGE, err, sizeof(err),
 			              "path too long");
 		if (rv) {

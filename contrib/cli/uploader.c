@@ -235,7 +235,8 @@ static int up_get_sha(const json_t *obj, const char *key, bool required,
 	out[0] = '\0';
 	if (!v)
 		return required ? -1 : 0;
-	if (!json_is_string(v) || !ups_sha256_hex_is_valid(json_string_value(v)))
+	if (!json_is_string(v) ||
+	    !ups_sha256_hex_is_valid(json_string_value(v)))
 		return -1;
 	memcpy(out, json_string_value(v), UPS_SHA256_HEX_LEN + 1);
 	return 0;
@@ -875,7 +876,8 @@ static bool slot_pump(struct slot *s)
 			return false;
 		}
 	}
-	s->job_msg = ups_outq_msg_new(true, UPS_CHUNK_HEADER_SIZE + (size_t)len);
+	s->job_msg =
+	    ups_outq_msg_new(true, UPS_CHUNK_HEADER_SIZE + (size_t)len);
 	if (!s->job_msg) {
 		slot_done(s, UPLOAD_FAILED, ups_err_code(UPS_ERR_NO_MEMORY),
 		          "out of memory");
@@ -913,7 +915,8 @@ static void up_pump_all(struct uploader *u)
 	for (unsigned k = 0; k < u->nslots; k++)
 		(void)slot_pump(&u->slots[(u->pump_from + k) % u->nslots]);
 	u->pump_from = (u->pump_from + 1) % (u->nslots ? u->nslots : 1);
-	if (u->rate_waiting && u->timers_open && !uv_is_active((uv_handle_t *)&u->rate)) {
+	if (u->rate_waiting && u->timers_open &&
+	    !uv_is_active((uv_handle_t *)&u->rate)) {
 		now = uv_hrtime();
 		allowed = (uint64_t)((double)cfg->max_rate *
 		                     (double)(now - u->session_start_ns) / 1e9);
@@ -985,8 +988,8 @@ static void slot_on_begin(struct client *c, void *data, int status,
 			up_end_session(u, END_FATAL);
 			return;
 		}
-		if (status == UPS_ERR_BUSY ||
-		    (status == UPS_ERR_CONFLICT && up_conflict_in_progress(env))) {
+		if (status == UPS_ERR_BUSY || (status == UPS_ERR_CONFLICT &&
+		                               up_conflict_in_progress(env))) {
 			slot_backoff(s, env);
 			return;
 		}
@@ -1010,12 +1013,13 @@ static void slot_on_begin(struct client *c, void *data, int status,
 		s->stored_size = b.stored_size;
 		memcpy(s->expect, b.stored_sha256, sizeof(s->expect));
 		if (b.stored_size != item->it.size && !u->cfg->force) {
-			snprintf(err, sizeof(err),
-			         "%s (%s) is stored with %" PRIu64
-			         " bytes (sha256 %s); the local file has %" PRIu64
-			         ": give --force to replace it",
-			         item->it.binary_version, u->cfg->stream,
-			         b.stored_size, b.stored_sha256, item->it.size);
+			snprintf(
+			    err, sizeof(err),
+			    "%s (%s) is stored with %" PRIu64
+			    " bytes (sha256 %s); the local file has %" PRIu64
+			    ": give --force to replace it",
+			    item->it.binary_version, u->cfg->stream,
+			    b.stored_size, b.stored_sha256, item->it.size);
 			slot_done(s, UPLOAD_FAILED,
 			          ups_err_code(UPS_ERR_CONFLICT), err);
 			return;

@@ -39,8 +39,10 @@ static void usage(FILE *out)
 	        "usage: upstage-relay --listen ADDR:PORT --auth-file FILE\n"
 	        "                     [--tls-cert FILE --tls-key FILE]\n"
 	        "                     [--log-level error|warn|info|debug]\n"
-	        "                     [--max-sessions N] [--max-pending-sessions N]\n"
-	        "                     [--login-timeout SECS] [--stuck-timeout SECS]\n"
+	        "                     [--max-sessions N] "
+	        "[--max-pending-sessions N]\n"
+	        "                     [--login-timeout SECS] [--stuck-timeout "
+	        "SECS]\n"
 	        "\n"
 	        "The controller-side websocket endpoint: upstaged links in as\n"
 	        "role \"plugin\"; clients and machines log in and their\n"
@@ -244,7 +246,8 @@ int main(int argc, char **argv)
 	/* No connection is accepted before uv_run(): the limits and the
 	 * signals can come after the context. */
 	if (relay_init(&m.relay, &loop, &o.limits)) {
-		fprintf(stderr, "upstage-relay: cannot start the sweep timer\n");
+		fprintf(stderr,
+		        "upstage-relay: cannot start the sweep timer\n");
 		goto err_destroy_ws;
 	}
 	/* uv_signal_init cannot fail on Linux; starting can. */

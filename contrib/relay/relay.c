@@ -549,9 +549,10 @@ static int relay_http(struct lws *wsi)
 	int meth = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
 	bool known = meth == LWSHUMETH_GET || meth == LWSHUMETH_HEAD;
 
-	if (lws_add_http_common_headers(
-	        wsi, known ? HTTP_STATUS_NOT_FOUND : HTTP_STATUS_METHOD_NOT_ALLOWED,
-	        NULL, 0, &p, end))
+	if (lws_add_http_common_headers(wsi,
+	                                known ? HTTP_STATUS_NOT_FOUND
+	                                      : HTTP_STATUS_METHOD_NOT_ALLOWED,
+	                                NULL, 0, &p, end))
 		return -1;
 	if (!known && lws_add_http_header_by_name(
 	                  wsi, (const unsigned char *)"allow:",

@@ -56,11 +56,12 @@ static int health_http_open(const struct ups_plugin_services *svc,
 		errno = 0;
 		t = strtod(timeout, &end);
 		if (errno || *end || !(t > 0) || t > HEALTH_HTTP_TIMEOUT_MAX)
-			return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-			                "health-http: health-http.timeout "
-			                "\"%.32s\": seconds, above 0 and at most "
-			                "%d",
-			                timeout, HEALTH_HTTP_TIMEOUT_MAX);
+			return ups_errf(
+			    UPS_ERR_BAD_REQUEST, err, errlen,
+			    "health-http: health-http.timeout "
+			    "\"%.32s\": seconds, above 0 and at most "
+			    "%d",
+			    timeout, HEALTH_HTTP_TIMEOUT_MAX);
 	}
 	/* Not thread-safe, and open() runs before any thread of ours. */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT))
@@ -209,8 +210,9 @@ static int health_http_check(void *state, const struct ups_health_target *t,
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_cleanup(c);
 	if (rc != CURLE_OK)
-		return ups_errf(rc == CURLE_OPERATION_TIMEDOUT ? UPS_ERR_TIMEOUT
-		                                               : UPS_ERR_UNAVAILABLE,
+		return ups_errf(rc == CURLE_OPERATION_TIMEDOUT
+		                    ? UPS_ERR_TIMEOUT
+		                    : UPS_ERR_UNAVAILABLE,
 		                err, errlen, "GET %s: %s", url,
 		                cerr[0] ? cerr : curl_easy_strerror(rc));
 	if (status != 200)
@@ -227,12 +229,13 @@ static const struct ups_health_ops health_http_ops = {
     .cancel = health_http_cancel,
 };
 
-UPS_PLUGIN_EXPORT const struct ups_plugin_descriptor upstage_plugin_descriptor = {
-    .abi_major = UPS_PLUGIN_ABI_MAJOR,
-    .abi_minor = 2,
-    .struct_size = sizeof(struct ups_plugin_descriptor),
-    .kind = UPS_PLUGIN_KIND_HEALTH,
-    .name = HEALTH_HTTP_NAME,
-    .version = "0.1.0",
-    .ops = &health_http_ops,
+UPS_PLUGIN_EXPORT const struct ups_plugin_descriptor upstage_plugin_descriptor =
+    {
+        .abi_major = UPS_PLUGIN_ABI_MAJOR,
+        .abi_minor = 2,
+        .struct_size = sizeof(struct ups_plugin_descriptor),
+        .kind = UPS_PLUGIN_KIND_HEALTH,
+        .name = HEALTH_HTTP_NAME,
+        .version = "0.1.0",
+        .ops = &health_http_ops,
 };

@@ -71,10 +71,11 @@ static int hook_exec_open(const struct ups_plugin_services *svc, void **state,
 		errno = 0;
 		t = strtol(timeout, &end, 10);
 		if (errno || *end || t < 1 || t > HOOK_EXEC_TIMEOUT_MAX)
-			return ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-			                "hook-exec: hook-exec.timeout \"%.32s\": "
-			                "seconds, 1 to %d",
-			                timeout, HOOK_EXEC_TIMEOUT_MAX);
+			return ups_errf(
+			    UPS_ERR_BAD_REQUEST, err, errlen,
+			    "hook-exec: hook-exec.timeout \"%.32s\": "
+			    "seconds, 1 to %d",
+			    timeout, HOOK_EXEC_TIMEOUT_MAX);
 	}
 	h = calloc(1, sizeof(*h));
 	if (!h)
@@ -298,8 +299,9 @@ static int hook_exec_one(struct hook_exec *h, const char *path,
 	while (!exited || !eof) {
 		/* After EOF the output is no longer polled: a closed pipe
 		 * is always readable, and would spin. */
-		struct pollfd p[2] = {{.fd = eof ? -1 : out[0], .events = POLLIN},
-		                      {.fd = in[1], .events = POLLOUT}};
+		struct pollfd p[2] = {
+		    {.fd = eof ? -1 : out[0], .events = POLLIN},
+		    {.fd = in[1], .events = POLLOUT}};
 		int64_t left = deadline - hook_exec_now_ms();
 
 		if (!exited && waitpid(pid, &status, WNOHANG) == pid)
@@ -322,7 +324,8 @@ static int hook_exec_one(struct hook_exec *h, const char *path,
 		         (int)(left < 100 ? left : 100)) < 0 &&
 		    errno != EINTR)
 			break;
-		if (in[1] >= 0 && (p[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
+		if (in[1] >= 0 &&
+		    (p[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
 			ssize_t k = hook_exec_write(in[1], ev->json + sent,
 			                            jsonlen - sent);
 
@@ -418,12 +421,13 @@ static const struct ups_hook_ops hook_exec_ops = {
     .cancel = hook_exec_cancel,
 };
 
-UPS_PLUGIN_EXPORT const struct ups_plugin_descriptor upstage_plugin_descriptor = {
-    .abi_major = UPS_PLUGIN_ABI_MAJOR,
-    .abi_minor = 2,
-    .struct_size = sizeof(struct ups_plugin_descriptor),
-    .kind = UPS_PLUGIN_KIND_HOOK,
-    .name = HOOK_EXEC_NAME,
-    .version = "0.1.0",
-    .ops = &hook_exec_ops,
+UPS_PLUGIN_EXPORT const struct ups_plugin_descriptor upstage_plugin_descriptor =
+    {
+        .abi_major = UPS_PLUGIN_ABI_MAJOR,
+        .abi_minor = 2,
+        .struct_size = sizeof(struct ups_plugin_descriptor),
+        .kind = UPS_PLUGIN_KIND_HOOK,
+        .name = HOOK_EXEC_NAME,
+        .version = "0.1.0",
+        .ops = &hook_exec_ops,
 };

@@ -167,11 +167,12 @@ int ups_auth_parse(struct ups_auth *auth, const char *text, size_t len,
 		if (rv)
 			goto out_free_entries;
 		if (auth_parse_line(p, &auth->entries[auth->count])) {
-			rv = ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
-				      "%s:%u: expected \"ROLE TOKEN\" with ROLE "
-				      "client, machine or plugin and a token of "
-				      "1..%d printable characters",
-				      name, lineno, UPS_LIMIT_TOKEN_LEN);
+			rv =
+			    ups_errf(UPS_ERR_BAD_REQUEST, err, errlen,
+			             "%s:%u: expected \"ROLE TOKEN\" with ROLE "
+			             "client, machine or plugin and a token of "
+			             "1..%d printable characters",
+			             name, lineno, UPS_LIMIT_TOKEN_LEN);
 			goto out_free_entries;
 		}
 		auth->count++;

@@ -3,8 +3,8 @@
  * Attempt n (0-based) has the ceiling min(max, initial * 2^n); the delay is
  * uniform in [0, ceiling]. Spreading reconnects over the whole range keeps
  * many upstaged instances (or machine agents) from hammering a server that
- * just came back in lock-step. Pure functions: the random source is injected so tests can
- * pin it. */
+ * just came back in lock-step. Pure functions: the random source is injected so
+ * tests can pin it. */
 #ifndef UPSTAGE_NET_BACKOFF_H
 #define UPSTAGE_NET_BACKOFF_H
 

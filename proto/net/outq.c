@@ -80,7 +80,8 @@ size_t ups_ws_client_frame(unsigned char *payload, size_t len,
 	} else {
 		h[1] = 0x80 | 127;
 		for (int b = 0; b < 8; b++)
-			h[2 + b] = (unsigned char)((uint64_t)len >> (56 - 8 * b));
+			h[2 + b] =
+			    (unsigned char)((uint64_t)len >> (56 - 8 * b));
 	}
 	memcpy(h + hlen - 4, key, 4);
 	return hlen;

@@ -58,10 +58,11 @@ static int ws_create_server_vhost(struct ups_ws *ws,
 		info.retry_and_idle_policy = &ws->idle_policy;
 	ws->server = lws_create_vhost(ws->context, &info);
 	if (!ws->server)
-		return ups_errf(UPS_ERR_IO, err, errlen,
-				"cannot listen on %s:%d (address in use, or bad "
-				"TLS certificate/key?)",
-				cfg->listen_host, cfg->listen_port);
+		return ups_errf(
+		    UPS_ERR_IO, err, errlen,
+		    "cannot listen on %s:%d (address in use, or bad "
+		    "TLS certificate/key?)",
+		    cfg->listen_host, cfg->listen_port);
 	ws->port = lws_get_vhost_listen_port(ws->server);
 	return 0;
 }

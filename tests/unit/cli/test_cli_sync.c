@@ -93,8 +93,8 @@ static void test_tarball_dir(void **state)
 	write_file("juju-2.9.1-ubuntu-sparc.tgz", "x");
 	write_file("README", "not an agent");
 	write_file("juju-2.9.1-ubuntu-amd64.tar.gz", "ignored");
-	assert_int_equal(source_scan(tmp, "released", &l, &kind, tl_count_warn, &w,
-	                             err, sizeof(err)),
+	assert_int_equal(source_scan(tmp, "released", &l, &kind, tl_count_warn,
+	                             &w, err, sizeof(err)),
 	                 0);
 	assert_int_equal(kind, SOURCE_TARBALLS);
 	assert_int_equal(l.n, 4);
@@ -182,8 +182,8 @@ static void test_simplestreams_tree(void **state)
 
 	(void)state;
 	make_tree("index2.json", index2, products);
-	assert_int_equal(source_scan(tmp, "released", &l, &kind, tl_count_warn, &w,
-	                             err, sizeof(err)),
+	assert_int_equal(source_scan(tmp, "released", &l, &kind, tl_count_warn,
+	                             &w, err, sizeof(err)),
 	                 0);
 	assert_int_equal(kind, SOURCE_SIMPLESTREAMS);
 	assert_int_equal(l.n, 3);

@@ -84,7 +84,8 @@ static void *fx_serve(void *arg)
 			        ? "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
 			          "Connection: close\r\n\r\nok\n"
 			        : "HTTP/1.1 503 Service Unavailable\r\n"
-			          "Content-Length: 5\r\nConnection: close\r\n\r\n"
+			          "Content-Length: 5\r\nConnection: "
+			          "close\r\n\r\n"
 			          "down\n";
 
 			if (write(c, resp, strlen(resp)) < 0)

@@ -266,8 +266,10 @@ static void test_rule_named(void **state)
 	assert_string_equal(
 	    ups_autoselect_rule_name((enum ups_autoselect_rule)7), "unknown");
 	{
-		struct ups_version c = tl_version("2.0.3"), g = tl_version("2.0.1");
-		struct ups_version c2 = tl_version("2.1"), g2 = tl_version("1.25");
+		struct ups_version c = tl_version("2.0.3"),
+		                   g = tl_version("2.0.1");
+		struct ups_version c2 = tl_version("2.1"),
+		                   g2 = tl_version("1.25");
 
 		/* Same major: stable, not past the client's minor. */
 		assert_true(ups_autoselect_considers(&c, &g, &a[1]));
@@ -280,7 +282,8 @@ static void test_rule_named(void **state)
 	}
 	/* A failure leaves the rule alone. */
 	{
-		struct ups_version c = tl_version("3.0"), g = tl_version("2.0.1");
+		struct ups_version c = tl_version("3.0"),
+		                   g = tl_version("2.0.1");
 
 		rule = (enum ups_autoselect_rule)99;
 		assert_int_equal(ups_version_select(&c, &g, a, 6, &out, &rule,

@@ -50,8 +50,8 @@ static void parse(const char *const *items, size_t n, struct ups_ss_list *l,
 		                        i ? "," : "", items[i]);
 	len += (size_t)snprintf(buf + len, sizeof(buf) - len, "}}}}}}");
 	assert_true(len < sizeof(buf));
-	if (ups_ss_parse_products(buf, len, "released", l, tl_count_warn, w, err,
-	                          sizeof(err)) != 0)
+	if (ups_ss_parse_products(buf, len, "released", l, tl_count_warn, w,
+	                          err, sizeof(err)) != 0)
 		fail_msg("products: %s", err);
 }
 

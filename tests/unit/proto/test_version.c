@@ -202,7 +202,8 @@ static void test_equal(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
-		struct ups_version a = tl_version(pairs[i][0]), b = tl_version(pairs[i][1]);
+		struct ups_version a = tl_version(pairs[i][0]),
+		                   b = tl_version(pairs[i][1]);
 
 		assert_int_equal(ups_version_compare(&a, &b), 0);
 		assert_int_equal(ups_version_compare(&b, &a), 0);
@@ -211,8 +212,10 @@ static void test_equal(void **state)
 
 static void test_tags_compare_as_strings(void **state)
 {
-	struct ups_version a = tl_version("2.9-rc9"), b = tl_version("2.9-beta10");
-	struct ups_version c = tl_version("2.9-alpha5"), d = tl_version("2.9-alphb1");
+	struct ups_version a = tl_version("2.9-rc9"),
+	                   b = tl_version("2.9-beta10");
+	struct ups_version c = tl_version("2.9-alpha5"),
+	                   d = tl_version("2.9-alphb1");
 
 	(void)state;
 	/* "beta" < "rc" whatever the patch numbers. */

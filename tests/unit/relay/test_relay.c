@@ -975,7 +975,8 @@ static void test_prelogin_budget(void **state)
 	t0 = uv_now(&f->loop);
 	/* All at once: every frame is answered before the relay could
 	 * write a single answer. */
-	ws_peer_send_client_burst(spam, texts, sizeof(texts) / sizeof(texts[0]));
+	ws_peer_send_client_burst(spam, texts,
+	                          sizeof(texts) / sizeof(texts[0]));
 	f->lw.timeout_ms = 5000;
 	LOOP_WAIT(&f->lw, f->relay.gate.all == NULL);
 	assert_true(uv_now(&f->loop) - t0 < 3000);
@@ -1076,8 +1077,8 @@ static void test_upgrade_path_version_and_http(void **state)
 	http_exchange(f, &x, "HEAD / HTTP/1.1\r\nHost: h\r\n\r\n");
 	assert_memory_equal(x.answer, "HTTP/1.1 404", 12);
 	assert_non_null(strcasestr(x.answer, "content-length: 0\r\n"));
-	http_exchange(f, &x,
-	              "DELETE / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
+	http_exchange(
+	    f, &x, "DELETE / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
 	assert_memory_equal(x.answer, "HTTP/1.1 405", 12);
 	assert_non_null(strcasestr(x.answer, "allow: GET, HEAD\r\n"));
 

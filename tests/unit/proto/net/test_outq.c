@@ -84,7 +84,8 @@ static void test_drop_tag(void **state)
 	ups_outq_init(&q, 10000);
 	for (size_t i = 0; i < 5; i++) {
 		b[0] = (char)i;
-		assert_int_equal(ups_outq_push(&q, false, b, i + 1, NULL, 0), 0);
+		assert_int_equal(ups_outq_push(&q, false, b, i + 1, NULL, 0),
+		                 0);
 		ups_outq_tag_last(&q, tags[i]);
 	}
 	assert_int_equal(ups_outq_drop_tag(&q, 0), 0);
@@ -189,7 +190,8 @@ static void test_msg_frame(void **state)
 	assert_int_equal(d[-13], 0x80 | 127);
 	memcpy(key, d - 4, 4);
 	for (size_t i = 0; i < len; i++)
-		assert_int_equal(d[i] ^ key[i & 3], (unsigned char)(i * 13 + 1));
+		assert_int_equal(d[i] ^ key[i & 3],
+		                 (unsigned char)(i * 13 + 1));
 	assert_int_equal(ups_outq_msg_frame(m), UPS_ERR_BAD_REQUEST);
 	assert_int_equal(ups_outq_msg_frame(t), UPS_ERR_BAD_REQUEST);
 	ups_outq_msg_free(m);

@@ -34,19 +34,23 @@ void ups_ws_init_logging(void)
 	lws_set_log_level(levels, ws_log_emit);
 }
 
-static int ws_create_server_vhost(struct ups_ws *ws,
-				  const struct ups_ws_config *cfg, char *err,
-				  size_t errlen)
+/* A listening vhost named name on host:port; with primary, the one that
+ * carries the TLS certificate (if any) and the idle policy. Sets *vhost
+ * and *bound (the port, also when the kernel picked it). */
+static int ws_listen(struct ups_ws *ws, const struct ups_ws_config *cfg,
+		     const char *name, const char *host, int port, bool primary,
+		     struct lws_vhost **vhost, int *bound, char *err,
+		     size_t errlen)
 {
 	struct lws_context_creation_info info;
+	bool tls = primary && cfg->tls_cert;
 
 	memset(&info, 0, sizeof(info));
-	info.vhost_name = "server";
-	info.iface = cfg->listen_host;
-	info.port = cfg->listen_port; /* 0: the kernel picks a free port */
+	info.vhost_name = name;
+	info.iface = host;
+	info.port = port; /* 0: the kernel picks a free port */
 	info.protocols = cfg->protocols;
-	info.options = 0;
-	if (cfg->tls_cert) {
+	if (tls) {
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		info.ssl_cert_filepath = cfg->tls_cert;
 		info.ssl_private_key_filepath = cfg->tls_key;
@@ -54,36 +58,15 @@ static int ws_create_server_vhost(struct ups_ws *ws,
 		 * only (ws.h). */
 		info.alpn = "http/1.1";
 	}
-	if (ws->idle_policy.secs_since_valid_ping)
+	if (primary && ws->idle_policy.secs_since_valid_ping)
 		info.retry_and_idle_policy = &ws->idle_policy;
-	ws->server = lws_create_vhost(ws->context, &info);
-	if (!ws->server)
-		return ups_errf(
-		    UPS_ERR_IO, err, errlen,
-		    "cannot listen on %s:%d (address in use, or bad "
-		    "TLS certificate/key?)",
-		    cfg->listen_host, cfg->listen_port);
-	ws->port = lws_get_vhost_listen_port(ws->server);
-	return 0;
-}
-
-static int ws_create_side_vhost(struct ups_ws *ws,
-				const struct ups_ws_config *cfg, char *err,
-				size_t errlen)
-{
-	struct lws_context_creation_info info;
-
-	memset(&info, 0, sizeof(info));
-	info.vhost_name = "side";
-	info.iface = cfg->side_host;
-	info.port = cfg->side_port;
-	info.protocols = cfg->protocols;
-	ws->side = lws_create_vhost(ws->context, &info);
-	if (!ws->side)
+	*vhost = lws_create_vhost(ws->context, &info);
+	if (!*vhost)
 		return ups_errf(UPS_ERR_IO, err, errlen,
-				"cannot listen on %s:%d (address in use?)",
-				cfg->side_host, cfg->side_port);
-	ws->side_port = lws_get_vhost_listen_port(ws->side);
+				"cannot listen on %s:%d (address in use%s?)",
+				host, port,
+				tls ? ", or bad TLS certificate/key" : "");
+	*bound = lws_get_vhost_listen_port(*vhost);
 	return 0;
 }
 
@@ -151,12 +134,15 @@ int ups_ws_create(struct ups_ws *ws, const struct ups_ws_config *cfg,
 				"libwebsockets-evlib-uv installed?)");
 
 	if (cfg->listen_host) {
-		rv = ws_create_server_vhost(ws, cfg, err, errlen);
+		rv = ws_listen(ws, cfg, "server", cfg->listen_host,
+			       cfg->listen_port, true, &ws->server, &ws->port,
+			       err, errlen);
 		if (rv)
 			goto err_destroy_context;
 	}
 	if (cfg->side_host) {
-		rv = ws_create_side_vhost(ws, cfg, err, errlen);
+		rv = ws_listen(ws, cfg, "side", cfg->side_host, cfg->side_port,
+			       false, &ws->side, &ws->side_port, err, errlen);
 		if (rv)
 			goto err_destroy_context;
 	}

@@ -21,7 +21,6 @@ struct ups_outq_msg {
 	/* Bytes of a websocket frame header already written before the
 	 * (then masked) payload by ups_outq_msg_frame(); 0 if not framed. */
 	size_t framed;
-	size_t sent; /* bytes of a framed message given to lws so far */
 	/* LWS_PRE bytes of headroom for lws's frame header, then payload. */
 	unsigned char buf[];
 };
@@ -128,7 +127,6 @@ struct ups_outq_msg *ups_outq_msg_new(bool binary, size_t len)
 	m->binary = binary;
 	m->tag = 0;
 	m->framed = 0;
-	m->sent = 0;
 	return m;
 }
 
@@ -147,10 +145,9 @@ size_t ups_outq_drop_tag(struct ups_outq *q, uint32_t tag)
 		return 0;
 	q->tail = NULL;
 	/* Messages leave the queue when lws_write() takes them (lws keeps
-	 * any unsent rest itself), so every queued one can go, except a
-	 * framed one partly given already: its peer waits for the rest. */
+	 * any unsent rest itself), so every queued one can go. */
 	while ((m = *link) != NULL) {
-		if (m->tag == tag && m->sent == 0) {
+		if (m->tag == tag) {
 			*link = m->next;
 			q->bytes -= ups_outq_cost(m->len);
 			q->count--;
@@ -269,45 +266,17 @@ int ups_outq_msg_frame(struct ups_outq_msg *m)
 	return 0;
 }
 
-/* Gives lws the framed message m a slice at a time while the socket takes
- * them. lws copies whatever a send() left over into a buffer of its own,
- * so handing it a whole megabyte at once costs a copy of most of it each
- * time the socket fills; this way at most a slice is copied. Returns the
- * bytes still to give, or -1. */
-static long outq_write_framed(struct ups_outq_msg *m, struct lws *wsi)
-{
-	unsigned char *frame = m->buf + LWS_PRE - m->framed;
-	size_t total = m->framed + m->len, piece;
-
-	do {
-		piece = total - m->sent;
-		if (piece > UPS_OUTQ_SLICE)
-			piece = UPS_OUTQ_SLICE;
-		if (lws_write(wsi, frame + m->sent, piece, LWS_WRITE_HTTP) < 0)
-			return -1;
-		m->sent += piece;
-	} while (m->sent < total && !lws_send_pipe_choked(wsi));
-	return (long)(total - m->sent);
-}
-
 int ups_outq_write_one(struct ups_outq *q, struct lws *wsi)
 {
 	struct ups_outq_msg *m = q->head;
-	long left;
 	int n;
 
 	if (!m)
 		return 0;
-	if (m->framed) {
-		left = outq_write_framed(m, wsi);
-		if (left < 0)
-			return UPS_ERR_IO;
-		if (left > 0) {
-			lws_callback_on_writable(wsi);
-			return 1;
-		}
-		n = 0;
-	} else if (q->self_mask && m->binary)
+	if (m->framed)
+		n = lws_write(wsi, m->buf + LWS_PRE - m->framed,
+			      m->framed + m->len, LWS_WRITE_HTTP);
+	else if (q->self_mask && m->binary)
 		n = outq_write_self_masked(m, wsi);
 	else
 		n = lws_write(wsi, m->buf + LWS_PRE, m->len,

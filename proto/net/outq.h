@@ -1,9 +1,7 @@
 /* A bounded queue of outgoing websocket messages for one session.
  *
  * lws allows one lws_write() per WRITEABLE callback, so senders queue here
- * and the session's WRITEABLE handler drains one message at a time (a
- * framed one in slices, more than one only while lws holds nothing back
- * and the socket takes more). Each
+ * and the session's WRITEABLE handler drains one message at a time. Each
  * message carries LWS_PRE bytes of headroom. The byte bound stops a peer
  * that does not read from growing our memory: a full queue is
  * UPS_ERR_BUSY and the caller decides (usually: close that session). The
@@ -41,10 +39,6 @@ size_t ups_outq_cost(size_t payload);
  * near 350 MiB/s on the machines we measured; its raw path still does the
  * TLS and the buffering of partial sends. */
 void ups_outq_set_self_mask(struct ups_outq *q, bool on);
-
-/* A framed message goes to lws this much at a time (see
- * ups_outq_write_one). */
-#define UPS_OUTQ_SLICE (256 * 1024)
 
 /* Largest header ups_ws_client_frame() writes: 2 + 8 length + 4 mask. */
 #define UPS_WS_CLIENT_HEADER_MAX 14
@@ -103,9 +97,7 @@ int ups_outq_send(struct ups_outq *q, struct lws *wsi, bool binary,
 int ups_outq_send_json(struct ups_outq *q, struct lws *wsi, const json_t *env);
 
 /* Call from the WRITEABLE callback: writes the head message with one
- * lws_write() (a framed message: slices of UPS_OUTQ_SLICE while the
- * socket takes them; it stays at the head until all went). Returns 1 if
- * messages (or the rest of one) remain (it has already asked for the
+ * lws_write(). Returns 1 if messages remain (it has already asked for the
  * next WRITEABLE), 0 if the queue is empty, or UPS_ERR_IO if the write
  * failed (close the session). */
 int ups_outq_write_one(struct ups_outq *q, struct lws *wsi);

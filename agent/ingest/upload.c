@@ -977,6 +977,8 @@ static void upload_after_begin(struct upload *u)
 	upload_kick(u);
 }
 
+static void upload_maybe_checkpoint(struct upload *u);
+
 static void upload_after_checkpoint(uv_work_t *w, int status)
 {
 	struct upload *u = w->data;
@@ -992,17 +994,21 @@ static void upload_after_checkpoint(uv_work_t *w, int status)
 	}
 	if (u->ckpt_target > u->durable)
 		u->durable = u->ckpt_target;
+	/* Writes went on meanwhile: the next may be due already. */
+	upload_maybe_checkpoint(u);
 	upload_kick(u);
 }
 
 /* Starts a checkpoint of what is written, when sync_bytes more were
  * written since the last and none runs. Write jobs go on meanwhile: the
- * disk keeps receiving while the fdatasync and the catalog wait for it. */
+ * disk keeps receiving while the fdatasync and the catalog wait for it.
+ * Not once every byte is written: the commit's verify syncs them. */
 static void upload_maybe_checkpoint(struct upload *u)
 {
 	int rv;
 
 	if (u->ckpt_busy || u->state != UPLOAD_RECEIVING || u->fd < 0 ||
+	    u->written == u->size ||
 	    u->written - u->durable < u->eng->cfg.sync_bytes)
 		return;
 	u->ckpt_target = u->written;

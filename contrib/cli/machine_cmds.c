@@ -155,6 +155,7 @@ static void mcmd_finish(struct mcmd_wait *w, int exit)
 }
 
 static void mcmd_ask(struct mcmd_wait *w);
+static void mcmd_on_deadline(uv_timer_t *t);
 
 static void mcmd_print_order(struct mcmd_wait *w, const json_t *o)
 {
@@ -278,10 +279,17 @@ static void mcmd_ask(struct mcmd_wait *w)
 		json_array_append(batch, json_array_get(w->ids, w->next_id++));
 	if (!params || !batch ||
 	    json_object_set_new(params, "machine-ids", batch)) {
+		/* set_new took batch even when it failed. */
+		if (!params)
+			json_decref(batch);
 		json_decref(params);
 		params = NULL;
 	}
 	w->asking = true;
+	/* Without --wait, each request has --timeout for its answer. */
+	if (!w->wait)
+		uv_timer_start(&w->deadline, mcmd_on_deadline,
+		               w->ctx->g.timeout_ms, 0);
 	if (!params || client_request(&w->client, "Machines", w->method,
 	                              params, mcmd_on_answer, w, NULL)) {
 		w->asking = false;
@@ -325,8 +333,8 @@ static void mcmd_on_deadline(uv_timer_t *t)
 	if (w->done)
 		return;
 	cli_out_error(w->ctx, CLI_EXIT_FAILED, ups_err_code(UPS_ERR_TIMEOUT),
-	              w->orders ? "the orders did not end in time"
-	                        : "no answer in time");
+	              w->asking ? "no answer in time"
+	                        : "the orders did not end in time");
 	mcmd_finish(w, CLI_EXIT_FAILED);
 }
 
@@ -380,7 +388,7 @@ out:
 	return rv;
 }
 
-/* ID... into a new array, or a usage error. */
+/* ID... (each once) into a new array, or a usage error. */
 static int mcmd_ids(struct cli_ctx *ctx, json_t **out)
 {
 	json_t *ids = json_array();
@@ -396,6 +404,15 @@ static int mcmd_ids(struct cli_ctx *ctx, json_t **out)
 			    "e.g. 0 or 12)",
 			    ctx->args[i]);
 		}
+		/* Once each: a repeat in a later request would be refused
+		 * after the earlier ones were ordered. */
+		for (int j = 0; j < i; j++)
+			if (strcmp(ctx->args[j], ctx->args[i]) == 0) {
+				json_decref(ids);
+				return cli_out_usage(
+				    ctx, "machine id \"%.64s\" given twice",
+				    ctx->args[i]);
+			}
 		json_array_append_new(ids, json_string(ctx->args[i]));
 	}
 	*out = ids;

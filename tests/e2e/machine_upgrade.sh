@@ -145,6 +145,8 @@ expect_match "$ERR" 'not-found.*unknown machines: 77' "unknown machine named"
 cli 1 norevert "${AGENT[@]}" revert-machine 0
 expect_match "$ERR" 'conflict' "revert after a failed order"
 cli 2 badv "${AGENT[@]}" upgrade-machine 0 --agent-version 2.x
+cli 2 twice "${AGENT[@]}" upgrade-machine 0 0 --agent-version 2.9.1
+expect_match "$ERR" 'machine id "0" given twice' "an id given twice"
 
 # 6. A download cut by killing the agent resumes with Range.
 touch "$T/slow"

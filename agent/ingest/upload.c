@@ -602,11 +602,9 @@ static void upload_work_write(struct upload *u)
 	size_t errlen = sizeof(u->job_err);
 	uint64_t written = u->written;
 	struct upload_chunk *c;
-	int rv = 0;
-
 	struct iovec iov[STAGING_IOV_MAX];
 	uint64_t run;
-	int n;
+	int n, rv = 0;
 
 	assert(u->batch && u->batch->offset == written);
 	/* The batch's chunks follow one another: write them together, so

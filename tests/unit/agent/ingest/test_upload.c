@@ -789,6 +789,36 @@ static void test_checkpoint_fails(void **state)
 	assert_int_equal(f->b.errors, 0);
 }
 
+/* No checkpoint once every byte is written: the commit's verify syncs
+ * them anyway, and an fdatasync more would only delay it. */
+static void test_no_checkpoint_at_the_end(void **state)
+{
+	struct fx *f = *state;
+	const size_t size = 128 * 1024; /* sync_bytes, in one chunk */
+	struct upload_begin_req req = req_for(f, "2.9.3-ubuntu-amd64");
+	struct upload_info info;
+	unsigned char md[32];
+	struct answer a, c;
+	unsigned len;
+
+	EVP_Digest(f->file, size, md, &len, EVP_sha256(), NULL);
+	for (int i = 0; i < 32; i++)
+		sprintf(req.sha256 + 2 * i, "%02x", md[i]);
+	req.size = size;
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(
+	    upload_begin(&f->eng, &f->a, &req, on_begun, &a, NULL, 0), 0);
+	run(f);
+	assert_int_equal(a.rv, 0);
+	send_chunks(f, &f->a, a.begun.upload_id, 0, size, size);
+	assert_int_equal(upload_status(&f->eng, a.begun.upload_id, &info), 0);
+	assert_int_equal(info.offset, size);
+	assert_int_equal(info.durable, 0);
+	c = commit(f, &f->a, a.begun.upload_id);
+	assert_int_equal(c.rv, 0);
+	assert_int_equal(c.stored.size, size);
+}
+
 #define TOKEN_A "tok-aaaaaaaaaaaaaaaa"
 #define TOKEN_B "tok-bbbbbbbbbbbbbbbb"
 
@@ -992,6 +1022,7 @@ int main(void)
 	    T(test_token_resume_after_restart),
 	    T(test_window_shared),
 	    T(test_checkpoint_fails),
+	    T(test_no_checkpoint_at_the_end),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -333,8 +333,9 @@ static void mcmd_on_deadline(uv_timer_t *t)
 	if (w->done)
 		return;
 	cli_out_error(w->ctx, CLI_EXIT_FAILED, ups_err_code(UPS_ERR_TIMEOUT),
-	              w->asking ? "no answer in time"
-	                        : "the orders did not end in time");
+	              w->asking || json_array_size(w->orders) == 0
+	                  ? "no answer in time"
+	                  : "the orders did not end in time");
 	mcmd_finish(w, CLI_EXIT_FAILED);
 }
 

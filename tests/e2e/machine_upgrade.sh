@@ -147,6 +147,13 @@ expect_match "$ERR" 'conflict' "revert after a failed order"
 cli 2 badv "${AGENT[@]}" upgrade-machine 0 --agent-version 2.x
 cli 2 twice "${AGENT[@]}" upgrade-machine 0 0 --agent-version 2.9.1
 expect_match "$ERR" 'machine id "0" given twice' "an id given twice"
+# An upstaged that does not answer: --timeout ends the wait, and says it
+# was the answer that was late, not the orders.
+kill -STOP "$(pid_of up)"
+run 1 mute "$UPSTAGE" --timeout 1 "${AGENT[@]}" upgrade-machine 0 \
+	--agent-version 2.9.1
+kill -CONT "$(pid_of up)"
+expect_match "$ERR" 'timeout.*no answer in time' "a mute upstaged"
 
 # 6. A download cut by killing the agent resumes with Range.
 touch "$T/slow"

@@ -4,10 +4,12 @@
  *
  * Names are built only from the numeric upload id, never from anything a
  * peer sent. Every function here blocks on disk I/O: call them from a
- * libuv worker (uv_queue_work), never the loop thread. Different uploads'
- * files may be used from different threads at once; one upload's file
- * from one thread at a time. Faults can be injected (plugins/ups_fault.h)
- * so tests can make writes fail with ENOSPC or EIO. */
+ * libuv worker (uv_queue_work), never the loop thread. Each descriptor
+ * is used from one thread at a time (staging_writev switches its
+ * O_DIRECT flag); different descriptors, also of the same file, may be
+ * written at different offsets from different threads at once. Faults
+ * can be injected (plugins/ups_fault.h) so tests can make writes fail
+ * with ENOSPC or EIO. */
 #ifndef UPSTAGE_AGENT_INGEST_STAGING_H
 #define UPSTAGE_AGENT_INGEST_STAGING_H
 

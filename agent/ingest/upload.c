@@ -83,13 +83,22 @@ struct upload {
 	bool busy;
 	enum upload_job job;
 	uv_work_t work;
-	/* A write job hashes its batch on a second worker meanwhile: both
-	 * only read the batch, and the disk write then costs no more time
-	 * than the hashing. works_out counts the job's works not done. */
+	/* A write job hashes its batch (both halves) on another worker
+	 * meanwhile: all only read the batch, and the disk write then costs
+	 * no more time than the hashing. works_out counts the job's works
+	 * not done. */
 	uv_work_t hash_work;
 	unsigned works_out;
 	int hash_rv; /* the hash worker's; read once works_out is 0 */
 	struct upload_chunk *batch;
+	/* The batch's later half, written on a third worker through a
+	 * descriptor of its own, so that the disk has a second write queued
+	 * when the first ends. NULL when the batch was one chunk. */
+	uv_work_t half_work;
+	struct upload_chunk *half;
+	uint64_t half_written; /* where its writes ended */
+	int half_rv;
+	char half_err[UPS_ERRMSG_MAX];
 	int job_rv;
 	char job_err[UPS_ERRMSG_MAX];
 	uint64_t job_id;
@@ -335,6 +344,7 @@ static struct upload *upload_new(struct upload_engine *eng,
 	u->fd = -1;
 	u->work.data = u;
 	u->hash_work.data = u;
+	u->half_work.data = u;
 	u->touched_s = eng->now_s();
 	u->next = eng->uploads;
 	if (u->next)
@@ -362,6 +372,7 @@ static void upload_free(struct upload *u)
 		u->next->prev = u->prev;
 	upload_free_chunks(eng, u->q_head);
 	upload_free_chunks(eng, u->batch);
+	upload_free_chunks(eng, u->half);
 	EVP_MD_CTX_free(u->md);
 	if (u->fd >= 0)
 		close(u->fd);
@@ -595,21 +606,21 @@ static void upload_work_begin(struct upload *u)
 	u->job_rv = rv;
 }
 
-static void upload_work_write(struct upload *u)
+/* Writes chunks, which follow one another from offset, through fd; *end
+ * is where the bytes written end, also on failure. */
+static int upload_write_chunks(struct upload_engine *eng, int fd,
+                               struct upload_chunk *chunks, uint64_t offset,
+                               uint64_t *end, char *err, size_t errlen)
 {
-	struct upload_engine *eng = u->eng;
-	char *err = u->job_err;
-	size_t errlen = sizeof(u->job_err);
-	uint64_t written = u->written;
-	struct upload_chunk *c;
 	struct iovec iov[STAGING_IOV_MAX];
-	uint64_t run;
+	struct upload_chunk *c;
+	uint64_t written = offset, run;
 	int n, rv = 0;
 
-	assert(u->batch && u->batch->offset == written);
-	/* The batch's chunks follow one another: write them together, so
-	 * that a direct write is as large as the batch. */
-	for (c = u->batch; !rv && c;) {
+	assert(chunks && chunks->offset == offset);
+	/* The chunks follow one another: write them together, so that a
+	 * direct write is as large as they are. */
+	for (c = chunks; !rv && c;) {
 		for (n = 0, run = 0; c && n < STAGING_IOV_MAX; c = c->next) {
 			iov[n].iov_base = c->data;
 			iov[n++].iov_len = c->len;
@@ -618,20 +629,48 @@ static void upload_work_write(struct upload *u)
 		rv = upload_check_space(eng, run + eng->cfg.reserve / 2, err,
 		                        errlen);
 		if (!rv)
-			rv = staging_writev(&eng->stg, u->fd, iov, n, written,
-			                    err, errlen);
+			rv = staging_writev(&eng->stg, fd, iov, n, written, err,
+			                    errlen);
 		if (!rv)
 			written += run;
 	}
-	u->job_written = written;
-	/* Start writeback of what this batch wrote through the page cache
-	 * (a direct write has nothing left), so that the next checkpoint
-	 * finds little left to do. */
-	if (!rv && written > u->written)
-		(void)sync_file_range(u->fd, (off64_t)u->written,
-		                      (off64_t)(written - u->written),
+	*end = written;
+	/* Start writeback of what went through the page cache (a direct
+	 * write has nothing left), so that the next checkpoint finds little
+	 * left to do. */
+	if (!rv && written > offset)
+		(void)sync_file_range(fd, (off64_t)offset,
+		                      (off64_t)(written - offset),
 		                      SYNC_FILE_RANGE_WRITE);
-	u->job_rv = rv;
+	return rv;
+}
+
+static void upload_work_write(struct upload *u)
+{
+	u->job_rv = upload_write_chunks(u->eng, u->fd, u->batch, u->written,
+	                                &u->job_written, u->job_err,
+	                                sizeof(u->job_err));
+}
+
+/* The batch's later half, at the same time as upload_work_write. A
+ * descriptor of its own keeps its O_DIRECT switching (staging_writev)
+ * apart from the first half's. */
+static void upload_work_half(uv_work_t *w)
+{
+	struct upload *u = w->data;
+	struct upload_engine *eng = u->eng;
+	uint64_t size;
+	int fd = -1;
+
+	u->half_written = u->half->offset;
+	u->half_rv = staging_open(&eng->stg, u->id, false, &fd, &size,
+	                          u->half_err, sizeof(u->half_err));
+	if (!u->half_rv)
+		u->half_rv = upload_write_chunks(
+		    eng, fd, u->half, u->half->offset, &u->half_written,
+		    u->half_err, sizeof(u->half_err));
+	if (fd >= 0)
+		close(fd);
 }
 
 /* A checkpoint, on a worker beside the write jobs: makes the bytes before
@@ -659,12 +698,15 @@ static void upload_work_hash(uv_work_t *w)
 	struct upload_chunk *c;
 
 	u->hash_rv = 0;
-	for (c = u->batch; c; c = c->next) {
-		if (!EVP_DigestUpdate(u->md, c->data, c->len)) {
-			u->hash_rv = UPS_ERR_INTERNAL;
-			return;
-		}
-	}
+	for (c = u->batch; c; c = c->next)
+		if (!EVP_DigestUpdate(u->md, c->data, c->len))
+			goto failed;
+	for (c = u->half; c; c = c->next)
+		if (!EVP_DigestUpdate(u->md, c->data, c->len))
+			goto failed;
+	return;
+failed:
+	u->hash_rv = UPS_ERR_INTERNAL;
 }
 
 static void upload_work_sync(struct upload *u)
@@ -795,13 +837,14 @@ static void upload_work(uv_work_t *w)
 static void upload_after_work(uv_work_t *w, int status);
 
 /* Moves the first window/4 bytes (at least one chunk) of u's queue into
- * its batch. Taking the whole queue would make the stream stop-and-go:
+ * its batch, and the later half of those (when more than one chunk) into
+ * its half. Taking the whole queue would make the stream stop-and-go:
  * the ack that lets the client send more only goes out when the job ends,
  * so a job as big as the window leaves the network idle while it runs. */
 static void upload_take_batch(struct upload *u)
 {
 	uint64_t limit = u->window_told / 4;
-	uint64_t bytes = 0;
+	uint64_t bytes = 0, first = 0;
 	struct upload_chunk *last = NULL, *c = u->q_head;
 
 	while (c && (last == NULL || bytes + c->len <= limit)) {
@@ -814,6 +857,15 @@ static void upload_take_batch(struct upload *u)
 	u->q_head = c;
 	if (!c)
 		u->q_tail = NULL;
+	u->half = NULL;
+	for (c = u->batch; c->next; c = c->next) {
+		first += c->len;
+		if (2 * first >= bytes) {
+			u->half = c->next;
+			c->next = NULL;
+			break;
+		}
+	}
 }
 
 static int upload_queue(struct upload *u, uv_work_t *w, uv_work_cb cb)
@@ -875,6 +927,8 @@ static void upload_kick(struct upload *u)
 	rv = upload_queue(u, &u->work, upload_work);
 	if (!rv && job == UPLOAD_JOB_WRITE)
 		rv = upload_queue(u, &u->hash_work, upload_work_hash);
+	if (!rv && job == UPLOAD_JOB_WRITE && u->half)
+		rv = upload_queue(u, &u->half_work, upload_work_half);
 	if (rv) {
 		/* Only fails for a NULL callback: a programming error. */
 		LOG_ERROR("upload", "uv_queue_work: %s", uv_strerror(rv));
@@ -1026,7 +1080,8 @@ static void upload_after_write(struct upload *u)
 	struct upload_engine *eng = u->eng;
 
 	upload_free_chunks(eng, u->batch);
-	u->batch = NULL;
+	upload_free_chunks(eng, u->half);
+	u->batch = u->half = NULL;
 	u->written = u->job_written;
 	u->touched_s = eng->now_s();
 	if (u->job_rv) {
@@ -1111,16 +1166,30 @@ static void upload_after_work(uv_work_t *w, int status)
 	struct upload *u = w->data;
 	enum upload_job job = u->job;
 
-	/* Each half reports only on its own fields until both are done. */
+	/* Each work reports only on its own fields until all are done. */
 	if (w == &u->hash_work) {
 		if (status == UV_ECANCELED)
 			u->hash_rv = UPS_ERR_IO;
+	} else if (w == &u->half_work) {
+		if (status == UV_ECANCELED && !u->half_rv)
+			u->half_rv = ups_errf(UPS_ERR_IO, u->half_err,
+			                      sizeof(u->half_err),
+			                      "job cancelled");
 	} else if (status == UV_ECANCELED && !u->job_rv) {
 		u->job_rv = ups_errf(UPS_ERR_IO, u->job_err, sizeof(u->job_err),
 		                     "job cancelled");
 	}
 	if (--u->works_out > 0)
 		return;
+	/* The half's bytes count once the first half's all are written. */
+	if (job == UPLOAD_JOB_WRITE && u->half && !u->job_rv) {
+		if (u->half_rv) {
+			u->job_rv = u->half_rv;
+			memcpy(u->job_err, u->half_err, sizeof(u->job_err));
+		}
+		u->job_written = u->half_written;
+	}
+	u->half_rv = 0;
 	if (u->hash_rv && !u->job_rv)
 		u->job_rv = ups_errf(u->hash_rv, u->job_err, sizeof(u->job_err),
 		                     "SHA-256 update failed");

@@ -819,6 +819,101 @@ static void test_no_checkpoint_at_the_end(void **state)
 	assert_int_equal(c.stored.size, size);
 }
 
+/* Queues chunks of len bytes of f's file from..to without running the
+ * loop, as a client with a window does. */
+static void queue_chunks(struct fx *f, uint64_t id, uint64_t from,
+                         uint64_t to, size_t len)
+{
+	struct ups_chunk_header h;
+
+	for (; from < to; from += len) {
+		memset(&h, 0, sizeof(h));
+		h.upload_id = id;
+		h.offset = from;
+		h.length = (uint32_t)(to - from < len ? to - from : len);
+		upload_chunk(&f->eng, &f->a, &h, f->file + from);
+	}
+}
+
+/* A batch of several chunks is written in two halves at once, the later
+ * through a descriptor of its own: every byte lands where it belongs. */
+static void test_batch_in_two_halves(void **state)
+{
+	struct fx *f = *state;
+	struct answer a, c;
+	char path[256];
+	uint8_t *back;
+	FILE *fp;
+	uint64_t id, at;
+
+	/* Counts opens (none fails): each half opens the file once. */
+	test_cfg.fault = "open=EIO@1000000";
+	fx_reopen(f);
+	a = begin(f, &f->a);
+	assert_int_equal(a.rv, 0);
+	id = a.begun.upload_id;
+	/* Batches are window/4 (64 KiB): four chunks, two per half. */
+	for (at = 0; at < f->size; at += 192 * 1024) {
+		queue_chunks(f, id, at,
+		             at + 192 * 1024 < f->size ? at + 192 * 1024
+		                                       : f->size,
+		             16 * 1024);
+		run(f);
+	}
+	assert_int_equal(f->a.errors, 0);
+	assert_int_equal(f->a.ack_offset, f->size);
+	/* One open at the begin, and one per half: more than a few. */
+	assert_true(atomic_load(&f->eng.stg.fault.used[UPS_FAULT_OPEN]) > 5);
+	c = commit(f, &f->a, id);
+	assert_int_equal(c.rv, 0);
+	snprintf(path, sizeof(path),
+	         "%s/tools/released/juju-2.9.1-ubuntu-amd64.tgz", f->dir);
+	back = malloc(f->size + 1);
+	assert_non_null(fp = fopen(path, "rb"));
+	assert_int_equal(fread(back, 1, f->size + 1, fp), f->size);
+	fclose(fp);
+	assert_memory_equal(back, f->file, f->size);
+	free(back);
+}
+
+/* The later half failing fails its upload like the first would: the
+ * error is told, the partial goes, and the next upload is stored. */
+static void test_half_fails(void **state)
+{
+	struct fx *f = *state;
+	struct upload_info info;
+	struct answer a, c;
+	char path[256];
+	struct stat st;
+	uint64_t id;
+
+	/* The begin's open passes, the first half's fails, later pass. */
+	test_cfg.fault = "open=EIO@1/1";
+	fx_reopen(f);
+	a = begin(f, &f->a);
+	assert_int_equal(a.rv, 0);
+	id = a.begun.upload_id;
+	/* One chunk starts a job alone; the four behind it are a batch. */
+	queue_chunks(f, id, 0, 80 * 1024, 16 * 1024);
+	run(f);
+	assert_int_equal(f->a.errors, 1);
+	assert_int_equal(f->a.last_error, UPS_ERR_IO);
+	assert_int_equal(upload_status(&f->eng, id, &info), UPS_ERR_NOT_FOUND);
+	snprintf(path, sizeof(path), "%s/staging/%" PRIu64 ".part",
+	         store_staging_dir(&f->store), id);
+	assert_int_equal(stat(path, &st), -1);
+	f->a.errors = 0;
+	a = begin(f, &f->a);
+	assert_int_equal(a.rv, 0);
+	id = a.begun.upload_id;
+	queue_chunks(f, id, 0, 80 * 1024, 16 * 1024);
+	run(f);
+	send_chunks(f, &f->a, id, 80 * 1024, f->size, 100000);
+	c = commit(f, &f->a, id);
+	assert_int_equal(c.rv, 0);
+	assert_int_equal(f->a.errors, 0);
+}
+
 #define TOKEN_A "tok-aaaaaaaaaaaaaaaa"
 #define TOKEN_B "tok-bbbbbbbbbbbbbbbb"
 
@@ -1023,6 +1118,8 @@ int main(void)
 	    T(test_window_shared),
 	    T(test_checkpoint_fails),
 	    T(test_no_checkpoint_at_the_end),
+	    T(test_batch_in_two_halves),
+	    T(test_half_fails),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,29 +37,34 @@ hostile_run idle idle 10
 hostile_run chat chat 10
 [ "$SLOWEST" -ge 1900 ] && [ "$SLOWEST" -lt 4500 ] ||
 	fail "chat: closed after $SLOWEST ms, not at the 2 s login deadline"
-hostile_run flood flood 3 --token "$CLIENT_TOKEN"
-[ "$SLOWEST" -lt 20000 ] || fail "flood: closed only after $SLOWEST ms"
+# upstaged learns that a flooder does not read only once the kernel's
+# buffers towards it are full (megabytes of answers): allow for a loaded
+# machine (15-17 s seen under the sanitizers with other suites running).
+WAIT=45 hostile_run flood flood 3 --token "$CLIENT_TOKEN"
+[ "$SLOWEST" -lt 40000 ] || fail "flood: closed only after $SLOWEST ms"
 grep -q "reads none of its" "$T/agent.err" ||
 	fail "flood: not closed as a peer that does not read"
 
 # More pending connections than the cap, held while an operator logs in.
 hostile_crowd "$T/agent.err" 20
 
-# Failed logins: after the free ones the address waits; the CLI waits
+# Failed logins, against an upstaged with the default 10 s login deadline
+# (this one's 2 s would close a login that has to wait 3.2 s): after the
+# free ones the address waits, even with the right token; the CLI waits
 # with it once and gets in; the failures are reported with their count.
-# (Each wrong try may itself wait once, so stop at the first one told.)
-told=0
-for i in $(seq 1 12); do
-	cli 3 "wrong-$i" --agent "$URL" --token "wrong-$i" --debug ping
-	if grep -q '"retry-ms"' "$T/wrong-$i.stderr"; then
-		told=$i
-		break
-	fi
+# Each wrong CLI counts exactly one failure (a told one waits and fails
+# after), so eleven leave a 3.2 s wait that the next CLI meets however
+# slowly it starts.
+start_upstaged gate --listen 127.0.0.1:0 --auth-file "$T/auth"
+GATE=ws://127.0.0.1:$PORT
+for i in $(seq 1 11); do
+	cli 3 "wrong-$i" --agent "$GATE" --token "wrong-$i" ping
 done
-[ "$told" -gt 5 ] ||
-	fail "a throttled login was never told to wait (or too early: $told)"
-cli 0 right-after --agent "$URL" "${TOK[@]}" ping
-await agent.err 'failed logins from [^ ]*127\.0\.0\.1 in the last 10 s' 25
+cli 0 right-after --agent "$GATE" "${TOK[@]}" --debug ping
+expect_match "$ERR" '"retry-ms"' "a throttled login is told to wait"
+await gate.err 'failed logins from [^ ]*127\.0\.0\.1 in the last 10 s' 25
+alive gate || fail "the second upstaged died"
+stop gate TERM 3000
 
 alive agent || fail "upstaged died"
 cli 0 info --agent "$URL" "${TOK[@]}" --json info

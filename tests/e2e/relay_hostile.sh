@@ -57,17 +57,26 @@ await relay '^plugin linked$'
 # More pending connections than the cap, held while an operator logs in.
 hostile_crowd "$T/relay.err" 20
 
-# Failed logins: after the free ones the address waits, even with the
-# right token; the CLI waits with it once and gets in; the failures are
-# reported with their count. Ten failures: the wait is 1.6 s by then, so
-# the next CLI finds the address blocked however slowly it starts, and
-# its wait ends before its login deadline.
-for i in $(seq 1 10); do
-	cli 3 "wrong-$i" --agent "$URL" --token "wrong-$i" ping
+# Failed logins, against a second relay with the default 10 s login
+# deadline (this one's 3 s would close a login that has to wait 3.2 s):
+# after the free ones the address waits, even with the right token; the
+# CLI waits with it once and gets in; the failures are reported with
+# their count. Each wrong CLI counts exactly one failure (a told one waits
+# and fails after), so eleven leave a 3.2 s wait that the next CLI meets
+# however slowly it starts.
+start_relay gate "$T/auth" 127.0.0.1:0
+GATE=ws://127.0.0.1:$PORT
+start_upstaged behind-gate --listen 127.0.0.1:0 \
+	$(link_args "${GATE##*:}" "$T/auth.plugin")
+await gate '^plugin linked$'
+for i in $(seq 1 11); do
+	cli 3 "wrong-$i" --agent "$GATE" --token "wrong-$i" ping
 done
-cli 0 right-after --agent "$URL" "${TOK[@]}" --debug ping
+cli 0 right-after --agent "$GATE" "${TOK[@]}" --debug ping
 expect_match "$ERR" '"busy"|retry-ms' "a throttled login is told to wait"
-await relay.err 'failed logins from [^ ]*127\.0\.0\.1 in the last 10 s' 25
+await gate.err 'failed logins from [^ ]*127\.0\.0\.1 in the last 10 s' 25
+stop behind-gate TERM 3000
+stop gate TERM 2000
 
 # Upgrades only on "/" with version 13; plain HTTP finds nothing.
 UPGRADE=(-H 'Upgrade: websocket' -H 'Connection: Upgrade'

@@ -29,8 +29,7 @@ start replace "$UC" --agent "$URL" --timeout 120 --file "$T/new.tgz" \
 	--binary-version "$BV" --force --pause-at $((12 * MIB)) \
 	--resume-when "$T/go-replace"
 await replace '"step": *"paused"'
-[ "$(partial_size "$T/data-agent")" -ge $((12 * MIB)) ] ||
-	fail "no partial of the new bytes on disk"
+await_partial "$T/data-agent" $((12 * MIB))
 for p in /tools/$BV /tools/released/juju-$BV.tgz \
 	/model/00000000-0000-4000-8000-000000000000/tools/$BV; do
 	[ "$(served_sha "$p")" = "$OLD" ] || fail "$p during the replacement"

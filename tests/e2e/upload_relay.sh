@@ -77,8 +77,9 @@ start holder "$UPLOAD_CLIENT" "${TOK[@]}" --agent "$RURL" --file "$G" \
 await holder '"step":"holding"'
 AID=$(grep '"step":"begin"' "$T/holder.out" | jq -r '.message.response."upload-id"')
 [ "$AID" -gt 0 ] 2>/dev/null || fail "holder: no upload id: $(cat "$T/holder.out")"
-[ "$(stat -c %s "$DATA/staging/$AID.part" 2>/dev/null || echo 0)" -eq "$MIB" ] ||
-	fail "holder's partial is not $MIB bytes"
+# (Acknowledged is not yet written: the write may still be on its way.)
+poll_until "$WAIT" "holder's partial holding $MIB bytes" \
+	test "$(stat -c %s "$DATA/staging/$AID.part" 2>/dev/null)" = "$MIB"
 # B sends one chunk into A's upload: not-found; then its own upload works.
 uc 0 intruder --agent "$RURL" "${TOK[@]}" --file "$F" \
 	--binary-version 2.9.5-ubuntu-amd64 --chunk-upload-id "$AID"

@@ -140,6 +140,11 @@ expect_match "$ERR" 'conflict' "promote after abort"
 sleep 2.5
 [ "$(grep -c '"event":"order"' "$T/fleet.jsonl")" -eq "$orders" ] ||
 	fail "orders were sent after the abort"
+# And the machines were told of 2.9.2 exactly as often as upstaged says it
+# moved them: the four canaries, once each.
+r2=$(jq -s '[.[] | select(.event == "order" and
+	(."binary-version" | startswith("2.9.2-")))] | length' "$T/fleet.jsonl")
+[ "$r2" -eq 4 ] || fail "$r2 orders of 2.9.2, not the four canaries"
 
 stop fleet TERM 5000
 stop up TERM 5000

@@ -93,9 +93,11 @@ struct upload {
 	struct upload_chunk *batch;
 	/* The batch's later half, written on a third worker through a
 	 * descriptor of its own, so that the disk has a second write queued
-	 * when the first ends. NULL when the batch was one chunk. */
+	 * when the first ends. NULL when the batch was one chunk. half_fd
+	 * is opened by the first half worker and closed with fd. */
 	uv_work_t half_work;
 	struct upload_chunk *half;
+	int half_fd;
 	uint64_t half_written; /* where its writes ended */
 	int half_rv;
 	char half_err[UPS_ERRMSG_MAX];
@@ -342,6 +344,7 @@ static struct upload *upload_new(struct upload_engine *eng,
 	u->eng = eng;
 	u->state = initial;
 	u->fd = -1;
+	u->half_fd = -1;
 	u->work.data = u;
 	u->hash_work.data = u;
 	u->half_work.data = u;
@@ -351,6 +354,17 @@ static struct upload *upload_new(struct upload_engine *eng,
 		u->next->prev = u;
 	eng->uploads = u;
 	return u;
+}
+
+/* Closes u's descriptors, the half's too; by whoever holds u's job. */
+static void upload_close_fds(struct upload *u)
+{
+	if (u->fd >= 0)
+		close(u->fd);
+	u->fd = -1;
+	if (u->half_fd >= 0)
+		close(u->half_fd);
+	u->half_fd = -1;
 }
 
 /* Frees u; never while a job refers to it. */
@@ -374,8 +388,7 @@ static void upload_free(struct upload *u)
 	upload_free_chunks(eng, u->batch);
 	upload_free_chunks(eng, u->half);
 	EVP_MD_CTX_free(u->md);
-	if (u->fd >= 0)
-		close(u->fd);
+	upload_close_fds(u);
 	free(u);
 }
 
@@ -440,7 +453,8 @@ unsigned upload_active_count(const struct upload_engine *eng)
 }
 
 /* Workers (thread pool). They read the upload's fixed fields and write
- * only fd, md and the job_* fields. */
+ * only fd, md and the job_* fields; a write job's other two write only
+ * hash_rv, and half_fd with the half_* fields. */
 
 static int upload_check_space(struct upload_engine *eng, uint64_t need,
                               char *err, size_t errlen)
@@ -496,9 +510,7 @@ static int upload_work_create(struct upload *u, char *err, size_t errlen)
 	if (!rv)
 		rv = upload_md_reset(u, err, errlen);
 	if (rv) {
-		if (u->fd >= 0)
-			close(u->fd);
-		u->fd = -1;
+		upload_close_fds(u);
 		staging_remove(&eng->stg, cu.id, e2, sizeof(e2));
 		catalog_upload_delete(eng->cat, cu.id, e2, sizeof(e2));
 		return rv;
@@ -660,17 +672,21 @@ static void upload_work_half(uv_work_t *w)
 	struct upload *u = w->data;
 	struct upload_engine *eng = u->eng;
 	uint64_t size;
-	int fd = -1;
 
-	u->half_written = u->half->offset;
-	u->half_rv = staging_open(&eng->stg, u->id, false, &fd, &size,
-	                          u->half_err, sizeof(u->half_err));
+	u->half_rv = 0;
+	if (u->half_fd < 0)
+		u->half_rv = staging_open(&eng->stg, u->id, false,
+		                          &u->half_fd, &size, u->half_err,
+		                          sizeof(u->half_err));
+	/* Gone under us is a failed write, not an unknown upload. */
+	if (u->half_rv == UPS_ERR_NOT_FOUND)
+		u->half_rv = ups_errf(UPS_ERR_IO, u->half_err,
+		                      sizeof(u->half_err),
+		                      "the partial file is gone");
 	if (!u->half_rv)
 		u->half_rv = upload_write_chunks(
-		    eng, fd, u->half, u->half->offset, &u->half_written,
-		    u->half_err, sizeof(u->half_err));
-	if (fd >= 0)
-		close(fd);
+		    eng, u->half_fd, u->half, u->half->offset,
+		    &u->half_written, u->half_err, sizeof(u->half_err));
 }
 
 /* A checkpoint, on a worker beside the write jobs: makes the bytes before
@@ -726,8 +742,7 @@ static void upload_work_sync(struct upload *u)
 			u->job_durable = u->written;
 	}
 	/* A detached upload may wait a day: it holds no descriptor. */
-	close(u->fd);
-	u->fd = -1;
+	upload_close_fds(u);
 	u->job_rv = rv;
 }
 
@@ -785,8 +800,7 @@ static void upload_work_verify(struct upload *u)
 	if (rv)
 		goto out;
 	store_crash_point("commit-verified");
-	close(u->fd);
-	u->fd = -1;
+	upload_close_fds(u);
 out:
 	u->job_rv = rv;
 }
@@ -796,9 +810,7 @@ static void upload_work_remove(struct upload *u)
 {
 	char e2[UPS_ERRMSG_MAX];
 
-	if (u->fd >= 0)
-		close(u->fd);
-	u->fd = -1;
+	upload_close_fds(u);
 	if (u->id) {
 		staging_remove(&u->eng->stg, u->id, e2, sizeof(e2));
 		catalog_upload_delete(u->eng->cat, u->id, e2, sizeof(e2));
@@ -927,8 +939,14 @@ static void upload_kick(struct upload *u)
 	rv = upload_queue(u, &u->work, upload_work);
 	if (!rv && job == UPLOAD_JOB_WRITE)
 		rv = upload_queue(u, &u->hash_work, upload_work_hash);
-	if (!rv && job == UPLOAD_JOB_WRITE && u->half)
+	if (!rv && job == UPLOAD_JOB_WRITE && u->half) {
+		/* What stands if the half never runs: nothing written. */
+		u->half_written = u->half->offset;
+		u->half_rv = ups_errf(UPS_ERR_INTERNAL, u->half_err,
+		                      sizeof(u->half_err),
+		                      "the later half was not written");
 		rv = upload_queue(u, &u->half_work, upload_work_half);
+	}
 	if (rv) {
 		/* Only fails for a NULL callback: a programming error. */
 		LOG_ERROR("upload", "uv_queue_work: %s", uv_strerror(rv));

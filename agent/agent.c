@@ -918,6 +918,11 @@ int agent_main(int argc, char **argv)
 	}
 	ups_log_threshold = a->cfg.log_level_value;
 	ups_log_format = a->cfg.log_format_value;
+	/* A streaming upload's write job takes three workers (two halves
+	 * and the hash) and its checkpoint a fourth: libuv's default pool
+	 * of four would leave the catalog, the publisher and the rollouts
+	 * queued behind the disk. Read when the pool first starts. */
+	setenv("UV_THREADPOOL_SIZE", "8", 0);
 	/* Peers that vanish must not kill the process on write. */
 	signal(SIGPIPE, SIG_IGN);
 	agent_raise_nofile();

@@ -836,8 +836,6 @@ static void queue_chunks(struct fx *f, uint64_t id, uint64_t from,
 	}
 }
 
-/* A batch of several chunks is written in two halves at once, the later
- * through a descriptor of its own: every byte lands where it belongs. */
 /* The descriptors this process holds. */
 static unsigned open_fds(void)
 {
@@ -851,6 +849,8 @@ static unsigned open_fds(void)
 	return n;
 }
 
+/* A batch of several chunks is written in two halves at once, the later
+ * through a descriptor of its own: every byte lands where it belongs. */
 static void test_batch_in_two_halves(void **state)
 {
 	struct fx *f = *state;
@@ -893,6 +893,40 @@ static void test_batch_in_two_halves(void **state)
 	fclose(fp);
 	assert_memory_equal(back, f->file, f->size);
 	free(back);
+}
+
+/* The disk filling up while both halves write (which of them meets it
+ * is up to the scheduler): the upload fails with no-space, its partial
+ * goes, and neither half's descriptor is left open. */
+static void test_halves_no_space(void **state)
+{
+	struct fx *f = *state;
+	struct upload_info info;
+	struct answer a;
+	char path[256];
+	struct stat st;
+	unsigned fds;
+	uint64_t id;
+
+	/* 16 KiB alone, then batches of two 32 KiB halves: the third
+	 * batch crosses 100 KiB. */
+	test_cfg.fault = "write=ENOSPC@102400";
+	fx_reopen(f);
+	a = begin(f, &f->a);
+	assert_int_equal(a.rv, 0);
+	id = a.begun.upload_id;
+	fds = open_fds();
+	queue_chunks(f, id, 0, 16 * 1024, 16 * 1024);
+	run(f);
+	queue_chunks(f, id, 16 * 1024, 208 * 1024, 16 * 1024);
+	run(f);
+	assert_int_equal(f->a.errors, 1);
+	assert_int_equal(f->a.last_error, UPS_ERR_NO_SPACE);
+	assert_int_equal(upload_status(&f->eng, id, &info), UPS_ERR_NOT_FOUND);
+	snprintf(path, sizeof(path), "%s/staging/%" PRIu64 ".part",
+	         store_staging_dir(&f->store), id);
+	assert_int_equal(stat(path, &st), -1);
+	assert_int_equal(open_fds(), fds - 1);
 }
 
 /* The later half failing fails its upload like the first would: the
@@ -1139,6 +1173,7 @@ int main(void)
 	    T(test_no_checkpoint_at_the_end),
 	    T(test_batch_in_two_halves),
 	    T(test_half_fails),
+	    T(test_halves_no_space),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

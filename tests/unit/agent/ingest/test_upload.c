@@ -65,7 +65,7 @@ static void test_state_table(void **state)
 			     i < sizeof(allowed) / sizeof(allowed[0]); i++)
 				if (strcmp(pair, allowed[i]) == 0)
 					want = true;
-			if (upload_transition_allowed(from, to) != want)
+			if (upload_state_transition_allowed(from, to) != want)
 				fail_msg("transition %s: expected %s", pair,
 				         want ? "allowed" : "refused");
 		}
@@ -74,7 +74,7 @@ static void test_state_table(void **state)
 	assert_false(upload_state_is_initial(UPLOAD_RECEIVING));
 	assert_false(upload_state_is_initial(UPLOAD_COMMITTING));
 	assert_false(upload_state_is_initial(UPLOAD_REMOVING));
-	assert_false(upload_transition_allowed(UPLOAD__STATE_COUNT, 0));
+	assert_false(upload_state_transition_allowed(UPLOAD__STATE_COUNT, 0));
 	/* Names round-trip; they are what the catalog stores. */
 	for (int i = 0; i < UPLOAD__STATE_COUNT; i++) {
 		assert_int_equal(upload_state_parse(upload_state_name(i), &s),

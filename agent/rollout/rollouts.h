@@ -89,7 +89,6 @@ struct rollouts_config {
 
 struct rollouts_job;
 struct rollouts_waiter;
-struct rollouts_begin;
 
 struct rollouts {
 	uv_loop_t *loop;
@@ -107,7 +106,7 @@ struct rollouts {
 	struct rollouts_job *job; /* the write in flight */
 	bool write_again;
 	struct rollouts_waiter *waiting; /* until the next write commits */
-	struct rollouts_begin *begins;   /* begins in flight */
+	unsigned begins;                 /* rollouts_begin() in flight */
 	size_t orders_in_flight;
 	unsigned reads; /* rollouts_load() jobs in flight */
 	/* Hooks: the gate in flight, and what hook events were sent for. */

@@ -743,6 +743,32 @@ static void test_space_counts_claims(void **state)
 	assert_int_equal(a.rv, UPS_ERR_NO_SPACE);
 }
 
+/* A new engine with the staging fault spec (see ups_fault.h), and an
+ * upload begun by f->a on it; returns its id. */
+static uint64_t begin_with_fault(struct fx *f, const char *spec)
+{
+	struct answer a;
+
+	test_cfg.fault = spec;
+	fx_reopen(f);
+	a = begin(f, &f->a);
+	assert_int_equal(a.rv, 0);
+	return a.begun.upload_id;
+}
+
+/* Upload id is gone: unknown to the engine, its partial file removed. */
+static void assert_upload_gone(struct fx *f, uint64_t id)
+{
+	struct upload_info info;
+	char path[256];
+	struct stat st;
+
+	assert_int_equal(upload_status(&f->eng, id, &info), UPS_ERR_NOT_FOUND);
+	snprintf(path, sizeof(path), "%s/staging/%" PRIu64 ".part",
+	         store_staging_dir(&f->store), id);
+	assert_int_equal(stat(path, &st), -1);
+}
+
 /* Checkpoints run beside the writes, and one that fails (its fdatasync
  * here) aborts its upload like a failed write: the owner is told, the
  * partial goes, and the engine goes on with the next upload. */
@@ -752,27 +778,18 @@ static void test_checkpoint_fails(void **state)
 	struct upload_begin_req req;
 	struct upload_info info;
 	struct answer a, c;
-	char path[256];
-	struct stat st;
 	uint64_t id;
 
 	/* The directory's fsync at creation passes, the first checkpoint's
 	 * fdatasync fails, and later ones pass. */
-	test_cfg.fault = "fsync=EIO@1/1";
-	fx_reopen(f);
-	a = begin(f, &f->a);
-	assert_int_equal(a.rv, 0);
-	id = a.begun.upload_id;
+	id = begin_with_fault(f, "fsync=EIO@1/1");
 	/* sync_bytes (128 KiB) written: the checkpoint starts, and fails. */
 	send_chunks(f, &f->a, id, 0, 128 * 1024, 64 * 1024);
 	assert_int_equal(f->a.errors, 1);
 	assert_int_equal(f->a.last_error, UPS_ERR_IO);
 	send_chunks(f, &f->a, id, 128 * 1024, 192 * 1024, 64 * 1024);
 	assert_int_equal(f->a.last_error, UPS_ERR_NOT_FOUND);
-	assert_int_equal(upload_status(&f->eng, id, &info), UPS_ERR_NOT_FOUND);
-	snprintf(path, sizeof(path), "%s/staging/%" PRIu64 ".part",
-	         store_staging_dir(&f->store), id);
-	assert_int_equal(stat(path, &st), -1);
+	assert_upload_gone(f, id);
 	/* The next upload is checkpointed and stored. */
 	req = req_for(f, "2.9.2-ubuntu-amd64");
 	memset(&a, 0, sizeof(a));
@@ -854,7 +871,7 @@ static unsigned open_fds(void)
 static void test_batch_in_two_halves(void **state)
 {
 	struct fx *f = *state;
-	struct answer a, c;
+	struct answer c;
 	char path[256];
 	uint8_t *back;
 	FILE *fp;
@@ -863,11 +880,7 @@ static void test_batch_in_two_halves(void **state)
 
 	/* Counts opens (none fails): the begin's, and the later halves'
 	 * descriptor, opened once and kept. */
-	test_cfg.fault = "open=EIO@1000000";
-	fx_reopen(f);
-	a = begin(f, &f->a);
-	assert_int_equal(a.rv, 0);
-	id = a.begun.upload_id;
+	id = begin_with_fault(f, "open=EIO@1000000");
 	fds = open_fds(); /* the catalog's and the upload's first */
 	/* Batches are window/4 (64 KiB): four chunks, two per half. */
 	for (at = 0; at < f->size; at += 192 * 1024) {
@@ -901,20 +914,12 @@ static void test_batch_in_two_halves(void **state)
 static void test_halves_no_space(void **state)
 {
 	struct fx *f = *state;
-	struct upload_info info;
-	struct answer a;
-	char path[256];
-	struct stat st;
 	unsigned fds;
 	uint64_t id;
 
 	/* 16 KiB alone, then batches of two 32 KiB halves: the third
 	 * batch crosses 100 KiB. */
-	test_cfg.fault = "write=ENOSPC@102400";
-	fx_reopen(f);
-	a = begin(f, &f->a);
-	assert_int_equal(a.rv, 0);
-	id = a.begun.upload_id;
+	id = begin_with_fault(f, "write=ENOSPC@102400");
 	fds = open_fds();
 	queue_chunks(f, id, 0, 16 * 1024, 16 * 1024);
 	run(f);
@@ -922,10 +927,7 @@ static void test_halves_no_space(void **state)
 	run(f);
 	assert_int_equal(f->a.errors, 1);
 	assert_int_equal(f->a.last_error, UPS_ERR_NO_SPACE);
-	assert_int_equal(upload_status(&f->eng, id, &info), UPS_ERR_NOT_FOUND);
-	snprintf(path, sizeof(path), "%s/staging/%" PRIu64 ".part",
-	         store_staging_dir(&f->store), id);
-	assert_int_equal(stat(path, &st), -1);
+	assert_upload_gone(f, id);
 	assert_int_equal(open_fds(), fds - 1);
 }
 
@@ -934,27 +936,17 @@ static void test_halves_no_space(void **state)
 static void test_half_fails(void **state)
 {
 	struct fx *f = *state;
-	struct upload_info info;
 	struct answer a, c;
-	char path[256];
-	struct stat st;
 	uint64_t id;
 
 	/* The begin's open passes, the first half's fails, later pass. */
-	test_cfg.fault = "open=EIO@1/1";
-	fx_reopen(f);
-	a = begin(f, &f->a);
-	assert_int_equal(a.rv, 0);
-	id = a.begun.upload_id;
+	id = begin_with_fault(f, "open=EIO@1/1");
 	/* One chunk starts a job alone; the four behind it are a batch. */
 	queue_chunks(f, id, 0, 80 * 1024, 16 * 1024);
 	run(f);
 	assert_int_equal(f->a.errors, 1);
 	assert_int_equal(f->a.last_error, UPS_ERR_IO);
-	assert_int_equal(upload_status(&f->eng, id, &info), UPS_ERR_NOT_FOUND);
-	snprintf(path, sizeof(path), "%s/staging/%" PRIu64 ".part",
-	         store_staging_dir(&f->store), id);
-	assert_int_equal(stat(path, &st), -1);
+	assert_upload_gone(f, id);
 	f->a.errors = 0;
 	a = begin(f, &f->a);
 	assert_int_equal(a.rv, 0);

@@ -108,7 +108,7 @@ struct upload {
 	uint64_t job_durable;
 	uint64_t job_reserved; /* bytes other uploads still claim */
 	struct catalog_binary job_bin;
-	/* The checkpoint in flight, if any (upload_work_checkpoint): write
+	/* The checkpoint in flight, if any (upload_job_checkpoint): write
 	 * jobs go on meanwhile, other jobs wait for it. */
 	bool ckpt_busy;
 	uv_work_t ckpt_work;

@@ -11,6 +11,7 @@
 #include "agent/rollout/rollouts_run.h"
 #include "proto/autoselect.h"
 #include "proto/errors.h"
+#include "proto/machine.h"
 #include "proto/version.h"
 
 /* A machine as a begin copies it from the registry. */

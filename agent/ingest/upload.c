@@ -304,10 +304,11 @@ unsigned upload_active_count(const struct upload_engine *eng)
 static void upload_after_work(uv_work_t *w, int status);
 
 /* Moves the first window/4 bytes (at least one chunk) of u's queue into
- * its batch, and the later half of those (when more than one chunk) into
- * its half. Taking the whole queue would make the stream stop-and-go:
- * the ack that lets the client send more only goes out when the job ends,
- * so a job as big as the window leaves the network idle while it runs. */
+ * its batch, and the later half of those (when more than one chunk and a
+ * page starts between them) into its half. Taking the whole queue would
+ * make the stream stop-and-go: the ack that lets the client send more
+ * only goes out when the job ends, so a job as big as the window leaves
+ * the network idle while it runs. */
 static void upload_take_batch(struct upload *u)
 {
 	uint64_t limit = u->window_told / 4;
@@ -325,9 +326,14 @@ static void upload_take_batch(struct upload *u)
 	if (!c)
 		u->q_tail = NULL;
 	u->half = NULL;
+	/* At the first page boundary past the middle: the halves' unaligned
+	 * ends, written through the page cache, then never share a page
+	 * with the other half's direct writes (the kernel would have to
+	 * order the two; with 4 KiB pages and whole chunks it never does). */
 	for (c = u->batch; c->next; c = c->next) {
 		first += c->len;
-		if (2 * first >= bytes) {
+		if (2 * first >= bytes &&
+		    c->next->offset % u->eng->page_size == 0) {
 			u->half = c->next;
 			c->next = NULL;
 			break;
@@ -1103,6 +1109,9 @@ int upload_engine_open(struct upload_engine *eng, uv_loop_t *loop,
 	if (eng->cfg.max_partials == 0)
 		eng->cfg.max_partials = UINT32_MAX;
 	eng->now_s = upload_now_default;
+	eng->page_size = (uint64_t)sysconf(_SC_PAGESIZE);
+	if (eng->page_size < STAGING_ALIGN)
+		eng->page_size = STAGING_ALIGN;
 	if (eng->cfg.sync_bytes == 0)
 		eng->cfg.sync_bytes = UPS_LIMIT_UPLOAD_SYNC_BYTES;
 	eng->fault = cfg->fault ? strdup(cfg->fault) : NULL;

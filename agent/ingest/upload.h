@@ -125,6 +125,7 @@ struct upload_engine {
 	struct staging stg;
 	bool stg_open;
 	const EVP_MD *sha256;   /* fetched once */
+	uint64_t page_size;     /* batches split only where a page starts */
 	struct upload *uploads; /* owned list */
 	/* Spare full-size chunk buffers: reusing them spares a page fault
 	 * per 4 KiB of every chunk (glibc hands big blocks back to the

@@ -866,15 +866,29 @@ static unsigned open_fds(void)
 	return n;
 }
 
+/* The stored 2.9.1-ubuntu-amd64 holds f->file, byte for byte. */
+static void assert_stored_file(struct fx *f)
+{
+	uint8_t *back = malloc(f->size + 1);
+	char path[256];
+	FILE *fp;
+
+	snprintf(path, sizeof(path),
+	         "%s/tools/released/juju-2.9.1-ubuntu-amd64.tgz", f->dir);
+	assert_non_null(back);
+	assert_non_null(fp = fopen(path, "rb"));
+	assert_int_equal(fread(back, 1, f->size + 1, fp), f->size);
+	fclose(fp);
+	assert_memory_equal(back, f->file, f->size);
+	free(back);
+}
+
 /* A batch of several chunks is written in two halves at once, the later
  * through a descriptor of its own: every byte lands where it belongs. */
 static void test_batch_in_two_halves(void **state)
 {
 	struct fx *f = *state;
 	struct answer c;
-	char path[256];
-	uint8_t *back;
-	FILE *fp;
 	uint64_t id, at;
 	unsigned fds;
 
@@ -898,14 +912,7 @@ static void test_batch_in_two_halves(void **state)
 	assert_int_equal(c.rv, 0);
 	/* Both descriptors closed once the file is verified. */
 	assert_int_equal(open_fds(), fds - 1);
-	snprintf(path, sizeof(path),
-	         "%s/tools/released/juju-2.9.1-ubuntu-amd64.tgz", f->dir);
-	back = malloc(f->size + 1);
-	assert_non_null(fp = fopen(path, "rb"));
-	assert_int_equal(fread(back, 1, f->size + 1, fp), f->size);
-	fclose(fp);
-	assert_memory_equal(back, f->file, f->size);
-	free(back);
+	assert_stored_file(f);
 }
 
 /* The disk filling up while both halves write (which of them meets it
@@ -929,6 +936,32 @@ static void test_halves_no_space(void **state)
 	assert_int_equal(f->a.last_error, UPS_ERR_NO_SPACE);
 	assert_upload_gone(f, id);
 	assert_int_equal(open_fds(), fds - 1);
+}
+
+/* Chunks of 10,000 bytes never end where a page starts (before 2.56 MB):
+ * no batch is split, so no buffered write of one half can share a page
+ * with the other's, and every byte still lands. */
+static void test_no_split_off_page(void **state)
+{
+	struct fx *f = *state;
+	struct answer c;
+	uint64_t id, at;
+
+	id = begin_with_fault(f, "open=EIO@1000000");
+	for (at = 0; at < f->size; at += 190000) {
+		queue_chunks(f, id, at,
+		             at + 190000 < f->size ? at + 190000 : f->size,
+		             10000);
+		run(f);
+	}
+	assert_int_equal(f->a.errors, 0);
+	assert_int_equal(f->a.ack_offset, f->size);
+	/* The begin's open only: no half ever ran. */
+	assert_int_equal(atomic_load(&f->eng.stg.fault.used[UPS_FAULT_OPEN]),
+	                 1);
+	c = commit(f, &f->a, id);
+	assert_int_equal(c.rv, 0);
+	assert_stored_file(f);
 }
 
 /* The later half failing fails its upload like the first would: the
@@ -1165,6 +1198,7 @@ int main(void)
 	    T(test_no_checkpoint_at_the_end),
 	    T(test_batch_in_two_halves),
 	    T(test_half_fails),
+	    T(test_no_split_off_page),
 	    T(test_halves_no_space),
 	};
 

@@ -866,6 +866,20 @@ static unsigned open_fds(void)
 	return n;
 }
 
+/* The whole file from f->a as chunks of len, step bytes queued before
+ * each loop run (so that batches form); all of it acknowledged. */
+static void queue_file(struct fx *f, uint64_t id, uint64_t step, size_t len)
+{
+	for (uint64_t at = 0; at < f->size; at += step) {
+		uint64_t to = at + step < f->size ? at + step : f->size;
+
+		queue_chunks(f, id, at, to, len);
+		run(f);
+	}
+	assert_int_equal(f->a.errors, 0);
+	assert_int_equal(f->a.ack_offset, f->size);
+}
+
 /* The stored 2.9.1-ubuntu-amd64 holds f->file, byte for byte. */
 static void assert_stored_file(struct fx *f)
 {
@@ -889,7 +903,7 @@ static void test_batch_in_two_halves(void **state)
 {
 	struct fx *f = *state;
 	struct answer c;
-	uint64_t id, at;
+	uint64_t id;
 	unsigned fds;
 
 	/* Counts opens (none fails): the begin's, and the later halves'
@@ -897,15 +911,7 @@ static void test_batch_in_two_halves(void **state)
 	id = begin_with_fault(f, "open=EIO@1000000");
 	fds = open_fds(); /* the catalog's and the upload's first */
 	/* Batches are window/4 (64 KiB): four chunks, two per half. */
-	for (at = 0; at < f->size; at += 192 * 1024) {
-		queue_chunks(f, id, at,
-		             at + 192 * 1024 < f->size ? at + 192 * 1024
-		                                       : f->size,
-		             16 * 1024);
-		run(f);
-	}
-	assert_int_equal(f->a.errors, 0);
-	assert_int_equal(f->a.ack_offset, f->size);
+	queue_file(f, id, 192 * 1024, 16 * 1024);
 	assert_int_equal(atomic_load(&f->eng.stg.fault.used[UPS_FAULT_OPEN]),
 	                 2);
 	c = commit(f, &f->a, id);
@@ -945,17 +951,10 @@ static void test_no_split_off_page(void **state)
 {
 	struct fx *f = *state;
 	struct answer c;
-	uint64_t id, at;
+	uint64_t id;
 
 	id = begin_with_fault(f, "open=EIO@1000000");
-	for (at = 0; at < f->size; at += 190000) {
-		queue_chunks(f, id, at,
-		             at + 190000 < f->size ? at + 190000 : f->size,
-		             10000);
-		run(f);
-	}
-	assert_int_equal(f->a.errors, 0);
-	assert_int_equal(f->a.ack_offset, f->size);
+	queue_file(f, id, 190000, 10000);
 	/* The begin's open only: no half ever ran. */
 	assert_int_equal(atomic_load(&f->eng.stg.fault.used[UPS_FAULT_OPEN]),
 	                 1);

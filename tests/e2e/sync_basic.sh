@@ -37,6 +37,10 @@ for bv in "${BVS[@]}"; do
 	[ "$(jq -r '."resumed-from"' <<<"$line")" -eq 0 ] ||
 		fail "$bv resumed-from: $line"
 done
+# A streaming upload holds four workers: upstaged's pool is 8, not libuv's
+# 4 (the loop thread and the pool are all its threads here).
+threads=$(ls "/proc/${PIDS[agent]}/task" | wc -l)
+[ "$threads" -ge 9 ] || fail "upstaged runs $threads threads, not 1 + 8"
 
 cli 0 list --agent "$URL" --json list-agent-binaries
 for bv in "${BVS[@]}"; do

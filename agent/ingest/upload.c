@@ -650,10 +650,8 @@ static void upload_after_work(uv_work_t *w, int status)
 		if (status == UV_ECANCELED)
 			u->hash_rv = UPS_ERR_IO;
 	} else if (w == &u->half_work) {
-		if (status == UV_ECANCELED && !u->half_rv)
-			u->half_rv = ups_errf(UPS_ERR_IO, u->half_err,
-			                      sizeof(u->half_err),
-			                      "job cancelled");
+		/* Cancelled, its result stands as upload_kick preset it:
+		 * nothing written. */
 	} else if (status == UV_ECANCELED && !u->job_rv) {
 		u->job_rv = ups_errf(UPS_ERR_IO, u->job_err, sizeof(u->job_err),
 		                     "job cancelled");

@@ -19,7 +19,6 @@
 #include "proto/log.h"
 #include "proto/machine.h"
 
-
 struct fleet;
 
 /* One binary version being (or having been) downloaded. */

@@ -3,6 +3,7 @@
  * of them, so a bad frame never reaches the upload path. */
 #include "proto/chunk.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "proto/errors.h"
@@ -110,4 +111,22 @@ int ups_chunk_set_origin(uint8_t *frame, size_t len, uint32_t origin)
 		return UPS_ERR_BAD_REQUEST;
 	put_be32(frame + UPS_CHUNK_ORIGIN_OFFSET, origin);
 	return 0;
+}
+
+/* The frame's bytes end exactly at the buffer's end for the largest frame,
+ * and aligned_alloc wants a multiple of the alignment. */
+_Static_assert(UPS_CHUNK_BUF_FRAME + UPS_LIMIT_BINARY_MSG_MAX ==
+                   UPS_CHUNK_BUF_PAYLOAD + UPS_LIMIT_CHUNK_PAYLOAD_MAX,
+               "a binary message is a header and the largest payload");
+_Static_assert(UPS_LIMIT_CHUNK_PAYLOAD_MAX % UPS_CHUNK_BUF_ALIGN == 0,
+               "frame buffers are whole multiples of the alignment");
+
+size_t ups_chunk_buf_size(void)
+{
+	return UPS_CHUNK_BUF_PAYLOAD + UPS_LIMIT_CHUNK_PAYLOAD_MAX;
+}
+
+uint8_t *ups_chunk_buf_new(void)
+{
+	return aligned_alloc(UPS_CHUNK_BUF_ALIGN, ups_chunk_buf_size());
 }

@@ -46,4 +46,20 @@ void ups_chunk_encode_header(const struct ups_chunk_header *hdr,
 int ups_chunk_get_origin(const uint8_t *frame, size_t len, uint32_t *origin);
 int ups_chunk_set_origin(uint8_t *frame, size_t len, uint32_t origin);
 
+/* A frame buffer holds one chunk frame laid out for direct I/O: the frame
+ * starts at UPS_CHUNK_BUF_FRAME, UPS_CHUNK_HEADER_SIZE bytes before
+ * UPS_CHUNK_BUF_PAYLOAD, so the payload is aligned to UPS_CHUNK_BUF_ALIGN.
+ * A receiver gathers a frame in one, and the upload engine takes the
+ * buffer in exchange for another instead of copying the payload. */
+#define UPS_CHUNK_BUF_ALIGN 4096
+#define UPS_CHUNK_BUF_PAYLOAD UPS_CHUNK_BUF_ALIGN
+#define UPS_CHUNK_BUF_FRAME (UPS_CHUNK_BUF_PAYLOAD - UPS_CHUNK_HEADER_SIZE)
+
+/* Bytes in a frame buffer: room for the largest frame. */
+size_t ups_chunk_buf_size(void);
+
+/* A new frame buffer of ups_chunk_buf_size() bytes aligned to
+ * UPS_CHUNK_BUF_ALIGN, or NULL when out of memory; free() it. */
+uint8_t *ups_chunk_buf_new(void);
+
 #endif

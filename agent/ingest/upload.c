@@ -161,12 +161,14 @@ static struct upload_chunk *upload_chunk_alloc(struct upload_engine *eng)
 	c = malloc(sizeof(*c));
 	if (!c)
 		return NULL;
-	/* Always full size, so that every buffer can go back to the pool. */
-	c->data = aligned_alloc(STAGING_ALIGN, UPS_LIMIT_CHUNK_PAYLOAD_MAX);
-	if (!c->data) {
+	/* Always full size, so that every buffer can go back to the pool,
+	 * and a frame buffer, so that it can be swapped with a receiver's. */
+	c->buf = ups_chunk_buf_new();
+	if (!c->buf) {
 		free(c);
 		return NULL;
 	}
+	c->data = c->buf + UPS_CHUNK_BUF_PAYLOAD;
 	return c;
 }
 
@@ -182,7 +184,7 @@ static void upload_free_chunks(struct upload_engine *eng,
 			eng->pool = c;
 			eng->pool_count++;
 		} else {
-			free(c->data);
+			free(c->buf);
 			free(c);
 		}
 		c = next;
@@ -704,8 +706,26 @@ static void upload_enforce_partials(struct upload_engine *eng);
 
 /* Chunks. */
 
+/* Puts the payload in c: by taking the receiver's frame buffer that holds
+ * it, which saves copying a MiB per chunk, or else by a copy. */
+static void upload_chunk_fill(struct upload_chunk *c, const uint8_t *payload,
+                              size_t len, uint8_t **frame_buf)
+{
+	if (frame_buf && *frame_buf &&
+	    payload == *frame_buf + UPS_CHUNK_BUF_PAYLOAD) {
+		uint8_t *mine = c->buf;
+
+		c->buf = *frame_buf;
+		c->data = c->buf + UPS_CHUNK_BUF_PAYLOAD;
+		*frame_buf = mine;
+		return;
+	}
+	memcpy(c->data, payload, len);
+}
+
 void upload_chunk(struct upload_engine *eng, void *owner,
-                  const struct ups_chunk_header *hdr, const uint8_t *payload)
+                  const struct ups_chunk_header *hdr, const uint8_t *payload,
+                  uint8_t **frame_buf)
 {
 	struct upload_chunk *c;
 	struct upload *u;
@@ -754,7 +774,7 @@ void upload_chunk(struct upload_engine *eng, void *owner,
 	c->next = NULL;
 	c->offset = hdr->offset;
 	c->len = hdr->length;
-	memcpy(c->data, payload, hdr->length);
+	upload_chunk_fill(c, payload, hdr->length, frame_buf);
 	if (u->q_tail)
 		u->q_tail->next = c;
 	else

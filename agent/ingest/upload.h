@@ -207,9 +207,13 @@ int upload_begin(struct upload_engine *eng, void *owner,
                  void *data, char *err, size_t errlen);
 
 /* One chunk for owner's upload hdr->upload_id; payload (borrowed) holds
- * hdr->length bytes. Problems are told through events.error. */
+ * hdr->length bytes. When frame_buf is not NULL and payload sits in
+ * *frame_buf at UPS_CHUNK_BUF_PAYLOAD, the engine keeps that buffer and
+ * leaves one of its own (ups_chunk_buf_new) in *frame_buf instead of
+ * copying the payload. Problems are told through events.error. */
 void upload_chunk(struct upload_engine *eng, void *owner,
-                  const struct ups_chunk_header *hdr, const uint8_t *payload);
+                  const struct ups_chunk_header *hdr, const uint8_t *payload,
+                  uint8_t **frame_buf);
 
 /* Verifies owner's upload upload_id and stores it. sha256 (borrowed;
  * NULL or a valid hex digest) is the client's digest of the whole file:

@@ -19,19 +19,23 @@
 
 #include "agent/ingest/upload.h"
 #include "proto/binary.h"
+#include "proto/chunk.h"
 
 /* One chunk's payload, queued until its upload's job writes it. */
 struct upload_chunk {
 	struct upload_chunk *next;
 	uint64_t offset;
 	size_t len;
-	/* UPS_LIMIT_CHUNK_PAYLOAD_MAX bytes aligned to STAGING_ALIGN, so
-	 * that whole blocks can be written around the page cache. */
+	uint8_t *buf; /* owned: a frame buffer (ups_chunk_buf_new) */
+	/* buf + UPS_CHUNK_BUF_PAYLOAD: UPS_LIMIT_CHUNK_PAYLOAD_MAX bytes
+	 * aligned to STAGING_ALIGN, so that whole blocks can be written
+	 * around the page cache. */
 	uint8_t *data;
 };
 
-_Static_assert(UPS_LIMIT_CHUNK_PAYLOAD_MAX % STAGING_ALIGN == 0,
-               "aligned_alloc needs a multiple of the alignment");
+_Static_assert(UPS_CHUNK_BUF_PAYLOAD % STAGING_ALIGN == 0 &&
+                   UPS_CHUNK_BUF_ALIGN % STAGING_ALIGN == 0,
+               "a frame buffer's payload is aligned for direct writes");
 
 enum upload_job {
 	UPLOAD_JOB_NONE,

@@ -442,7 +442,8 @@ out:
 	ups_envelope_clear(&env);
 }
 
-static void link_binary(struct link *l, const uint8_t *data, size_t len)
+static void link_binary(struct link *l, const uint8_t *data, size_t len,
+                        uint8_t **frame_buf)
 {
 	struct link_peer *lp;
 	uint32_t origin;
@@ -460,7 +461,7 @@ static void link_binary(struct link *l, const uint8_t *data, size_t len)
 		          origin);
 		return;
 	}
-	dispatch_binary(l->dispatch, &lp->peer, data, len);
+	dispatch_binary(l->dispatch, &lp->peer, data, len, frame_buf);
 }
 
 static void link_receive(struct link *l, const void *in, size_t len)
@@ -481,7 +482,7 @@ static void link_receive(struct link *l, const void *in, size_t len)
 	if (rv != 1)
 		return;
 	if (msg.binary)
-		link_binary(l, msg.data, msg.len);
+		link_binary(l, msg.data, msg.len, msg.frame_buf);
 	else
 		link_text(l, (const char *)msg.data, msg.len);
 	if (!l->rx_paused && l->wsi && l->outq.bytes > LINK_RX_PAUSE_BYTES) {

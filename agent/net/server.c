@@ -230,7 +230,8 @@ static void server_receive(struct server *srv, struct session *s,
 	if (rv != 1)
 		return;
 	if (msg.binary)
-		dispatch_binary(srv->dispatch, &s->peer, msg.data, msg.len);
+		dispatch_binary(srv->dispatch, &s->peer, msg.data, msg.len,
+		                msg.frame_buf);
 	else
 		dispatch_text(srv->dispatch, &s->peer, (const char *)msg.data,
 		              msg.len);

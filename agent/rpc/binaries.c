@@ -527,7 +527,7 @@ static int binaries_delete(void *state, const struct rpc_request *req,
 /* Chunk frames and departing peers. */
 
 static void binaries_chunk(void *state, struct peer *p, const uint8_t *data,
-                           size_t len)
+                           size_t len, uint8_t **frame_buf)
 {
 	struct binaries *b = state;
 	struct ups_chunk_header hdr;
@@ -541,7 +541,7 @@ static void binaries_chunk(void *state, struct peer *p, const uint8_t *data,
 		reply_push_error(p, UPS_ENV_MALFORMED_REQUEST, rv, err);
 		return;
 	}
-	upload_chunk(b->uploads, p, &hdr, payload);
+	upload_chunk(b->uploads, p, &hdr, payload, frame_buf);
 }
 
 static void binaries_peer_gone(void *state, struct peer *p)

@@ -180,7 +180,7 @@ void dispatch_text(struct dispatch *d, struct peer *p, const char *buf,
 }
 
 void dispatch_binary(struct dispatch *d, struct peer *p, const void *data,
-                     size_t len)
+                     size_t len, uint8_t **frame_buf)
 {
 	const struct rpc_facade *f = dispatch_binary_facade(d);
 
@@ -200,7 +200,7 @@ void dispatch_binary(struct dispatch *d, struct peer *p, const void *data,
 		                 "uploads are not available");
 		return;
 	}
-	f->binary(f->state, p, data, len);
+	f->binary(f->state, p, data, len, frame_buf);
 }
 
 void dispatch_too_large(struct dispatch *d, struct peer *p)

@@ -56,10 +56,11 @@ void dispatch_envelope(struct dispatch *d, struct peer *p,
                        const struct ups_envelope *env);
 
 /* One binary message (a chunk frame): handed to the facade that takes
- * them. Before login, unauthorized and close; other roles than client,
- * forbidden. */
+ * them, with the frame buffer it was gathered in (NULL if none; see
+ * struct ups_rxmsg). Before login, unauthorized and close; other roles
+ * than client, forbidden. */
 void dispatch_binary(struct dispatch *d, struct peer *p, const void *data,
-                     size_t len);
+                     size_t len, uint8_t **frame_buf);
 
 /* A message over its size limit was received: too-large push, close. */
 void dispatch_too_large(struct dispatch *d, struct peer *p);

@@ -52,9 +52,12 @@ struct rpc_facade {
 	size_t nmethods;
 	void *state; /* borrowed; handed to every handler and hook */
 	/* Optional: binary messages (chunk frames) from logged-in peers.
-	 * At most one registered facade has it. data is borrowed. */
+	 * At most one registered facade has it. data is borrowed;
+	 * frame_buf, when not NULL, is the receiver's frame buffer holding
+	 * data, which the hook may swap for one of its own (struct
+	 * ups_rxmsg). */
 	void (*binary)(void *state, struct peer *p, const uint8_t *data,
-	               size_t len);
+	               size_t len, uint8_t **frame_buf);
 	/* Optional: p is going away; drop every reference to it. */
 	void (*peer_gone)(void *state, struct peer *p);
 };

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/chunk.h"
 #include "proto/errors.h"
 #include "proto/limits.h"
 
@@ -14,7 +15,8 @@ static size_t rxbuf_limit(const struct ups_rxbuf *rx, bool binary)
 	return rx->text_max ? rx->text_max : UPS_LIMIT_TEXT_MSG_MAX;
 }
 
-static int rxbuf_append(struct ups_rxbuf *rx, const void *in, size_t len)
+static int rxbuf_append_text(struct ups_rxbuf *rx, const void *in,
+                             size_t len)
 {
 	size_t need = rx->len + len;
 
@@ -24,8 +26,8 @@ static int rxbuf_append(struct ups_rxbuf *rx, const void *in, size_t len)
 
 		while (cap < need)
 			cap *= 2;
-		if (cap > rxbuf_limit(rx, rx->binary))
-			cap = rxbuf_limit(rx, rx->binary);
+		if (cap > rxbuf_limit(rx, false))
+			cap = rxbuf_limit(rx, false);
 		data = realloc(rx->data, cap);
 		if (!data)
 			return UPS_ERR_NO_MEMORY;
@@ -34,6 +36,21 @@ static int rxbuf_append(struct ups_rxbuf *rx, const void *in, size_t len)
 	}
 	memcpy(rx->data + rx->len, in, len);
 	rx->len = need;
+	return 0;
+}
+
+/* The limit check before it keeps a binary message inside the frame
+ * buffer: UPS_CHUNK_BUF_FRAME + UPS_LIMIT_BINARY_MSG_MAX is its size. */
+static int rxbuf_append_binary(struct ups_rxbuf *rx, const void *in,
+                               size_t len)
+{
+	if (!rx->frame_buf) {
+		rx->frame_buf = ups_chunk_buf_new();
+		if (!rx->frame_buf)
+			return UPS_ERR_NO_MEMORY;
+	}
+	memcpy(rx->frame_buf + UPS_CHUNK_BUF_FRAME + rx->len, in, len);
+	rx->len += len;
 	return 0;
 }
 
@@ -57,6 +74,7 @@ int ups_rxbuf_feed_raw(struct ups_rxbuf *rx, bool first, bool final,
 			msg->data = in;
 			msg->len = len;
 			msg->binary = binary;
+			msg->frame_buf = NULL;
 			return 1;
 		}
 	}
@@ -71,15 +89,26 @@ int ups_rxbuf_feed_raw(struct ups_rxbuf *rx, bool first, bool final,
 		rx->len = 0;
 		return UPS_ERR_TOO_LARGE;
 	}
-	rv = rxbuf_append(rx, in, len);
-	if (rv)
+	rv = rx->binary ? rxbuf_append_binary(rx, in, len)
+	                : rxbuf_append_text(rx, in, len);
+	if (rv) {
+		rx->discarding = !final;
+		rx->active = !final;
+		rx->len = 0;
 		return rv;
+	}
 	if (!final)
 		return 0;
 	rx->active = false;
-	msg->data = rx->data;
 	msg->len = rx->len;
 	msg->binary = rx->binary;
+	if (rx->binary) {
+		msg->data = rx->frame_buf + UPS_CHUNK_BUF_FRAME;
+		msg->frame_buf = &rx->frame_buf;
+	} else {
+		msg->data = rx->data;
+		msg->frame_buf = NULL;
+	}
 	return 1;
 }
 
@@ -96,5 +125,6 @@ int ups_rxbuf_feed(struct ups_rxbuf *rx, struct lws *wsi, const void *in,
 void ups_rxbuf_free(struct ups_rxbuf *rx)
 {
 	free(rx->data);
+	free(rx->frame_buf);
 	memset(rx, 0, sizeof(*rx));
 }

@@ -3,7 +3,10 @@
  * by its kind's limit (text: UPS_LIMIT_TEXT_MSG_MAX unless text_max says
  * otherwise, binary: UPS_LIMIT_BINARY_MSG_MAX) before anything is
  * allocated. A message that arrives in one piece is handed out without a
- * copy. */
+ * copy. One that arrives in fragments is gathered: a text message in a
+ * buffer that grows, a binary message (a chunk frame) in a frame buffer
+ * (proto/chunk.h), which its consumer may take instead of copying the
+ * payload out. */
 #ifndef UPSTAGE_NET_RXBUF_H
 #define UPSTAGE_NET_RXBUF_H
 
@@ -13,7 +16,8 @@
 #include <stdint.h>
 
 struct ups_rxbuf {
-	uint8_t *data; /* owned accumulation buffer */
+	uint8_t *data;      /* owned: gathers text messages */
+	uint8_t *frame_buf; /* owned: gathers binary ones (ups_chunk_buf_new) */
 	size_t len;
 	size_t cap;
 	bool active;  /* inside a multi-fragment message */
@@ -30,12 +34,18 @@ struct ups_rxmsg {
 	const uint8_t *data; /* borrowed: valid until the next feed/free */
 	size_t len;
 	bool binary;
+	/* Set when data was gathered in the rx's frame buffer: until the next
+	 * feed, the consumer may swap *frame_buf with another buffer from
+	 * ups_chunk_buf_new(), keeping the one that holds data. */
+	uint8_t **frame_buf;
 };
 
 /* Feeds the fragment in/len just received on wsi. Returns 1 with *msg set
  * when a whole message is ready, 0 when more fragments are expected, or
  * UPS_ERR_TOO_LARGE once when a message exceeds its limit (the rest of that
- * message is then discarded; callers usually answer and close). */
+ * message is then discarded; callers usually answer and close), or
+ * UPS_ERR_NO_MEMORY once when there was no room to gather it (the rest is
+ * discarded too: a message is delivered whole or not at all). */
 int ups_rxbuf_feed(struct ups_rxbuf *rx, struct lws *wsi, const void *in,
 		   size_t len, struct ups_rxmsg *msg);
 

@@ -317,7 +317,7 @@ static void send_data(struct fx *f, struct owner *o, uint64_t id,
 		h.upload_id = id;
 		h.offset = from;
 		h.length = (uint32_t)len;
-		upload_chunk(&f->eng, o, &h, data + from);
+		upload_chunk(&f->eng, o, &h, data + from, NULL);
 		from += len;
 		run(f); /* like a client waiting for acks */
 	}
@@ -434,7 +434,7 @@ static void test_chunk_beyond_size(void **state)
 	h.upload_id = a.begun.upload_id;
 	h.offset = f->size - 1000;
 	h.length = 2048;
-	upload_chunk(&f->eng, &f->a, &h, big);
+	upload_chunk(&f->eng, &f->a, &h, big, NULL);
 	assert_int_equal(f->a.last_error, UPS_ERR_TOO_LARGE);
 	free(big);
 	send_chunks(f, &f->a, a.begun.upload_id, f->size - 1000, f->size,
@@ -574,7 +574,7 @@ static void test_window_overrun_pauses(void **state)
 		h.upload_id = a.begun.upload_id;
 		h.offset = off;
 		h.length = 32 * 1024;
-		upload_chunk(&f->eng, &f->a, &h, f->file + off);
+		upload_chunk(&f->eng, &f->a, &h, f->file + off, NULL);
 		off += h.length;
 	}
 	assert_int_equal(f->a.pauses, 1);
@@ -849,7 +849,7 @@ static void queue_chunks(struct fx *f, uint64_t id, uint64_t from,
 		h.upload_id = id;
 		h.offset = from;
 		h.length = (uint32_t)(to - from < len ? to - from : len);
-		upload_chunk(&f->eng, &f->a, &h, f->file + from);
+		upload_chunk(&f->eng, &f->a, &h, f->file + from, NULL);
 	}
 }
 
@@ -959,6 +959,54 @@ static void test_no_split_off_page(void **state)
 	assert_int_equal(atomic_load(&f->eng.stg.fault.used[UPS_FAULT_OPEN]),
 	                 1);
 	c = commit(f, &f->a, id);
+	assert_int_equal(c.rv, 0);
+	assert_stored_file(f);
+}
+
+/* Chunks gathered in a receiver's frame buffer are taken, not copied: the
+ * receiver is left another buffer for its next frame, and every byte is
+ * stored. A payload elsewhere, even with a frame buffer at hand, is
+ * copied and leaves that buffer alone. */
+static void test_frame_buffers_taken(void **state)
+{
+	struct fx *f = *state;
+	struct ups_chunk_header h;
+	struct answer a, c;
+	size_t len = 16 * 1024;
+	uint8_t *fb, *given;
+
+	a = begin(f, &f->a);
+	assert_int_equal(a.rv, 0);
+	fb = ups_chunk_buf_new();
+	assert_non_null(fb);
+	for (uint64_t from = 0; from < f->size; from += len) {
+		memset(&h, 0, sizeof(h));
+		h.upload_id = a.begun.upload_id;
+		h.offset = from;
+		h.length = (uint32_t)(f->size - from < len ? f->size - from
+		                                             : len);
+		given = fb;
+		if (from == len) {
+			/* Not in the frame buffer: copied. */
+			upload_chunk(&f->eng, &f->a, &h, f->file + from, &fb);
+			assert_ptr_equal(fb, given);
+			run(f);
+			continue;
+		}
+		memcpy(fb + UPS_CHUNK_BUF_PAYLOAD, f->file + from, h.length);
+		upload_chunk(&f->eng, &f->a, &h, fb + UPS_CHUNK_BUF_PAYLOAD,
+		             &fb);
+		assert_non_null(fb);
+		assert_ptr_not_equal(fb, given);
+		/* The engine owns what it took; scribbling on the buffer it
+		 * gave back must not reach the file. */
+		memset(fb + UPS_CHUNK_BUF_PAYLOAD, 0xee, len);
+		run(f);
+	}
+	free(fb);
+	assert_int_equal(f->a.errors, 0);
+	assert_int_equal(f->a.ack_offset, f->size);
+	c = commit(f, &f->a, a.begun.upload_id);
 	assert_int_equal(c.rv, 0);
 	assert_stored_file(f);
 }
@@ -1198,6 +1246,7 @@ int main(void)
 	    T(test_batch_in_two_halves),
 	    T(test_half_fails),
 	    T(test_no_split_off_page),
+	    T(test_frame_buffers_taken),
 	    T(test_halves_no_space),
 	};
 

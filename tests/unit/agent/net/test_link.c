@@ -129,11 +129,12 @@ static int test_big(void *state, const struct rpc_request *req, json_t **result,
 }
 
 static void test_binary(void *state, struct peer *p, const uint8_t *data,
-                        size_t len)
+                        size_t len, uint8_t **frame_buf)
 {
 	struct fixture *f = state;
 	uint32_t origin = 0;
 
+	(void)frame_buf;
 	assert_int_equal(ups_chunk_get_origin(data, len, &origin), 0);
 	assert_int_equal(origin, p->id);
 	json_array_append_new(f->chunks, json_pack("{s:I, s:I}", "origin",

@@ -362,7 +362,7 @@ static void send_all(struct fx *f, struct rec_peer *r, uint64_t id)
 	h.length = sizeof(f->data);
 	ups_chunk_encode_header(&h, frame);
 	memcpy(frame + UPS_CHUNK_HEADER_SIZE, f->data, sizeof(f->data));
-	dispatch_binary(&f->dispatch, &r->peer, frame, sizeof(frame));
+	dispatch_binary(&f->dispatch, &r->peer, frame, sizeof(frame), NULL);
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 }
 
@@ -394,7 +394,7 @@ static void test_upload_round_trip(void **state)
 	        json_object_get(answer(&f->b, 3), "error-info"), "reason")),
 	    "upload in progress");
 	/* A frame that is not a chunk: a Malformed push. */
-	dispatch_binary(&f->dispatch, &f->a.peer, junk, sizeof(junk));
+	dispatch_binary(&f->dispatch, &f->a.peer, junk, sizeof(junk), NULL);
 	assert_string_equal(
 	    json_string_value(json_object_get(
 	        json_array_get(f->a.sent, json_array_size(f->a.sent) - 1),

@@ -544,14 +544,14 @@ static void test_binary(void **state)
 	struct fixture *f = *state;
 	uint8_t frame[40] = "UPCK";
 
-	dispatch_binary(&f->ctx, &f->tp.peer, frame, sizeof(frame));
+	dispatch_binary(&f->ctx, &f->tp.peer, frame, sizeof(frame), NULL);
 	expect_push_error(f, "Chunk", "unauthorized");
 	assert_int_equal(f->tp.closes, 1);
 
 	f->tp.closes = 0;
 	login(f, "client", "t");
 	/* No upload engine in this fixture. */
-	dispatch_binary(&f->ctx, &f->tp.peer, frame, sizeof(frame));
+	dispatch_binary(&f->ctx, &f->tp.peer, frame, sizeof(frame), NULL);
 	expect_push_error(f, "Chunk", "unavailable");
 	assert_int_equal(f->tp.closes, 0);
 }
@@ -589,6 +589,7 @@ struct probe {
 	struct reply *pending;
 	int binaries;
 	size_t binary_len;
+	uint8_t **frame_buf;
 	int gone;
 	struct rpc_facade facade;
 };
@@ -618,7 +619,7 @@ static int probe_fail(void *state, const struct rpc_request *req,
 }
 
 static void probe_binary(void *state, struct peer *p, const uint8_t *data,
-                         size_t len)
+                         size_t len, uint8_t **frame_buf)
 {
 	struct probe *pr = state;
 
@@ -626,6 +627,7 @@ static void probe_binary(void *state, struct peer *p, const uint8_t *data,
 	(void)data;
 	pr->binaries++;
 	pr->binary_len = len;
+	pr->frame_buf = frame_buf;
 }
 
 static void probe_gone(void *state, struct peer *p)
@@ -674,6 +676,7 @@ static void test_facade_hooks(void **state)
 	struct fixture *f = *state;
 	struct probe pr, second;
 	uint8_t frame[40] = "UPCK";
+	uint8_t *frame_buf = frame;
 	json_t *info;
 
 	probe_add(f, &pr);
@@ -684,9 +687,12 @@ static void test_facade_hooks(void **state)
 	assert_int_equal(dispatch_add(&f->ctx, &second.facade),
 	                 UPS_ERR_CONFLICT);
 	login(f, "client", "t");
-	dispatch_binary(&f->ctx, &f->tp.peer, frame, sizeof(frame));
+	dispatch_binary(&f->ctx, &f->tp.peer, frame, sizeof(frame),
+	                &frame_buf);
 	assert_int_equal(pr.binaries, 1);
 	assert_int_equal(pr.binary_len, sizeof(frame));
+	/* The receiver's frame buffer reaches the hook. */
+	assert_ptr_equal(pr.frame_buf, &frame_buf);
 	/* Errors carry the handler's text and error-info. */
 	send_text(f, "{\"request-id\":50,\"type\":\"Probe\",\"version\":1,"
 	             "\"request\":\"Fail\"}");

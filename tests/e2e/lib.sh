@@ -461,10 +461,30 @@ machine_bins() {
 	UPSTAGE_FLEET=$(find_bin upstage-fleet contrib/fleet/upstage-fleet)
 }
 
-# free_port: a TCP port nothing listens on now (for servers that need one
-# in their configuration file).
+# free_port: a loopback TCP port nothing uses now, for servers that need
+# one in their configuration file or that a test restarts on the port it
+# had. It lies below the kernel's ephemeral range
+# (net.ipv4.ip_local_port_range), so no outgoing connection of this or
+# another test can take it while its server is down.
 free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	python3 - <<'PY'
+import random, socket
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+first = max(1024, lo - 12000)
+for _ in range(1000):
+    port = random.randrange(first, lo) if lo > first else 0
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        print(s.getsockname()[1])
+        break
+    except OSError:
+        pass
+    finally:
+        s.close()
+else:
+    raise SystemExit("free_port: no free port below %d" % lo)
+PY
 }
 
 # tools_proxy_args: picks the port of a load balancer in front of

@@ -24,7 +24,8 @@ write_auth "$T/auth"
 TOOLS_DEAD=$(free_port)
 tools_proxy_args
 # shellcheck disable=SC2086
-start_upstaged up --auth-file "$T/auth" --listen 127.0.0.1:0 $TOOLS_ARGS
+start_upstaged up --auth-file "$T/auth" --listen "127.0.0.1:$(free_port)" \
+	$TOOLS_ARGS
 UP_PORT=$PORT
 start_tools_proxy "$UP_PORT"
 AGENT=(--agent "ws://127.0.0.1:$UP_PORT" --token "$CLIENT_TOKEN")

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh" "$@"
 
 write_auth "$T/auth"
-start_relay relay "$T/auth"
+start_relay relay "$T/auth" "127.0.0.1:$(free_port)" # restarted on it
 RP=$PORT
 RURL=ws://127.0.0.1:$RP
 start_upstaged agent --listen 127.0.0.1:0 $(link_args "$RP" "$T/auth.plugin")

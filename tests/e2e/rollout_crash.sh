@@ -38,7 +38,7 @@ fi
 write_auth "$T/auth"
 up_args=(--auth-file "$T/auth" --max-sessions $((N + 100))
 	--agent-version 2.9.0 --log-level info)
-start_upstaged up0 "${up_args[@]}" --listen 127.0.0.1:0
+start_upstaged up0 "${up_args[@]}" --listen "127.0.0.1:$(free_port)"
 AGENT=(--agent "ws://127.0.0.1:$PORT" --token "$CLIENT_TOKEN")
 SRC=$T/src
 for a in amd64 arm64; do make_agent_tarball "$SRC" "2.9.1-ubuntu-$a" 16; done

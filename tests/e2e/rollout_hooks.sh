@@ -62,7 +62,7 @@ fi
 EOF
 chmod +x "$H/any" "$H/before-stage"
 touch "$T/freeze"
-start_upstaged up --auth-file "$T/auth" --listen 127.0.0.1:0 \
+start_upstaged up --auth-file "$T/auth" --listen "127.0.0.1:$(free_port)" \
 	--max-sessions $((N + 100)) --hook-plugin "$HOOK_SO" \
 	--hook-exec.dir "$H" --hook-exec.timeout 2
 AGENT=(--agent "ws://127.0.0.1:$PORT" --token "$CLIENT_TOKEN")

@@ -79,8 +79,10 @@ wait_exit cli2 30
 [ "$EXIT_STATUS" -ne 0 ] || fail "CLI claimed success although upstaged died"
 log "upstaged killed with $(partial_size "$DATA") bytes staged"
 
-# Same data directory, new port.
-start agent2 "$UPSTAGED" --data-dir "$DATA" --log-level info --listen 127.0.0.1:0
+# Same data directory, new port, outside the ephemeral range: agent2 is
+# restarted on it.
+start agent2 "$UPSTAGED" --data-dir "$DATA" --log-level info \
+	--listen "127.0.0.1:$(free_port)"
 await agent2 '^listening wss?://'
 URL=ws://127.0.0.1:$(port_of agent2)
 cli 0 rerun2 --agent "$URL" --json sync-agent-binary --source "$T/src" \

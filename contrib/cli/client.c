@@ -417,6 +417,7 @@ int client_start(struct client *c, const struct client_config *cfg,
 	wcfg.protocols = client_protocols;
 	wcfg.client = true;
 	wcfg.client_ca = cfg->ca_cert ? c->ca_cert : NULL;
+	wcfg.client_plain = !cfg->url->tls;
 	/* It receives only small envelopes, but lws also drains a send
 	 * that the socket took only part of in pieces of this size, one
 	 * poll each: small pieces starve a chunk upload. */

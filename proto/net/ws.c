@@ -80,8 +80,10 @@ static int ws_create_client_vhost(struct ups_ws *ws,
 	info.vhost_name = "client";
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = cfg->protocols;
-	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-	info.client_ssl_ca_filepath = cfg->client_ca;
+	if (!cfg->client_plain) {
+		info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.client_ssl_ca_filepath = cfg->client_ca;
+	}
 	ws->client = lws_create_vhost(ws->context, &info);
 	if (!ws->client)
 		return ups_errf(UPS_ERR_IO, err, errlen,

@@ -42,9 +42,13 @@ struct ups_ws_config {
 	const char *side_host;
 	int side_port;
 	/* Client vhost: created when client is true. client_ca is a PEM CA
-	 * bundle used to verify wss servers; NULL = system default. */
+	 * bundle used to verify wss servers; NULL = system default.
+	 * client_plain: only ws:// connections will be made, so no TLS
+	 * context is set up (that costs loading the system's CA bundle,
+	 * tens of ms at every start of the CLI). */
 	bool client;
 	const char *client_ca;
+	bool client_plain;
 	/* Per-read buffer size; 0 = 64 KiB. */
 	size_t rx_buffer_size;
 	/* Room lws gives a request's line and headers (a longer request is

@@ -121,8 +121,12 @@ struct uploader {
 	int last_exit;     /* for the remaining items when giving up */
 	char last_code[UPS_LIMIT_NAME_LEN + 1];
 	char last_message[UPS_LIMIT_ERROR_TEXT_LEN + 1];
+	/* Up to 2 x parallel slots: parallel of them stream at once, and a
+	 * slot whose bytes are all sent waits for its commit without
+	 * counting, so that the next file streams meanwhile. */
 	struct slot slots[UPLOADER_MAX_PARALLEL];
 	unsigned nslots;
+	unsigned parallel;
 	unsigned pump_from; /* round robin over the slots */
 	uint64_t reading;   /* bytes of the chunk jobs in flight */
 	/* The current session. */
@@ -139,6 +143,7 @@ struct uploader {
 };
 
 static void up_pump_all(struct uploader *u);
+static void up_fill(struct uploader *u);
 static void slot_begin(struct slot *s);
 static void slot_take_next(struct slot *s);
 static void slot_abort(struct slot *s, enum slot_phase phase,
@@ -360,7 +365,43 @@ static void slot_done(struct slot *s, enum upload_status status,
 		up_end_session(u, END_DONE);
 		return;
 	}
-	slot_take_next(s);
+	up_fill(u);
+}
+
+/* Slots that stream, or are about to: every phase but idle and commit. */
+static unsigned up_streaming(const struct uploader *u)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < u->nslots; i++)
+		if (u->slots[i].phase != SLOT_IDLE &&
+		    u->slots[i].phase != SLOT_COMMIT)
+			n++;
+	return n;
+}
+
+static bool up_committing(const struct uploader *u)
+{
+	for (unsigned i = 0; i < u->nslots; i++)
+		if (u->slots[i].phase == SLOT_COMMIT)
+			return true;
+	return false;
+}
+
+/* A commit ended (or the session began): slots that upstaged told "busy"
+ * while one of ours was committing ask again now (slot_on_begin), and
+ * idle slots take the next items while fewer than parallel stream. */
+static void up_fill(struct uploader *u)
+{
+	if (!u->ready || u->end != END_NONE)
+		return;
+	for (unsigned i = 0; i < u->nslots && u->end == END_NONE; i++)
+		if (u->slots[i].phase == SLOT_BEGIN)
+			slot_begin(&u->slots[i]);
+	for (unsigned i = 0; i < u->nslots && u->end == END_NONE; i++)
+		if (u->slots[i].phase == SLOT_IDLE &&
+		    up_streaming(u) < u->parallel)
+			slot_take_next(&u->slots[i]);
 }
 
 /* Gives s the next item nobody has taken, and begins it. */
@@ -775,6 +816,9 @@ static void slot_send_commit(struct slot *s)
 	                       (json_int_t)s->upload_id, "sha256",
 	                       s->local_sha),
 	             slot_on_commit);
+	/* upstaged syncs and verifies the file now: the next one streams
+	 * meanwhile. */
+	up_fill(s->up);
 }
 
 static void job_after(uv_work_t *w, int status)
@@ -986,6 +1030,12 @@ static void slot_on_begin(struct client *c, void *data, int status,
 			up_set_last(u, CLI_EXIT_FAILED, env->error_code_text,
 			            "%s", err);
 			up_end_session(u, END_FATAL);
+			return;
+		}
+		if (status == UPS_ERR_BUSY && up_committing(u)) {
+			/* Over upstaged's uploads per client because of our
+			 * own commits: ask again when one ends (up_fill). */
+			s->phase = SLOT_BEGIN;
 			return;
 		}
 		if (status == UPS_ERR_BUSY || (status == UPS_ERR_CONFLICT &&
@@ -1234,14 +1284,9 @@ static void up_on_ready(struct client *c, int status, const char *detail)
 	u->ready = true;
 	u->session_start_ns = uv_hrtime();
 	u->session_sent = 0;
-	for (unsigned i = 0; i < u->nslots && u->end == END_NONE; i++) {
-		struct slot *s = &u->slots[i];
-
-		if (s->phase == SLOT_IDLE)
-			slot_take_next(s);
-		else
-			slot_begin(s);
-	}
+	/* Unfinished items begin again (even beyond parallel after a lost
+	 * connection: each is resumed or found stored), then new ones. */
+	up_fill(u);
 }
 
 static void up_on_closed(struct client *c, int status, const char *detail)
@@ -1369,7 +1414,10 @@ int uploader_run(const struct uploader_config *cfg, struct upload_item *items,
 	u->cfg = cfg;
 	u->items = items;
 	u->n = n;
-	u->nslots = cfg->parallel < 1 ? 1 : cfg->parallel;
+	u->parallel = cfg->parallel < 1 ? 1 : cfg->parallel;
+	if (u->parallel > UPLOADER_MAX_PARALLEL)
+		u->parallel = UPLOADER_MAX_PARALLEL;
+	u->nslots = 2 * u->parallel;
 	if (u->nslots > UPLOADER_MAX_PARALLEL)
 		u->nslots = UPLOADER_MAX_PARALLEL;
 	if (u->nslots > n)

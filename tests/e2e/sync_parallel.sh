@@ -9,6 +9,12 @@
 #      that the observation is not a race): both partials grow together
 #      (each holds 8 MiB before either is stored), and the acks tell each
 #      its share of upstaged's window (half of it).
+#   3. A file whose bytes are all sent waits for its commit without
+#      holding a --parallel place: with --parallel 1 each next UploadBegin
+#      goes out before the previous commit's answer. Against an upstaged
+#      that allows one upload per client, that begin is told "busy" and
+#      asked again when the commit ends, not after a backoff: with
+#      --retries 0 (a backoff would fail the item) all three are stored.
 . "$(dirname "$0")/lib.sh" "$@"
 
 start_upstaged agent --listen 127.0.0.1:0
@@ -71,6 +77,48 @@ grep -q '"UploadAck".*"window":8388608' "$T/pair.err" ||
 	grep -q '"window":8388608.*"UploadAck"' "$T/pair.err" ||
 	fail "no ack told a half share of the window"
 log "pair: both progressed together with half the window each"
+
+# 3. Commits overlap the next file.
+start_upstaged one --max-uploads-per-client 1
+ONE=$PORT
+make_tarballs "$T/three" 2048 2.9.7-ubuntu-amd64 2.9.7-ubuntu-arm64 \
+	2.9.7-centos-amd64
+cli 0 three --agent "ws://127.0.0.1:$ONE" --json --debug \
+	sync-agent-binary --source "$T/three" --agent-version 2.9.7.0 \
+	--parallel 1 --retries 0
+for bv in 2.9.7-ubuntu-amd64 2.9.7-ubuntu-arm64 2.9.7-centos-amd64; do
+	[ "$(jq -r .status <<<"$(json_of "$T/three.stdout" "$bv")")" = \
+		uploaded ] || fail "three: $bv: $OUT"
+	expect_stored "$T/data-one" released "$bv" "$T/three/juju-$bv.tgz"
+done
+# For each commit but the last: the line of the next UploadBegin sent,
+# then the line of the commit's answer; the begin must come first.
+overlaps=$(awk '
+	/^> .*"request":"UploadCommit"/ {
+		match($0, /"request-id":[0-9]+/)
+		id = substr($0, RSTART + 13, RLENGTH - 13)
+		commit[id] = NR; pending = id; next
+	}
+	/^> .*"request":"UploadBegin"/ && pending != "" {
+		begin_after[pending] = NR; pending = ""; next
+	}
+	/^< / {
+		match($0, /"request-id":[0-9]+/)
+		id = substr($0, RSTART + 13, RLENGTH - 13)
+		if (id in commit) answer[id] = NR
+	}
+	END {
+		n = 0
+		for (id in begin_after)
+			if (answer[id] && begin_after[id] < answer[id]) n++
+		print n
+	}' "$T/three.stderr")
+[ "$overlaps" -eq 2 ] ||
+	fail "three: $overlaps of 2 begins went out before the commit's answer"
+busy=$(grep -c '^< .*"error-code":"busy"' "$T/three.stderr" || true)
+[ "$busy" -ge 1 ] || fail "three: upstaged never said busy"
+log "three: 2 begins overlapped a commit, $busy busy answer(s) waited out"
+stop one TERM 3000
 
 alive agent || fail "upstaged died"
 stop agent TERM 3000

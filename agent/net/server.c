@@ -222,9 +222,16 @@ static void server_receive(struct server *srv, struct session *s,
 	if (s->closing)
 		return;
 	s->last_rx_ms = uv_now(srv->loop);
+	/* Only a peer that may upload gets a frame buffer at once. */
+	s->rx.frames = s->peer.role == UPS_ROLE_CLIENT;
 	rv = ups_rxbuf_feed(&s->rx, s->wsi, in, len, &msg);
 	if (rv == UPS_ERR_TOO_LARGE) {
 		dispatch_too_large(srv->dispatch, &s->peer);
+		return;
+	}
+	if (rv == UPS_ERR_NO_MEMORY) {
+		/* A message was dropped: its request would go unanswered. */
+		session_close(s, "out of memory for a message");
 		return;
 	}
 	if (rv != 1)

@@ -15,7 +15,7 @@ static size_t rxbuf_limit(const struct ups_rxbuf *rx, bool binary)
 	return rx->text_max ? rx->text_max : UPS_LIMIT_TEXT_MSG_MAX;
 }
 
-static int rxbuf_append_text(struct ups_rxbuf *rx, const void *in,
+static int rxbuf_append_grow(struct ups_rxbuf *rx, const void *in,
                              size_t len)
 {
 	size_t need = rx->len + len;
@@ -26,8 +26,8 @@ static int rxbuf_append_text(struct ups_rxbuf *rx, const void *in,
 
 		while (cap < need)
 			cap *= 2;
-		if (cap > rxbuf_limit(rx, false))
-			cap = rxbuf_limit(rx, false);
+		if (cap > rxbuf_limit(rx, rx->binary))
+			cap = rxbuf_limit(rx, rx->binary);
 		data = realloc(rx->data, cap);
 		if (!data)
 			return UPS_ERR_NO_MEMORY;
@@ -41,8 +41,8 @@ static int rxbuf_append_text(struct ups_rxbuf *rx, const void *in,
 
 /* The limit check before it keeps a binary message inside the frame
  * buffer: UPS_CHUNK_BUF_FRAME + UPS_LIMIT_BINARY_MSG_MAX is its size. */
-static int rxbuf_append_binary(struct ups_rxbuf *rx, const void *in,
-                               size_t len)
+static int rxbuf_append_frame(struct ups_rxbuf *rx, const void *in,
+                              size_t len)
 {
 	if (!rx->frame_buf) {
 		rx->frame_buf = ups_chunk_buf_new();
@@ -64,6 +64,7 @@ int ups_rxbuf_feed_raw(struct ups_rxbuf *rx, bool first, bool final,
 	if (!rx->active) {
 		rx->active = true;
 		rx->binary = binary;
+		rx->in_frame = binary && rx->frames;
 		rx->len = 0;
 		rx->discarding = false;
 		if (final) {
@@ -89,8 +90,8 @@ int ups_rxbuf_feed_raw(struct ups_rxbuf *rx, bool first, bool final,
 		rx->len = 0;
 		return UPS_ERR_TOO_LARGE;
 	}
-	rv = rx->binary ? rxbuf_append_binary(rx, in, len)
-	                : rxbuf_append_text(rx, in, len);
+	rv = rx->in_frame ? rxbuf_append_frame(rx, in, len)
+	                  : rxbuf_append_grow(rx, in, len);
 	if (rv) {
 		rx->discarding = !final;
 		rx->active = !final;
@@ -102,7 +103,7 @@ int ups_rxbuf_feed_raw(struct ups_rxbuf *rx, bool first, bool final,
 	rx->active = false;
 	msg->len = rx->len;
 	msg->binary = rx->binary;
-	if (rx->binary) {
+	if (rx->in_frame) {
 		msg->data = rx->frame_buf + UPS_CHUNK_BUF_FRAME;
 		msg->frame_buf = &rx->frame_buf;
 	} else {

@@ -3,10 +3,10 @@
  * by its kind's limit (text: UPS_LIMIT_TEXT_MSG_MAX unless text_max says
  * otherwise, binary: UPS_LIMIT_BINARY_MSG_MAX) before anything is
  * allocated. A message that arrives in one piece is handed out without a
- * copy. One that arrives in fragments is gathered: a text message in a
- * buffer that grows, a binary message (a chunk frame) in a frame buffer
- * (proto/chunk.h), which its consumer may take instead of copying the
- * payload out. */
+ * copy. One that arrives in fragments is gathered in a buffer that grows
+ * with the bytes received, or, for a binary message (a chunk frame) while
+ * frames is set, in a frame buffer (proto/chunk.h), which its consumer
+ * may take instead of copying the payload out. */
 #ifndef UPSTAGE_NET_RXBUF_H
 #define UPSTAGE_NET_RXBUF_H
 
@@ -16,12 +16,18 @@
 #include <stdint.h>
 
 struct ups_rxbuf {
-	uint8_t *data;      /* owned: gathers text messages */
-	uint8_t *frame_buf; /* owned: gathers binary ones (ups_chunk_buf_new) */
+	uint8_t *data;      /* owned: gathers messages, growing */
+	uint8_t *frame_buf; /* owned: gathers frames (ups_chunk_buf_new) */
 	size_t len;
 	size_t cap;
+	/* Set by the owner: binary messages that begin from now on are
+	 * gathered in the frame buffer, which is full size at once. Only for
+	 * a peer allowed to upload (a logged-in client, the relay's link),
+	 * so that one byte from anyone else cannot reserve a MiB. */
+	bool frames;
 	bool active;  /* inside a multi-fragment message */
 	bool binary;
+	bool in_frame; /* this message is gathered in frame_buf */
 	bool discarding; /* skipping the rest of an oversized message */
 	/* Largest text message; 0 means UPS_LIMIT_TEXT_MSG_MAX. Only a peer
 	 * that is trusted to frame its stream (the relay's link to upstaged)

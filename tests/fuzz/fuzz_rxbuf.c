@@ -5,13 +5,15 @@
  *
  *   bit 0 first (rxbuf ignores it)   bit 1 final   bit 2 binary
  *   bit 3 take the frame buffer of a delivered binary message
- *   bits 4-6 k
+ *   bits 4-6 k                       bit 7 rx.frames
+
  *
  * Invariants (abort on violation): every answer is the model's; a
  * delivered message holds exactly its fragments' bytes and is within its
  * kind's limit; one that came in one piece is not copied; a binary one
- * gathered from fragments sits in the frame buffer with its payload
- * aligned; the frame buffer can be taken in exchange for another. */
+ * gathered from fragments while frames was set at its start sits in the
+ * frame buffer with its payload aligned, any other in the growing buffer;
+ * the frame buffer can be taken in exchange for another. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,7 +31,7 @@
 	} while (0)
 
 struct model {
-	bool active, binary, over;
+	bool active, binary, over, in_frame;
 	uint8_t *acc; /* the message so far, up to its limit */
 	size_t len;
 };
@@ -40,7 +42,7 @@ static size_t limit_of(bool binary)
 }
 
 /* What rxbuf must answer to a fragment of len bytes at in. */
-static int model_feed(struct model *m, bool final, bool binary,
+static int model_feed(struct model *m, bool final, bool binary, bool frames,
                       const uint8_t *in, size_t len)
 {
 	bool was_over;
@@ -48,6 +50,7 @@ static int model_feed(struct model *m, bool final, bool binary,
 	if (!m->active) {
 		m->active = true;
 		m->binary = binary;
+		m->in_frame = binary && frames;
 		m->over = false;
 		m->len = 0;
 	}
@@ -84,7 +87,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t ctl = data[at];
 		size_t n = (size_t)data[at + 1] | (size_t)data[at + 2] << 8;
 		size_t reps = (size_t)1 << ((ctl >> 4) & 7), len;
-		bool final = ctl & 2, binary = ctl & 4, single;
+		bool final = ctl & 2, binary = ctl & 4, frames = ctl & 128;
+		bool single;
 		int want, rv;
 
 		at += 3;
@@ -95,7 +99,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		at += n;
 		len = n * reps;
 		single = !m.active && final;
-		want = model_feed(&m, final, binary, frag, len);
+		want = model_feed(&m, final, binary, frames, frag, len);
+		rx.frames = frames;
 		memset(&msg, 0, sizeof(msg));
 		rv = ups_rxbuf_feed_raw(&rx, ctl & 1, final, binary, frag, len,
 		                        &msg);
@@ -109,8 +114,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(msg.data == frag && msg.frame_buf == NULL);
 			continue;
 		}
-		if (!msg.binary) {
-			CHECK(msg.frame_buf == NULL);
+		if (!m.in_frame) {
+			CHECK(msg.frame_buf == NULL && msg.data == rx.data);
 			continue;
 		}
 		CHECK(msg.frame_buf == &rx.frame_buf);

@@ -998,9 +998,13 @@ static void test_frame_buffers_taken(void **state)
 		             &fb);
 		assert_non_null(fb);
 		assert_ptr_not_equal(fb, given);
-		/* The engine owns what it took; scribbling on the buffer it
-		 * gave back must not reach the file. */
-		memset(fb + UPS_CHUNK_BUF_PAYLOAD, 0xee, len);
+		assert_int_equal((uintptr_t)(fb + UPS_CHUNK_BUF_PAYLOAD) %
+		                     STAGING_ALIGN,
+		                 0);
+		/* The engine owns what it took; scribbling over all of the
+		 * buffer it gave back (ASan checks its size) must not reach
+		 * the file. */
+		memset(fb, 0xee, ups_chunk_buf_size());
 		run(f);
 	}
 	free(fb);

@@ -171,7 +171,8 @@ static int feed_binary(struct ups_rxbuf *rx, const uint8_t *data, size_t len,
 }
 
 /* A binary message in fragments is gathered in the frame buffer with its
- * payload aligned, and the consumer can take that buffer for another. */
+ * payload aligned, and the consumer can take that buffer for another;
+ * only while frames is set (a peer that may upload). */
 static void test_binary_frame_buffer(void **state)
 {
 	struct ups_rxbuf rx = {0};
@@ -184,6 +185,14 @@ static void test_binary_frame_buffer(void **state)
 	assert_non_null(frame);
 	for (size_t i = 0; i < len; i++)
 		frame[i] = (uint8_t)(i * 7 + 1);
+	/* Not yet allowed: gathered as before, no frame buffer reserved. */
+	assert_int_equal(feed_binary(&rx, frame, len, 1000, &m), 1);
+	assert_null(m.frame_buf);
+	assert_null(rx.frame_buf);
+	assert_ptr_equal(m.data, rx.data);
+	assert_memory_equal(m.data, frame, len);
+
+	rx.frames = true;
 	assert_int_equal(feed_binary(&rx, frame, len, 1000, &m), 1);
 	assert_true(m.binary);
 	assert_int_equal(m.len, len);

@@ -80,6 +80,7 @@ static int ws_create_client_vhost(struct ups_ws *ws,
 	info.vhost_name = "client";
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = cfg->protocols;
+	ws->client_plain = cfg->client_plain;
 	if (!cfg->client_plain) {
 		info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		info.client_ssl_ca_filepath = cfg->client_ca;
@@ -191,7 +192,7 @@ struct lws *ups_ws_connect(struct ups_ws *ws, const struct ups_url *url,
 {
 	struct lws_client_connect_info ci;
 
-	if (!ws->client)
+	if (!ws->client || (ws->client_plain && url->tls))
 		return NULL;
 	memset(&ci, 0, sizeof(ci));
 	ci.context = ws->context;
@@ -203,6 +204,9 @@ struct lws *ups_ws_connect(struct ups_ws *ws, const struct ups_url *url,
 	ci.origin = url->host;
 	ci.protocol = UPS_WS_SUBPROTOCOL;
 	ci.ssl_connection = url->tls ? LCCSCF_USE_SSL : 0;
+	/* A redirect could lead to wss, which a plain client cannot do. */
+	if (ws->client_plain)
+		ci.ssl_connection |= LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
 	ci.userdata = userdata;
 	/* Client links need liveness checks too: a peer that vanishes
 	 * without closing TCP is only noticed by an unanswered PING. */

@@ -45,7 +45,8 @@ struct ups_ws_config {
 	 * bundle used to verify wss servers; NULL = system default.
 	 * client_plain: only ws:// connections will be made, so no TLS
 	 * context is set up (that costs loading the system's CA bundle,
-	 * tens of ms at every start of the CLI). */
+	 * tens of ms at every start of the CLI); its connections follow no
+	 * HTTP redirect, which could lead to wss. */
 	bool client;
 	const char *client_ca;
 	bool client_plain;
@@ -64,6 +65,7 @@ struct ups_ws {
 	struct lws_context *context; /* owned */
 	struct lws_vhost *server;    /* NULL without listen_host */
 	struct lws_vhost *client;    /* NULL without client */
+	bool client_plain;           /* the client vhost has no TLS */
 	struct lws_vhost *side;      /* NULL without side_host */
 	int port;                    /* bound server port, or -1 */
 	int side_port;               /* bound side port, or -1 */

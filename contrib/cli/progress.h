@@ -38,7 +38,7 @@ void progress_format_line(const char *name, uint64_t done, uint64_t total,
                           uint64_t elapsed_ns, char *buf, size_t len);
 
 /* Files shown at once: one line each (the uploads in flight). */
-#define PROGRESS_MAX_FILES 8
+#define PROGRESS_MAX_FILES 16
 
 struct progress_file {
 	bool active;

@@ -86,6 +86,9 @@ struct slot {
 	bool begun;       /* resumed_from recorded */
 	bool begin_force; /* begin with local_sha and force */
 	unsigned attempts; /* busy / in progress answers in a row */
+	/* Told busy while one of our own commits held upstaged's place: it
+	 * asks again when a commit ends. */
+	bool parked;
 	/* The upload. */
 	uint64_t upload_id;
 	uint64_t next_off; /* next byte to read and send */
@@ -124,7 +127,7 @@ struct uploader {
 	/* Up to 2 x parallel slots: parallel of them stream at once, and a
 	 * slot whose bytes are all sent waits for its commit without
 	 * counting, so that the next file streams meanwhile. */
-	struct slot slots[UPLOADER_MAX_PARALLEL];
+	struct slot slots[UPLOADER_MAX_SLOTS];
 	unsigned nslots;
 	unsigned parallel;
 	unsigned pump_from; /* round robin over the slots */
@@ -145,6 +148,8 @@ struct uploader {
 static void up_pump_all(struct uploader *u);
 static void up_fill(struct uploader *u);
 static void slot_begin(struct slot *s);
+static void slot_all_sent(struct slot *s);
+static void slot_send_commit(struct slot *s);
 static void slot_take_next(struct slot *s);
 static void slot_abort(struct slot *s, enum slot_phase phase,
                        client_reply_cb cb);
@@ -365,18 +370,25 @@ static void slot_done(struct slot *s, enum upload_status status,
 		up_end_session(u, END_DONE);
 		return;
 	}
+	/* A place at upstaged may have come free: parked slots ask again. */
+	for (unsigned i = 0; i < u->nslots; i++)
+		u->slots[i].parked = false;
 	up_fill(u);
 }
 
-/* Slots that stream, or are about to: every phase but idle and commit. */
-static unsigned up_streaming(const struct uploader *u)
+/* Slots that stream, or are about to: every phase but idle and commit
+ * (with_due: also those whose UploadBegin is still due). */
+static unsigned up_streaming(const struct uploader *u, bool with_due)
 {
 	unsigned n = 0;
 
-	for (unsigned i = 0; i < u->nslots; i++)
-		if (u->slots[i].phase != SLOT_IDLE &&
-		    u->slots[i].phase != SLOT_COMMIT)
+	for (unsigned i = 0; i < u->nslots; i++) {
+		enum slot_phase p = u->slots[i].phase;
+
+		if (p != SLOT_IDLE && p != SLOT_COMMIT &&
+		    (with_due || p != SLOT_BEGIN))
 			n++;
+	}
 	return n;
 }
 
@@ -388,19 +400,23 @@ static bool up_committing(const struct uploader *u)
 	return false;
 }
 
-/* A commit ended (or the session began): slots that upstaged told "busy"
- * while one of ours was committing ask again now (slot_on_begin), and
- * idle slots take the next items while fewer than parallel stream. */
+/* Keeps parallel slots streaming: those whose UploadBegin is due (after a
+ * reconnect, or parked until a commit ended) begin first, then idle slots
+ * take the next items. */
 static void up_fill(struct uploader *u)
 {
 	if (!u->ready || u->end != END_NONE)
 		return;
-	for (unsigned i = 0; i < u->nslots && u->end == END_NONE; i++)
-		if (u->slots[i].phase == SLOT_BEGIN)
-			slot_begin(&u->slots[i]);
+	for (unsigned i = 0; i < u->nslots && u->end == END_NONE; i++) {
+		struct slot *s = &u->slots[i];
+
+		if (s->phase == SLOT_BEGIN && !s->parked &&
+		    up_streaming(u, false) < u->parallel)
+			slot_begin(s);
+	}
 	for (unsigned i = 0; i < u->nslots && u->end == END_NONE; i++)
 		if (u->slots[i].phase == SLOT_IDLE &&
-		    up_streaming(u) < u->parallel)
+		    up_streaming(u, true) < u->parallel)
 			slot_take_next(&u->slots[i]);
 }
 
@@ -415,6 +431,7 @@ static void slot_take_next(struct slot *s)
 	}
 	s->item = u->next_item++;
 	s->phase = SLOT_BEGIN;
+	s->parked = false;
 	s->begun = false;
 	s->begin_force = false;
 	s->attempts = 0;
@@ -629,6 +646,7 @@ static void slot_on_refused(struct client *c, void *data, int status,
 static void slot_refuse(struct slot *s)
 {
 	slot_abort(s, SLOT_COMMIT, slot_on_refused);
+	up_fill(s->up);
 }
 
 static void job_after(uv_work_t *w, int status);
@@ -752,6 +770,13 @@ static void slot_hashed(struct slot *s)
 			slot_start_over(s);
 			return;
 		}
+		if (s->next_off == item->it.size) {
+			/* upstaged holds every byte (the connection went
+			 * before the commit): only the commit is left. */
+			memcpy(s->local_sha, got, sizeof(got));
+			slot_all_sent(s);
+			return;
+		}
 		s->phase = SLOT_SEND;
 		up_pump_all(s->up);
 		return;
@@ -806,6 +831,19 @@ static void slot_on_commit(struct client *c, void *data, int status,
 		snprintf(msg, sizeof(msg), "%s",
 		         env->error_text ? env->error_text : "");
 	slot_done(s, UPLOAD_FAILED, env->error_code_text, msg);
+}
+
+/* Every byte of the file is with upstaged and local_sha is its digest:
+ * commit, unless the file is not what its metadata says (then it is not
+ * committed at all). */
+static void slot_all_sent(struct slot *s)
+{
+	struct upload_item *item = slot_item(s);
+
+	if (item->it.sha256[0] && strcmp(s->local_sha, item->it.sha256) != 0)
+		slot_refuse(s);
+	else
+		slot_send_commit(s);
 }
 
 static void slot_send_commit(struct slot *s)
@@ -879,13 +917,9 @@ static void job_after(uv_work_t *w, int status)
 	u->session_sent += s->job_len;
 	item->sent_bytes += s->job_len;
 	/* The commit goes after the last chunk in the same ordered queue,
-	 * and upstaged waits for its writes first. A file that is not what
-	 * its metadata says is not committed at all. */
-	if (s->next_off == item->it.size && item->it.sha256[0] &&
-	    strcmp(s->local_sha, item->it.sha256) != 0)
-		slot_refuse(s);
-	else if (s->next_off == item->it.size)
-		slot_send_commit(s);
+	 * and upstaged waits for its writes first. */
+	if (s->next_off == item->it.size)
+		slot_all_sent(s);
 	up_pump_all(u);
 }
 
@@ -1034,8 +1068,9 @@ static void slot_on_begin(struct client *c, void *data, int status,
 		}
 		if (status == UPS_ERR_BUSY && up_committing(u)) {
 			/* Over upstaged's uploads per client because of our
-			 * own commits: ask again when one ends (up_fill). */
+			 * own commits: ask again when one ends (slot_done). */
 			s->phase = SLOT_BEGIN;
+			s->parked = true;
 			return;
 		}
 		if (status == UPS_ERR_BUSY || (status == UPS_ERR_CONFLICT &&
@@ -1318,9 +1353,11 @@ static enum session_end up_session(struct uploader *u)
 	u->ready = false;
 	u->rate_waiting = false;
 	/* Unfinished items begin again once logged in. */
-	for (unsigned i = 0; i < u->nslots; i++)
+	for (unsigned i = 0; i < u->nslots; i++) {
+		u->slots[i].parked = false;
 		if (u->slots[i].phase != SLOT_IDLE)
 			u->slots[i].phase = SLOT_BEGIN;
+	}
 	rv = uv_loop_init(&loop);
 	if (rv) {
 		up_set_last(u, CLI_EXIT_FAILED, ups_err_code(UPS_ERR_INTERNAL),
@@ -1418,8 +1455,6 @@ int uploader_run(const struct uploader_config *cfg, struct upload_item *items,
 	if (u->parallel > UPLOADER_MAX_PARALLEL)
 		u->parallel = UPLOADER_MAX_PARALLEL;
 	u->nslots = 2 * u->parallel;
-	if (u->nslots > UPLOADER_MAX_PARALLEL)
-		u->nslots = UPLOADER_MAX_PARALLEL;
 	if (u->nslots > n)
 		u->nslots = (unsigned)n;
 	for (unsigned i = 0; i < u->nslots; i++) {

@@ -18,9 +18,11 @@
  *     thread only queues it;
  *   UploadCommit with the SHA-256 the reads computed -> the stored record.
  *
- * Up to `parallel` items are in flight at once, each in a slot with a
- * progress line of its own. Memory is bounded: per slot one chunk being
- * read, and a few chunks queued for the socket in all.
+ * Up to `parallel` items stream at once, each in a slot with a progress
+ * line of its own; an item whose bytes are all sent waits for its commit
+ * in a further slot (up to `parallel` of those), so that the next one
+ * streams meanwhile. Memory is bounded: per slot one chunk being read,
+ * and a few chunks queued for the socket in all.
  *
  * A lost connection (or no progress for the timeout) reconnects with
  * exponential backoff and every unfinished item begins again, which
@@ -44,8 +46,12 @@
 #include "proto/net/url.h"
 #include "proto/simplestreams.h"
 
-/* Most items in flight at once. */
-#define UPLOADER_MAX_PARALLEL PROGRESS_MAX_FILES
+/* Most items streaming at once (--parallel), and in all: as many again
+ * may be waiting for their commits. */
+#define UPLOADER_MAX_PARALLEL 8
+#define UPLOADER_MAX_SLOTS    (2 * UPLOADER_MAX_PARALLEL)
+_Static_assert(UPLOADER_MAX_SLOTS <= PROGRESS_MAX_FILES,
+               "a progress line for every slot");
 
 enum upload_status {
 	UPLOAD_PENDING,

@@ -11,6 +11,8 @@
 #      UploadBegin); a second sync sends nothing (0 bytes, no upload
 #      begun at upstaged); another file of the same name is a conflict,
 #      --force replaces it.
+#   5. Every byte sent, then the connection gone before the commit: the
+#      CLI resumes at the end of the file and only commits it.
 . "$(dirname "$0")/lib.sh" "$@"
 
 start_upstaged agent --listen 127.0.0.1:0
@@ -60,12 +62,12 @@ uc 0 part --agent "$URL" --file "$F2" --binary-version "$BV2" \
 	--upload-token stitch-token-0123456789 --stop-after $((2 * 1024 * 1024)) \
 	--no-commit
 part_id=$(uc_line part begin | jq -r '.message.response."upload-id"')
-# The first connection is gone once upstaged has detached its upload.
+# detached ID: upload ID is detached (its connection is gone).
 detached() {
-	uc 0 st --agent "$URL" --call UploadStatus --params "{\"upload-id\":$part_id}"
+	uc 0 st --agent "$URL" --call UploadStatus --params "{\"upload-id\":$1}"
 	[ "$(uc_line st call | jq -r '.message.response.state')" = detached ]
 }
-poll_until 10 "upload $part_id detached" detached
+poll_until 10 "upload $part_id detached" detached "$part_id"
 uc 0 stitch --agent "$URL" --file "$F3" --binary-version "$BV2" \
 	--upload-token stitch-token-0123456789
 off=$(uc_line stitch begin | jq -r '.message.response.offset')
@@ -129,6 +131,31 @@ line=$(json_of "$T/sync4.stdout" 2.9.3-ubuntu-amd64)
 [ "$(jq -r .status <<<"$line")" = uploaded ] || fail "sync4: $line"
 expect_stored "$DATA" released 2.9.3-ubuntu-amd64 "$S3"
 log "conflict without --force, replaced with it"
+
+# 5. The CLI's token for a file (from its UploadBegin), then an upload of
+# every byte under that token that never commits.
+BV5=2.9.6-ubuntu-amd64
+make_tarballs "$T/src5" 3072 "$BV5"
+S5=$T/src5/juju-$BV5.tgz
+cli 0 sync5a --agent "$URL" --json --debug sync-agent-binary \
+	--source "$T/src5" --agent-version 2.9.6.0
+TOKEN5=$(grep '"UploadBegin"' "$T/sync5a.stderr" |
+	grep -o '"upload-token":"[^"]*"' | head -n1 | cut -d'"' -f4)
+[ -n "$TOKEN5" ] || fail "sync5a: no upload token"
+cli 0 rm5 --agent "$URL" remove-agent-binary "$BV5"
+uc 0 full --agent "$URL" --file "$S5" --binary-version "$BV5" \
+	--upload-token "$TOKEN5" --no-commit
+full_id=$(uc_line full begin | jq -r '.message.response."upload-id"')
+poll_until 10 "upload $full_id detached" detached "$full_id"
+cli 0 sync5b --agent "$URL" --json sync-agent-binary --source "$T/src5" \
+	--agent-version 2.9.6.0 --retries 0
+line=$(json_of "$T/sync5b.stdout" "$BV5")
+[ "$(jq -r .status <<<"$line")" = uploaded ] || fail "sync5b: $line"
+[ "$(jq -r '."resumed-from"' <<<"$line")" -eq "$(stat -c %s "$S5")" ] ||
+	fail "sync5b: not resumed at the end: $line"
+[ "$(jq -r '."sent-bytes"' <<<"$line")" -eq 0 ] || fail "sync5b sent: $line"
+expect_stored "$DATA" released "$BV5" "$S5"
+log "every byte held: the resumed sync only committed"
 
 alive agent || fail "upstaged died"
 stop agent TERM 3000

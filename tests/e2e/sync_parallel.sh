@@ -14,7 +14,9 @@
 #      goes out before the previous commit's answer. Against an upstaged
 #      that allows one upload per client, that begin is told "busy" and
 #      asked again when the commit ends, not after a backoff: with
-#      --retries 0 (a backoff would fail the item) all three are stored.
+#      --retries 0 (a backoff would fail the item) all four are stored.
+#      (16 MiB files: a commit then waits for MiBs of writes and an
+#      fdatasync, while the begin follows it on the socket at once.)
 . "$(dirname "$0")/lib.sh" "$@"
 
 start_upstaged agent --listen 127.0.0.1:0
@@ -81,15 +83,17 @@ log "pair: both progressed together with half the window each"
 # 3. Commits overlap the next file.
 start_upstaged one --max-uploads-per-client 1
 ONE=$PORT
-make_tarballs "$T/three" 2048 2.9.7-ubuntu-amd64 2.9.7-ubuntu-arm64 \
-	2.9.7-centos-amd64
-cli 0 three --agent "ws://127.0.0.1:$ONE" --json --debug \
-	sync-agent-binary --source "$T/three" --agent-version 2.9.7.0 \
+FOUR="2.9.7-ubuntu-amd64 2.9.7-ubuntu-arm64 2.9.7-centos-amd64
+	2.9.7-centos-arm64"
+# shellcheck disable=SC2086
+make_tarballs "$T/four" $((16 * 1024)) $FOUR
+cli 0 four --agent "ws://127.0.0.1:$ONE" --json --debug \
+	sync-agent-binary --source "$T/four" --agent-version 2.9.7.0 \
 	--parallel 1 --retries 0
-for bv in 2.9.7-ubuntu-amd64 2.9.7-ubuntu-arm64 2.9.7-centos-amd64; do
-	[ "$(jq -r .status <<<"$(json_of "$T/three.stdout" "$bv")")" = \
-		uploaded ] || fail "three: $bv: $OUT"
-	expect_stored "$T/data-one" released "$bv" "$T/three/juju-$bv.tgz"
+for bv in $FOUR; do
+	[ "$(jq -r .status <<<"$(json_of "$T/four.stdout" "$bv")")" = \
+		uploaded ] || fail "four: $bv: $OUT"
+	expect_stored "$T/data-one" released "$bv" "$T/four/juju-$bv.tgz"
 done
 # For each commit but the last: the line of the next UploadBegin sent,
 # then the line of the commit's answer; the begin must come first.
@@ -112,12 +116,12 @@ overlaps=$(awk '
 		for (id in begin_after)
 			if (answer[id] && begin_after[id] < answer[id]) n++
 		print n
-	}' "$T/three.stderr")
-[ "$overlaps" -eq 2 ] ||
-	fail "three: $overlaps of 2 begins went out before the commit's answer"
-busy=$(grep -c '^< .*"error-code":"busy"' "$T/three.stderr" || true)
-[ "$busy" -ge 1 ] || fail "three: upstaged never said busy"
-log "three: 2 begins overlapped a commit, $busy busy answer(s) waited out"
+	}' "$T/four.stderr")
+[ "$overlaps" -eq 3 ] ||
+	fail "four: $overlaps of 3 begins went out before the commit's answer"
+busy=$(grep -c '^< .*"error-code":"busy"' "$T/four.stderr" || true)
+[ "$busy" -ge 1 ] || fail "four: upstaged never said busy"
+log "four: 3 begins overlapped a commit, $busy busy answer(s) waited out"
 stop one TERM 3000
 
 alive agent || fail "upstaged died"

@@ -465,26 +465,36 @@ machine_bins() {
 # one in their configuration file or that a test restarts on the port it
 # had. It lies below the kernel's ephemeral range
 # (net.ipv4.ip_local_port_range), so no outgoing connection of this or
-# another test can take it while its server is down.
+# another test can take it while its server is down, and it is not one
+# this test was given before.
 free_port() {
-	python3 - <<'PY'
-import random, socket
+	local port _
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		port=$(python3 - <<'PY'
+import random, socket, sys
 lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
 first = max(1024, lo - 12000)
+if lo <= first:
+    sys.exit("free_port: no ports below the ephemeral range (%d)" % lo)
 for _ in range(1000):
-    port = random.randrange(first, lo) if lo > first else 0
+    port = random.randrange(first, lo)
     s = socket.socket()
     try:
         s.bind(("127.0.0.1", port))
-        print(s.getsockname()[1])
+        print(port)
         break
     except OSError:
         pass
     finally:
         s.close()
 else:
-    raise SystemExit("free_port: no free port below %d" % lo)
+    sys.exit("free_port: no free port below %d" % lo)
 PY
+		) || fail "free_port failed"
+		grep -qx "$port" "$T/free-ports" 2>/dev/null || break
+	done
+	echo "$port" >>"$T/free-ports"
+	echo "$port"
 }
 
 # tools_proxy_args: picks the port of a load balancer in front of

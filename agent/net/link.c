@@ -472,20 +472,15 @@ static void link_receive(struct link *l, const void *in, size_t len)
 	/* The relay forwards its clients' chunk frames. */
 	l->rx.frames = true;
 	rv = ups_rxbuf_feed(&l->rx, l->wsi, in, len, &msg);
-	if (rv == UPS_ERR_TOO_LARGE) {
-		/* The relay enforces the same limits; it cannot be trusted
-		 * to frame the stream any more. */
-		LOG_WARN("link", "oversized message from the relay; "
-		                 "reconnecting");
-		lws_set_timeout(l->wsi, PENDING_TIMEOUT_USER_OK,
-		                LWS_TO_KILL_ASYNC);
-		return;
-	}
-	if (rv == UPS_ERR_NO_MEMORY) {
-		/* A message was dropped: reconnect rather than leave a
-		 * request unanswered. */
-		LOG_WARN("link", "out of memory for a message from the "
-		                 "relay; reconnecting");
+	if (rv == UPS_ERR_TOO_LARGE || rv == UPS_ERR_NO_MEMORY) {
+		/* Oversized: the relay enforces the same limits, so it
+		 * cannot be trusted to frame the stream any more. No
+		 * memory: a message was dropped, and a request would go
+		 * unanswered. Either way, start afresh. */
+		LOG_WARN("link", "%s from the relay; reconnecting",
+		         rv == UPS_ERR_TOO_LARGE
+		             ? "oversized message"
+		             : "no memory for a message");
 		lws_set_timeout(l->wsi, PENDING_TIMEOUT_USER_OK,
 		                LWS_TO_KILL_ASYNC);
 		return;
